@@ -1,0 +1,54 @@
+/**
+ * The plain-data shapes of activity inputs and outputs (what crosses into workflow history).
+ */
+import type { ProposedAction } from '../domain/station-schemas';
+import type { Usage } from '../domain/models';
+
+export interface ModelCallRequest {
+  jobId: string;
+  stepId: string;
+  call: number;
+  station: string;
+  modelId: string;
+  input: unknown;
+}
+
+export interface ModelCallResult {
+  output: unknown;
+  confidence: number | null;
+  usage: Usage;
+  costUsd: number;
+  latencyMs: number;
+  cacheHit: boolean;
+  repaired: boolean;
+  modelId: string;
+  modelVersion?: string;
+}
+
+export interface PlanRequest {
+  jobId: string;
+  jobType: string;
+  input: unknown;
+  modelId: string;
+  /** The validation problems of the previous attempt, for the one repair. */
+  repairHint?: string;
+}
+
+export interface PlanResult {
+  plan: unknown;
+  costUsd: number;
+  modelId: string;
+}
+
+export interface ActionRequest {
+  jobId: string;
+  stepId: string;
+  action: ProposedAction;
+  approvedBy: string[];
+}
+
+export interface ActionReceipt {
+  idempotencyKey: string;
+  executedAt: string;
+  firstExecution: boolean;
+}

@@ -1,0 +1,48 @@
+/**
+ * Reads a jobs JSONL file: each line `{"id", "type", "input", ...}`. Invalid lines are reported with
+ * their line number and reason; valid lines still run.
+ */
+import fs from 'node:fs';
+import { InvalidJobInputError, validateJobRequest, type JobRequest } from '../domain/job';
+
+export interface JobsFileProblem {
+  line: number;
+  reason: string;
+}
+
+export function readJobsFile(file: string, defaults: { type?: string } = {}): { jobs: JobRequest[]; problems: JobsFileProblem[] } {
+  const jobs: JobRequest[] = [];
+  const problems: JobsFileProblem[] = [];
+  const seen = new Set<string>();
+  fs.readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((text, index) => {
+      const line = index + 1;
+      if (!text.trim()) return;
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch (error) {
+        problems.push({ line, reason: `malformed JSON: ${(error as Error).message}` });
+        return;
+      }
+      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+        problems.push({ line, reason: 'expected a JSON object {"id", "type", "input"}' });
+        return;
+      }
+      const withType = defaults.type && !('type' in raw) ? { ...raw, type: defaults.type } : raw;
+      try {
+        const job = validateJobRequest(withType);
+        if (seen.has(job.id)) {
+          problems.push({ line, reason: `duplicate job id "${job.id}" in this file` });
+          return;
+        }
+        seen.add(job.id);
+        jobs.push(job);
+      } catch (error) {
+        if (error instanceof InvalidJobInputError) problems.push({ line, reason: error.message.replace(/^Invalid job: /, '') });
+        else throw error;
+      }
+    });
+  return { jobs, problems };
+}

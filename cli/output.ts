@@ -1,0 +1,25 @@
+/** Small helpers for human-friendly CLI output: tables, money, a progress bar. */
+
+export function table(rows: readonly Record<string, unknown>[], columns?: string[]): string {
+  if (rows.length === 0) return '(none)';
+  const keys = columns ?? Object.keys(rows[0]!);
+  const cell = (value: unknown) => (value === undefined || value === null ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value));
+  const widths = keys.map((key) => Math.min(60, Math.max(key.length, ...rows.map((row) => cell(row[key]).length))));
+  const clip = (text: string, width: number) => (text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width));
+  const line = (values: string[]) => values.map((value, index) => clip(value, widths[index]!)).join('  ');
+  return [line(keys), line(widths.map((width) => '─'.repeat(width))), ...rows.map((row) => line(keys.map((key) => cell(row[key]))))].join('\n');
+}
+
+export const usd = (value: number) => `$${value.toFixed(value < 0.01 ? 6 : 4)}`;
+
+export function progressBar(done: number, total: number, width = 30): string {
+  const ratio = total === 0 ? 1 : Math.min(1, done / total);
+  const filled = Math.round(ratio * width);
+  return `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${done}/${total}`;
+}
+
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}

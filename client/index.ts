@@ -1,0 +1,285 @@
+/**
+ * The typed client for backend jobs and reviewers: start jobs and batches idempotently (job id =
+ * workflow id), read status, results and costs, list what waits for approval, decide, cancel.
+ */
+import {
+  type Client,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { decisionSchema, type Decision, type PendingApproval } from '../domain/approvals';
+import { InvalidJobInputError, validateJobRequest, type JobProgress, type JobRequest, type JobResult, type LedgerEntry } from '../domain/job';
+import { jobTypeByName } from '../domain/job-types';
+import { ConveyorBatchId, ConveyorCostUsd, ConveyorJobType, ConveyorStatus, type JobStatus } from '../domain/search-attributes';
+import { connectClient } from '../platform/connection';
+import { loadSettings, type ConveyorSettings } from '../platform/settings';
+import type { BatchRequest, BatchResult } from '../workflows/batch';
+import { batchWorkflow } from '../workflows/batch';
+import { decideUpdate, jobWorkflow, pendingApprovalsQuery, progressQuery, type DecideResult } from '../workflows/job';
+
+export { InvalidJobInputError } from '../domain/job';
+export type { Decision, PendingApproval } from '../domain/approvals';
+export type { JobRequest, JobResult, LedgerEntry } from '../domain/job';
+export type { BatchRequest, BatchResult } from '../workflows/batch';
+
+/** The job id names no job. */
+export class JobNotFoundError extends Error {
+  override readonly name = 'JobNotFoundError';
+}
+
+/** The workflow refused a decision (unknown approval id, second decision, bad edits, unauthorised reviewer). */
+export class DecisionRefusedError extends Error {
+  override readonly name = 'DecisionRefusedError';
+}
+
+export interface StartedJob {
+  jobId: string;
+  runId: string;
+  /** False when a job with this id already existed and its run was returned instead. */
+  created: boolean;
+}
+
+export interface JobStatusView {
+  id: string;
+  type: string;
+  status: JobStatus | 'unknown';
+  result?: JobResult;
+  costUsd: number;
+  ledger: LedgerEntry[];
+  pendingApprovals: PendingApproval[];
+  /** Temporal's own execution status (RUNNING, COMPLETED, FAILED, …). */
+  executionStatus: string;
+  failure?: string;
+}
+
+export interface PendingItem {
+  jobId: string;
+  approvalId: string;
+  station: string;
+  proposedAction: unknown;
+  evidence: PendingApproval['evidence'];
+  requestedAt: string;
+  reviewers: string[];
+  kind: PendingApproval['kind'];
+}
+
+export class ConveyorClient {
+  constructor(
+    readonly temporal: Client,
+    readonly taskQueue: string,
+    readonly uiUrl?: string,
+  ) {}
+
+  /** Connects with the shared settings (TEMPORAL_ADDRESS etc.); `address` overrides the settings' address. */
+  static async connect(options: { settings?: ConveyorSettings; address?: string; uiUrl?: string } = {}): Promise<ConveyorClient> {
+    const settings = options.settings ?? loadSettings();
+    const address = options.address ?? settings.address ?? `127.0.0.1:${settings.embeddedGrpcPort}`;
+    const client = await connectClient(settings, address);
+    return new ConveyorClient(client, settings.taskQueue, options.uiUrl ?? settings.uiUrl ?? (settings.address ? undefined : `http://localhost:${settings.embeddedUiPort}`));
+  }
+
+  /** Starts a job; the same id returns the existing run instead of starting a second one. */
+  async startJob(request: JobRequest): Promise<StartedJob> {
+    const job = validateJobRequest(request);
+    const jobType = jobTypeByName(job.type);
+    try {
+      const handle = await this.temporal.workflow.start(jobWorkflow, {
+        workflowId: job.id,
+        taskQueue: this.taskQueue,
+        args: [job],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: ConveyorStatus, value: 'planning' },
+          { key: ConveyorJobType, value: job.type },
+          ...(job.batchId ? [{ key: ConveyorBatchId, value: job.batchId }] : []),
+        ],
+        staticSummary: jobType.summarize(job.input),
+        staticDetails: `Job ${job.id} of type ${job.type}${job.requestedBy ? `, requested by ${job.requestedBy}` : ''}. ${jobType.description}.`,
+      });
+      return { jobId: job.id, runId: handle.firstExecutionRunId, created: true };
+    } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError) {
+        const description = await this.temporal.workflow.getHandle(job.id).describe();
+        return { jobId: job.id, runId: description.runId, created: false };
+      }
+      throw error;
+    }
+  }
+
+  /** Starts a batch of jobs as child workflows; the batch id is the batch workflow's id. */
+  async startBatch(request: BatchRequest): Promise<StartedJob> {
+    if (request.jobs) {
+      const problems: string[] = [];
+      request.jobs.forEach((job, index) => {
+        try {
+          validateJobRequest(job);
+        } catch (error) {
+          if (error instanceof InvalidJobInputError) problems.push(`jobs[${index}] (${job.id ?? 'no id'}): ${error.message}`);
+          else throw error;
+        }
+      });
+      if (problems.length) throw new InvalidJobInputError(problems.join('\n'));
+    }
+    try {
+      const handle = await this.temporal.workflow.start(batchWorkflow, {
+        workflowId: request.batchId,
+        taskQueue: this.taskQueue,
+        args: [request],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: ConveyorBatchId, value: request.batchId },
+          { key: ConveyorStatus, value: 'running' },
+          { key: ConveyorJobType, value: 'batch' },
+        ],
+        staticSummary: `batch ${request.batchId}: ${request.jobs?.length ?? 'file'} jobs`,
+      });
+      return { jobId: request.batchId, runId: handle.firstExecutionRunId, created: true };
+    } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError) {
+        const description = await this.temporal.workflow.getHandle(request.batchId).describe();
+        return { jobId: request.batchId, runId: description.runId, created: false };
+      }
+      throw error;
+    }
+  }
+
+  jobHandle(jobId: string): WorkflowHandle<typeof jobWorkflow> {
+    return this.temporal.workflow.getHandle<typeof jobWorkflow>(jobId);
+  }
+
+  /** Waits for a job's result. */
+  async getResult(jobId: string): Promise<JobResult> {
+    await this.describe(jobId);
+    return this.jobHandle(jobId).result();
+  }
+
+  async getBatchResult(batchId: string): Promise<BatchResult> {
+    await this.describe(batchId);
+    return this.temporal.workflow.getHandle<typeof batchWorkflow>(batchId).result();
+  }
+
+  async getStatus(jobId: string): Promise<JobStatusView> {
+    const description = await this.describe(jobId);
+    const status = (description.typedSearchAttributes.get(ConveyorStatus) as JobStatus | undefined) ?? 'unknown';
+    const view: JobStatusView = {
+      id: jobId,
+      type: description.typedSearchAttributes.get(ConveyorJobType) ?? 'unknown',
+      status,
+      costUsd: description.typedSearchAttributes.get(ConveyorCostUsd) ?? 0,
+      ledger: [],
+      pendingApprovals: [],
+      executionStatus: description.status.name,
+    };
+    if (description.status.name === 'COMPLETED') {
+      const result = await this.jobHandle(jobId).result();
+      return { ...view, status: result.status, result, costUsd: result.costUsd, ledger: result.ledger };
+    }
+    if (description.status.name === 'RUNNING') {
+      const progress: JobProgress = await this.jobHandle(jobId).query(progressQuery);
+      return { ...view, status: progress.status, costUsd: progress.costUsd, pendingApprovals: progress.pendingApprovals };
+    }
+    try {
+      await this.jobHandle(jobId).result();
+    } catch (error) {
+      view.failure = describeFailure(error);
+    }
+    return view;
+  }
+
+  /** What waits for approval: a visibility query on ConveyorStatus, then each job's pendingApprovals query. */
+  async listPending(options: { jobType?: string } = {}): Promise<PendingItem[]> {
+    const query = `ConveyorStatus = "awaiting_approval" AND ExecutionStatus = "Running"${options.jobType ? ` AND ConveyorJobType = "${options.jobType.replace(/"/g, '')}"` : ''}`;
+    const items: PendingItem[] = [];
+    for await (const execution of this.temporal.workflow.list({ query })) {
+      let pending: PendingApproval[];
+      try {
+        pending = await this.jobHandle(execution.workflowId).query(pendingApprovalsQuery);
+      } catch {
+        continue; // finished between the list and the query
+      }
+      for (const approval of pending) {
+        items.push({
+          jobId: execution.workflowId,
+          approvalId: approval.approvalId,
+          station: approval.station,
+          proposedAction: approval.proposedAction,
+          evidence: approval.evidence,
+          requestedAt: approval.requestedAt,
+          reviewers: approval.reviewers,
+          kind: approval.kind,
+        });
+      }
+    }
+    return items.sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
+  }
+
+  /**
+   * Sends a reviewer's decision as an update; the workflow's validator refuses bad ones with a reason.
+   * Without an approvalId, the job's only pending approval is decided.
+   */
+  async decide(jobId: string, decision: Omit<Decision, 'approvalId'> & { approvalId?: string }): Promise<DecideResult> {
+    const approvalId = decision.approvalId ?? (await this.onlyPendingApproval(jobId));
+    const parsed = decisionSchema.safeParse({ ...decision, approvalId });
+    if (!parsed.success) {
+      throw new DecisionRefusedError(`Invalid decision: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    }
+    try {
+      return await this.jobHandle(jobId).executeUpdate(decideUpdate, { args: [parsed.data] });
+    } catch (error) {
+      if (error instanceof WorkflowUpdateFailedError) throw new DecisionRefusedError(error.cause?.message ?? error.message);
+      if (error instanceof WorkflowNotFoundError) throw new JobNotFoundError(`No job with id "${jobId}"`);
+      throw error;
+    }
+  }
+
+  async cancel(jobId: string): Promise<void> {
+    await this.describe(jobId);
+    await this.jobHandle(jobId).cancel();
+  }
+
+  /** Link to the run in the Temporal UI. */
+  uiLink(jobId: string, runId?: string): string | undefined {
+    if (!this.uiUrl) return undefined;
+    const base = `${this.uiUrl}/namespaces/${encodeURIComponent(this.temporal.options.namespace)}/workflows/${encodeURIComponent(jobId)}`;
+    return runId ? `${base}/${runId}/history` : base;
+  }
+
+  private async onlyPendingApproval(jobId: string): Promise<string> {
+    await this.describe(jobId);
+    const pending = await this.jobHandle(jobId).query(pendingApprovalsQuery);
+    if (pending.length === 1) return pending[0]!.approvalId;
+    throw new DecisionRefusedError(
+      pending.length === 0
+        ? `Job "${jobId}" has nothing waiting for approval`
+        : `Job "${jobId}" has ${pending.length} pending approvals (${pending.map((p) => p.approvalId).join(', ')}); name one with approvalId`,
+    );
+  }
+
+  private async describe(jobId: string) {
+    try {
+      return await this.temporal.workflow.getHandle(jobId).describe();
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) throw new JobNotFoundError(`No job with id "${jobId}"`);
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.temporal.connection.close();
+  }
+}
+
+function describeFailure(error: unknown): string {
+  let current: unknown = error;
+  const parts: string[] = [];
+  while (current instanceof Error) {
+    parts.push(`${(current as { type?: string }).type ?? current.name}: ${current.message}`);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return parts.join(' ← ');
+}
+
+export const executionStatus = temporal.api.enums.v1.WorkflowExecutionStatus;

@@ -1,0 +1,138 @@
+/**
+ * Jobs: the request a backend sends, the ledger and decisions the factory records, and the result
+ * an operator reads. Plain serialisable data that crosses client, workflow and activity boundaries.
+ */
+import { z } from 'zod';
+import { policyOverridesSchema, jobTypeByName, UnknownJobTypeError } from './job-types';
+import type { Tier } from './models';
+import type { Plan } from './plan';
+import type { BudgetSnapshot } from './budget';
+import type { JobStatus } from './search-attributes';
+import type { PendingApproval, RecordedDecision } from './approvals';
+
+export const jobIdSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(200, 'longer than 200 characters')
+  .regex(/^[\w.:@-]+$/, 'use letters, digits and . _ : @ - only');
+
+export const jobRequestSchema = z
+  .object({
+    /** The job id is the workflow id: starting the same id again returns the existing run. */
+    id: jobIdSchema,
+    type: z.string().min(1, 'must name a job type'),
+    input: z.unknown(),
+    /** Who asked for the job; they may not approve it themselves unless the policy allows. */
+    requestedBy: z.string().min(1).optional(),
+    batchId: z.string().optional(),
+    policy: policyOverridesSchema.optional(),
+  })
+  .strict();
+export type JobRequest = z.infer<typeof jobRequestSchema>;
+
+/** Bad job input: names the field and the rule it broke. Never retried. */
+export class InvalidJobInputError extends Error {
+  override readonly name = 'InvalidJobInputError';
+  constructor(
+    message: string,
+    readonly issues: { field: string; problem: string }[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** Validates a job request and its input against the job type; throws InvalidJobInputError naming each bad field. */
+export function validateJobRequest(request: unknown): JobRequest {
+  const parsed = jobRequestSchema.safeParse(request);
+  if (!parsed.success) throw invalid(parsed.error.issues, '');
+  let jobType;
+  try {
+    jobType = jobTypeByName(parsed.data.type);
+  } catch (error) {
+    if (error instanceof UnknownJobTypeError) {
+      throw new InvalidJobInputError(`type: ${error.message}`, [{ field: 'type', problem: error.message }]);
+    }
+    throw error;
+  }
+  const input = jobType.input.safeParse(parsed.data.input);
+  if (!input.success) throw invalid(input.error.issues, 'input');
+  return { ...parsed.data, input: input.data };
+}
+
+function invalid(issues: readonly z.core.$ZodIssue[], prefix: string): InvalidJobInputError {
+  const list = issues.map((issue) => ({
+    field: [prefix, ...issue.path.map(String)].filter(Boolean).join('.') || prefix || 'request',
+    problem: issue.message,
+  }));
+  return new InvalidJobInputError(`Invalid job: ${list.map((i) => `${i.field}: ${i.problem}`).join('; ')}`, list);
+}
+
+export interface LedgerEntry {
+  stepId: string;
+  station: string;
+  /** 1 for the first call of a step, 2 for its first escalation, … */
+  call: number;
+  modelId: string;
+  tier: Tier;
+  modelVersion?: string;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  latencyMs: number;
+  confidence: number | null;
+  cacheHit: boolean;
+  repaired: boolean;
+  outcome: 'accepted' | 'escalated';
+  escalationReason?: string;
+  /** The human decision that settled this step, when one did. */
+  decision?: { approvalId: string; decision: 'approve' | 'reject'; reviewers: string[]; edited: boolean };
+}
+
+export interface RoutingDecisionRecord {
+  at: string;
+  stepId: string;
+  kind: 'plan' | 'route' | 'escalate' | 'human-review' | 'skip' | 'budget' | 'approval' | 'action';
+  reason: string;
+  modelId?: string;
+  tier?: Tier;
+}
+
+export interface ActionRecord {
+  stepId: string;
+  idempotencyKey: string;
+  action: unknown;
+  executedAt: string;
+  /** False when the sink already held this action (a retry or replay): it did not happen twice. */
+  firstExecution: boolean;
+}
+
+export interface JobResult {
+  id: string;
+  type: string;
+  status: JobStatus;
+  plan: Plan;
+  outputs: Record<string, unknown>;
+  ledger: LedgerEntry[];
+  decisions: RoutingDecisionRecord[];
+  approvals: RecordedDecision[];
+  actions: ActionRecord[];
+  costUsd: number;
+  budget: BudgetSnapshot;
+  escalations: number;
+  topTier: Tier | 'human' | 'none';
+  /** Why the job ended as rejected or failed. */
+  reason?: string;
+  startedAt: string;
+  finishedAt: string;
+}
+
+export interface JobProgress {
+  id: string;
+  type: string;
+  status: JobStatus;
+  stepsDone: number;
+  stepsTotal: number;
+  costUsd: number;
+  escalations: number;
+  pendingApprovals: PendingApproval[];
+}

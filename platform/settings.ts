@@ -1,0 +1,80 @@
+/**
+ * Connection settings, read once from the environment by the worker, the client and the CLI alike.
+ * No TEMPORAL_ADDRESS means "the embedded dev server": started on demand under CONVEYOR_DATA_DIR.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+const portSchema = z.coerce.number().int().min(1).max(65_535);
+
+export const settingsSchema = z.object({
+  /** host:port of an existing Temporal frontend; unset means the embedded server. */
+  address: z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port, e.g. 127.0.0.1:7233').optional(),
+  namespace: z.string().min(1).default('default'),
+  taskQueue: z.string().min(1).default('conveyor'),
+  apiKey: z.string().min(1).optional(),
+  tls: z
+    .object({
+      clientCertPath: z.string().optional(),
+      clientKeyPath: z.string().optional(),
+      serverCaCertPath: z.string().optional(),
+      serverName: z.string().optional(),
+    })
+    .optional(),
+  dataDir: z.string().min(1),
+  embeddedGrpcPort: portSchema.default(7233),
+  embeddedUiPort: portSchema.default(8233),
+  /** Where a Temporal UI for this cluster is served, for links printed to operators. */
+  uiUrl: z.string().url().optional(),
+});
+
+export type ConveyorSettings = z.infer<typeof settingsSchema>;
+
+export class InvalidSettingsError extends Error {
+  override readonly name = 'InvalidSettingsError';
+}
+
+/** Reads settings from an environment (process.env by default); errors name the variable. */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): ConveyorSettings {
+  const tlsWanted =
+    env.TEMPORAL_TLS === 'true' ||
+    Boolean(env.TEMPORAL_TLS_CLIENT_CERT_PATH || env.TEMPORAL_TLS_SERVER_CA_CERT_PATH || env.TEMPORAL_API_KEY);
+  const raw = {
+    address: env.TEMPORAL_ADDRESS || undefined,
+    namespace: env.TEMPORAL_NAMESPACE || undefined,
+    taskQueue: env.CONVEYOR_TASK_QUEUE || undefined,
+    apiKey: env.TEMPORAL_API_KEY || undefined,
+    tls: tlsWanted
+      ? {
+          clientCertPath: env.TEMPORAL_TLS_CLIENT_CERT_PATH || undefined,
+          clientKeyPath: env.TEMPORAL_TLS_CLIENT_KEY_PATH || undefined,
+          serverCaCertPath: env.TEMPORAL_TLS_SERVER_CA_CERT_PATH || undefined,
+          serverName: env.TEMPORAL_TLS_SERVER_NAME || undefined,
+        }
+      : undefined,
+    dataDir: path.resolve(env.CONVEYOR_DATA_DIR || '.conveyor'),
+    embeddedGrpcPort: env.CONVEYOR_GRPC_PORT || undefined,
+    embeddedUiPort: env.CONVEYOR_UI_PORT || undefined,
+    uiUrl: env.CONVEYOR_UI_URL || undefined,
+  };
+  const parsed = settingsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const variableFor: Record<string, string> = {
+      address: 'TEMPORAL_ADDRESS',
+      namespace: 'TEMPORAL_NAMESPACE',
+      taskQueue: 'CONVEYOR_TASK_QUEUE',
+      embeddedGrpcPort: 'CONVEYOR_GRPC_PORT',
+      embeddedUiPort: 'CONVEYOR_UI_PORT',
+      uiUrl: 'CONVEYOR_UI_URL',
+    };
+    const problems = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? '');
+      return `${variableFor[key] ?? key}: ${issue.message}`;
+    });
+    throw new InvalidSettingsError(`Invalid Conveyor settings — ${problems.join('; ')}`);
+  }
+  return parsed.data;
+}
+
+/** The environment variables a worker container needs to reach a cluster (see docker-compose.yml). */
+export const workerEnvironmentVariables = ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'CONVEYOR_TASK_QUEUE'] as const;

@@ -1,0 +1,53 @@
+/**
+ * The provider port: the one small interface every model provider implements (local, openai-compatible,
+ * anthropic, replay). Providers are reached only from activities and workers, never from workflows.
+ */
+import type { ModelSpec, Usage } from '../domain/models';
+
+/**
+ * What local models know how to do. A request names the skill it needs so the local provider can
+ * run the right in-process model; remote LLM providers ignore it and follow the prompt instead.
+ */
+export type LocalSkill =
+  | 'classify-intent'
+  | 'extract-entities'
+  | 'assess-risk'
+  | 'draft-reply'
+  | 'propose-action'
+  | 'check-relevance'
+  | 'extract-call-info'
+  | 'write-action-document'
+  | 'plan';
+
+export interface ProviderRequest {
+  model: ModelSpec;
+  skill: LocalSkill;
+  /** Structured station input (what local models read). */
+  input: unknown;
+  system: string;
+  /** The user prompt (what LLMs read); includes the repair hint on a repair attempt. */
+  prompt: string;
+  /** JSON Schema of the expected output (from the station's zod schema). */
+  jsonSchema: Record<string, unknown>;
+  schemaName: string;
+  temperature: number;
+  maxOutputTokens?: number;
+  signal?: AbortSignal;
+}
+
+export interface ProviderResponse {
+  /** Parsed JSON when the provider produced JSON, else undefined with `text` set. */
+  json?: unknown;
+  text: string;
+  /** The model's own confidence in [0, 1] where it has one (calibrated probability for local classifiers). */
+  confidence?: number;
+  /** From the provider when reported; the gateway counts tokens otherwise. */
+  usage?: Usage;
+  /** Provider/model version that answered (e.g. local model file version), recorded in the ledger. */
+  modelVersion?: string;
+}
+
+export interface ModelProvider {
+  readonly kind: ModelSpec['provider'];
+  generate(request: ProviderRequest): Promise<ProviderResponse>;
+}

@@ -1,0 +1,38 @@
+/**
+ * Starts (or reuses, when TEMPORAL_ADDRESS is set) one real Temporal server for the whole suite,
+ * through the same platform code `npm start` uses, and stops what it started.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
+import { ensureTemporal, freePort } from '../platform/embedded-server';
+import { loadSettings } from '../platform/settings';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    temporalAddress: string;
+    temporalNamespace: string;
+    temporalUiUrl: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'conveyor-test-'));
+  const env = process.env.TEMPORAL_ADDRESS
+    ? process.env
+    : {
+        ...process.env,
+        CONVEYOR_DATA_DIR: dataDir,
+        CONVEYOR_GRPC_PORT: String(await freePort()),
+        CONVEYOR_UI_PORT: String(await freePort()),
+      };
+  const endpoint = await ensureTemporal(loadSettings(env), { fresh: !process.env.TEMPORAL_ADDRESS });
+  project.provide('temporalAddress', endpoint.address);
+  project.provide('temporalNamespace', endpoint.namespace);
+  project.provide('temporalUiUrl', endpoint.uiUrl ?? '');
+  return async () => {
+    await endpoint.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+}

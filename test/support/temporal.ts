@@ -1,0 +1,90 @@
+/**
+ * Test plumbing around the suite's real Temporal server: settings pointing at it, a typed client,
+ * and a Conveyor worker (real gateway, real outbox) started and stopped by each test file.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { inject } from 'vitest';
+import type { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { ConveyorClient } from '../../client';
+import { Outbox } from '../../activities/outbox';
+import { connectWorkerConnection } from '../../platform/connection';
+import { loadSettings, type ConveyorSettings } from '../../platform/settings';
+import { createModelGateway, type ModelGatewayOptions } from '../../providers/gateway';
+import type { ModelGateway } from '../../providers/gateway-types';
+import { createConveyorWorker } from '../../workers/worker';
+
+export function testSettings(taskQueue: string): ConveyorSettings {
+  return loadSettings({
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    TEMPORAL_NAMESPACE: inject('temporalNamespace'),
+    CONVEYOR_TASK_QUEUE: taskQueue,
+    CONVEYOR_DATA_DIR: tempDir('data'),
+    CONVEYOR_UI_URL: inject('temporalUiUrl') || undefined,
+  });
+}
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `conveyor-${prefix}-`));
+}
+
+export function uniqueId(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export interface RunningWorker {
+  worker: Worker;
+  gateway: ModelGateway;
+  outbox: Outbox;
+  connection: NativeConnection;
+  stop(): Promise<void>;
+}
+
+export async function startWorker(options: {
+  settings: ConveyorSettings;
+  bundle: WorkflowBundleWithSourceMap;
+  gateway?: ModelGatewayOptions;
+  outboxFile?: string;
+}): Promise<RunningWorker> {
+  const connection = await connectWorkerConnection(options.settings, options.settings.address!);
+  const gateway = createModelGateway({ cache: null, ...options.gateway });
+  const outbox = new Outbox(options.outboxFile ?? path.join(options.settings.dataDir, 'outbox.sqlite'));
+  const worker = await createConveyorWorker({
+    connection,
+    namespace: options.settings.namespace,
+    taskQueue: options.settings.taskQueue,
+    gateway,
+    outbox,
+    workflowBundle: options.bundle,
+  });
+  const running = worker.run();
+  return {
+    worker,
+    gateway,
+    outbox,
+    connection,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await gateway.close();
+      outbox.close();
+      await connection.close();
+    },
+  };
+}
+
+export async function testClient(settings: ConveyorSettings): Promise<ConveyorClient> {
+  return ConveyorClient.connect({ settings });
+}
+
+/** Polls until `check` returns a value (visibility is eventually consistent). */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

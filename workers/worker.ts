@@ -1,0 +1,73 @@
+/**
+ * The single Conveyor worker: runs the job and batch workflows and their activities on one task
+ * queue. `npx tsx workers/worker.ts` (or `conveyor worker`) runs it against the configured cluster,
+ * starting the embedded server when none is configured.
+ */
+import path from 'node:path';
+import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { Outbox } from '../activities/outbox';
+import { createModelGateway } from '../providers/gateway';
+import type { ModelGateway } from '../providers/gateway-types';
+import { connectWorkerConnection } from '../platform/connection';
+import { ensureTemporal } from '../platform/embedded-server';
+import { loadSettings, type ConveyorSettings } from '../platform/settings';
+
+export const workflowsPath = require.resolve('../workflows');
+
+export interface ConveyorWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  gateway: ModelGateway;
+  outbox: Outbox;
+  /** A pre-built bundle (tests bundle once per file); otherwise the worker bundles at start. */
+  workflowBundle?: WorkflowBundleWithSourceMap;
+  maxConcurrentActivityTaskExecutions?: number;
+  maxCachedWorkflows?: number;
+}
+
+export async function createConveyorWorker(options: ConveyorWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    activities: createActivities({ gateway: options.gateway, outbox: options.outbox }),
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 50,
+    maxCachedWorkflows: options.maxCachedWorkflows,
+  });
+}
+
+export function bundleConveyorWorkflows(): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error } as never });
+}
+
+export function defaultOutbox(settings: ConveyorSettings): Outbox {
+  return new Outbox(process.env.CONVEYOR_OUTBOX_FILE ?? path.join(settings.dataDir, 'outbox.sqlite'));
+}
+
+/** Runs a worker until SIGINT/SIGTERM. */
+export async function runWorker(settings: ConveyorSettings = loadSettings(), log = (line: string) => console.log(line)): Promise<void> {
+  const endpoint = await ensureTemporal(settings);
+  const connection = await connectWorkerConnection(settings, endpoint.address);
+  const gateway = createModelGateway({});
+  const outbox = defaultOutbox(settings);
+  const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox });
+  log(`conveyor worker: task queue "${settings.taskQueue}" on ${endpoint.address} (namespace ${settings.namespace})`);
+  try {
+    await worker.run();
+  } finally {
+    await gateway.close();
+    outbox.close();
+    await connection.close();
+    await endpoint.stop();
+  }
+}
+
+if (require.main === module) {
+  runWorker().catch((error: unknown) => {
+    console.error(error instanceof Error ? `${error.name}: ${error.message}` : error);
+    process.exit(1);
+  });
+}

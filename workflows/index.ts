@@ -1,0 +1,3 @@
+/** The workflow bundle's entry: every workflow the Conveyor worker runs. */
+export { jobWorkflow } from './job';
+export { batchWorkflow } from './batch';

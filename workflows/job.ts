@@ -1,0 +1,600 @@
+/**
+ * The job workflow: plan, then execute each step on the cheapest model that is good enough,
+ * escalating by tier and finally to a person, pausing sensitive actions for approval, and acting
+ * once. Deterministic by construction: all I/O is in activities, all policy in domain/.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import type { ModelCallResult } from '../activities/types';
+import { refusalFor, type Decision, type PendingApproval, type RecordedDecision, type ApprovalKind } from '../domain/approvals';
+import { JobBudget } from '../domain/budget';
+import { InvalidJobInputError, validateJobRequest, type ActionRecord, type JobProgress, type JobRequest, type JobResult, type LedgerEntry, type RoutingDecisionRecord } from '../domain/job';
+import { effectivePolicy, jobTypeByName, type JobPolicy, type JobType } from '../domain/job-types';
+import { tiers, type ModelSpec, type Tier } from '../domain/models';
+import { dependenciesOf, resolveWire, validatePlan, type Plan, type PlanStep } from '../domain/plan';
+import { route, type EscalationCause } from '../domain/routing';
+import {
+  ConveyorBatchId,
+  ConveyorCostUsd,
+  ConveyorEscalations,
+  ConveyorJobType,
+  ConveyorStatus,
+  ConveyorTopTier,
+  type JobStatus,
+} from '../domain/search-attributes';
+import { proposedActionSchema, type ProposedAction } from '../domain/station-schemas';
+import { stationByName, stationCatalogue, type ActionStation, type ModelStation } from '../domain/stations';
+
+// ---- messages (the reviewers' contract; the client and tests import these very objects) ----------
+
+/** Update `decide`: validated before it is accepted, so a bad decision is refused to the caller. */
+export const decideUpdate = defineUpdate<DecideResult, [Decision]>('decide');
+/** Signal `decide`: the same payload, for clients that can only signal (Temporal CLI, UI). */
+export const decideSignal = defineSignal<[Decision]>('decide');
+export const pendingApprovalsQuery = defineQuery<PendingApproval[]>('pendingApprovals');
+export const progressQuery = defineQuery<JobProgress>('progress');
+
+export interface DecideResult {
+  approvalId: string;
+  accepted: true;
+  /** True once the approval is settled (a two-person approval needs a second reviewer first). */
+  settled: boolean;
+}
+
+// ---- activities, one timeout/retry profile per kind of work ----------------------------------------
+
+type Activities = ReturnType<typeof createActivities>;
+
+const nonRetryableModelErrors = [
+  'SchemaViolationError',
+  'ContextLengthExceededError',
+  'ModelBadRequestError',
+  'ModelAuthError',
+  'ModelNotFoundError',
+  'UnsupportedSkillError',
+  'UnknownStationError',
+];
+
+const models = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6, nonRetryableErrorTypes: nonRetryableModelErrors },
+});
+
+const catalog = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 5 },
+});
+
+const sinks = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
+});
+
+/** Escalation causes recognised from the model layer's typed failures. */
+const escalatingFailures: Record<string, EscalationCause> = {
+  SchemaViolationError: 'schema-violation',
+  ContextLengthExceededError: 'context-length',
+};
+
+class JobRejected extends Error {
+  override readonly name = 'JobRejected';
+}
+
+export async function jobWorkflow(rawRequest: JobRequest): Promise<JobResult> {
+  const job = new FactoryJob(rawRequest);
+  return job.run();
+}
+
+class FactoryJob {
+  private readonly request: JobRequest;
+  private readonly jobType: JobType;
+  private readonly policy: JobPolicy;
+  private readonly startedAt = new Date().toISOString();
+  private status: JobStatus = 'planning';
+  private plan: Plan = { strategy: 'recipe', steps: [] };
+  private budget: JobBudget;
+  private models: ModelSpec[] = [];
+  private readonly outputs: Record<string, unknown> = {};
+  private readonly confidences: Record<string, number | null> = {};
+  private readonly ledger: LedgerEntry[] = [];
+  private readonly decisions: RoutingDecisionRecord[] = [];
+  private readonly approvals: RecordedDecision[] = [];
+  private readonly actions: ActionRecord[] = [];
+  private readonly pending: PendingApproval[] = [];
+  private readonly settled = new Map<string, { decision: 'approve' | 'reject'; edits: Record<string, unknown>; reviewers: string[] }>();
+  private approvalCounter = 0;
+  private escalations = 0;
+  private topTier: Tier | 'human' | 'none' = 'none';
+  private stepsDone = 0;
+
+  constructor(rawRequest: JobRequest) {
+    try {
+      this.request = validateJobRequest(rawRequest);
+    } catch (error) {
+      if (error instanceof InvalidJobInputError) {
+        throw ApplicationFailure.create({ type: error.name, message: error.message, nonRetryable: true, details: [error.issues] });
+      }
+      throw error;
+    }
+    this.jobType = jobTypeByName(this.request.type);
+    this.policy = effectivePolicy(this.jobType, this.request.policy);
+    this.budget = new JobBudget(this.policy.budgetUsd);
+    this.registerHandlers();
+  }
+
+  async run(): Promise<JobResult> {
+    this.publish('planning');
+    this.models = await catalog.loadModelCatalog();
+    this.plan = await this.makePlan();
+    upsertMemo({ plan: this.plan });
+    this.publish('running');
+    try {
+      await this.executePlan();
+    } catch (error) {
+      if (error instanceof JobRejected) return this.finish('rejected', error.message);
+      this.publish('failed');
+      throw error;
+    }
+    return this.finish('completed');
+  }
+
+  // ---- planning ----------------------------------------------------------------------------------
+
+  private async makePlan(): Promise<Plan> {
+    const recipe: Plan = { strategy: 'recipe', steps: this.jobType.recipe.steps };
+    if (this.policy.planner === 'recipe') {
+      this.decide({ stepId: 'plan', kind: 'plan', reason: `recipe of ${this.jobType.name}` });
+      return recipe;
+    }
+    const planner = [...this.models].filter((model) => model.tier === 'large').sort((a, b) => a.id.localeCompare(b.id))[0];
+    if (!planner) return this.fallBack(recipe, 'no large model in the registry to plan with');
+    let repairHint: string | undefined;
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      let proposal;
+      try {
+        proposal = await models.planWithModel.executeWithOptions(
+          { summary: `plan ${this.jobType.name} with ${planner.id}${repairHint ? ' (repair)' : ''}` },
+          [{ jobId: this.request.id, jobType: this.jobType.name, input: this.request.input, modelId: planner.id, repairHint }],
+        );
+      } catch (error) {
+        return this.fallBack(recipe, `model planner failed: ${failureSummary(error)}`);
+      }
+      this.budget.reserve(`plan#${attempt}`, proposal.costUsd);
+      this.budget.settle(`plan#${attempt}`, proposal.costUsd);
+      const problems = validatePlan(proposal.plan, stationCatalogue);
+      if (problems.length === 0) {
+        this.decide({ stepId: 'plan', kind: 'plan', reason: `model plan by ${planner.id}${attempt > 1 ? ' after one repair' : ''}`, modelId: planner.id, tier: 'large' });
+        return { strategy: 'model', steps: (proposal.plan as Plan).steps };
+      }
+      repairHint = problems.join('; ');
+      this.decide({ stepId: 'plan', kind: 'plan', reason: `model plan invalid (attempt ${attempt}): ${repairHint}`, modelId: planner.id, tier: 'large' });
+    }
+    return this.fallBack(recipe, `model plan still invalid after one repair: ${repairHint}`);
+  }
+
+  private fallBack(recipe: Plan, reason: string): Plan {
+    this.decide({ stepId: 'plan', kind: 'plan', reason: `fell back to the recipe: ${reason}` });
+    return { ...recipe, fallbackReason: reason };
+  }
+
+  // ---- execution ---------------------------------------------------------------------------------
+
+  /** Each step starts when the steps it reads from are done; independent steps run in parallel. */
+  private async executePlan(): Promise<void> {
+    const done = new Map<string, Promise<void>>();
+    for (const step of this.orderedSteps()) {
+      const dependencies = dependenciesOf(step).map((id) => done.get(id)!);
+      done.set(step.id, Promise.all(dependencies).then(() => this.runStep(step)));
+    }
+    await Promise.all(done.values());
+  }
+
+  private orderedSteps(): PlanStep[] {
+    const ordered: PlanStep[] = [];
+    const placed = new Set<string>();
+    while (ordered.length < this.plan.steps.length) {
+      for (const step of this.plan.steps) {
+        if (!placed.has(step.id) && dependenciesOf(step).every((id) => placed.has(id))) {
+          ordered.push(step);
+          placed.add(step.id);
+        }
+      }
+    }
+    return ordered;
+  }
+
+  private async runStep(step: PlanStep): Promise<void> {
+    if (step.when !== undefined && !resolveWire(step.when, this.request.input, this.outputs)) {
+      this.decide({ stepId: step.id, kind: 'skip', reason: `skipped: ${step.when} is false` });
+      this.stepsDone++;
+      return;
+    }
+    const station = stationByName(step.station);
+    const rawInput = Object.fromEntries(
+      Object.entries(step.inputs).map(([field, wire]) => [field, resolveWire(wire, this.request.input, this.outputs)]),
+    );
+    const input = station.input.safeParse(rawInput);
+    if (!input.success) {
+      throw ApplicationFailure.create({
+        type: 'StationInputError',
+        nonRetryable: true,
+        message: `step "${step.id}" (${station.name}): ${input.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      });
+    }
+    if (station.kind === 'model') await this.runModelStep(step, station, input.data);
+    else await this.runActionStep(step, station, input.data as { action: ProposedAction });
+    this.stepsDone++;
+    this.refreshDetails();
+  }
+
+  private async runModelStep(step: PlanStep, station: ModelStation, input: unknown): Promise<void> {
+    const inputChars = JSON.stringify(input).length;
+    const upstream = dependenciesOf(step)
+      .map((id) => this.confidences[id])
+      .filter((value): value is number => typeof value === 'number');
+    const threshold = this.policy.confidenceThresholds[station.name] ?? station.confidenceThreshold;
+    let escalation: { fromTier: Tier; cause: EscalationCause } | undefined;
+    let lastOutput: unknown;
+    for (let call = 1; ; call++) {
+      const decision = route({
+        station,
+        models: this.models,
+        inputChars,
+        longInputChars: this.policy.longInputChars,
+        upstreamConfidence: upstream.length ? Math.min(...upstream) : undefined,
+        escalation,
+        budgetRemainingUsd: this.budget.remainingUsd,
+      });
+      if (decision.kind === 'human') {
+        this.decide({ stepId: step.id, kind: 'human-review', reason: decision.reason });
+        this.noteTier('human');
+        const reviewed = await this.requestApproval('review', step.id, station.name, lastOutput ?? {}, decision.reason);
+        this.outputs[step.id] = { ...(lastOutput as object), ...reviewed.edits };
+        this.confidences[step.id] = 1;
+        return;
+      }
+      if (decision.kind === 'over-budget') {
+        await this.handleOverBudget(step, decision.estimatedCostUsd, decision.reason);
+        call--;
+        continue;
+      }
+      this.decide({ stepId: step.id, kind: escalation ? 'escalate' : 'route', reason: decision.reason, modelId: decision.model.id, tier: decision.tier });
+      const callKey = `${step.id}#${call}`;
+      this.budget.reserve(callKey, decision.estimatedCostUsd);
+      let result: ModelCallResult;
+      try {
+        result = await models.callModel.executeWithOptions(
+          { summary: `${station.name} · ${decision.model.id} (${decision.tier})${escalation ? ` · escalated: ${escalation.cause}` : ''}` },
+          [{ jobId: this.request.id, stepId: step.id, call, station: station.name, modelId: decision.model.id, input }],
+        );
+      } catch (error) {
+        this.budget.release(callKey);
+        const cause = escalationCauseOf(error);
+        if (!cause) throw error;
+        this.escalations++;
+        this.noteTier(decision.tier);
+        this.ledger.push(this.ledgerEntry(step, station, call, decision.model, decision.tier, undefined, 'escalated', `${cause}: ${failureSummary(error)}`));
+        escalation = { fromTier: decision.tier, cause };
+        continue;
+      }
+      this.budget.settle(callKey, result.costUsd);
+      this.noteTier(decision.tier);
+      const confidence = station.confidenceOf(result.output, result.confidence);
+      if (confidence < threshold) {
+        this.escalations++;
+        const reason = `confidence ${confidence.toFixed(2)} below ${threshold}`;
+        this.ledger.push(this.ledgerEntry(step, station, call, decision.model, decision.tier, result, 'escalated', reason, confidence));
+        lastOutput = result.output;
+        escalation = { fromTier: decision.tier, cause: 'low-confidence' };
+        this.publish(this.status);
+        continue;
+      }
+      this.ledger.push(this.ledgerEntry(step, station, call, decision.model, decision.tier, result, 'accepted', undefined, confidence));
+      this.outputs[step.id] = result.output;
+      this.confidences[step.id] = confidence;
+      this.publish(this.status);
+      return;
+    }
+  }
+
+  private async handleOverBudget(step: PlanStep, estimateUsd: number, reason: string): Promise<void> {
+    this.decide({ stepId: step.id, kind: 'budget', reason });
+    if (this.policy.overBudget === 'fail') {
+      this.publish('failed');
+      throw ApplicationFailure.create({
+        type: 'BudgetExhaustedError',
+        nonRetryable: true,
+        message: `step "${step.id}": ${reason} (budget $${this.budget.limitUsd}, spent $${this.budget.spentUsd.toFixed(6)})`,
+      });
+    }
+    const asked = roundUsd(this.budget.spentUsd + this.budget.reservedUsd + estimateUsd * 2);
+    const raised = await this.requestApproval('budget', step.id, 'budget', { budgetUsd: Math.max(asked, this.budget.limitUsd) }, reason);
+    const budgetUsd = Number((raised.edits.budgetUsd as number | undefined) ?? asked);
+    this.budget.raise(budgetUsd);
+    this.decide({ stepId: step.id, kind: 'budget', reason: `budget raised to $${budgetUsd} by ${raised.reviewers.join(', ')}` });
+  }
+
+  private async runActionStep(step: PlanStep, station: ActionStation, input: { action: ProposedAction }): Promise<void> {
+    let action = input.action;
+    if (action.action === 'none') {
+      this.decide({ stepId: step.id, kind: 'action', reason: 'no action proposed' });
+      return;
+    }
+    const sensitivity = station.sensitivity(action, this.policy.sensitivity);
+    let approvedBy: string[] = [];
+    if (sensitivity) {
+      const approved = await this.requestApproval('action', step.id, station.name, action, sensitivity);
+      action = proposedActionSchema.parse({ ...action, ...approved.edits });
+      approvedBy = approved.reviewers;
+    } else {
+      this.decide({ stepId: step.id, kind: 'action', reason: `${action.action} is not sensitive under the policy: runs without approval` });
+    }
+    const receipt = await sinks.executeAction.executeWithOptions({ summary: `act: ${action.action}${action.orderId ? ` ${action.orderId}` : ''}` }, [
+      { jobId: this.request.id, stepId: step.id, action, approvedBy },
+    ]);
+    this.actions.push({ stepId: step.id, action, ...receipt });
+    this.outputs[step.id] = { ...action, executedAt: receipt.executedAt };
+    this.decide({ stepId: step.id, kind: 'action', reason: `${action.action} executed (key ${receipt.idempotencyKey})` });
+  }
+
+  // ---- approvals ---------------------------------------------------------------------------------
+
+  private registerHandlers(): void {
+    setHandler(
+      decideUpdate,
+      (decision) => {
+        this.applyDecision(decision, 'update');
+        return { approvalId: decision.approvalId, accepted: true, settled: this.settled.has(decision.approvalId) };
+      },
+      {
+        validator: (decision) => {
+          const refusal = this.refusal(decision);
+          if (refusal) throw new Error(refusal);
+        },
+      },
+    );
+    setHandler(decideSignal, (decision) => {
+      const refusal = this.refusal(decision);
+      if (refusal) {
+        this.approvals.push({ ...(decision), at: new Date().toISOString(), via: 'signal', accepted: false, refusal });
+        return;
+      }
+      this.applyDecision(decision, 'signal');
+    });
+    setHandler(pendingApprovalsQuery, () => this.pending);
+    setHandler(progressQuery, () => ({
+      id: this.request.id,
+      type: this.request.type,
+      status: this.status,
+      stepsDone: this.stepsDone,
+      stepsTotal: this.plan.steps.length,
+      costUsd: roundUsd(this.budget.spentUsd),
+      escalations: this.escalations,
+      pendingApprovals: this.pending,
+    }));
+  }
+
+  private refusal(decision: unknown): string | undefined {
+    return refusalFor(decision, {
+      pending: this.pending,
+      decided: new Set(this.settled.keys()),
+      requestedBy: this.request.requestedBy,
+      policy: this.policy.approval,
+      checkApproval: (approval, edits) => {
+        const merged = { ...(approval.proposedAction as object), ...edits };
+        if (approval.kind === 'budget') {
+          const budget = (merged as { budgetUsd?: unknown }).budgetUsd;
+          return typeof budget === 'number' && budget > this.budget.spentUsd ? undefined : `budgetUsd must be a number above $${this.budget.spentUsd}`;
+        }
+        const schema = approval.kind === 'action' ? proposedActionSchema : stationByName(approval.station).kind === 'model' ? (stationByName(approval.station) as ModelStation).output : proposedActionSchema;
+        const parsed = schema.safeParse(merged);
+        return parsed.success ? undefined : parsed.error.issues.map((i) => `${i.path.join('.') || 'output'}: ${i.message}`).join('; ');
+      },
+    });
+  }
+
+  private applyDecision(decision: Decision, via: 'update' | 'signal'): void {
+    const approval = this.pending.find((candidate) => candidate.approvalId === decision.approvalId)!;
+    this.approvals.push({ ...decision, at: new Date().toISOString(), via, accepted: true });
+    if (decision.decision === 'reject') {
+      this.settle(approval, 'reject', {}, [decision.reviewer]);
+      return;
+    }
+    approval.approvalsSoFar.push(decision.reviewer);
+    const edits = { ...(this.pendingEdits.get(approval.approvalId) ?? {}), ...decision.edits };
+    this.pendingEdits.set(approval.approvalId, edits);
+    if (approval.approvalsSoFar.length >= approval.requiredApprovals) this.settle(approval, 'approve', edits, approval.approvalsSoFar);
+  }
+
+  private readonly pendingEdits = new Map<string, Record<string, unknown>>();
+
+  private settle(approval: PendingApproval, decision: 'approve' | 'reject', edits: Record<string, unknown>, reviewers: string[]): void {
+    this.settled.set(approval.approvalId, { decision, edits, reviewers: [...reviewers] });
+    this.pending.splice(this.pending.indexOf(approval), 1);
+  }
+
+  /** Pauses until reviewers settle the approval; a rejection ends the job as rejected. */
+  private async requestApproval(
+    kind: ApprovalKind,
+    stepId: string,
+    station: string,
+    proposal: unknown,
+    reason: string,
+  ): Promise<{ edits: Record<string, unknown>; reviewers: string[] }> {
+    const policy = this.policy.approval;
+    const approvalId = `${stepId}-${kind}-${++this.approvalCounter}`;
+    const requiredApprovals =
+      kind === 'action' && policy.twoPersonActions.includes((proposal as ProposedAction).action) ? 2 : 1;
+    const approval: PendingApproval = {
+      approvalId,
+      kind,
+      stepId,
+      station,
+      proposedAction: proposal,
+      evidence: {
+        reason,
+        modelOutputs: { ...this.outputs },
+        confidence: { ...this.confidences },
+        costSoFarUsd: roundUsd(this.budget.spentUsd),
+      },
+      requestedAt: new Date().toISOString(),
+      reviewers: [...policy.reviewers],
+      requiredApprovals,
+      approvalsSoFar: [],
+    };
+    this.pending.push(approval);
+    this.decide({ stepId, kind: 'approval', reason: `waiting for ${requiredApprovals} approval(s) (${approvalId}): ${reason}` });
+    this.publish('awaiting_approval');
+
+    let escalated = false;
+    while (!this.settled.has(approvalId)) {
+      const decided = await condition(() => this.settled.has(approvalId), policy.timeoutMs);
+      if (decided) break;
+      if (policy.onTimeout === 'escalate' && !escalated && policy.escalationReviewers.length > 0) {
+        escalated = true;
+        approval.reviewers = [...policy.escalationReviewers];
+        this.recordTimeout(approvalId, `timed out; escalated to ${policy.escalationReviewers.join(', ')}`);
+        continue;
+      }
+      const verdict = policy.onTimeout === 'approve' ? 'approve' : 'reject';
+      this.recordTimeout(approvalId, `timed out; ${verdict === 'approve' ? 'approved by policy' : 'rejected'}`, verdict);
+      this.settle(approval, verdict, {}, ['timeout']);
+    }
+    const outcome = this.settled.get(approvalId)!;
+    this.publish(this.pending.length > 0 ? 'awaiting_approval' : 'running');
+    const last = [...this.ledger].reverse().find((entry) => entry.stepId === stepId);
+    if (last && kind === 'review') {
+      last.decision = { approvalId, decision: outcome.decision, reviewers: outcome.reviewers, edited: Object.keys(outcome.edits).length > 0 };
+    }
+    if (outcome.decision === 'reject') {
+      throw new JobRejected(`${approvalId} rejected by ${outcome.reviewers.join(', ')}`);
+    }
+    return outcome;
+  }
+
+  private recordTimeout(approvalId: string, comment: string, decision: 'approve' | 'reject' = 'reject'): void {
+    this.approvals.push({ approvalId, decision, reviewer: 'system', comment, at: new Date().toISOString(), via: 'timeout', accepted: true });
+    this.decide({ stepId: approvalId, kind: 'approval', reason: comment });
+  }
+
+  // ---- records and visibility --------------------------------------------------------------------
+
+  private decide(record: Omit<RoutingDecisionRecord, 'at'>): void {
+    this.decisions.push({ at: new Date().toISOString(), ...record });
+  }
+
+  private noteTier(tier: Tier | 'human'): void {
+    const rank = (value: Tier | 'human' | 'none') => (value === 'none' ? -1 : value === 'human' ? tiers.length : tiers.indexOf(value));
+    if (rank(tier) > rank(this.topTier)) this.topTier = tier;
+  }
+
+  private ledgerEntry(
+    step: PlanStep,
+    station: ModelStation,
+    call: number,
+    model: ModelSpec,
+    tier: Tier,
+    result: ModelCallResult | undefined,
+    outcome: LedgerEntry['outcome'],
+    escalationReason?: string,
+    confidence?: number,
+  ): LedgerEntry {
+    return {
+      stepId: step.id,
+      station: station.name,
+      call,
+      modelId: model.id,
+      tier,
+      modelVersion: result?.modelVersion,
+      inputTokens: result?.usage.inputTokens ?? 0,
+      outputTokens: result?.usage.outputTokens ?? 0,
+      costUsd: result?.costUsd ?? 0,
+      latencyMs: result?.latencyMs ?? 0,
+      confidence: confidence ?? result?.confidence ?? null,
+      cacheHit: result?.cacheHit ?? false,
+      repaired: result?.repaired ?? false,
+      outcome,
+      escalationReason,
+    };
+  }
+
+  private publish(status: JobStatus): void {
+    this.status = status;
+    upsertSearchAttributes([
+      { key: ConveyorStatus, value: status },
+      { key: ConveyorJobType, value: this.request.type },
+      { key: ConveyorTopTier, value: this.topTier },
+      { key: ConveyorCostUsd, value: roundUsd(this.budget.spentUsd) },
+      { key: ConveyorEscalations, value: this.escalations },
+      ...(this.request.batchId ? [{ key: ConveyorBatchId, value: this.request.batchId }] : []),
+    ]);
+    this.refreshDetails();
+  }
+
+  private refreshDetails(): void {
+    const lines = [
+      `**${this.status}** · ${this.stepsDone}/${this.plan.steps.length} steps · $${roundUsd(this.budget.spentUsd)} · ${this.escalations} escalation(s) · top tier ${this.topTier}`,
+      ...this.ledger.map(
+        (entry) =>
+          `- ${entry.stepId}: ${entry.station} → ${entry.modelId} (${entry.tier}) ${entry.outcome}${entry.confidence !== null ? ` @ ${entry.confidence.toFixed(2)}` : ''}${entry.escalationReason ? ` — ${entry.escalationReason}` : ''}`,
+      ),
+      ...this.pending.map((approval) => `- ⏸ ${approval.approvalId} waits for ${approval.reviewers.join(' / ')}: ${approval.evidence.reason}`),
+    ];
+    setCurrentDetails(lines.join('\n'));
+  }
+
+  private finish(status: JobStatus, reason?: string): JobResult {
+    this.publish(status);
+    return {
+      id: this.request.id,
+      type: this.request.type,
+      status,
+      plan: this.plan,
+      outputs: this.outputs,
+      ledger: this.ledger,
+      decisions: this.decisions,
+      approvals: this.approvals,
+      actions: this.actions,
+      costUsd: roundUsd(this.budget.spentUsd),
+      budget: this.budget.snapshot(),
+      escalations: this.escalations,
+      topTier: this.topTier,
+      reason,
+      startedAt: this.startedAt,
+      finishedAt: new Date().toISOString(),
+    };
+  }
+}
+
+function escalationCauseOf(error: unknown): EscalationCause | undefined {
+  if (!(error instanceof ActivityFailure)) return undefined;
+  if (!(error.cause instanceof ApplicationFailure)) return 'model-failure';
+  const type = error.cause.type ?? '';
+  if (type in escalatingFailures) return escalatingFailures[type];
+  if (type === 'MalformedModelOutputError') return 'schema-violation';
+  // Retries exhausted or a permanent provider error: another tier's model may still answer.
+  return type === 'UnknownStationError' ? undefined : 'model-failure';
+}
+
+function failureSummary(error: unknown): string {
+  if (error instanceof ActivityFailure && error.cause) return `${(error.cause as ApplicationFailure).type ?? error.cause.name}: ${error.cause.message}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function roundUsd(value: number): number {
+  return Math.round(value * 1e8) / 1e8;
+}
+
