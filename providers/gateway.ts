@@ -1,0 +1,314 @@
+/**
+ * The model gateway: what an activity calls to get one schema-valid answer from one registry model.
+ * In order: resolve the model, look the call up in the cross-run cache, wait for rate-limit capacity,
+ * call the provider with the station schema as JSON Schema, validate with the zod schema, repair once
+ * (the second prompt quotes the validation error), then account tokens, cost and latency. Long calls
+ * heartbeat so Temporal can tell a slow model from a dead worker; the caller's abort signal cancels.
+ * The cache is an optimisation, never a dependency: when the store fails, calls go on without it.
+ */
+import { z } from 'zod';
+import { costUsd, type ModelSpec, type Usage } from '../domain/models';
+import { openCacheStore, cacheKey, type CacheStore } from './cache';
+import { ContextLengthExceededError, ProviderNotConfiguredError, SchemaViolationError } from './errors';
+import type { CacheStats, ModelCall, ModelCallOutcome, ModelGateway } from './gateway-types';
+import { createAnthropicProvider } from './anthropic';
+import { countTokens as countLocalTokens, createLocalProvider } from './local';
+import { createOpenAICompatibleProvider } from './openai-compatible';
+import type { ModelProvider, ProviderRequest, ProviderResponse } from './port';
+import { createRateLimiter, type RateLimiter } from './rate-limiter';
+import { loadRegistry, type ModelRegistry } from './registry';
+import { createReplayProvider } from './replay';
+
+type ProviderKind = ModelSpec['provider'];
+
+export interface ModelGatewayOptions {
+  registry?: ModelRegistry;
+  /** Overrides per provider kind; kinds not given are created on first use from the environment. */
+  providers?: Partial<Record<ProviderKind, ModelProvider>>;
+  /** undefined: the configured store (openCacheStore); null: no cache. A store passed in is not closed by the gateway. */
+  cache?: CacheStore | null;
+  /** undefined: a limiter of its own (per-model limits from the registry); null: no limits. */
+  rateLimiter?: RateLimiter | null;
+  now?: () => number;
+  countTokens?: (text: string) => number;
+  heartbeatIntervalMs?: number;
+  defaultCacheTtlSeconds?: number;
+  /** A cache operation slower than this counts as a cache error and the call goes on without it. */
+  cacheTimeoutMs?: number;
+  /** After a cache error the cache is left alone this long, so a dead store costs one timeout, not one per call. */
+  cacheRetryAfterMs?: number;
+  log?: (message: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface GatewayCacheStats extends CacheStats {
+  /** Cache operations that failed or timed out (the calls went on uncached). */
+  cacheErrors: number;
+}
+
+interface CachedOutcome {
+  output: unknown;
+  confidence: number | null;
+  usage: Usage;
+  costUsd: number;
+  repaired: boolean;
+  modelVersion?: string;
+}
+
+type Validation<T> = { ok: true; output: T } | { ok: false; issues: string[]; answer: string };
+
+const sevenDays = 7 * 24 * 3600;
+
+function stripCodeFence(text: string): string {
+  const fenced = /^\s*```(?:json)?\s*([\s\S]*?)\s*```\s*$/i.exec(text);
+  return fenced?.[1] ?? text;
+}
+
+function validate<T>(schema: z.ZodType<T>, response: ProviderResponse): Validation<T> {
+  let candidate = response.json;
+  if (candidate === undefined) {
+    try {
+      candidate = JSON.parse(stripCodeFence(response.text)) as unknown;
+    } catch {
+      return { ok: false, issues: ['the answer is not a JSON object'], answer: response.text };
+    }
+  }
+  const parsed = schema.safeParse(candidate);
+  if (parsed.success) return { ok: true, output: parsed.data };
+  const issues = parsed.error.issues.map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`);
+  return { ok: false, issues, answer: response.text || JSON.stringify(candidate) };
+}
+
+function repairPrompt(prompt: string, failure: { issues: string[]; answer: string }): string {
+  const answer = failure.answer.length > 2_000 ? `${failure.answer.slice(0, 2_000)}…` : failure.answer;
+  return [
+    prompt,
+    '',
+    'Your previous answer was rejected because it does not match the required JSON schema:',
+    ...failure.issues.map((issue) => `- ${issue}`),
+    'Previous answer:',
+    answer,
+    'Answer again with only a JSON object that matches the schema.',
+  ].join('\n');
+}
+
+function withTimeout<T>(operation: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`cache operation took longer than ${timeoutMs} ms`)), timeoutMs);
+  });
+  return Promise.race([operation, timeout]).finally(() => clearTimeout(timer));
+}
+
+export interface ConveyorModelGateway extends ModelGateway {
+  cacheStats(): GatewayCacheStats;
+}
+
+export function createModelGateway(options: ModelGatewayOptions = {}): ConveyorModelGateway {
+  const env = options.env ?? process.env;
+  const registry = options.registry ?? loadRegistry(env);
+  const now = options.now ?? Date.now;
+  const countTokens = options.countTokens ?? countLocalTokens;
+  const log = options.log ?? ((message: string) => console.warn(message));
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5_000;
+  const defaultTtlSeconds = options.defaultCacheTtlSeconds ?? (Number(env.CONVEYOR_CACHE_TTL_SECONDS) || sevenDays);
+  const cacheTimeoutMs = options.cacheTimeoutMs ?? 2_000;
+  const cacheRetryAfterMs = options.cacheRetryAfterMs ?? 30_000;
+  let cacheSuspendedUntil = 0;
+  const ownsCache = options.cache === undefined;
+  const cache = options.cache === undefined ? openCacheStore(env) : options.cache;
+  const limiter = options.rateLimiter === undefined ? createRateLimiter({ now }) : options.rateLimiter;
+  const stats: GatewayCacheStats = { hits: 0, misses: 0, costSavedUsd: 0, cacheErrors: 0 };
+  let cacheFailureLogged = false;
+  const jsonSchemas = new WeakMap<z.ZodType, Record<string, unknown>>();
+  const providers = new Map<ProviderKind, ModelProvider>(Object.entries(options.providers ?? {}) as Array<[ProviderKind, ModelProvider]>);
+
+  const providerFactories: Record<ProviderKind, () => ModelProvider> = {
+    local: () => createLocalProvider(),
+    'openai-compatible': () => createOpenAICompatibleProvider({ env }),
+    anthropic: () => createAnthropicProvider({ env }),
+    replay: () => createReplayProvider(),
+  };
+
+  function providerFor(model: ModelSpec): ModelProvider {
+    let provider = providers.get(model.provider);
+    if (!provider) {
+      provider = providerFactories[model.provider]();
+      if (provider.kind !== model.provider) {
+        throw new ProviderNotConfiguredError(`${model.id}: provider "${model.provider}" is not available in this worker`, model.id);
+      }
+      providers.set(model.provider, provider);
+    }
+    return provider;
+  }
+
+  function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
+    let jsonSchema = jsonSchemas.get(schema);
+    if (!jsonSchema) {
+      // io 'output': closed objects with every defaulted field required, which strict structured output needs.
+      jsonSchema = z.toJSONSchema(schema, { io: 'output', unrepresentable: 'any' });
+      jsonSchemas.set(schema, jsonSchema);
+    }
+    return jsonSchema;
+  }
+
+  async function guardCache<T>(operation: () => Promise<T>): Promise<T | undefined> {
+    if (now() < cacheSuspendedUntil) return undefined;
+    try {
+      return await withTimeout(operation(), cacheTimeoutMs);
+    } catch (error) {
+      stats.cacheErrors++;
+      cacheSuspendedUntil = now() + cacheRetryAfterMs;
+      if (!cacheFailureLogged) {
+        cacheFailureLogged = true;
+        log(`conveyor: the ${cache?.kind ?? ''} model cache is unavailable (${error instanceof Error ? error.message : String(error)}); calls continue without it`);
+      }
+      return undefined;
+    }
+  }
+
+  function usageOf(request: ProviderRequest, response: ProviderResponse): Usage {
+    return (
+      response.usage ?? {
+        inputTokens: countTokens(`${request.system}\n${request.prompt}`),
+        outputTokens: countTokens(response.text),
+      }
+    );
+  }
+
+  function startHeartbeat<T>(call: ModelCall<T>, started: number): () => void {
+    const { heartbeat } = call;
+    if (!heartbeat) return () => {};
+    const timer = setInterval(() => heartbeat({ modelId: call.modelId, station: call.station, waitingMs: now() - started }), heartbeatIntervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  async function callModel<T>(call: ModelCall<T>): Promise<ModelCallOutcome<T>> {
+    const started = now();
+    const model = registry.byId(call.modelId);
+    const provider = providerFor(model);
+    const jsonSchema = jsonSchemaOf(call.schema);
+    const temperature = call.temperature ?? 0;
+    const cacheable = cache !== null && call.cache?.enabled !== false && (temperature === 0 || call.cache?.cacheNonZeroTemperature === true);
+    const key = cacheable
+      ? cacheKey({
+          modelId: model.id,
+          providerModel: model.providerModel,
+          system: call.system,
+          prompt: call.prompt,
+          input: call.input,
+          parameters: { temperature },
+          jsonSchema,
+        })
+      : undefined;
+
+    if (cache && key) {
+      const entry = await guardCache(() => cache.get(key));
+      const cached = entry?.value as CachedOutcome | undefined;
+      const output = cached ? call.schema.safeParse(cached.output) : undefined;
+      if (cached && output?.success) {
+        stats.hits++;
+        stats.costSavedUsd += entry?.costUsd ?? 0;
+        // Nothing was consumed by this call: usage and cost are zero; the saving shows in cacheStats.
+        return {
+          output: output.data,
+          confidence: cached.confidence,
+          usage: { inputTokens: 0, outputTokens: 0 },
+          costUsd: 0,
+          latencyMs: now() - started,
+          cacheHit: true,
+          repaired: cached.repaired,
+          modelId: model.id,
+          ...(cached.modelVersion ? { modelVersion: cached.modelVersion } : {}),
+        };
+      }
+      stats.misses++;
+    }
+
+    const request: ProviderRequest = {
+      model,
+      skill: call.skill,
+      input: call.input,
+      system: call.system,
+      prompt: call.prompt,
+      jsonSchema,
+      schemaName: call.station,
+      temperature,
+      signal: call.signal,
+    };
+    const promptTokens = countTokens(`${call.system}\n${call.prompt}\n${JSON.stringify(call.input) ?? ''}`);
+    if (promptTokens > model.contextWindow) {
+      throw new ContextLengthExceededError(
+        `${model.id}: the prompt needs about ${promptTokens} tokens but the model's context window is ${model.contextWindow}`,
+        model.id,
+      );
+    }
+
+    const attempt = async (attemptRequest: ProviderRequest) => {
+      const estimate = countTokens(`${attemptRequest.system}\n${attemptRequest.prompt}`);
+      await limiter?.acquire(model, estimate, call.signal);
+      const response = await provider.generate(attemptRequest);
+      const usage = usageOf(attemptRequest, response);
+      limiter?.settle(model, usage.inputTokens + usage.outputTokens - estimate);
+      return { response, usage };
+    };
+
+    const stopHeartbeat = startHeartbeat(call, started);
+    try {
+      const first = await attempt(request);
+      let usage = first.usage;
+      let response = first.response;
+      let validation = validate(call.schema, response);
+      let repaired = false;
+      if (!validation.ok) {
+        const repair = await attempt({ ...request, prompt: repairPrompt(call.prompt, validation) });
+        usage = { inputTokens: usage.inputTokens + repair.usage.inputTokens, outputTokens: usage.outputTokens + repair.usage.outputTokens };
+        response = repair.response;
+        validation = validate(call.schema, response);
+        if (!validation.ok) {
+          throw new SchemaViolationError(
+            `${model.id}: the answer for station "${call.station}" broke its schema twice (after one repair): ${validation.issues.join('; ')}`,
+            model.id,
+            validation.issues,
+          );
+        }
+        repaired = true;
+      }
+      const outcome: ModelCallOutcome<T> = {
+        output: validation.output,
+        confidence: response.confidence ?? null,
+        usage,
+        costUsd: costUsd(model, usage),
+        latencyMs: now() - started,
+        cacheHit: false,
+        repaired,
+        modelId: model.id,
+        ...(response.modelVersion ? { modelVersion: response.modelVersion } : {}),
+      };
+      if (cache && key) {
+        const stored: CachedOutcome = {
+          output: outcome.output,
+          confidence: outcome.confidence,
+          usage,
+          costUsd: outcome.costUsd,
+          repaired,
+          ...(outcome.modelVersion ? { modelVersion: outcome.modelVersion } : {}),
+        };
+        await guardCache(() => cache.set(key, { value: stored, costUsd: outcome.costUsd }, call.cache?.ttlSeconds ?? defaultTtlSeconds));
+      }
+      return outcome;
+    } finally {
+      stopHeartbeat();
+    }
+  }
+
+  return {
+    call: callModel,
+    models: () => registry.models,
+    cacheStats: () => ({ ...stats }),
+    async close() {
+      if (ownsCache && cache) await cache.close();
+    },
+  };
+}

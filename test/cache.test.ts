@@ -1,0 +1,223 @@
+/**
+ * The cross-run cache: one contract for both stores (SQLite and Redis), then what it is for — separate
+ * workers sharing answers through Redis, including two real child processes — and what it must never
+ * do: fail a call because the cache is down.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { modelSpecSchema } from '../domain/models';
+import { classifyIntentOutputSchema } from '../domain/station-schemas';
+import { cacheKey, createRedisCacheStore, createSqliteCacheStore, openCacheStore, type CacheStore } from '../providers/cache';
+import { createModelGateway } from '../providers/gateway';
+import { createRegistry } from '../providers/registry';
+import { answers, startFakeOpenAI, type FakeServer } from './fakes/openai-server';
+import { startRedis, type TestRedis } from './fakes/redis-server';
+
+const run = promisify(execFile);
+const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'conveyor-cache-'));
+let redis: TestRedis;
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis.stop();
+  fs.rmSync(tempDir, { recursive: true, force: true });
+});
+
+let storeCount = 0;
+const stores: Array<{ name: string; open: () => CacheStore }> = [
+  { name: 'sqlite', open: () => createSqliteCacheStore({ file: path.join(tempDir, `cache-${++storeCount}.sqlite`) }) },
+  { name: 'redis', open: () => createRedisCacheStore({ url: redis.url, keyPrefix: `test${++storeCount}:` }) },
+];
+
+describe.each(stores)('$name cache store contract', ({ open }) => {
+  let store: CacheStore;
+  beforeAll(() => {
+    store = open();
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+
+  it('returns what was stored and counts hits, misses and the cost saved', async () => {
+    expect(await store.get('absent')).toBeUndefined();
+    await store.set('k1', { value: { answer: 42, nested: ['a'] }, costUsd: 0.25 }, 60);
+    expect(await store.get('k1')).toEqual({ value: { answer: 42, nested: ['a'] }, costUsd: 0.25 });
+    await store.get('k1');
+    expect(await store.stats()).toEqual({ hits: 2, misses: 1, costSavedUsd: 0.5, entries: 1 });
+  });
+
+  it('overwrites and deletes', async () => {
+    await store.set('k2', { value: 'first', costUsd: 0 }, 60);
+    await store.set('k2', { value: 'second', costUsd: 0 }, 60);
+    expect((await store.get('k2'))?.value).toBe('second');
+    await store.delete('k2');
+    expect(await store.get('k2')).toBeUndefined();
+  });
+
+  it('forgets an entry when its TTL runs out', async () => {
+    await store.set('short-lived', { value: true, costUsd: 0 }, 1);
+    expect(await store.get('short-lived')).toBeDefined();
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    expect(await store.get('short-lived')).toBeUndefined();
+  });
+});
+
+describe('cache keys', () => {
+  const parts = {
+    modelId: 'local-small',
+    providerModel: 'local-small',
+    system: 's',
+    prompt: 'p',
+    input: { text: 't', extra: [1, 2] },
+    parameters: { temperature: 0 },
+    jsonSchema: { type: 'object' },
+  };
+
+  it('address content: equal content, equal key, whatever the property order', () => {
+    expect(cacheKey(parts)).toMatch(/^[0-9a-f]{64}$/);
+    expect(cacheKey({ ...parts, input: { extra: [1, 2], text: 't' } })).toBe(cacheKey(parts));
+  });
+
+  it('change with anything that can change the answer', () => {
+    const variants = [
+      { modelId: 'local-medium' },
+      { providerModel: 'other' },
+      { system: 's2' },
+      { prompt: 'p2' },
+      { input: { text: 'u', extra: [1, 2] } },
+      { parameters: { temperature: 0.5 } },
+      { jsonSchema: { type: 'array' } },
+    ];
+    for (const variant of variants) expect(cacheKey({ ...parts, ...variant })).not.toBe(cacheKey(parts));
+  });
+});
+
+describe('a cache shared by several workers', () => {
+  const validAnswer = { intent: 'order_status', confidence: 0.8, alternatives: [] };
+  let server: FakeServer;
+  beforeAll(async () => {
+    server = await startFakeOpenAI([answers.json(validAnswer, { inputTokens: 300, outputTokens: 30 })]);
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  const model = () =>
+    modelSpecSchema.parse({
+      id: 'openai-small',
+      provider: 'openai-compatible',
+      providerModel: 'gpt-4o-mini',
+      tier: 'small',
+      inputPricePerMTokUsd: 0.15,
+      outputPricePerMTokUsd: 0.6,
+      contextWindow: 128_000,
+      structuredOutput: true,
+      options: { baseUrl: server.url },
+    });
+  const call = (prompt: string) => ({
+    modelId: 'openai-small',
+    station: 'classify-intent',
+    skill: 'classify-intent' as const,
+    input: { text: prompt },
+    system: 'Classify the support ticket.',
+    prompt,
+    schema: classifyIntentOutputSchema,
+  });
+
+  it('serves the second worker from the first worker’s answer', async () => {
+    const before = server.requests.length;
+    const workerStore = () => createRedisCacheStore({ url: redis.url, keyPrefix: 'shared:' });
+    const [storeA, storeB] = [workerStore(), workerStore()];
+    const workerA = createModelGateway({ registry: createRegistry([model()]), cache: storeA, env: {} });
+    const workerB = createModelGateway({ registry: createRegistry([model()]), cache: storeB, env: {} });
+    const first = await workerA.call(call('Ticket: where is my order?'));
+    const second = await workerB.call(call('Ticket: where is my order?'));
+    expect(first.cacheHit).toBe(false);
+    expect(second).toMatchObject({ cacheHit: true, output: validAnswer });
+    expect(server.requests.length - before).toBe(1);
+    expect(workerB.cacheStats().costSavedUsd).toBeCloseTo(first.costUsd, 12);
+    expect(await storeA.stats()).toMatchObject({ hits: 1, misses: 1 });
+    await Promise.all([storeA.close(), storeB.close()]);
+  });
+
+  it('serves a second worker process from the first one’s answer', async () => {
+    const before = server.requests.length;
+    const worker = () =>
+      run(process.execPath, ['--import', 'tsx', path.join(__dirname, 'fakes/cache-worker-process.ts')], {
+        cwd: path.resolve(__dirname, '..'),
+        env: { ...process.env, FAKE_OPENAI_URL: server.url, CONVEYOR_CACHE_REDIS_URL: redis.url },
+        timeout: 60_000,
+      });
+    const first = JSON.parse((await worker()).stdout) as { outcome: { cacheHit: boolean } };
+    const second = JSON.parse((await worker()).stdout) as { outcome: { cacheHit: boolean; output: unknown }; stats: { hits: number } };
+    expect(first.outcome.cacheHit).toBe(false);
+    expect(second.outcome).toMatchObject({ cacheHit: true, output: validAnswer });
+    expect(second.stats.hits).toBe(1);
+    expect(server.requests.length - before).toBe(1);
+  });
+
+  it('goes on without the cache when Redis dies mid-run, and says so once', async () => {
+    const doomed = await startRedis();
+    const store = createRedisCacheStore({ url: doomed.url });
+    const messages: string[] = [];
+    const gateway = createModelGateway({
+      registry: createRegistry([model()]),
+      cache: store,
+      env: {},
+      log: (message) => messages.push(message),
+      cacheRetryAfterMs: 100,
+    });
+    expect((await gateway.call(call('Ticket: before the outage'))).cacheHit).toBe(false);
+    expect((await gateway.call(call('Ticket: before the outage'))).cacheHit).toBe(true);
+    await doomed.stop();
+
+    const during = await gateway.call(call('Ticket: during the outage'));
+    const again = await gateway.call(call('Ticket: during the outage'));
+    expect(during.output).toEqual(validAnswer);
+    expect(again.cacheHit).toBe(false);
+    expect(gateway.cacheStats().cacheErrors).toBe(1);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatch(/redis model cache is unavailable.*continue without it/);
+
+    // A failed store is left alone for a while (one error, not one per call), then tried again.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await gateway.call(call('Ticket: still down'));
+    expect(gateway.cacheStats().cacheErrors).toBe(2);
+    expect(messages).toHaveLength(1);
+    await store.close();
+  });
+
+  it('also survives a Redis that was never there', async () => {
+    const store = createRedisCacheStore({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 200 });
+    const gateway = createModelGateway({
+      registry: createRegistry([model()]),
+      cache: store,
+      env: {},
+      log: () => {},
+    });
+    const startedAt = Date.now();
+    expect((await gateway.call(call('Ticket: no redis at all'))).output).toEqual(validAnswer);
+    expect(gateway.cacheStats().cacheErrors).toBe(1);
+    expect(Date.now() - startedAt).toBeLessThan(1_000);
+    await store.close();
+  });
+});
+
+describe('the configured store', () => {
+  it('is SQLite under CONVEYOR_DATA_DIR by default, Redis when CONVEYOR_CACHE_REDIS_URL is set, none when off', async () => {
+    const sqlite = openCacheStore({ CONVEYOR_DATA_DIR: tempDir });
+    expect(sqlite?.kind).toBe('sqlite');
+    expect(fs.existsSync(path.join(tempDir, 'cache.sqlite'))).toBe(true);
+    await sqlite?.close();
+    const shared = openCacheStore({ CONVEYOR_CACHE_REDIS_URL: redis.url });
+    expect(shared?.kind).toBe('redis');
+    await shared?.close();
+    expect(openCacheStore({ CONVEYOR_CACHE: 'off' })).toBeNull();
+  });
+});

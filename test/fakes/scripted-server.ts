@@ -1,0 +1,129 @@
+/**
+ * The shared machinery of the fake provider servers: a real HTTP server on a free 127.0.0.1 port that
+ * answers each request with the next scripted answer (the last one repeats) and records every request,
+ * so tests see exactly what a client library put on the wire and how many calls it made.
+ */
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export interface FakeUsage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export type FakeAnswer =
+  /** A plain text answer. */
+  | { kind: 'text'; text: string; usage?: FakeUsage }
+  /** A JSON answer (JSON mode / structured output): the value is serialised as the model's content. */
+  | { kind: 'json'; value: unknown; usage?: FakeUsage }
+  /** An HTTP error: 429 with Retry-After, 500, 400 context length, 401, 404… in the protocol's error shape. */
+  | { kind: 'error'; status: number; message?: string; code?: string; headers?: Record<string, string> }
+  /** The connection is destroyed before any response. */
+  | { kind: 'reset' }
+  /** A 200 whose body is not JSON. */
+  | { kind: 'malformed' }
+  /** Waits, then gives another answer (use a delay longer than the model timeout to test timeouts). */
+  | { kind: 'delay'; ms: number; then: FakeAnswer };
+
+export const answers = {
+  text: (text: string, usage?: FakeUsage): FakeAnswer => ({ kind: 'text', text, usage }),
+  json: (value: unknown, usage?: FakeUsage): FakeAnswer => ({ kind: 'json', value, usage }),
+  rateLimited: (retryAfter: string): FakeAnswer => ({ kind: 'error', status: 429, message: 'Rate limit reached', headers: { 'retry-after': retryAfter } }),
+  serverError: (status = 500): FakeAnswer => ({ kind: 'error', status, message: 'The server had an error' }),
+  error: (status: number, message: string, code?: string): FakeAnswer => ({ kind: 'error', status, message, code }),
+  reset: (): FakeAnswer => ({ kind: 'reset' }),
+  malformed: (): FakeAnswer => ({ kind: 'malformed' }),
+  delay: (ms: number, then: FakeAnswer): FakeAnswer => ({ kind: 'delay', ms, then }),
+};
+
+/** A list of answers (consumed in order, the last repeating) or a function of the request. */
+export type FakeScript = FakeAnswer[] | ((request: RecordedRequest, index: number) => FakeAnswer);
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  body: unknown;
+}
+
+export interface FakeServer {
+  /** Base URL to configure the client with (includes the /v1 prefix). */
+  url: string;
+  requests: RecordedRequest[];
+  close(): Promise<void>;
+}
+
+export interface WireProtocol {
+  success(answer: Extract<FakeAnswer, { kind: 'text' | 'json' }>, request: RecordedRequest): unknown;
+  errorBody(answer: Extract<FakeAnswer, { kind: 'error' }>): unknown;
+}
+
+export async function startScriptedServer(script: FakeScript, protocol: WireProtocol): Promise<FakeServer> {
+  const requests: RecordedRequest[] = [];
+  const sockets = new Set<Socket>();
+
+  const answerFor = (request: RecordedRequest, index: number): FakeAnswer => {
+    if (typeof script === 'function') return script(request, index);
+    const answer = script[Math.min(index, script.length - 1)];
+    if (!answer) throw new Error('the fake server was given an empty script');
+    return answer;
+  };
+
+  const respond = (answer: FakeAnswer, request: RecordedRequest, req: http.IncomingMessage, res: http.ServerResponse) => {
+    switch (answer.kind) {
+      case 'delay': {
+        const timer = setTimeout(() => respond(answer.then, request, req, res), answer.ms);
+        res.on('close', () => clearTimeout(timer));
+        return;
+      }
+      case 'reset':
+        req.socket.destroy();
+        return;
+      case 'malformed':
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"id": "broken", "choices": [');
+        return;
+      case 'error':
+        res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers }).end(JSON.stringify(protocol.errorBody(answer)));
+        return;
+      default:
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(protocol.success(answer, request)));
+    }
+  };
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let body: unknown = raw;
+      try {
+        body = raw ? (JSON.parse(raw) as unknown) : undefined;
+      } catch {
+        // Recorded as text: the test will see what was sent.
+      }
+      const request: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body };
+      const index = requests.length;
+      requests.push(request);
+      respond(answerFor(request, index), request, req, res);
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export function contentOf(answer: Extract<FakeAnswer, { kind: 'text' | 'json' }>): string {
+  return answer.kind === 'json' ? JSON.stringify(answer.value) : answer.text;
+}
