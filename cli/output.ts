@@ -3,7 +3,8 @@
 export function table(rows: readonly Record<string, unknown>[], columns?: string[]): string {
   if (rows.length === 0) return '(none)';
   const keys = columns ?? Object.keys(rows[0]!);
-  const cell = (value: unknown) => (value === undefined || value === null ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value));
+  const cell = (value: unknown): string =>
+    value === undefined || value === null ? '' : typeof value === 'string' ? value : JSON.stringify(value);
   const widths = keys.map((key) => Math.min(60, Math.max(key.length, ...rows.map((row) => cell(row[key]).length))));
   const clip = (text: string, width: number) => (text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width));
   const line = (values: string[]) => values.map((value, index) => clip(value, widths[index]!)).join('  ');

@@ -13,7 +13,7 @@ import { connectWorkerConnection } from '../platform/connection';
 import { ensureTemporal } from '../platform/embedded-server';
 import { loadSettings, type ConveyorSettings } from '../platform/settings';
 
-export const workflowsPath = require.resolve('../workflows');
+export const workflowsPath = path.resolve(__dirname, '..', 'workflows', 'index.ts');
 
 export interface ConveyorWorkerOptions {
   connection: NativeConnection;

@@ -320,8 +320,18 @@ class FactoryJob {
         message: `step "${step.id}": ${reason} (budget $${this.budget.limitUsd}, spent $${this.budget.spentUsd.toFixed(6)})`,
       });
     }
-    const asked = roundUsd(this.budget.spentUsd + this.budget.reservedUsd + estimateUsd * 2);
-    const raised = await this.requestApproval('budget', step.id, 'budget', { budgetUsd: Math.max(asked, this.budget.limitUsd) }, reason);
+    // Parallel steps that hit the limit together share one "raise budget" decision.
+    this.budgetRaise ??= this.askForMoreBudget(step, estimateUsd, reason).finally(() => {
+      this.budgetRaise = undefined;
+    });
+    await this.budgetRaise;
+  }
+
+  private budgetRaise: Promise<void> | undefined;
+
+  private async askForMoreBudget(step: PlanStep, estimateUsd: number, reason: string): Promise<void> {
+    const asked = roundUsd(Math.max(this.budget.limitUsd, this.budget.spentUsd + this.budget.reservedUsd + estimateUsd * 4));
+    const raised = await this.requestApproval('budget', step.id, 'budget', { budgetUsd: asked }, reason);
     const budgetUsd = Number((raised.edits.budgetUsd as number | undefined) ?? asked);
     this.budget.raise(budgetUsd);
     this.decide({ stepId: step.id, kind: 'budget', reason: `budget raised to $${budgetUsd} by ${raised.reviewers.join(', ')}` });

@@ -1,0 +1,335 @@
+/**
+ * The factory on the real embedded server: plans, routing and escalation, approvals (update and plain
+ * signal), budgets, retries and the action sink. Models are the local ones, or a fake OpenAI-protocol
+ * server where a test must decide what a tier answers.
+ */
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { WorkflowFailedError } from '@temporalio/client';
+import { DecisionRefusedError, type ConveyorClient } from '../client';
+import { ConveyorCostUsd, ConveyorEscalations, ConveyorJobType, ConveyorStatus, ConveyorTopTier } from '../domain/search-attributes';
+import { findTemporalCli } from '../platform/temporal-cli';
+import { bundleConveyorWorkflows } from '../workers/worker';
+import { answers, startFakeOpenAI, type FakeServer } from './fakes/openai-server';
+import { registryWithFakeTiers, requestedModel } from './support/models';
+import { eventually, startWorker, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
+
+let bundle: WorkflowBundleWithSourceMap;
+const opened: { close(): Promise<void> | void }[] = [];
+
+beforeAll(async () => {
+  bundle = await bundleConveyorWorkflows();
+});
+
+afterAll(async () => {
+  for (const resource of opened.reverse()) await resource.close();
+});
+
+/** A worker and client on their own task queue, optionally with some tiers served by a fake server. */
+async function factory(options: { fake?: FakeServer; fakeTiers?: ('small' | 'medium' | 'large')[] } = {}) {
+  const settings = testSettings(uniqueId('factory'));
+  const worker: RunningWorker = await startWorker({
+    settings,
+    bundle,
+    gateway: options.fake ? { registry: registryWithFakeTiers(options.fake.url, options.fakeTiers ?? []), rateLimiter: null } : {},
+  });
+  const client: ConveyorClient = await testClient(settings);
+  opened.push({ close: () => worker.stop() }, { close: () => client.close() });
+  return { settings, worker, client };
+}
+
+async function waitForPending(client: ConveyorClient, jobId: string) {
+  return eventually(async () => {
+    const status = await client.getStatus(jobId);
+    return status.pendingApprovals.length > 0 ? status.pendingApprovals : undefined;
+  }, 60_000);
+}
+
+describe('support-ticket', () => {
+  let local: Awaited<ReturnType<typeof factory>>;
+  beforeAll(async () => {
+    local = await factory();
+  });
+
+  it('runs plan → steps → approval → act → result, with the ledger and matching search attributes', async () => {
+    const { client, worker } = local;
+    const jobId = uniqueId('ticket');
+    await client.startJob({
+      id: jobId,
+      type: 'support-ticket',
+      requestedBy: 'backend',
+      input: { text: 'I want a full refund of $849.00 for the laptop from order #F90001. It stopped working after two days.', customer: { name: 'Hannah Cole' } },
+    });
+    const [approval] = await waitForPending(client, jobId);
+    expect(approval).toMatchObject({ kind: 'action', station: 'act', proposedAction: { action: 'refund', orderId: 'F90001', amountUsd: 849 } });
+    expect(approval!.evidence.reason).toMatch(/refund of \$849 is above the \$100 threshold/);
+    expect(Object.keys(approval!.evidence.modelOutputs)).toEqual(expect.arrayContaining(['intent', 'entities', 'risk', 'reply', 'action']));
+
+    const pendingList = await eventually(async () => {
+      const items = await client.listPending();
+      return items.some((item) => item.jobId === jobId) ? items : undefined;
+    });
+    expect(pendingList.find((item) => item.jobId === jobId)?.approvalId).toBe(approval!.approvalId);
+
+    await client.decide(jobId, { approvalId: approval!.approvalId, decision: 'approve', reviewer: 'alice', comment: 'receipt checked' });
+    const result = await client.getResult(jobId);
+
+    expect(result.status).toBe('completed');
+    expect(result.plan.strategy).toBe('recipe');
+    expect(result.plan.steps.map((step) => step.id)).toEqual(['intent', 'entities', 'risk', 'reply', 'action', 'act']);
+    expect(result.ledger.map((entry) => entry.stepId)).toEqual(expect.arrayContaining(['intent', 'entities', 'risk', 'reply', 'action']));
+    for (const entry of result.ledger) {
+      expect(entry).toMatchObject({ modelId: expect.stringMatching(/^local-/) as unknown, tier: expect.stringMatching(/small|medium|large/) as unknown, cacheHit: false });
+      expect(entry.inputTokens).toBeGreaterThan(0);
+      expect(entry.costUsd).toBeGreaterThan(0);
+      expect(entry.latencyMs).toBeGreaterThanOrEqual(0);
+    }
+    expect(result.approvals).toEqual([expect.objectContaining({ approvalId: approval!.approvalId, decision: 'approve', reviewer: 'alice', comment: 'receipt checked', via: 'update', accepted: true })]);
+    expect(result.actions).toEqual([expect.objectContaining({ stepId: 'act', idempotencyKey: `${jobId}:act`, firstExecution: true })]);
+    expect(worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ idempotencyKey: `${jobId}:act`, approvedBy: ['alice'], action: expect.objectContaining({ action: 'refund', amountUsd: 849 }) as unknown })]);
+    const ledgerCost = result.ledger.reduce((sum, entry) => sum + entry.costUsd, 0);
+    expect(result.costUsd).toBeCloseTo(ledgerCost, 8);
+
+    const description = await client.temporal.workflow.getHandle(jobId).describe();
+    expect(description.typedSearchAttributes.get(ConveyorStatus)).toBe('completed');
+    expect(description.typedSearchAttributes.get(ConveyorJobType)).toBe('support-ticket');
+    expect(description.typedSearchAttributes.get(ConveyorTopTier)).toBe(result.topTier);
+    expect(description.typedSearchAttributes.get(ConveyorEscalations)).toBe(result.escalations);
+    expect(description.typedSearchAttributes.get(ConveyorCostUsd)).toBeCloseTo(result.costUsd, 8);
+    expect(description.memo?.plan).toEqual(result.plan);
+  });
+
+  it('reject ends the job as rejected and executes nothing', async () => {
+    const { client, worker } = local;
+    const jobId = uniqueId('reject');
+    await client.startJob({ id: jobId, type: 'support-ticket', input: { text: 'Refund $500.00 for order #Z10001 now, the sofa is broken.' } });
+    const [approval] = await waitForPending(client, jobId);
+    await client.decide(jobId, { approvalId: approval!.approvalId, decision: 'reject', reviewer: 'bob', comment: 'no evidence of damage' });
+    const result = await client.getResult(jobId);
+    expect(result.status).toBe('rejected');
+    expect(result.reason).toMatch(/rejected by bob/);
+    expect(result.actions).toEqual([]);
+    expect(worker.outbox.rows(jobId)).toEqual([]);
+  });
+
+  it('approve with edits runs the edited action; invalid decisions are refused by the validator', async () => {
+    const { client, worker } = local;
+    const jobId = uniqueId('edit');
+    await client.startJob({ id: jobId, type: 'support-ticket', requestedBy: 'carol', input: { text: 'Please refund $320.00 for order #Y20002, the headphones never arrived.' } });
+    const [approval] = await waitForPending(client, jobId);
+    const id = approval!.approvalId;
+
+    await expect(client.decide(jobId, { approvalId: 'nope-1', decision: 'approve', reviewer: 'alice' })).rejects.toThrow(/unknown approval id nope-1/);
+    await expect(client.decide(jobId, { approvalId: id, decision: 'approve', reviewer: 'mallory' })).rejects.toThrow(/reviewer mallory may not decide/);
+    await expect(client.decide(jobId, { approvalId: id, decision: 'approve', reviewer: 'carol' })).rejects.toThrow(/requested this job and may not decide it/);
+    await expect(client.decide(jobId, { approvalId: id, decision: 'approve', reviewer: 'alice', edits: { amountUsd: 'lots' } })).rejects.toThrow(DecisionRefusedError);
+    await expect(client.decide(jobId, { approvalId: id, decision: 'approve', reviewer: 'alice', edits: { amountUsd: 'lots' } })).rejects.toThrow(/invalid edits: amountUsd/);
+    await expect(client.decide(jobId, { approvalId: id, decision: 'reject', reviewer: 'alice', edits: { amountUsd: 1 } })).rejects.toThrow(/edits are only allowed with an approval/);
+
+    await client.decide(jobId, { approvalId: id, decision: 'approve', reviewer: 'alice', edits: { amountUsd: 150 }, comment: 'partial refund' });
+    await expect(client.decide(jobId, { approvalId: id, decision: 'approve', reviewer: 'bob' })).rejects.toThrow(/already decided/);
+    const result = await client.getResult(jobId);
+    expect(result.status).toBe('completed');
+    expect(worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ action: expect.objectContaining({ action: 'refund', amountUsd: 150 }) as unknown })]);
+    expect(result.approvals.filter((decision) => decision.accepted)).toEqual([expect.objectContaining({ reviewer: 'alice', edits: { amountUsd: 150 } })]);
+  });
+
+  it('accepts a decision sent as a plain signal by the Temporal CLI, and records refused signals', async () => {
+    const { client, settings } = local;
+    const jobId = uniqueId('signal');
+    await client.startJob({ id: jobId, type: 'support-ticket', input: { text: 'Refund $250.00 for order #X30003, it arrived smashed.' } });
+    const [approval] = await waitForPending(client, jobId);
+    const temporal = findTemporalCli()!.path;
+    const signal = (input: unknown) =>
+      execFileSync(temporal, ['workflow', 'signal', '--address', inject('temporalAddress'), '--namespace', settings.namespace, '--workflow-id', jobId, '--name', 'decide', '--input', JSON.stringify(input)], { encoding: 'utf8' });
+    signal({ approvalId: approval!.approvalId, decision: 'approve', reviewer: 'mallory' });
+    signal({ approvalId: approval!.approvalId, decision: 'approve', reviewer: 'bob', comment: 'via the CLI' });
+    const result = await client.getResult(jobId);
+    expect(result.status).toBe('completed');
+    expect(result.approvals).toEqual([
+      expect.objectContaining({ reviewer: 'mallory', accepted: false, via: 'signal', refusal: expect.stringMatching(/may not decide/) as unknown }),
+      expect.objectContaining({ reviewer: 'bob', accepted: true, via: 'signal', comment: 'via the CLI' }),
+    ]);
+  });
+
+  it('a timeout escalates to the escalation reviewers, and a second timeout rejects', async () => {
+    const { client } = local;
+    const jobId = uniqueId('timeout');
+    await client.startJob({ id: jobId, type: 'support-ticket', policy: { approvalTimeoutMs: 1500 }, input: { text: 'Refund $900.00 for order #W40004 please.' } });
+    const [approval] = await waitForPending(client, jobId);
+    expect(approval!.reviewers).toContain('alice');
+    const escalated = await eventually(async () => {
+      const status = await client.getStatus(jobId);
+      return status.pendingApprovals[0]?.reviewers.includes('support-lead') ? status.pendingApprovals[0] : undefined;
+    });
+    expect(escalated.reviewers).toEqual(['support-lead']);
+    const result = await client.getResult(jobId);
+    expect(result.status).toBe('rejected');
+    expect(result.approvals.map((decision) => [decision.via, decision.decision, decision.comment])).toEqual([
+      ['timeout', 'reject', 'timed out; escalated to support-lead'],
+      ['timeout', 'reject', 'timed out; rejected'],
+    ]);
+    expect(result.actions).toEqual([]);
+  });
+
+  it('a job over its budget fails with BudgetExhaustedError under the fail policy, or pauses for a raise', async () => {
+    const { client } = local;
+    const failing = uniqueId('budget-fail');
+    await client.startJob({ id: failing, type: 'support-ticket', policy: { budgetUsd: 0.000001, overBudget: 'fail' }, input: { text: 'Where is order #V50005?' } });
+    const failure = await client.getResult(failing).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect(((failure as WorkflowFailedError).cause as { type?: string }).type).toBe('BudgetExhaustedError');
+    expect((await client.getStatus(failing)).status).toBe('failed');
+
+    const pausing = uniqueId('budget-pause');
+    await client.startJob({ id: pausing, type: 'support-ticket', policy: { budgetUsd: 0.000001, overBudget: 'pause' }, input: { text: 'Where is order #V50006?' } });
+    const [approval] = await waitForPending(client, pausing);
+    expect(approval).toMatchObject({ kind: 'budget' });
+    await client.decide(pausing, { approvalId: approval!.approvalId, decision: 'approve', reviewer: 'alice', edits: { budgetUsd: 1 } });
+    const result = await client.getResult(pausing);
+    expect(result.status).toBe('completed');
+    expect(result.budget.limitUsd).toBe(1);
+    expect(result.costUsd).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('call-review', () => {
+  it('touches three tiers in one job', async () => {
+    const { client } = await factory();
+    const jobId = uniqueId('call');
+    await client.startJob({
+      id: jobId,
+      type: 'call-review',
+      input: {
+        accountName: 'Acme Freight',
+        transcript:
+          'Rep: Thanks for joining. Customer (Jo, Acme Freight): Our dispatch team loses about ten hours a week re-keying orders from email. We looked at RouteMaster but it was too rigid. Our budget is around $40,000 this year. Next step: send us a proposal by Friday and book a demo with our ops lead.',
+      },
+    });
+    const result = await client.getResult(jobId);
+    expect(result.status).toBe('completed');
+    const tiersUsed = new Set(result.ledger.filter((entry) => entry.outcome === 'accepted').map((entry) => entry.tier));
+    expect([...tiersUsed].sort()).toEqual(['large', 'medium', 'small']);
+    expect(result.outputs.document).toMatchObject({ title: expect.any(String) as unknown, actionItems: expect.any(Array) as unknown });
+  });
+});
+
+describe('routing and escalation with scripted tiers', () => {
+  it('low confidence moves to the next tier', async () => {
+    const fake = await startFakeOpenAI((request) =>
+      requestedModel(request.body) === 'fake-small'
+        ? answers.json({ intent: 'order_status', confidence: 0.3, alternatives: [] })
+        : answers.json({ intent: 'refund_request', confidence: 0.96, alternatives: [] }),
+    );
+    opened.push(fake);
+    const { client } = await factory({ fake, fakeTiers: ['small', 'medium'] });
+    const jobId = uniqueId('low-confidence');
+    await client.startJob({ id: jobId, type: 'triage', input: { text: 'money back?' } });
+    const result = await client.getResult(jobId);
+    expect(result.ledger.map((entry) => [entry.modelId, entry.outcome])).toEqual([
+      ['fake-small', 'escalated'],
+      ['fake-medium', 'accepted'],
+    ]);
+    expect(result.ledger[0]!.escalationReason).toMatch(/confidence 0.30 below 0.7/);
+    expect(result.outputs.intent).toMatchObject({ intent: 'refund_request' });
+    expect(result.escalations).toBe(1);
+    expect(result.topTier).toBe('medium');
+  });
+
+  it('invalid output escalates tier by tier, and invalid at the top tier goes to human review', async () => {
+    const fake = await startFakeOpenAI([answers.json({ intent: 'not-an-intent', confidence: 2 })]);
+    opened.push(fake);
+    const { client } = await factory({ fake, fakeTiers: ['small', 'medium', 'large'] });
+    const jobId = uniqueId('invalid');
+    await client.startJob({ id: jobId, type: 'triage', input: { text: 'gibberish ticket' } });
+    const [review] = await waitForPending(client, jobId);
+    expect(review).toMatchObject({ kind: 'review', station: 'classify-intent' });
+    expect(review!.evidence.reason).toMatch(/schema-violation at the top tier \(large\): needs human review/);
+    // each tier: one answer and one repair attempt
+    expect(fake.requests.length).toBe(6);
+    await expect(client.decide(jobId, { decision: 'approve', reviewer: 'alice' })).rejects.toThrow(/cannot approve as proposed/);
+    await client.decide(jobId, { decision: 'approve', reviewer: 'alice', edits: { intent: 'complaint', confidence: 1, alternatives: [] } });
+    const result = await client.getResult(jobId);
+    expect(result.status).toBe('completed');
+    expect(result.outputs.intent).toEqual({ intent: 'complaint', confidence: 1, alternatives: [] });
+    expect(result.ledger.map((entry) => [entry.tier, entry.outcome])).toEqual([
+      ['small', 'escalated'],
+      ['medium', 'escalated'],
+      ['large', 'escalated'],
+    ]);
+    expect(result.ledger[2]!.decision).toMatchObject({ decision: 'approve', reviewers: ['alice'], edited: true });
+    expect(result.topTier).toBe('human');
+  });
+
+  it('a call failing transiently twice then succeeding completes, paid once', async () => {
+    const usage = { inputTokens: 1000, outputTokens: 100 };
+    const fake = await startFakeOpenAI([answers.serverError(500), answers.reset(), answers.json({ intent: 'order_status', confidence: 0.9, alternatives: [] }, usage)]);
+    opened.push(fake);
+    const { client } = await factory({ fake, fakeTiers: ['small'] });
+    const jobId = uniqueId('transient');
+    await client.startJob({ id: jobId, type: 'triage', input: { text: 'where is my parcel' } });
+    const result = await client.getResult(jobId);
+    expect(result.status).toBe('completed');
+    expect(fake.requests.length).toBe(3);
+    expect(result.ledger).toHaveLength(1);
+    // fake-small costs $1 / $2 per 1M tokens: 1000 in + 100 out
+    expect(result.ledger[0]!.costUsd).toBeCloseTo(0.0012, 10);
+    expect(result.costUsd).toBeCloseTo(0.0012, 10);
+  });
+});
+
+describe('planner', () => {
+  it('a model-planned job runs the model plan', async () => {
+    const plan = { steps: [{ id: 'intent', station: 'classify-intent', inputs: { text: '$job.text' } }] };
+    const fake = await startFakeOpenAI((request) =>
+      requestedModel(request.body) === 'fake-large' ? answers.json(plan) : answers.json({ intent: 'order_status', confidence: 0.9, alternatives: [] }),
+    );
+    opened.push(fake);
+    const { client } = await factory({ fake, fakeTiers: ['large'] });
+    const jobId = uniqueId('model-plan');
+    await client.startJob({ id: jobId, type: 'triage', policy: { planner: 'model' }, input: { text: 'where is my order' } });
+    const result = await client.getResult(jobId);
+    expect(result.plan).toEqual({ strategy: 'model', steps: plan.steps });
+    expect(result.decisions.find((decision) => decision.kind === 'plan')?.reason).toMatch(/model plan by fake-large/);
+  });
+
+  it('an invalid model plan is repaired once, then falls back to the recipe with the reason recorded', async () => {
+    const invalid = { steps: [{ id: 'x', station: 'teleport', inputs: { text: '$job.text' } }] };
+    const fake = await startFakeOpenAI([answers.json(invalid)]);
+    opened.push(fake);
+    const { client } = await factory({ fake, fakeTiers: ['large'] });
+    const jobId = uniqueId('bad-plan');
+    await client.startJob({ id: jobId, type: 'triage', policy: { planner: 'model' }, input: { text: 'where is my order' } });
+    const result = await client.getResult(jobId);
+    expect(result.status).toBe('completed');
+    expect(result.plan.strategy).toBe('recipe');
+    expect(result.plan.fallbackReason).toMatch(/model plan still invalid after one repair: step "x": unknown station "teleport"/);
+    const repairRequest = JSON.stringify(fake.requests[1]!.body);
+    expect(repairRequest).toContain('unknown station');
+  });
+});
+
+describe('bad input', () => {
+  it('is refused by the client with a typed error naming the field', async () => {
+    const { client } = await factory();
+    await expect(client.startJob({ id: uniqueId('bad'), type: 'support-ticket', input: { text: '   ' } })).rejects.toThrow(/input.text: must not be empty/);
+    await expect(client.startJob({ id: uniqueId('bad'), type: 'no-such-type', input: {} })).rejects.toThrow(/type: Unknown job type "no-such-type"/);
+    await expect(client.startJob({ id: 'has spaces', type: 'triage', input: { text: 'x' } })).rejects.toThrow(/id: use letters/);
+  });
+
+  it('is refused by the workflow with a non-retryable InvalidJobInputError when it bypasses the client', async () => {
+    const { client, settings } = await factory();
+    const jobId = uniqueId('raw');
+    const handle = await client.temporal.workflow.start('jobWorkflow', { workflowId: jobId, taskQueue: settings.taskQueue, args: [{ id: jobId, type: 'triage', input: { text: 42 } }] });
+    const failure = await handle.result().then(
+      () => undefined,
+      (error: unknown) => error as WorkflowFailedError,
+    );
+    expect((failure?.cause as { type?: string }).type).toBe('InvalidJobInputError');
+    expect(failure?.cause?.message).toMatch(/input.text/);
+  });
+});
