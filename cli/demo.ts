@@ -9,6 +9,7 @@ import { ConveyorClient, type PendingItem } from '../client';
 import { ConveyorBatchId, ConveyorStatus } from '../domain/search-attributes';
 import type { JobResult } from '../domain/job';
 import { connectWorkerConnection } from '../platform/connection';
+import { installRuntimeLogging } from '../platform/logging';
 import { ensureTemporal } from '../platform/embedded-server';
 import { loadSettings } from '../platform/settings';
 import { createModelGateway } from '../providers/gateway';
@@ -35,6 +36,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const endpoint = await ensureTemporal(settings, { log: out });
   out(`Temporal ${endpoint.started ? 'started' : 'reused'} at ${endpoint.address}; Web UI ${endpoint.uiUrl ?? '(configured cluster)'}`);
 
+  installRuntimeLogging();
   const connection = await connectWorkerConnection(settings, endpoint.address);
   const gateway = createModelGateway({});
   const outbox = defaultOutbox(settings);
@@ -128,10 +130,13 @@ async function printSummary(client: ConveyorClient, batchId: string, total: numb
     if (execution.status.name === 'COMPLETED') results.push(await client.jobHandle(execution.workflowId).result());
     else if (execution.status.name === 'RUNNING') waiting++;
   }
-  const byTier = new Map<string, number>();
-  for (const result of results) byTier.set(result.topTier, (byTier.get(result.topTier) ?? 0) + 1);
+  const stepsByTier = new Map<string, number>();
+  for (const entry of results.flatMap((result) => result.ledger)) {
+    if (entry.outcome === 'accepted') stepsByTier.set(entry.tier, (stepsByTier.get(entry.tier) ?? 0) + 1);
+  }
   const rows = [
-    ...['small', 'medium', 'large', 'human'].map((tier) => ({ measure: `handled up to tier ${tier}`, value: byTier.get(tier) ?? 0 })),
+    ...['small', 'medium', 'large'].map((tier) => ({ measure: `steps handled by the ${tier} tier`, value: stepsByTier.get(tier) ?? 0 })),
+    { measure: 'steps decided by a person', value: results.flatMap((r) => r.ledger).filter((e) => e.decision).length },
     { measure: 'jobs with escalations', value: results.filter((r) => r.escalations > 0).length },
     { measure: 'completed', value: results.filter((r) => r.status === 'completed').length },
     { measure: 'rejected by a reviewer', value: results.filter((r) => r.status === 'rejected').length },

@@ -10,6 +10,7 @@ import { Outbox } from '../activities/outbox';
 import { createModelGateway } from '../providers/gateway';
 import type { ModelGateway } from '../providers/gateway-types';
 import { connectWorkerConnection } from '../platform/connection';
+import { installRuntimeLogging } from '../platform/logging';
 import { ensureTemporal } from '../platform/embedded-server';
 import { loadSettings, type ConveyorSettings } from '../platform/settings';
 
@@ -28,6 +29,7 @@ export interface ConveyorWorkerOptions {
 }
 
 export async function createConveyorWorker(options: ConveyorWorkerOptions): Promise<Worker> {
+  installRuntimeLogging();
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -49,6 +51,7 @@ export function defaultOutbox(settings: ConveyorSettings): Outbox {
 
 /** Runs a worker until SIGINT/SIGTERM. */
 export async function runWorker(settings: ConveyorSettings = loadSettings(), log = (line: string) => console.log(line)): Promise<void> {
+  installRuntimeLogging();
   const endpoint = await ensureTemporal(settings);
   const connection = await connectWorkerConnection(settings, endpoint.address);
   const gateway = createModelGateway({});

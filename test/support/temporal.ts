@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
-import { DefaultLogger, Runtime, type NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { ConveyorClient } from '../../client';
 import { Outbox } from '../../activities/outbox';
 import { connectWorkerConnection } from '../../platform/connection';
@@ -88,6 +88,3 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
-
-// Quiet the SDK's per-worker INFO lines in test output; warnings and errors still show.
-Runtime.install({ logger: new DefaultLogger('WARN') });
