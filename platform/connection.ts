@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
+import { installRuntimeLogging } from './logging';
 import type { ConveyorSettings } from './settings';
 
 function tlsOptions(settings: ConveyorSettings) {
@@ -30,5 +31,6 @@ export async function connectClient(settings: ConveyorSettings, address: string)
 }
 
 export async function connectWorkerConnection(settings: ConveyorSettings, address: string): Promise<NativeConnection> {
+  installRuntimeLogging();
   return NativeConnection.connect(connectionOptions(settings, address));
 }

@@ -13,7 +13,7 @@ import { findTemporalCli } from '../platform/temporal-cli';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { answers, startFakeOpenAI, type FakeServer } from './fakes/openai-server';
 import { registryWithFakeTiers, requestedModel } from './support/models';
-import { eventually, startWorker, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
+import { eventually, recordHistory, startWorker, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
 
 let bundle: WorkflowBundleWithSourceMap;
 const opened: { close(): Promise<void> | void }[] = [];
@@ -98,6 +98,7 @@ describe('support-ticket', () => {
     expect(description.typedSearchAttributes.get(ConveyorEscalations)).toBe(result.escalations);
     expect(description.typedSearchAttributes.get(ConveyorCostUsd)).toBeCloseTo(result.costUsd, 8);
     expect(description.memo?.plan).toEqual(result.plan);
+    await recordHistory(client, jobId, 'support-ticket-approved');
   });
 
   it('reject ends the job as rejected and executes nothing', async () => {
@@ -111,6 +112,7 @@ describe('support-ticket', () => {
     expect(result.reason).toMatch(/rejected by bob/);
     expect(result.actions).toEqual([]);
     expect(worker.outbox.rows(jobId)).toEqual([]);
+    await recordHistory(client, jobId, 'support-ticket-rejected');
   });
 
   it('approve with edits runs the edited action; invalid decisions are refused by the validator', async () => {
@@ -133,6 +135,7 @@ describe('support-ticket', () => {
     expect(result.status).toBe('completed');
     expect(worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ action: expect.objectContaining({ action: 'refund', amountUsd: 150 }) as unknown })]);
     expect(result.approvals.filter((decision) => decision.accepted)).toEqual([expect.objectContaining({ reviewer: 'alice', edits: { amountUsd: 150 } })]);
+    await recordHistory(client, jobId, 'support-ticket-approved-with-edits');
   });
 
   it('accepts a decision sent as a plain signal by the Temporal CLI, and records refused signals', async () => {
@@ -151,6 +154,7 @@ describe('support-ticket', () => {
       expect.objectContaining({ reviewer: 'mallory', accepted: false, via: 'signal', refusal: expect.stringMatching(/may not decide/) as unknown }),
       expect.objectContaining({ reviewer: 'bob', accepted: true, via: 'signal', comment: 'via the CLI' }),
     ]);
+    await recordHistory(client, jobId, 'support-ticket-signal');
   });
 
   it('a timeout escalates to the escalation reviewers, and a second timeout rejects', async () => {
@@ -171,6 +175,7 @@ describe('support-ticket', () => {
       ['timeout', 'reject', 'timed out; rejected'],
     ]);
     expect(result.actions).toEqual([]);
+    await recordHistory(client, jobId, 'support-ticket-timeouts');
   });
 
   it('a job over its budget fails with BudgetExhaustedError under the fail policy, or pauses for a raise', async () => {
@@ -194,6 +199,8 @@ describe('support-ticket', () => {
     expect(result.status).toBe('completed');
     expect(result.budget.limitUsd).toBe(1);
     expect(result.costUsd).toBeLessThanOrEqual(1);
+    await recordHistory(client, pausing, 'support-ticket-budget-raised');
+    await recordHistory(client, failing, 'support-ticket-budget-exhausted');
   });
 });
 
@@ -214,6 +221,7 @@ describe('call-review', () => {
     expect(result.status).toBe('completed');
     const tiersUsed = new Set(result.ledger.filter((entry) => entry.outcome === 'accepted').map((entry) => entry.tier));
     expect([...tiersUsed].sort()).toEqual(['large', 'medium', 'small']);
+    await recordHistory(client, jobId, 'call-review-three-tiers');
     expect(result.outputs.document).toMatchObject({ title: expect.any(String) as unknown, actionItems: expect.any(Array) as unknown });
   });
 });
@@ -238,6 +246,7 @@ describe('routing and escalation with scripted tiers', () => {
     expect(result.outputs.intent).toMatchObject({ intent: 'refund_request' });
     expect(result.escalations).toBe(1);
     expect(result.topTier).toBe('medium');
+    await recordHistory(client, jobId, 'triage-low-confidence-escalation');
   });
 
   it('invalid output escalates tier by tier, and invalid at the top tier goes to human review', async () => {
@@ -263,6 +272,7 @@ describe('routing and escalation with scripted tiers', () => {
     ]);
     expect(result.ledger[2]!.decision).toMatchObject({ decision: 'approve', reviewers: ['alice'], edited: true });
     expect(result.topTier).toBe('human');
+    await recordHistory(client, jobId, 'triage-human-review');
   });
 
   it('a call failing transiently twice then succeeding completes, paid once', async () => {
@@ -279,6 +289,7 @@ describe('routing and escalation with scripted tiers', () => {
     // fake-small costs $1 / $2 per 1M tokens: 1000 in + 100 out
     expect(result.ledger[0]!.costUsd).toBeCloseTo(0.0012, 10);
     expect(result.costUsd).toBeCloseTo(0.0012, 10);
+    await recordHistory(client, jobId, 'triage-transient-retries');
   });
 });
 
@@ -295,6 +306,7 @@ describe('planner', () => {
     const result = await client.getResult(jobId);
     expect(result.plan).toEqual({ strategy: 'model', steps: plan.steps });
     expect(result.decisions.find((decision) => decision.kind === 'plan')?.reason).toMatch(/model plan by fake-large/);
+    await recordHistory(client, jobId, 'triage-model-plan');
   });
 
   it('an invalid model plan is repaired once, then falls back to the recipe with the reason recorded', async () => {
@@ -310,6 +322,7 @@ describe('planner', () => {
     expect(result.plan.fallbackReason).toMatch(/model plan still invalid after one repair: step "x": unknown station "teleport"/);
     const repairRequest = JSON.stringify(fake.requests[1]!.body);
     expect(repairRequest).toContain('unknown station');
+    await recordHistory(client, jobId, 'triage-model-plan-fallback');
   });
 });
 

@@ -2,10 +2,12 @@
  * Test plumbing around the suite's real Temporal server: settings pointing at it, a typed client,
  * and a Conveyor worker (real gateway, real outbox) started and stopped by each test file.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
+import { findTemporalCli } from '../../platform/temporal-cli';
 import type { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { ConveyorClient } from '../../client';
 import { Outbox } from '../../activities/outbox';
@@ -87,4 +89,21 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/**
+ * With CONVEYOR_RECORD_HISTORIES=1, saves a finished workflow's history as a replay fixture
+ * (test/fixtures/histories/<name>.json); test/replay.test.ts replays every fixture on each run.
+ */
+export async function recordHistory(client: ConveyorClient, workflowId: string, name: string): Promise<void> {
+  if (!process.env.CONVEYOR_RECORD_HISTORIES) return;
+  // The Temporal CLI writes the canonical proto-JSON history that historyFromJSON reads back.
+  const history = execFileSync(
+    findTemporalCli()!.path,
+    ['workflow', 'show', '--address', inject('temporalAddress'), '--namespace', client.temporal.options.namespace, '--workflow-id', workflowId, '--output', 'json'],
+    { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
+  );
+  const dir = path.resolve(__dirname, '..', 'fixtures', 'histories');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, `${name}.json`), history.endsWith('\n') ? history : `${history}\n`);
 }
