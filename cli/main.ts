@@ -10,6 +10,7 @@ import { runWorker } from '../workers/worker';
 import { demoJobsFile, runDemo } from './demo';
 import { readJobsFile } from './jobs-file';
 import { table, usd } from './output';
+import { reportCommand } from './report';
 import { trainCommand } from './train';
 
 /** A usage error: exit code 2 with a message naming what was wrong. */
@@ -31,7 +32,8 @@ const usage = `conveyor — a durable AI factory on Temporal
   conveyor pending [--type T] [--json]
   conveyor approve <jobId> [--approval ID] --by REVIEWER [--comment C] [--edit JSON] [--json]
   conveyor reject <jobId> [--approval ID] --by REVIEWER --reason R [--json]
-  conveyor train --data FILE [--text-column text] [--label-column label] --out MODEL [--json]
+  conveyor report [--since 24h|7d|ISO] [--type T] [--format md|json|html] [--out FILE]
+  conveyor train --data FILE [--text-column text] [--label-column label] [--model-size small|medium|large] --out MODEL [--json]
 
 Connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*; without
 TEMPORAL_ADDRESS the embedded server on 127.0.0.1:7233 (UI :8233) is used.`;
@@ -212,6 +214,9 @@ export async function main(argv: string[]): Promise<number> {
       else out(`${command === 'approve' ? 'approved' : 'rejected'} ${jobId} ${result.approvalId}${result.settled ? '' : ' (waiting for a second reviewer)'}`);
       return 0;
     }
+
+    case 'report':
+      return reportCommand(rest, { stdout: out, stderr: err });
 
     case 'train': {
       return trainCommand(rest, { stdout: out, stderr: err });

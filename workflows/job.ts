@@ -67,9 +67,10 @@ const nonRetryableModelErrors = [
   'UnknownStationError',
 ];
 
+// The gateway heartbeats every 5 s while a model answers, so a dead worker is noticed within 20 s.
 const models = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6, nonRetryableErrorTypes: nonRetryableModelErrors },
 });
 
@@ -79,7 +80,7 @@ const catalog = proxyActivities<Activities>({
 });
 
 const sinks = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
+  startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
 

@@ -1,0 +1,186 @@
+/**
+ * `conveyor eval`: measures a small intent model as the factory would use it — accuracy, coverage,
+ * escalations, cost and latency per item, and the threshold curve — on a shared dataset or a labelled
+ * file, offline with the workflows' own routing code, and with --durable also as triage jobs on
+ * Temporal (an in-process worker on the configured or embedded server), checking that both decide
+ * every item alike. Bad input exits with code 2 and a message naming the problem.
+ */
+import { parseArgs } from 'node:util';
+import { datasetNames, EvalDataError, EvalModelError, isDatasetName, runEvaluation, type DatasetName, type EvaluationRun } from '../evaluation/eval';
+import { InvalidRegistryError } from '../providers/registry';
+import { table, usd } from './output';
+
+export interface CommandOutput {
+  stdout: (line: string) => void;
+  stderr: (line: string) => void;
+}
+
+const usage =
+  'usage: conveyor eval (--dataset <banking77|clinc150|bitext-customer-support> | --data <file.csv|file.jsonl> [--text-column text] [--label-column label])\n' +
+  '                     [--model <model-file>] [--threshold <0..1>] [--limit N] [--durable [--concurrency N]] [--out <dir>] [--json]';
+
+export interface EvalArguments {
+  dataset?: DatasetName;
+  dataFile?: string;
+  textColumn?: string;
+  labelColumn?: string;
+  modelFile?: string;
+  threshold?: number;
+  limit?: number;
+  durable: boolean;
+  concurrency?: number;
+  outDir?: string;
+  json: boolean;
+}
+
+/** Parses and checks the flags; returns the problem in words when they are not usable. */
+export function parseEvalArguments(argv: string[]): { ok: true; value: EvalArguments } | { ok: false; problem: string } {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        dataset: { type: 'string' },
+        data: { type: 'string' },
+        'text-column': { type: 'string' },
+        'label-column': { type: 'string' },
+        model: { type: 'string' },
+        threshold: { type: 'string' },
+        limit: { type: 'string' },
+        durable: { type: 'boolean' },
+        concurrency: { type: 'string' },
+        out: { type: 'string' },
+        json: { type: 'boolean' },
+      },
+      allowPositionals: false,
+      strict: true,
+    }));
+  } catch (error) {
+    return { ok: false, problem: (error as Error).message };
+  }
+  const text = (flag: string): string | undefined => {
+    const value = values[flag];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const dataset = text('dataset');
+  const dataFile = text('data');
+  if (!dataset && !dataFile) return { ok: false, problem: `missing --dataset <${datasetNames.join('|')}> or --data <file>` };
+  if (dataset && dataFile) return { ok: false, problem: 'give either --dataset or --data, not both' };
+  if (dataset && !isDatasetName(dataset)) return { ok: false, problem: `--dataset must be one of ${datasetNames.join(', ')}, not "${dataset}"` };
+  if (dataset && (text('text-column') || text('label-column'))) return { ok: false, problem: '--text-column and --label-column apply to --data files only' };
+
+  const thresholdText = text('threshold');
+  const threshold = thresholdText === undefined ? undefined : Number(thresholdText);
+  if (threshold !== undefined && (thresholdText?.trim() === '' || !Number.isFinite(threshold) || threshold < 0 || threshold > 1)) {
+    return { ok: false, problem: `--threshold must be a number from 0 to 1, not "${thresholdText}"` };
+  }
+  const positiveInteger = (flag: string): number | string | undefined => {
+    const raw = text(flag);
+    if (raw === undefined) return undefined;
+    return /^\d+$/.test(raw) && Number(raw) > 0 ? Number(raw) : `--${flag} must be a whole number above 0, not "${raw}"`;
+  };
+  const limit = positiveInteger('limit');
+  if (typeof limit === 'string') return { ok: false, problem: limit };
+  const concurrency = positiveInteger('concurrency');
+  if (typeof concurrency === 'string') return { ok: false, problem: concurrency };
+  if (concurrency !== undefined && values.durable !== true) return { ok: false, problem: '--concurrency applies to --durable runs only' };
+
+  return {
+    ok: true,
+    value: {
+      dataset: dataset as DatasetName | undefined,
+      dataFile,
+      textColumn: text('text-column'),
+      labelColumn: text('label-column'),
+      modelFile: text('model'),
+      threshold,
+      limit,
+      durable: values.durable === true,
+      concurrency,
+      outDir: text('out'),
+      json: values.json === true,
+    },
+  };
+}
+
+/** The --json document: the report's measures first, then where they came from. */
+export function evalJson(run: EvaluationRun): Record<string, unknown> {
+  const { report } = run;
+  const { context, durable, ...measures } = report;
+  return {
+    ...measures,
+    dataset: context.dataset,
+    model: { file: run.model.file, labels: run.model.labels.length, trained: run.model.trained },
+    ...(durable ? { durable: { ...durable.report, agreement: durable.agreement } } : {}),
+    files: run.files,
+  };
+}
+
+function printHuman(run: EvaluationRun, out: CommandOutput): void {
+  const { report } = run;
+  const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
+  out.stdout(`${report.context.dataset}: ${report.n} items, threshold ${report.threshold}, model ${run.model.file}`);
+  out.stdout(
+    table([
+      { measure: 'accuracy (escalations assumed right)', value: percent(report.accuracy) },
+      { measure: 'coverage (kept by the small model)', value: percent(report.coverage) },
+      { measure: 'accuracy on covered items', value: percent(report.accuracyOnCovered) },
+      { measure: 'escalation rate', value: percent(report.escalationRate) },
+      { measure: 'escalation rate by tier', value: Object.entries(report.escalationRateByTier).map(([tier, rate]) => `${tier} ${percent(rate)}`).join(', ') },
+      { measure: 'cost per item', value: usd(report.costPerItemUsd) },
+      { measure: 'latency p50 / p95', value: `${report.p50Ms.toFixed(3)} / ${report.p95Ms.toFixed(3)} ms` },
+      ...(report.outOfScope.n > 0 ? [{ measure: 'out-of-scope items escalated', value: `${report.outOfScope.escalated} of ${report.outOfScope.n}` }] : []),
+    ]),
+  );
+  if (run.agreement) {
+    out.stdout(`durable vs offline: ${run.agreement.agreed} of ${run.agreement.n} decisions agree`);
+    for (const disagreement of run.agreement.disagreements.slice(0, 10)) {
+      out.stdout(`  item ${disagreement.index}: ${disagreement.field} offline ${JSON.stringify(disagreement.offline)} durable ${JSON.stringify(disagreement.durable)}`);
+    }
+  }
+  out.stdout(`assumption: ${report.assumptions[0] ?? ''}`);
+  for (const file of run.files) out.stdout(`wrote ${file}`);
+}
+
+export async function evalCommand(argv: string[], out: CommandOutput, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const parsed = parseEvalArguments(argv);
+  if (!parsed.ok) {
+    out.stderr(`conveyor eval: ${parsed.problem}\n${usage}`);
+    return 2;
+  }
+  const options = parsed.value;
+  let run: EvaluationRun;
+  try {
+    run = await runEvaluation({
+      ...options,
+      command: ['conveyor eval', ...argv].join(' '),
+      env,
+      log: (line) => out.stderr(line),
+    });
+  } catch (error) {
+    if (error instanceof EvalDataError || error instanceof EvalModelError || error instanceof InvalidRegistryError) {
+      out.stderr(`conveyor eval: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+  if (options.json) out.stdout(JSON.stringify(evalJson(run)));
+  else printHuman(run, out);
+  // A durable run that disagrees with the offline one is a failed check, not just a number.
+  return run.agreement && run.agreement.disagreements.length > 0 ? 1 : 0;
+}
+
+if (require.main === module) {
+  evalCommand(process.argv.slice(2), {
+    stdout: (line) => process.stdout.write(`${line}\n`),
+    stderr: (line) => process.stderr.write(`${line}\n`),
+  }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
