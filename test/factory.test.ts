@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { WorkflowFailedError } from '@temporalio/client';
 import { DecisionRefusedError, type ConveyorClient } from '../client';
-import { ConveyorCostUsd, ConveyorEscalations, ConveyorJobType, ConveyorStatus, ConveyorTopTier } from '../domain/search-attributes';
+import { ConveyorBatchId, ConveyorCostUsd, ConveyorEscalations, ConveyorJobType, ConveyorStatus, ConveyorTopTier } from '../domain/search-attributes';
 import { findTemporalCli } from '../platform/temporal-cli';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { answers, startFakeOpenAI, type FakeServer } from './fakes/openai-server';
@@ -344,5 +344,32 @@ describe('bad input', () => {
     );
     expect((failure?.cause as { type?: string }).type).toBe('InvalidJobInputError');
     expect(failure?.cause?.message).toMatch(/input.text/);
+  });
+});
+
+describe('batch', () => {
+  it('runs jobs as child workflows with bounded concurrency, aggregates them, and continues as new', async () => {
+    const { client } = await factory();
+    const batchId = uniqueId('batch');
+    const texts = ['Where is my order #A1?', 'Cancel order #B2 please', 'The app crashes on login', 'Refund $20 for order #C4, wrong colour', 'Do you ship to Norway?'];
+    // A threshold of 0 keeps every answer on the small tier, so no job waits for a person here.
+    const policy = { confidenceThresholds: { 'classify-intent': 0 } };
+    const jobs = texts.map((text, index) => ({ id: `${batchId}-${index}`, type: 'triage', input: { text }, policy }));
+    const duplicate = { id: uniqueId('already'), type: 'triage', input: { text: 'Where is my parcel?' }, policy };
+    await client.startJob(duplicate);
+    await client.getResult(duplicate.id);
+    await client.startBatch({ batchId, jobs: [...jobs, duplicate], concurrency: 2, jobsPerRun: 2 });
+
+    const result = await client.getBatchResult(batchId);
+    expect(result).toMatchObject({ batchId, total: 6, started: 6, completed: 5, duplicates: 1, failed: 0, rejected: 0, runs: 3 });
+    const childResults = await Promise.all(jobs.map((job) => client.getResult(job.id)));
+    expect(result.costUsd).toBeCloseTo(childResults.reduce((sum, child) => sum + child.costUsd, 0), 8);
+    expect(result.escalations).toBe(childResults.reduce((sum, child) => sum + child.escalations, 0));
+    for (const job of jobs) {
+      const description = await client.temporal.workflow.getHandle(job.id).describe();
+      expect(description.typedSearchAttributes.get(ConveyorBatchId)).toBe(batchId);
+      expect(description.parentExecution?.workflowId).toBe(batchId);
+    }
+    await recordHistory(client, batchId, 'batch-continued-as-new');
   });
 });

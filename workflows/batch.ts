@@ -128,6 +128,8 @@ async function runChild(job: JobRequest, batchId: string, totals: BatchTotals): 
       workflowId: job.id,
       args: [{ ...job, batchId }],
       staticSummary: summary,
+      // A job id that already ran is that job: it is counted as a duplicate, never run twice.
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
     });
     if (result.status === 'rejected') totals.rejected++;
     else totals.completed++;
