@@ -10,6 +10,7 @@ import { runWorker } from '../workers/worker';
 import { demoJobsFile, runDemo } from './demo';
 import { readJobsFile } from './jobs-file';
 import { table, usd } from './output';
+import { evalCommand } from './eval';
 import { reportCommand } from './report';
 import { trainCommand } from './train';
 
@@ -32,6 +33,7 @@ const usage = `conveyor — a durable AI factory on Temporal
   conveyor pending [--type T] [--json]
   conveyor approve <jobId> [--approval ID] --by REVIEWER [--comment C] [--edit JSON] [--json]
   conveyor reject <jobId> [--approval ID] --by REVIEWER --reason R [--json]
+  conveyor eval (--dataset banking77|clinc150|bitext-customer-support | --data FILE) [--model FILE] [--threshold T] [--limit N] [--durable] [--out DIR] [--json]
   conveyor report [--since 24h|7d|ISO] [--type T] [--format md|json|html] [--out FILE]
   conveyor train --data FILE [--text-column text] [--label-column label] [--model-size small|medium|large] --out MODEL [--json]
 
@@ -214,6 +216,9 @@ export async function main(argv: string[]): Promise<number> {
       else out(`${command === 'approve' ? 'approved' : 'rejected'} ${jobId} ${result.approvalId}${result.settled ? '' : ' (waiting for a second reviewer)'}`);
       return 0;
     }
+
+    case 'eval':
+      return evalCommand(rest, { stdout: out, stderr: err });
 
     case 'report':
       return reportCommand(rest, { stdout: out, stderr: err });

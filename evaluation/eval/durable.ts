@@ -1,0 +1,213 @@
+/**
+ * Durable evaluation: the same items run through the factory on Temporal as `triage` jobs (one batch,
+ * bounded concurrency), on a worker whose small tier is the model under evaluation, and each job's
+ * recorded decisions — the ledger, and the small model's answer from the callModel activity result in
+ * the workflow history — become per-item decisions comparable with the offline run's.
+ */
+import path from 'node:path';
+import type { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
+import type { ConveyorClient } from '../../client';
+import type { ModelCallRequest, ModelCallResult } from '../../activities/types';
+import { Outbox } from '../../activities/outbox';
+import type { JobRequest, JobResult } from '../../domain/job';
+import type { LabelledText } from '../../providers/local/classifier';
+import { createModelGateway } from '../../providers/gateway';
+import type { ModelGateway } from '../../providers/gateway-types';
+import { createConveyorWorker } from '../../workers/worker';
+import { escalationEstimateUsd, isCorrect, TRIAGE, type FinalStop, type ItemDecision, type StepSettings, type TierCall } from './offline';
+import { CLASSIFY_INTENT, createOpenLabelLocalProvider, evaluationRegistry, withOpenIntentLabels, type OpenIntentOutput } from './open-label';
+
+export interface EvaluationWorker {
+  worker: Worker;
+  gateway: ModelGateway;
+  stop(): Promise<void>;
+}
+
+/**
+ * A Conveyor worker (the real workflows and activities) whose gateway serves the evaluation registry:
+ * the small tier runs `modelFile` through the open-label adapter, the other tiers are as configured.
+ * No cache: every job must call its models, as the offline run does.
+ */
+export async function startEvaluationWorker(options: {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  modelFile: string;
+  outboxFile: string;
+  workflowBundle?: WorkflowBundleWithSourceMap;
+  env?: NodeJS.ProcessEnv;
+}): Promise<EvaluationWorker> {
+  const gateway = withOpenIntentLabels(
+    createModelGateway({
+      registry: evaluationRegistry(options.modelFile, options.env),
+      providers: { local: createOpenLabelLocalProvider() },
+      cache: null,
+      env: options.env,
+    }),
+  );
+  const outbox = new Outbox(options.outboxFile);
+  const worker = await createConveyorWorker({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    gateway,
+    outbox,
+    workflowBundle: options.workflowBundle,
+  });
+  const running = worker.run();
+  return {
+    worker,
+    gateway,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await gateway.close();
+      outbox.close();
+    },
+  };
+}
+
+export function evaluationOutboxFile(dataDir: string): string {
+  return path.join(dataDir, 'eval-outbox.sqlite');
+}
+
+/**
+ * Nobody reviews evaluation jobs: an item that escalates past the top tier waits this long, is handed to
+ * the escalation reviewers, waits again and is rejected — the job ends and its ledger is complete.
+ */
+const EVAL_APPROVAL_TIMEOUT_MS = 1;
+
+export function triageJobs(items: readonly LabelledText[], runId: string, threshold: number): JobRequest[] {
+  return items.map((item, index) => ({
+    id: `${runId}-${index}`,
+    type: TRIAGE,
+    input: { text: item.text },
+    requestedBy: 'conveyor-eval',
+    policy: { confidenceThresholds: { [CLASSIFY_INTENT]: threshold }, approvalTimeoutMs: EVAL_APPROVAL_TIMEOUT_MS },
+  }));
+}
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+/** The small model's (and every tier's) label per call number, from the callModel activity results in the history. */
+export function modelAnswersFromHistory(events: readonly HistoryEvent[]): Map<number, string> {
+  const callOfScheduledEvent = new Map<string, number>();
+  const labels = new Map<number, string>();
+  for (const event of events) {
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (scheduled?.activityType?.name === 'callModel' && event.eventId != null) {
+      const payload = scheduled.input?.payloads?.[0];
+      const request = payload ? defaultPayloadConverter.fromPayload<ModelCallRequest>(payload) : undefined;
+      if (request?.station === CLASSIFY_INTENT) callOfScheduledEvent.set(String(event.eventId), request.call);
+    }
+    const completed = event.activityTaskCompletedEventAttributes;
+    if (completed?.scheduledEventId != null) {
+      const call = callOfScheduledEvent.get(String(completed.scheduledEventId));
+      const payload = completed.result?.payloads?.[0];
+      if (call === undefined || !payload) continue;
+      const result = defaultPayloadConverter.fromPayload<ModelCallResult>(payload);
+      labels.set(call, (result.output as OpenIntentOutput).intent);
+    }
+  }
+  return labels;
+}
+
+/** One item's decision as the factory recorded it: the job result's ledger plus the labels from history. */
+export function decisionFromJob(
+  item: LabelledText,
+  index: number,
+  result: JobResult | undefined,
+  labelsByCall: ReadonlyMap<number, string>,
+  knownLabels: ReadonlySet<string>,
+  settings: StepSettings,
+): ItemDecision {
+  const ledger = (result?.ledger ?? []).filter((entry) => entry.station === CLASSIFY_INTENT).sort((a, b) => a.call - b.call);
+  const calls: TierCall[] = ledger.map((entry) => ({
+    tier: entry.tier,
+    modelId: entry.modelId,
+    label: labelsByCall.get(entry.call) ?? null,
+    confidence: entry.confidence,
+    outcome: entry.outcome === 'accepted' ? 'accepted' : 'escalated',
+    costUsd: entry.costUsd,
+  }));
+  const small = calls[0]?.tier === 'small' ? calls[0] : undefined;
+  const accepted = calls.find((call) => call.outcome === 'accepted');
+  const finalStop: FinalStop = !result || result.status === 'failed' ? 'failed' : result.topTier === 'human' ? 'human' : accepted?.tier ?? 'failed';
+  const covered = small?.outcome === 'accepted';
+  const goldKnown = knownLabels.has(item.label);
+  const smallCostUsd = small?.costUsd ?? 0;
+  const durationMs = result ? Date.parse(result.finishedAt) - Date.parse(result.startedAt) : 0;
+  return {
+    index,
+    gold: item.label,
+    goldKnown,
+    smallLabel: small?.label ?? null,
+    smallConfidence: small?.confidence ?? null,
+    covered,
+    correct: isCorrect(covered, small?.label ?? null, item.label, goldKnown),
+    calls,
+    finalStop,
+    smallCostUsd,
+    escalationEstimateUsd: escalationEstimateUsd(item.text, smallCostUsd, settings),
+    routeCostUsd: result?.costUsd ?? 0,
+    latencyMs: durationMs,
+  };
+}
+
+async function inPool<T, R>(items: readonly T[], width: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.max(1, Math.min(width, items.length)) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index] as T, index);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
+
+export interface DurableRunOptions {
+  /** A client on the task queue the evaluation worker polls. */
+  client: ConveyorClient;
+  items: readonly LabelledText[];
+  knownLabels: readonly string[];
+  settings: StepSettings;
+  /** Batch id and job id prefix; unique per run, since job ids are workflow ids. */
+  runId: string;
+  /** Jobs in flight at once (the batch workflow's concurrency). */
+  concurrency?: number;
+  log?: (line: string) => void;
+}
+
+export interface DurableRun {
+  batchId: string;
+  decisions: ItemDecision[];
+  elapsedMs: number;
+}
+
+/** Runs every item as a triage job in one batch and reads back what the factory decided. */
+export async function evaluateDurably(options: DurableRunOptions): Promise<DurableRun> {
+  const startedAt = Date.now();
+  const { client, items, runId } = options;
+  const jobs = triageJobs(items, runId, options.settings.threshold);
+  await client.startBatch({ batchId: runId, jobs, concurrency: options.concurrency ?? 16 });
+  options.log?.(`started batch ${runId}: ${jobs.length} triage jobs on task queue ${client.taskQueue}`);
+  const batch = await client.getBatchResult(runId);
+  options.log?.(`batch ${runId} finished: ${batch.completed} completed, ${batch.rejected} ended at a person, ${batch.failed} failed`);
+  const known = new Set(options.knownLabels);
+  const decisions = await inPool(jobs, 8, async (job, index) => {
+    const handle = client.jobHandle(job.id);
+    let result: JobResult | undefined;
+    try {
+      result = await handle.result();
+    } catch {
+      result = undefined;
+    }
+    const history = await handle.fetchHistory();
+    return decisionFromJob(items[index] as LabelledText, index, result, modelAnswersFromHistory(history.events ?? []), known, options.settings);
+  });
+  return { batchId: runId, decisions, elapsedMs: Date.now() - startedAt };
+}

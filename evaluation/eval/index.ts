@@ -1,0 +1,26 @@
+/**
+ * Conveyor's evaluation: golden sets from the shared datasets, the factory's own routing replayed
+ * offline or run durably on Temporal, and the cost/quality report. The pure pieces (metrics, curve,
+ * agreement, rendering) are importable on their own.
+ */
+export { datasetNames, isDatasetName, loadNamedDataset, loadFileDataset, sampleItems, EvalDataError, EVAL_SEED, type DatasetName, type EvalDataset } from './datasets';
+export { cachedTrainedModel, openModelFile, trainingDataHash, EvalModelError, type EvalModel } from './model';
+export { createOpenLabelLocalProvider, withOpenIntentLabels, evaluationRegistry, classifyWithSavedModel, openIntentOutputSchema, EVAL_SMALL_MODEL_ID } from './open-label';
+export { decideItem, evaluateOffline, isCorrect, triageStepSettings, escalationEstimateUsd, type ItemDecision, type TierCall, type FinalStop, type StepSettings } from './offline';
+export {
+  summarize,
+  curvePoint,
+  coveredAt,
+  defaultCurveThresholds,
+  compareDecisions,
+  percentile,
+  reportAssumptions,
+  type EvalReport,
+  type CurvePoint,
+  type Agreement,
+  type ComparableDecision,
+  type Disagreement,
+} from './metrics';
+export { reportMarkdown, coverageAccuracySvg, costQualitySvg, linePlotSvg, writeReportFiles, type FullReport, type ReportContext } from './render';
+export { startEvaluationWorker, evaluateDurably, triageJobs, modelAnswersFromHistory, decisionFromJob, type DurableRun } from './durable';
+export { runEvaluation, type EvaluationOptions, type EvaluationRun } from './run';

@@ -1,0 +1,203 @@
+/**
+ * Offline evaluation: each item goes through the classify-intent step the way a `triage` job's
+ * workflow runs it — `route()` picks the model, the answer's confidence is compared with the threshold,
+ * a low-confidence answer escalates to the next tier, and above the top tier to a person — with the
+ * model calls made in-process through the model gateway instead of as Temporal activities. The
+ * per-item decisions it returns are what the metrics and the durable comparison are computed from.
+ */
+import { effectivePolicy, jobTypeByName, type JobPolicy } from '../../domain/job-types';
+import type { ModelSpec, Tier } from '../../domain/models';
+import { route, type EscalationCause } from '../../domain/routing';
+import { modelStation } from '../../domain/stations';
+import type { ModelGateway } from '../../providers/gateway-types';
+import type { LabelledText } from '../../providers/local/classifier';
+import { CLASSIFY_INTENT, type OpenIntentOutput } from './open-label';
+
+export const TRIAGE = 'triage';
+
+export interface TierCall {
+  tier: Tier;
+  modelId: string;
+  /** The answer's label, or null when the call failed. */
+  label: string | null;
+  confidence: number | null;
+  outcome: 'accepted' | 'escalated';
+  costUsd: number;
+}
+
+export type FinalStop = Tier | 'human' | 'failed';
+
+export interface ItemDecision {
+  /** Position in the evaluated sample. */
+  index: number;
+  gold: string;
+  /** False when the gold label is not one the small model knows (out of scope): only escalating is right. */
+  goldKnown: boolean;
+  /** The small model's label and confidence; null when the small tier was not asked (or failed). */
+  smallLabel: string | null;
+  smallConfidence: number | null;
+  /** The small model's answer was accepted (confidence ≥ threshold). */
+  covered: boolean;
+  /** Covered and right, or escalated (assumed right, see the report's assumptions). */
+  correct: boolean;
+  calls: TierCall[];
+  /** Where the step ended: the tier whose answer was accepted, a person, or a failure. */
+  finalStop: FinalStop;
+  smallCostUsd: number;
+  /** What route() estimates one escalation from the small tier costs, whether or not it happened. */
+  escalationEstimateUsd: number;
+  /** Cost actually spent on every call of the route. */
+  routeCostUsd: number;
+  latencyMs: number;
+}
+
+export interface StepSettings {
+  threshold: number;
+  policy: JobPolicy;
+  models: readonly ModelSpec[];
+}
+
+/** The triage job's policy and classify-intent threshold, with an optional --threshold override. */
+export function triageStepSettings(models: readonly ModelSpec[], thresholdOverride?: number): StepSettings {
+  const station = modelStation(CLASSIFY_INTENT);
+  const policy = effectivePolicy(jobTypeByName(TRIAGE), thresholdOverride === undefined ? {} : { confidenceThresholds: { [CLASSIFY_INTENT]: thresholdOverride } });
+  return { threshold: policy.confidenceThresholds[CLASSIFY_INTENT] ?? station.confidenceThreshold, policy, models };
+}
+
+const escalatingErrorNames: Record<string, EscalationCause> = {
+  SchemaViolationError: 'schema-violation',
+  MalformedModelOutputError: 'schema-violation',
+  ContextLengthExceededError: 'context-length',
+};
+
+function escalationCauseOf(error: unknown): EscalationCause | undefined {
+  const name = error instanceof Error ? error.name : '';
+  if (name === 'UnknownStationError') return undefined;
+  return escalatingErrorNames[name] ?? 'model-failure';
+}
+
+/** Decides one item as the workflow's step loop would (see workflows/job.ts runModelStep). */
+export async function decideItem(
+  item: LabelledText,
+  index: number,
+  gateway: ModelGateway,
+  settings: StepSettings,
+  knownLabels: ReadonlySet<string>,
+): Promise<ItemDecision> {
+  const startedAt = performance.now();
+  const station = modelStation(CLASSIFY_INTENT);
+  const input = { text: item.text };
+  const inputChars = JSON.stringify(input).length;
+  const prompt = station.prompt(input);
+  const calls: TierCall[] = [];
+  let spentUsd = 0;
+  let escalation: { fromTier: Tier; cause: EscalationCause } | undefined;
+  let finalStop: FinalStop | undefined;
+
+  const routeRequest = (budgetRemainingUsd: number, escalateFrom?: { fromTier: Tier; cause: EscalationCause }) => ({
+    station,
+    models: settings.models,
+    inputChars,
+    longInputChars: settings.policy.longInputChars,
+    escalation: escalateFrom,
+    budgetRemainingUsd,
+  });
+
+  while (finalStop === undefined) {
+    const decision = route(routeRequest(Math.max(0, settings.policy.budgetUsd - spentUsd), escalation));
+    if (decision.kind === 'human') {
+      finalStop = 'human';
+      break;
+    }
+    if (decision.kind === 'over-budget') {
+      // The triage policy fails over budget rather than pausing for a decision.
+      finalStop = settings.policy.overBudget === 'fail' ? 'failed' : 'human';
+      break;
+    }
+    try {
+      const outcome = await gateway.call({
+        modelId: decision.model.id,
+        station: station.name,
+        skill: station.skill,
+        input,
+        system: prompt.system,
+        prompt: prompt.user,
+        schema: station.output,
+      });
+      spentUsd += outcome.costUsd;
+      const confidence = station.confidenceOf(outcome.output, outcome.confidence);
+      const accepted = confidence >= settings.threshold;
+      calls.push({
+        tier: decision.tier,
+        modelId: decision.model.id,
+        label: (outcome.output as OpenIntentOutput).intent,
+        confidence,
+        outcome: accepted ? 'accepted' : 'escalated',
+        costUsd: outcome.costUsd,
+      });
+      if (accepted) finalStop = decision.tier;
+      else escalation = { fromTier: decision.tier, cause: 'low-confidence' };
+    } catch (error) {
+      const cause = escalationCauseOf(error);
+      calls.push({ tier: decision.tier, modelId: decision.model.id, label: null, confidence: null, outcome: 'escalated', costUsd: 0 });
+      if (!cause) finalStop = 'failed';
+      else escalation = { fromTier: decision.tier, cause };
+    }
+  }
+
+  const small = calls[0]?.tier === 'small' ? calls[0] : undefined;
+  const smallCostUsd = small?.costUsd ?? 0;
+  const covered = small?.outcome === 'accepted';
+  const goldKnown = knownLabels.has(item.label);
+  return {
+    index,
+    gold: item.label,
+    goldKnown,
+    smallLabel: small?.label ?? null,
+    smallConfidence: small?.confidence ?? null,
+    covered,
+    correct: isCorrect(covered, small?.label ?? null, item.label, goldKnown),
+    calls,
+    finalStop,
+    smallCostUsd,
+    escalationEstimateUsd: escalationEstimateUsd(item.text, smallCostUsd, settings),
+    routeCostUsd: spentUsd,
+    latencyMs: performance.now() - startedAt,
+  };
+}
+
+/** What route() estimates one escalation from the small tier would cost for this text (0 when it would go to a person). */
+export function escalationEstimateUsd(text: string, smallCostUsd: number, settings: StepSettings): number {
+  const decision = route({
+    station: modelStation(CLASSIFY_INTENT),
+    models: settings.models,
+    inputChars: JSON.stringify({ text }).length,
+    longInputChars: settings.policy.longInputChars,
+    escalation: { fromTier: 'small', cause: 'low-confidence' },
+    budgetRemainingUsd: Math.max(0, settings.policy.budgetUsd - smallCostUsd),
+  });
+  return decision.kind === 'human' ? 0 : decision.estimatedCostUsd;
+}
+
+/**
+ * Covered items are right when the small model's label is the gold label (never, when the gold label
+ * is unknown to it). Escalated items are counted right: the escalation tier or reviewer is assumed to
+ * answer correctly, and for out-of-scope items escalating is the right move.
+ */
+export function isCorrect(covered: boolean, smallLabel: string | null, gold: string, goldKnown: boolean): boolean {
+  if (!covered) return true;
+  return goldKnown && smallLabel === gold;
+}
+
+/** Decides every item in order (in-process models are fast; order keeps the output reproducible). */
+export async function evaluateOffline(
+  items: readonly LabelledText[],
+  gateway: ModelGateway,
+  settings: StepSettings,
+  knownLabels: readonly string[],
+): Promise<ItemDecision[]> {
+  const known = new Set(knownLabels);
+  const decisions: ItemDecision[] = [];
+  for (const [index, item] of items.entries()) decisions.push(await decideItem(item, index, gateway, settings, known));
+  return decisions;
+}
