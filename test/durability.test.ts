@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { Outbox } from '../activities/outbox';
-import { answers, startFakeOpenAI, type FakeServer } from './fakes/openai-server';
+import { startFakeOpenAI, type FakeServer } from './fakes/openai-server';
+import { supportTicketAnswer } from './support/station-answers';
 import { fakeModel } from './support/models';
 import { eventually, tempDir, testClient, testSettings, uniqueId } from './support/temporal';
 import { loadRegistry } from '../providers/registry';
@@ -18,17 +19,6 @@ const resources: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
   for (const release of resources.reverse()) await release();
 });
-
-/** Answers the small tier's stations for a cancellation ticket, reading the order id from the prompt. */
-function smallTierAnswers(fake: { body: unknown }) {
-  const messages = (fake.body as { messages: { role: string; content: string }[] }).messages;
-  const system = messages[0]?.content ?? '';
-  const user = messages.find((message) => message.role === 'user')?.content ?? '';
-  const orderId = /#(D\d+)/.exec(user)?.[1] ?? 'D0';
-  if (system.startsWith('You classify')) return answers.json({ intent: 'cancel_order', confidence: 0.97, alternatives: [] });
-  if (system.startsWith('Extract entities')) return answers.json({ orderIds: [orderId], amounts: [], dates: [], emails: [], phones: [] });
-  return answers.json({ level: 'low', reasons: ['routine cancellation'] });
-}
 
 function startWorkerProcess(env: NodeJS.ProcessEnv, logFile: string): ChildProcess {
   const log = fs.openSync(logFile, 'a');
@@ -46,7 +36,7 @@ function startWorkerProcess(env: NodeJS.ProcessEnv, logFile: string): ChildProce
 
 describe('durability', () => {
   it('survives SIGKILL of the worker twice during a 200-job batch: nothing lost, nothing twice', async () => {
-    const fake: FakeServer = await startFakeOpenAI((request) => smallTierAnswers(request));
+    const fake: FakeServer = await startFakeOpenAI(supportTicketAnswer);
     resources.push(() => fake.close());
     const settings = testSettings(uniqueId('durable'));
     const dataDir = tempDir('durable');

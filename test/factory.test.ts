@@ -13,6 +13,7 @@ import { findTemporalCli } from '../platform/temporal-cli';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { answers, startFakeOpenAI, type FakeServer } from './fakes/openai-server';
 import { registryWithFakeTiers, requestedModel } from './support/models';
+import { supportTicketAnswer } from './support/station-answers';
 import { eventually, recordHistory, startWorker, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
 
 let bundle: WorkflowBundleWithSourceMap;
@@ -290,6 +291,30 @@ describe('routing and escalation with scripted tiers', () => {
     expect(result.ledger[0]!.costUsd).toBeCloseTo(0.0012, 10);
     expect(result.costUsd).toBeCloseTo(0.0012, 10);
     await recordHistory(client, jobId, 'triage-transient-retries');
+  });
+});
+
+describe('retries around an action', () => {
+  it('a model call failing transiently twice then succeeding completes the job, and the action happens once', async () => {
+    let served = 0;
+    const fake = await startFakeOpenAI((request) => {
+      served++;
+      if (served === 1) return answers.serverError(503);
+      if (served === 2) return answers.reset();
+      return supportTicketAnswer(request);
+    });
+    opened.push(fake);
+    const { client, worker } = await factory({ fake, fakeTiers: ['small', 'medium'] });
+    const jobId = uniqueId('retry-act');
+    await client.startJob({ id: jobId, type: 'support-ticket', input: { text: 'Please cancel my order #K12001, I ordered it twice.' } });
+    const result = await client.getResult(jobId);
+    expect(result.status).toBe('completed');
+    expect(result.ledger.every((entry) => entry.outcome === 'accepted')).toBe(true);
+    expect(result.actions).toEqual([expect.objectContaining({ firstExecution: true, action: expect.objectContaining({ action: 'cancel-order', orderId: 'K12001' }) as unknown })]);
+    expect(worker.outbox.rows(jobId)).toHaveLength(1);
+    // five stations, two of the calls failed first: seven requests, each station paid once in the ledger
+    expect(fake.requests).toHaveLength(7);
+    expect(result.ledger).toHaveLength(5);
   });
 });
 

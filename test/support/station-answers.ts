@@ -1,0 +1,20 @@
+/**
+ * Schema-valid answers for every support-ticket station, chosen by the station's system prompt, so a
+ * fake OpenAI-protocol server can stand in for any tier of a whole job.
+ */
+import { answers, type FakeAnswer, type RecordedRequest } from '../fakes/openai-server';
+
+export function supportTicketAnswer(request: RecordedRequest): FakeAnswer {
+  const messages = (request.body as { messages: { role: string; content: string }[] }).messages;
+  const system = messages[0]?.content ?? '';
+  const user = messages.find((message) => message.role === 'user')?.content ?? '';
+  const orderId = /#([A-Z]\d+)/.exec(user)?.[1] ?? /"orderIds":\s*\[\s*"([^"]+)"/.exec(user)?.[1] ?? 'A0';
+  if (system.startsWith('You classify')) return answers.json({ intent: 'cancel_order', confidence: 0.97, alternatives: [] });
+  if (system.startsWith('Extract entities')) return answers.json({ orderIds: [orderId], amounts: [], dates: [], emails: [], phones: [] });
+  if (system.startsWith('Rate the business risk')) return answers.json({ level: 'low', reasons: ['routine cancellation'] });
+  if (system.startsWith('Draft a short')) return answers.json({ subject: `Your order ${orderId}`, body: `We have cancelled order ${orderId}.` });
+  if (system.startsWith('Propose the one business action')) {
+    return answers.json({ action: 'cancel-order', orderId, reason: 'the customer asked to cancel' });
+  }
+  return answers.error(400, `no scripted answer for system prompt: ${system.slice(0, 60)}`);
+}
