@@ -12,7 +12,9 @@ import { jobTypeByName } from '../domain/job-types';
 import type { ModelSpec } from '../domain/models';
 import { planSchema } from '../domain/plan';
 import { modelStation, stationCatalogue } from '../domain/stations';
+import type { ScreeningResult } from '../domain/screening';
 import { toApplicationFailure } from '../providers/errors';
+import { defaultScreener } from '../providers/local/screening';
 import type { ModelGateway } from '../providers/gateway-types';
 import type { Outbox } from './outbox';
 import type { ActionReceipt, ActionRequest, ModelCallRequest, ModelCallResult, PlanRequest, PlanResult } from './types';
@@ -58,6 +60,11 @@ export function createActivities({ gateway, outbox }: ActivityDependencies) {
       } catch (error) {
         throw toApplicationFailure(error);
       }
+    },
+
+    /** Screens the job's text for prompt injection (patterns plus the local classifier). */
+    async screenInput(request: { jobId: string; text: string }): Promise<ScreeningResult> {
+      return defaultScreener().screen(request.text);
     },
 
     async planWithModel(request: PlanRequest): Promise<PlanResult> {

@@ -9,6 +9,7 @@ import type { Plan } from './plan';
 import type { BudgetSnapshot } from './budget';
 import type { JobStatus } from './search-attributes';
 import type { PendingApproval, RecordedDecision } from './approvals';
+import type { ScreeningResult } from './screening';
 
 export const jobIdSchema = z
   .string()
@@ -91,7 +92,7 @@ export interface LedgerEntry {
 export interface RoutingDecisionRecord {
   at: string;
   stepId: string;
-  kind: 'plan' | 'route' | 'escalate' | 'human-review' | 'skip' | 'budget' | 'approval' | 'action';
+  kind: 'plan' | 'screening' | 'route' | 'escalate' | 'human-review' | 'skip' | 'budget' | 'approval' | 'action';
   reason: string;
   modelId?: string;
   tier?: Tier;
@@ -120,6 +121,8 @@ export interface JobResult {
   budget: BudgetSnapshot;
   escalations: number;
   topTier: Tier | 'human' | 'none';
+  /** The prompt-injection screening of the job's input. */
+  screening?: ScreeningResult;
   /** Why the job ended as rejected or failed. */
   reason?: string;
   startedAt: string;

@@ -35,6 +35,7 @@ import {
   ConveyorTopTier,
   type JobStatus,
 } from '../domain/search-attributes';
+import { screeningSensitivity, type ScreeningResult } from '../domain/screening';
 import { proposedActionSchema, type ProposedAction } from '../domain/station-schemas';
 import { stationByName, stationCatalogue, type ActionStation, type ModelStation } from '../domain/stations';
 
@@ -122,6 +123,7 @@ class FactoryJob {
   private escalations = 0;
   private topTier: Tier | 'human' | 'none' = 'none';
   private stepsDone = 0;
+  private screening: ScreeningResult | undefined;
 
   constructor(rawRequest: JobRequest) {
     try {
@@ -141,6 +143,10 @@ class FactoryJob {
   async run(): Promise<JobResult> {
     this.publish('planning');
     this.models = await catalog.loadModelCatalog();
+    this.screening = await catalog.screenInput({ jobId: this.request.id, text: textOf(this.request.input) });
+    if (this.screening.flagged) {
+      this.decide({ stepId: 'screening', kind: 'screening', reason: `input flagged: ${this.screening.reasons.join(', ')}; every action needs a reviewer` });
+    }
     this.plan = await this.makePlan();
     upsertMemo({ plan: this.plan });
     this.publish('running');
@@ -346,7 +352,8 @@ class FactoryJob {
       this.decide({ stepId: step.id, kind: 'action', reason: 'no action proposed' });
       return;
     }
-    const sensitivity = station.sensitivity(action, this.policy.sensitivity);
+    // A flagged input makes every action sensitive, whatever the job type's policy says.
+    const sensitivity = station.sensitivity(action, this.policy.sensitivity) ?? screeningSensitivity(this.screening);
     let approvedBy: string[] = [];
     if (sensitivity) {
       const approved = await this.requestApproval('action', step.id, station.name, action, sensitivity);
@@ -585,6 +592,7 @@ class FactoryJob {
       budget: this.budget.snapshot(),
       escalations: this.escalations,
       topTier: this.topTier,
+      screening: this.screening,
       reason,
       startedAt: this.startedAt,
       finishedAt: new Date().toISOString(),
@@ -605,6 +613,14 @@ function escalationCauseOf(error: unknown): EscalationCause | undefined {
 function failureSummary(error: unknown): string {
   if (error instanceof ActivityFailure && error.cause) return `${(error.cause as ApplicationFailure).type ?? error.cause.name}: ${error.cause.message}`;
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Every string in the job input, for screening. */
+function textOf(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) return value.map(textOf).join('\n');
+  if (value !== null && typeof value === 'object') return Object.values(value).map(textOf).join('\n');
+  return '';
 }
 
 function roundUsd(value: number): number {

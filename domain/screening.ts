@@ -1,0 +1,32 @@
+/**
+ * Prompt-injection screening, the pure half: patterns that recognise attempts to override the
+ * factory's instructions. The workflow treats a flagged job's every action as sensitive, whatever
+ * the job type's policy says; the learned half lives with the activities.
+ */
+export interface ScreeningResult {
+  flagged: boolean;
+  /** Probability of injection from the local classifier, in [0, 1]. */
+  score: number;
+  /** Which patterns matched, and whether the classifier crossed its threshold. */
+  reasons: string[];
+  modelVersion: string;
+}
+
+const injectionPatterns: { name: string; pattern: RegExp }[] = [
+  { name: 'override-instructions', pattern: /\b(ignore|disregard|forget|override)\b[^.]{0,40}\b(previous|prior|earlier|above|all|your)\b[^.]{0,20}\b(instructions?|prompts?|rules|guidelines|directions)\b/i },
+  { name: 'system-prompt-probe', pattern: /\b(reveal|print|show|repeat|output)\b[^.]{0,30}\b(system prompt|hidden instructions|api key|secret)/i },
+  { name: 'role-hijack', pattern: /\b(you are (now|no longer)|pretend (you are|to be)|act as)\b[^.]{0,40}\b(ai|assistant|dan|developer mode|unrestricted|admin)/i },
+  { name: 'fake-system-message', pattern: /(^|\s)(system\s*:|<\/?system>|###\s*system|new instructions from)/i },
+  { name: 'skip-approval', pattern: /\b(without (asking )?(a )?(reviewer|approval|manager)|skip (the )?approval|approved by a manager)\b/i },
+];
+
+/** Names of the patterns the text matches. */
+export function matchInjectionPatterns(text: string): string[] {
+  return injectionPatterns.filter(({ pattern }) => pattern.test(text)).map(({ name }) => name);
+}
+
+/** Why an action must wait for a person because the job's input was flagged. */
+export function screeningSensitivity(screening: ScreeningResult | undefined): string | undefined {
+  if (!screening?.flagged) return undefined;
+  return `the job's input was flagged by prompt-injection screening (${screening.reasons.join(', ')})`;
+}
