@@ -11,18 +11,18 @@ import {
 } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { decisionSchema, type Decision, type PendingApproval } from '../domain/approvals';
-import { InvalidJobInputError, validateJobRequest, type JobProgress, type JobRequest, type JobResult, type LedgerEntry } from '../domain/job';
+import { InvalidJobInputError, validateJobRequest, type JobProgress, type JobRecord, type JobRequest, type JobResult, type LedgerEntry } from '../domain/job';
 import { jobTypeByName } from '../domain/job-types';
 import { ConveyorBatchId, ConveyorCostUsd, ConveyorJobType, ConveyorStatus, type JobStatus } from '../domain/search-attributes';
 import { connectClient } from '../platform/connection';
 import { loadSettings, type ConveyorSettings } from '../platform/settings';
 import type { BatchRequest, BatchResult } from '../workflows/batch';
 import { batchWorkflow } from '../workflows/batch';
-import { decideUpdate, jobWorkflow, pendingApprovalsQuery, progressQuery, type DecideResult } from '../workflows/job';
+import { decideUpdate, decisionRefusedSignal, jobWorkflow, pendingApprovalsQuery, progressQuery, recordQuery, type DecideResult } from '../workflows/job';
 
 export { InvalidJobInputError } from '../domain/job';
 export type { Decision, PendingApproval } from '../domain/approvals';
-export type { JobRequest, JobResult, LedgerEntry } from '../domain/job';
+export type { JobRecord, JobRequest, JobResult, LedgerEntry } from '../domain/job';
 export type { BatchRequest, BatchResult } from '../workflows/batch';
 
 /** The job id names no job. */
@@ -71,14 +71,21 @@ export class ConveyorClient {
     readonly temporal: Client,
     readonly taskQueue: string,
     readonly uiUrl?: string,
+    /** The caller's reviewer identity (CONVEYOR_REVIEWER): used when a decision names no reviewer. */
+    readonly reviewerIdentity?: string,
   ) {}
 
   /** Connects with the shared settings (TEMPORAL_ADDRESS etc.); `address` overrides the settings' address. */
-  static async connect(options: { settings?: ConveyorSettings; address?: string; uiUrl?: string } = {}): Promise<ConveyorClient> {
+  static async connect(options: { settings?: ConveyorSettings; address?: string; uiUrl?: string; reviewerIdentity?: string } = {}): Promise<ConveyorClient> {
     const settings = options.settings ?? loadSettings();
     const address = options.address ?? settings.address ?? `127.0.0.1:${settings.embeddedGrpcPort}`;
     const client = await connectClient(settings, address);
-    return new ConveyorClient(client, settings.taskQueue, options.uiUrl ?? settings.uiUrl ?? (settings.address ? undefined : `http://localhost:${settings.embeddedUiPort}`));
+    return new ConveyorClient(
+      client,
+      settings.taskQueue,
+      options.uiUrl ?? settings.uiUrl ?? (settings.address ? undefined : `http://localhost:${settings.embeddedUiPort}`),
+      options.reviewerIdentity ?? (process.env.CONVEYOR_REVIEWER || undefined),
+    );
   }
 
   /** Starts a job; the same id returns the existing run instead of starting a second one. */
@@ -220,19 +227,35 @@ export class ConveyorClient {
    * Sends a reviewer's decision as an update; the workflow's validator refuses bad ones with a reason.
    * Without an approvalId, the job's only pending approval is decided.
    */
-  async decide(jobId: string, decision: Omit<Decision, 'approvalId'> & { approvalId?: string }): Promise<DecideResult> {
+  async decide(jobId: string, decision: Omit<Decision, 'approvalId' | 'reviewer'> & { approvalId?: string; reviewer?: string }): Promise<DecideResult> {
     const approvalId = decision.approvalId ?? (await this.onlyPendingApproval(jobId));
-    const parsed = decisionSchema.safeParse({ ...decision, approvalId });
+    const reviewer = decision.reviewer ?? this.reviewerIdentity;
+    if (!reviewer) throw new DecisionRefusedError('No reviewer: name one, or configure the caller identity with CONVEYOR_REVIEWER');
+    const parsed = decisionSchema.safeParse({ ...decision, approvalId, reviewer });
     if (!parsed.success) {
       throw new DecisionRefusedError(`Invalid decision: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
     try {
       return await this.jobHandle(jobId).executeUpdate(decideUpdate, { args: [parsed.data] });
     } catch (error) {
-      if (error instanceof WorkflowUpdateFailedError) throw new DecisionRefusedError(error.cause?.message ?? error.message);
+      if (error instanceof WorkflowUpdateFailedError) {
+        const refusal = error.cause?.message ?? error.message;
+        // A refused update leaves nothing in the history: report it so the job's audit keeps it.
+        await this.jobHandle(jobId)
+          .signal(decisionRefusedSignal, { decision: parsed.data, refusal })
+          .catch(() => undefined);
+        throw new DecisionRefusedError(refusal);
+      }
       if (error instanceof WorkflowNotFoundError) throw new JobNotFoundError(`No job with id "${jobId}"`);
       throw error;
     }
+  }
+
+  /** The job's record so far: its result when closed, the live record (query `record`) while it runs. */
+  async getRecord(jobId: string): Promise<JobRecord> {
+    const description = await this.describe(jobId);
+    if (description.status.name === 'COMPLETED') return this.jobHandle(jobId).result();
+    return this.jobHandle(jobId).query(recordQuery);
   }
 
   async cancel(jobId: string): Promise<void> {

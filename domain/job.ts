@@ -69,6 +69,8 @@ function invalid(issues: readonly z.core.$ZodIssue[], prefix: string): InvalidJo
 }
 
 export interface LedgerEntry {
+  /** When the call's outcome was recorded (workflow time). */
+  at: string;
   stepId: string;
   station: string;
   /** 1 for the first call of a step, 2 for its first escalation, … */
@@ -128,6 +130,9 @@ export interface JobResult {
   startedAt: string;
   finishedAt: string;
 }
+
+/** A job's record while it may still run (the `record` query): the result without its finish time. */
+export type JobRecord = Omit<JobResult, 'finishedAt'> & { finishedAt?: string };
 
 export interface JobProgress {
   id: string;

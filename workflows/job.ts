@@ -21,7 +21,7 @@ import type { createActivities } from '../activities';
 import type { ModelCallResult } from '../activities/types';
 import { refusalFor, type Decision, type PendingApproval, type RecordedDecision, type ApprovalKind } from '../domain/approvals';
 import { JobBudget } from '../domain/budget';
-import { InvalidJobInputError, validateJobRequest, type ActionRecord, type JobProgress, type JobRequest, type JobResult, type LedgerEntry, type RoutingDecisionRecord } from '../domain/job';
+import { InvalidJobInputError, validateJobRequest, type ActionRecord, type JobProgress, type JobRecord, type JobRequest, type JobResult, type LedgerEntry, type RoutingDecisionRecord } from '../domain/job';
 import { effectivePolicy, jobTypeByName, type JobPolicy, type JobType } from '../domain/job-types';
 import { tiers, type ModelSpec, type Tier } from '../domain/models';
 import { dependenciesOf, resolveWire, validatePlan, type Plan, type PlanStep } from '../domain/plan';
@@ -47,6 +47,13 @@ export const decideUpdate = defineUpdate<DecideResult, [Decision]>('decide');
 export const decideSignal = defineSignal<[Decision]>('decide');
 export const pendingApprovalsQuery = defineQuery<PendingApproval[]>('pendingApprovals');
 export const progressQuery = defineQuery<JobProgress>('progress');
+/** The job's record so far (plan, ledger, decisions, approvals, actions): what the audit export reads. */
+export const recordQuery = defineQuery<JobRecord>('record');
+/**
+ * Signal `decisionRefused`: our client reports an update that the validator refused, so the refusal is
+ * part of the job's recorded data (a refused update leaves no trace in the history by itself).
+ */
+export const decisionRefusedSignal = defineSignal<[{ decision: Decision; refusal: string }]>('decisionRefused');
 
 export interface DecideResult {
   approvalId: string;
@@ -394,7 +401,11 @@ class FactoryJob {
       }
       this.applyDecision(decision, 'signal');
     });
+    setHandler(decisionRefusedSignal, ({ decision, refusal }) => {
+      this.approvals.push({ ...decision, at: new Date().toISOString(), via: 'update', accepted: false, refusal });
+    });
     setHandler(pendingApprovalsQuery, () => this.pending);
+    setHandler(recordQuery, () => this.snapshot(this.status));
     setHandler(progressQuery, () => ({
       id: this.request.id,
       type: this.request.type,
@@ -533,6 +544,7 @@ class FactoryJob {
     confidence?: number,
   ): LedgerEntry {
     return {
+      at: new Date().toISOString(),
       stepId: step.id,
       station: station.name,
       call,
@@ -578,6 +590,11 @@ class FactoryJob {
 
   private finish(status: JobStatus, reason?: string): JobResult {
     this.publish(status);
+    return { ...this.snapshot(status, reason), finishedAt: new Date().toISOString() };
+  }
+
+  /** The job's record so far: the result once it finishes, or what the audit reads while it runs. */
+  private snapshot(status: JobStatus, reason?: string): JobRecord {
     return {
       id: this.request.id,
       type: this.request.type,
@@ -595,7 +612,6 @@ class FactoryJob {
       screening: this.screening,
       reason,
       startedAt: this.startedAt,
-      finishedAt: new Date().toISOString(),
     };
   }
 }

@@ -9,11 +9,13 @@ export function supportTicketAnswer(request: RecordedRequest): FakeAnswer {
   const system = messages[0]?.content ?? '';
   const user = messages.find((message) => message.role === 'user')?.content ?? '';
   const orderId = /#([A-Z]\d+)/.exec(user)?.[1] ?? /"orderIds":\s*\[\s*"([^"]+)"/.exec(user)?.[1] ?? 'A0';
-  if (system.startsWith('You classify')) return answers.json({ intent: 'cancel_order', confidence: 0.97, alternatives: [] });
+  const closing = /close (my|the) account|close_account/i.test(user);
+  if (system.startsWith('You classify')) return answers.json({ intent: closing ? 'close_account' : 'cancel_order', confidence: 0.97, alternatives: [] });
   if (system.startsWith('Extract entities')) return answers.json({ orderIds: [orderId], amounts: [], dates: [], emails: [], phones: [] });
   if (system.startsWith('Rate the business risk')) return answers.json({ level: 'low', reasons: ['routine cancellation'] });
   if (system.startsWith('Draft a short')) return answers.json({ subject: `Your order ${orderId}`, body: `We have cancelled order ${orderId}.` });
   if (system.startsWith('Propose the one business action')) {
+    if (closing) return answers.json({ action: 'close-account', reason: 'the customer asked to close the account' });
     return answers.json({ action: 'cancel-order', orderId, reason: 'the customer asked to cancel' });
   }
   return answers.error(400, `no scripted answer for system prompt: ${system.slice(0, 60)}`);

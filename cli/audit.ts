@@ -1,0 +1,44 @@
+/**
+ * `conveyor audit export [--since 24h|7d|ISO] [--type T] [--out FILE]`: the audit log as JSONL, one
+ * record per line, built from the workflows' recorded data.
+ */
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConveyorClient } from '../client';
+import { collectAudit } from '../client/audit';
+import { parseSince } from './report';
+
+export async function auditCommand(argv: string[], io: { stdout(line: string): void; stderr(line: string): void }): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { since: { type: 'string' }, type: { type: 'string' }, out: { type: 'string' } }, allowPositionals: true, strict: true });
+  } catch (error) {
+    io.stderr(`conveyor audit: ${(error as Error).message}`);
+    return 2;
+  }
+  if (parsed.positionals[0] !== 'export' || parsed.positionals.length !== 1) {
+    io.stderr('conveyor audit: usage: conveyor audit export [--since 24h|7d|ISO] [--type T] [--out FILE]');
+    return 2;
+  }
+  let since: Date;
+  try {
+    since = parseSince(parsed.values.since ?? '24h');
+  } catch (error) {
+    io.stderr(`conveyor audit: --since: ${(error as Error).message}`);
+    return 2;
+  }
+  const client = await ConveyorClient.connect();
+  try {
+    const lines: string[] = [];
+    for await (const record of collectAudit(client, { since, type: parsed.values.type })) lines.push(JSON.stringify(record));
+    if (parsed.values.out) {
+      fs.writeFileSync(parsed.values.out, lines.length ? `${lines.join('\n')}\n` : '');
+      io.stdout(`wrote ${lines.length} audit records to ${parsed.values.out}`);
+    } else {
+      for (const line of lines) io.stdout(line);
+    }
+    return 0;
+  } finally {
+    await client.close();
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The audit log: every plan, screening, routing decision, model call, escalation, approval decision
+ * (refusals included) and action of a job as append-only records, built from what the workflow itself
+ * recorded (its result, or its `record` query while it runs) — so the audit survives any worker.
+ * Each record carries hashes of the state before and after it, and a hash chained to the previous
+ * record, so an edited or dropped line is detectable.
+ */
+import { createHash } from 'node:crypto';
+import type { JobRecord } from '../domain/job';
+import type { ConveyorClient } from './index';
+
+export interface AuditRecord {
+  jobId: string;
+  /** Position in the job's audit trail, from 1. */
+  seq: number;
+  at: string;
+  step: string;
+  kind: 'plan' | 'screening' | 'routing' | 'model-call' | 'escalation' | 'approval' | 'approval-refused' | 'action' | 'outcome';
+  actor: string;
+  detail: string;
+  /** sha256 of the state the record acted on (proposal, input or previous output). */
+  beforeHash: string;
+  /** sha256 of the state after it (decision with edits, output, executed action). */
+  afterHash: string;
+  /** sha256 of the previous record's hash and this record's content. */
+  hash: string;
+}
+
+const sha256 = (value: unknown) => createHash('sha256').update(JSON.stringify(value ?? null)).digest('hex');
+
+type Draft = Omit<AuditRecord, 'jobId' | 'seq' | 'hash'>;
+
+/** The audit trail of one job, in time order, hash-chained. */
+export function auditRecordsOf(record: JobRecord): AuditRecord[] {
+  const drafts: Draft[] = [];
+  const outputsBefore = (step: string) => sha256(record.plan.steps.find((s) => s.id === step)?.inputs ?? null);
+  for (const decision of record.decisions) {
+    const kind = decision.kind === 'plan' ? 'plan' : decision.kind === 'screening' ? 'screening' : decision.kind === 'escalate' ? 'escalation' : decision.kind === 'action' ? 'action' : 'routing';
+    drafts.push({
+      at: decision.at,
+      step: decision.stepId,
+      kind: kind === 'action' ? 'routing' : kind,
+      actor: decision.kind === 'plan' ? (decision.modelId ?? 'recipe') : decision.kind === 'screening' ? 'screening' : 'router',
+      detail: `${decision.kind}: ${decision.reason}${decision.modelId ? ` [${decision.modelId}]` : ''}`,
+      beforeHash: decision.kind === 'plan' ? sha256(null) : outputsBefore(decision.stepId),
+      afterHash: decision.kind === 'plan' ? sha256(record.plan) : sha256(decision),
+    });
+  }
+  for (const entry of record.ledger) {
+    drafts.push({
+      at: entry.at,
+      step: entry.stepId,
+      kind: entry.outcome === 'escalated' ? 'escalation' : 'model-call',
+      actor: entry.modelId,
+      detail: `${entry.station} call ${entry.call} on ${entry.modelId} (${entry.tier}): ${entry.outcome}, $${entry.costUsd}, confidence ${entry.confidence ?? 'n/a'}${entry.escalationReason ? `, ${entry.escalationReason}` : ''}`,
+      beforeHash: outputsBefore(entry.stepId),
+      afterHash: sha256(entry.outcome === 'accepted' ? (record.outputs[entry.stepId] ?? null) : entry),
+    });
+  }
+  for (const approval of record.approvals) {
+    drafts.push({
+      at: approval.at,
+      step: approval.approvalId,
+      kind: approval.accepted ? 'approval' : 'approval-refused',
+      actor: approval.reviewer,
+      detail: `${approval.decision} via ${approval.via}${approval.comment ? `: ${approval.comment}` : ''}${approval.refusal ? ` — refused: ${approval.refusal}` : ''}`,
+      beforeHash: sha256({ approvalId: approval.approvalId }),
+      afterHash: sha256({ decision: approval.decision, edits: approval.edits ?? null }),
+    });
+  }
+  for (const action of record.actions) {
+    drafts.push({
+      at: action.executedAt,
+      step: action.stepId,
+      kind: 'action',
+      actor: 'executor',
+      detail: `executed ${JSON.stringify(action.action)} (key ${action.idempotencyKey}${action.firstExecution ? '' : ', already in the sink'})`,
+      beforeHash: sha256(record.outputs.action ?? null),
+      afterHash: sha256(action.action),
+    });
+  }
+  if (record.finishedAt) {
+    drafts.push({
+      at: record.finishedAt,
+      step: 'job',
+      kind: 'outcome',
+      actor: 'conveyor',
+      detail: `${record.status}${record.reason ? `: ${record.reason}` : ''}; cost $${record.costUsd}`,
+      beforeHash: sha256(null),
+      afterHash: sha256({ status: record.status, outputs: record.outputs }),
+    });
+  }
+  drafts.sort((a, b) => a.at.localeCompare(b.at));
+  let previous = '';
+  return drafts.map((draft, index) => {
+    const withId = { jobId: record.id, seq: index + 1, ...draft };
+    previous = createHash('sha256').update(previous).update(JSON.stringify(withId)).digest('hex');
+    return { ...withId, hash: previous };
+  });
+}
+
+/** Checks a job's chain: every record's hash follows from the previous one. */
+export function verifyAuditChain(records: readonly AuditRecord[]): boolean {
+  let previous = '';
+  return records.every(({ hash, ...rest }) => {
+    previous = createHash('sha256').update(previous).update(JSON.stringify(rest)).digest('hex');
+    return previous === hash;
+  });
+}
+
+/** The audit records of every job started since `since` (optionally of one type). */
+export async function* collectAudit(client: ConveyorClient, options: { since: Date; type?: string }): AsyncGenerator<AuditRecord> {
+  const filters = [`WorkflowType = "jobWorkflow"`, `StartTime >= "${options.since.toISOString()}"`];
+  if (options.type) filters.push(`ConveyorJobType = "${options.type.replace(/"/g, '')}"`);
+  for await (const execution of client.temporal.workflow.list({ query: filters.join(' AND ') })) {
+    let record: JobRecord;
+    try {
+      record = await client.getRecord(execution.workflowId);
+    } catch {
+      continue; // failed before recording anything (e.g. invalid input): nothing to audit
+    }
+    yield* auditRecordsOf(record);
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * Governance: who may approve what (unauthorised reviewers, the requester, two-person actions), the
+ * caller's reviewer identity, and the audit export that keeps every decision — refusals included —
+ * from the workflows' own recorded data.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { ConveyorClient, DecisionRefusedError } from '../client';
+import { collectAudit, verifyAuditChain, type AuditRecord } from '../client/audit';
+import { auditCommand } from '../cli/audit';
+import { bundleConveyorWorkflows } from '../workers/worker';
+import { startFakeOpenAI, type FakeServer } from './fakes/openai-server';
+import { registryWithFakeTiers } from './support/models';
+import { supportTicketAnswer } from './support/station-answers';
+import { eventually, startWorker, tempDir, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
+
+let bundle: WorkflowBundleWithSourceMap;
+let fake: FakeServer;
+let worker: RunningWorker;
+let client: ConveyorClient;
+const settings = testSettings(uniqueId('governance'));
+const startedAt = new Date(Date.now() - 1000);
+
+beforeAll(async () => {
+  bundle = await bundleConveyorWorkflows();
+  fake = await startFakeOpenAI(supportTicketAnswer);
+  worker = await startWorker({ settings, bundle, gateway: { registry: registryWithFakeTiers(fake.url, ['small', 'medium']) } });
+  client = await testClient(settings);
+});
+
+afterAll(async () => {
+  await client?.close();
+  await worker?.stop();
+  await fake?.close();
+});
+
+async function pendingOf(jobId: string) {
+  return eventually(async () => {
+    const status = await client.getStatus(jobId);
+    return status.pendingApprovals.length ? status.pendingApprovals : undefined;
+  });
+}
+
+async function auditOf(jobId: string): Promise<AuditRecord[]> {
+  const records: AuditRecord[] = [];
+  for await (const record of collectAudit(client, { since: startedAt, type: 'support-ticket' })) if (record.jobId === jobId) records.push(record);
+  return records;
+}
+
+describe('reviewer authorisation', () => {
+  it('refuses an unauthorised reviewer and the requester, needs two different people for closing an account, and audits it all', async () => {
+    const jobId = uniqueId('close');
+    await client.startJob({ id: jobId, type: 'support-ticket', requestedBy: 'carol', input: { text: 'Please close my account, I am moving abroad.' } });
+    const [approval] = await pendingOf(jobId);
+    expect(approval).toMatchObject({ proposedAction: { action: 'close-account' }, requiredApprovals: 2 });
+    const approve = (reviewer: string) => client.decide(jobId, { approvalId: approval!.approvalId, decision: 'approve', reviewer });
+
+    await expect(approve('mallory')).rejects.toThrow(DecisionRefusedError);
+    await expect(approve('carol')).rejects.toThrow(/carol requested this job and may not decide it/);
+    expect(await approve('alice')).toMatchObject({ settled: false });
+    await expect(approve('alice')).rejects.toThrow(/already approved .* a second, different reviewer is required/);
+    // one approval of two: still waiting, nothing executed
+    expect((await client.getStatus(jobId)).status).toBe('awaiting_approval');
+    expect(worker.outbox.rows(jobId)).toEqual([]);
+
+    expect(await approve('bob')).toMatchObject({ settled: true });
+    const result = await client.getResult(jobId);
+    expect(result.status).toBe('completed');
+    expect(worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ approvedBy: ['alice', 'bob'] })]);
+
+    const audit = await auditOf(jobId);
+    expect(verifyAuditChain(audit)).toBe(true);
+    const refused = audit.filter((record) => record.kind === 'approval-refused');
+    expect(refused.map((record) => record.actor).sort()).toEqual(['alice', 'carol', 'mallory']);
+    expect(refused.find((record) => record.actor === 'mallory')?.detail).toMatch(/may not decide/);
+    expect(audit.filter((record) => record.kind === 'approval').map((record) => record.actor)).toEqual(['alice', 'bob']);
+    expect(audit.some((record) => record.kind === 'action' && record.detail.includes('close-account'))).toBe(true);
+    expect(audit.some((record) => record.kind === 'plan')).toBe(true);
+    expect(audit.filter((record) => record.kind === 'model-call').length).toBe(result.ledger.length);
+    expect(audit.at(-1)).toMatchObject({ kind: 'outcome', detail: expect.stringMatching(/^completed/) as unknown });
+
+    const tampered = audit.map((record, index) => (index === 2 ? { ...record, actor: 'someone-else' } : record));
+    expect(verifyAuditChain(tampered)).toBe(false);
+  });
+
+  it('takes the reviewer from the caller identity (CONVEYOR_REVIEWER) when a decision names none', async () => {
+    const jobId = uniqueId('identity');
+    await client.startJob({ id: jobId, type: 'support-ticket', input: { text: 'Please close my account.' } });
+    const [approval] = await pendingOf(jobId);
+    const asBob = await ConveyorClient.connect({ settings, reviewerIdentity: 'bob' });
+    try {
+      expect(await asBob.decide(jobId, { approvalId: approval!.approvalId, decision: 'approve' })).toMatchObject({ settled: false });
+    } finally {
+      await asBob.close();
+    }
+    await expect(client.decide(jobId, { approvalId: approval!.approvalId, decision: 'approve' })).rejects.toThrow(/No reviewer/);
+    await client.decide(jobId, { approvalId: approval!.approvalId, decision: 'reject', reviewer: 'alice', comment: 'customer called back' });
+    expect((await client.getResult(jobId)).status).toBe('rejected');
+  });
+});
+
+describe('audit export', () => {
+  it('writes JSONL from the workflows’ recorded data, including running jobs', async () => {
+    const waiting = uniqueId('audit-running');
+    await client.startJob({ id: waiting, type: 'support-ticket', input: { text: 'Please close my account.' } });
+    await pendingOf(waiting);
+    const out = path.join(tempDir('audit'), 'audit.jsonl');
+    const saved = { address: process.env.TEMPORAL_ADDRESS, queue: process.env.CONVEYOR_TASK_QUEUE };
+    process.env.TEMPORAL_ADDRESS = inject('temporalAddress');
+    process.env.CONVEYOR_TASK_QUEUE = settings.taskQueue;
+    const lines: string[] = [];
+    try {
+      expect(await auditCommand(['export', '--since', '1h', '--type', 'support-ticket', '--out', out], { stdout: (line) => lines.push(line), stderr: (line) => lines.push(line) })).toBe(0);
+      expect(await auditCommand(['export', '--since', 'yesterday'], { stdout: () => {}, stderr: (line) => lines.push(line) })).toBe(2);
+    } finally {
+      process.env.TEMPORAL_ADDRESS = saved.address;
+      process.env.CONVEYOR_TASK_QUEUE = saved.queue;
+      if (saved.address === undefined) delete process.env.TEMPORAL_ADDRESS;
+      if (saved.queue === undefined) delete process.env.CONVEYOR_TASK_QUEUE;
+    }
+    expect(lines[0]).toMatch(/^wrote \d+ audit records/);
+    expect(lines[1]).toMatch(/--since/);
+    const records = fs.readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as AuditRecord);
+    const running = records.filter((record) => record.jobId === waiting);
+    expect(running.some((record) => record.kind === 'routing' && record.detail.startsWith('approval: waiting'))).toBe(true);
+    expect(running.some((record) => record.kind === 'outcome')).toBe(false);
+    for (const key of ['jobId', 'seq', 'at', 'step', 'kind', 'actor', 'detail', 'beforeHash', 'afterHash', 'hash']) expect(records[0]).toHaveProperty(key);
+    await client.temporal.workflow.getHandle(waiting).terminate('test over');
+  });
+});
