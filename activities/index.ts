@@ -13,6 +13,7 @@ import type { ModelSpec } from '../domain/models';
 import { planSchema } from '../domain/plan';
 import { modelStation, stationCatalogue } from '../domain/stations';
 import type { ScreeningResult } from '../domain/screening';
+import { ClaimCheckError, verifyClaim } from '../platform/claims';
 import { toApplicationFailure } from '../providers/errors';
 import { defaultScreener } from '../providers/local/screening';
 import type { ModelGateway } from '../providers/gateway-types';
@@ -104,7 +105,15 @@ export function createActivities({ gateway, outbox }: ActivityDependencies) {
       return { idempotencyKey, ...receipt };
     },
 
-    async countBatchJobs(file: string): Promise<number> {
+    async countBatchJobs(file: string, sha256?: string): Promise<number> {
+      if (sha256) {
+        try {
+          verifyClaim({ file, sha256 });
+        } catch (error) {
+          if (error instanceof ClaimCheckError) throw ApplicationFailure.nonRetryable(error.message, error.name);
+          throw error;
+        }
+      }
       let count = 0;
       for await (const line of readLines(file)) if (line.trim()) count++;
       return count;

@@ -14,6 +14,8 @@ import { decisionSchema, type Decision, type PendingApproval } from '../domain/a
 import { InvalidJobInputError, validateJobRequest, type JobProgress, type JobRecord, type JobRequest, type JobResult, type LedgerEntry } from '../domain/job';
 import { jobTypeByName } from '../domain/job-types';
 import { ConveyorBatchId, ConveyorCostUsd, ConveyorJobType, ConveyorStatus, type JobStatus } from '../domain/search-attributes';
+import path from 'node:path';
+import { INLINE_PAYLOAD_LIMIT_BYTES, storeClaim } from '../platform/claims';
 import { connectClient } from '../platform/connection';
 import { loadSettings, type ConveyorSettings } from '../platform/settings';
 import type { BatchRequest, BatchResult } from '../workflows/batch';
@@ -73,6 +75,8 @@ export class ConveyorClient {
     readonly uiUrl?: string,
     /** The caller's reviewer identity (CONVEYOR_REVIEWER): used when a decision names no reviewer. */
     readonly reviewerIdentity?: string,
+    /** Where large batches are stored as claim checks; workers must see the same directory. */
+    readonly claimsDir?: string,
   ) {}
 
   /** Connects with the shared settings (TEMPORAL_ADDRESS etc.); `address` overrides the settings' address. */
@@ -85,6 +89,7 @@ export class ConveyorClient {
       settings.taskQueue,
       options.uiUrl ?? settings.uiUrl ?? (settings.address ? undefined : `http://localhost:${settings.embeddedUiPort}`),
       options.reviewerIdentity ?? (process.env.CONVEYOR_REVIEWER || undefined),
+      path.join(settings.dataDir, 'claims'),
     );
   }
 
@@ -129,6 +134,12 @@ export class ConveyorClient {
         }
       });
       if (problems.length) throw new InvalidJobInputError(problems.join('\n'));
+      const jsonl = request.jobs.map((job) => JSON.stringify(job)).join('\n');
+      if (Buffer.byteLength(jsonl) > INLINE_PAYLOAD_LIMIT_BYTES) {
+        // Too big for the history: pass the jobs by reference (a claim check).
+        const claim = storeClaim(this.claimsDir ?? path.resolve('.conveyor', 'claims'), jsonl);
+        request = { ...request, jobs: undefined, jobsFile: claim.file, jobsSha256: claim.sha256 };
+      }
     }
     try {
       const handle = await this.temporal.workflow.start(batchWorkflow, {

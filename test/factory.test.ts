@@ -4,11 +4,14 @@
  * server where a test must decide what a tier answers.
  */
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { WorkflowFailedError } from '@temporalio/client';
 import { DecisionRefusedError, type ConveyorClient } from '../client';
 import { ConveyorBatchId, ConveyorCostUsd, ConveyorEscalations, ConveyorJobType, ConveyorStatus, ConveyorTopTier } from '../domain/search-attributes';
+import { storeClaim } from '../platform/claims';
 import { findTemporalCli } from '../platform/temporal-cli';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { answers, startFakeOpenAI, type FakeServer } from './fakes/openai-server';
@@ -396,5 +399,48 @@ describe('batch', () => {
       expect(description.parentExecution?.workflowId).toBe(batchId);
     }
     await recordHistory(client, batchId, 'batch-continued-as-new');
+  });
+});
+
+describe('claim check', () => {
+  const bigJobs = (prefix: string) =>
+    Array.from({ length: 120 }, (_, index) => ({
+      id: `${prefix}-${index}`,
+      type: 'triage',
+      policy: { confidenceThresholds: { 'classify-intent': 0 } },
+      input: { text: `Where is my order #A${index}? ${'I have been waiting for a long time and would like an update. '.repeat(40)}` },
+    }));
+
+  it('passes a batch too large for the history by reference, verified by hash', async () => {
+    const { client } = await factory();
+    const batchId = uniqueId('claim');
+    await client.startBatch({ batchId, jobs: bigJobs(batchId), concurrency: 20 });
+    const [started] = await client.temporal.workflow.getHandle(batchId).fetchHistory().then((history) => history.events ?? []);
+    const input = started?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]?.data;
+    const request = JSON.parse(Buffer.from(input!).toString()) as { jobs?: unknown[]; jobsFile?: string; jobsSha256?: string };
+    expect(request.jobs).toBeUndefined();
+    expect(request.jobsSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(request.jobsFile).toContain(request.jobsSha256);
+    const result = await client.getBatchResult(batchId);
+    expect(result).toMatchObject({ total: 120, completed: 120, failed: 0 });
+  });
+
+  it('refuses a claim whose content changed, with a typed error', async () => {
+    const { client } = await factory();
+    const batchId = uniqueId('tampered');
+    const claimsDir = client.claimsDir!;
+    const before = new Set(fs.existsSync(claimsDir) ? fs.readdirSync(claimsDir) : []);
+    const jobs = bigJobs(batchId);
+    const jsonl = jobs.map((job) => JSON.stringify(job)).join('\n');
+    const claim = storeClaim(claimsDir, jsonl);
+    expect(before.has(path.basename(claim.file))).toBe(false);
+    fs.appendFileSync(claim.file, '\n');
+    await client.startBatch({ batchId, jobs, concurrency: 20 });
+    const failure = await client.getBatchResult(batchId).then(
+      () => undefined,
+      (error: unknown) => error as WorkflowFailedError,
+    );
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect(JSON.stringify(failure?.cause?.cause ?? failure?.cause)).toMatch(/ClaimCheckError|changed after it was stored/);
   });
 });

@@ -26,6 +26,8 @@ export interface BatchRequest {
   /** Jobs inline, or a JSONL file the workers can read (for batches too large for one payload). */
   jobs?: JobRequest[];
   jobsFile?: string;
+  /** sha256 of jobsFile when it is a claim check; the worker verifies it before reading. */
+  jobsSha256?: string;
   concurrency?: number;
   /** How many jobs one run handles before continuing as new. */
   jobsPerRun?: number;
@@ -68,7 +70,7 @@ export async function batchWorkflow(request: BatchRequest): Promise<BatchResult>
   const concurrency = Math.max(1, request.concurrency ?? 20);
   const jobsPerRun = Math.max(concurrency, request.jobsPerRun ?? 500);
   const cursor = request.cursor ?? 0;
-  const total = request.jobs?.length ?? (request.totals?.total || (request.jobsFile ? await activities.countBatchJobs(request.jobsFile) : 0));
+  const total = request.jobs?.length ?? (request.totals?.total || (request.jobsFile ? await activities.countBatchJobs(request.jobsFile, request.jobsSha256) : 0));
   const totals: BatchTotals = request.totals ?? {
     total,
     started: 0,
