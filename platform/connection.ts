@@ -1,10 +1,13 @@
 /**
  * Opens connections to Temporal from settings: the client side (CLI, typed client) and the
- * worker side (native connection). TLS and API keys apply the same way to both.
+ * worker side (native connection). TLS and API keys apply the same way to both, and so does payload
+ * encryption: the client gets the codec configured in the environment (platform/codec.ts).
  */
 import fs from 'node:fs';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
+import { payloadCodecFromEnvironment } from './codec';
 import { installRuntimeLogging } from './logging';
 import type { ConveyorSettings } from './settings';
 
@@ -25,9 +28,15 @@ export function connectionOptions(settings: ConveyorSettings, address: string): 
   return { address, tls: tlsOptions(settings), apiKey: settings.apiKey };
 }
 
-export async function connectClient(settings: ConveyorSettings, address: string): Promise<Client> {
+export interface ClientConnectOptions {
+  /** undefined: the codec configured in the environment (none without a key); null: plain payloads. */
+  payloadCodec?: PayloadCodec | null;
+}
+
+export async function connectClient(settings: ConveyorSettings, address: string, options: ClientConnectOptions = {}): Promise<Client> {
+  const codec = options.payloadCodec === undefined ? payloadCodecFromEnvironment() : options.payloadCodec;
   const connection = await Connection.connect(connectionOptions(settings, address));
-  return new Client({ connection, namespace: settings.namespace });
+  return new Client({ connection, namespace: settings.namespace, ...(codec ? { dataConverter: { payloadCodecs: [codec] } } : {}) });
 }
 
 export async function connectWorkerConnection(settings: ConveyorSettings, address: string): Promise<NativeConnection> {

@@ -35,6 +35,11 @@ export interface EnsureTemporalOptions {
   log?: (line: string) => void;
   /** Only start the embedded server, never reuse one already listening (used by tests). */
   fresh?: boolean;
+  /**
+   * The codec endpoint the Web UI calls to show encrypted payloads in clear (platform/codec-server.ts);
+   * default CONVEYOR_UI_CODEC_ENDPOINT. Applies only when this call starts the server.
+   */
+  uiCodecEndpoint?: string;
 }
 
 /** Uses the configured cluster, or a running embedded server, or starts one. */
@@ -68,6 +73,10 @@ export async function startEmbeddedServer(settings: ConveyorSettings, options: E
   const dbFile = dbFileFor(settings);
   const logFile = path.join(settings.dataDir, 'temporal-server.log');
   const address = `127.0.0.1:${settings.embeddedGrpcPort}`;
+  const uiCodecEndpoint = options.uiCodecEndpoint ?? (process.env.CONVEYOR_UI_CODEC_ENDPOINT || undefined);
+  if (uiCodecEndpoint && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(uiCodecEndpoint)) {
+    throw new TemporalUnavailableError(`CONVEYOR_UI_CODEC_ENDPOINT=${uiCodecEndpoint} is not an http(s) URL, e.g. http://127.0.0.1:8888`);
+  }
   for (const port of [settings.embeddedGrpcPort, settings.embeddedUiPort]) {
     if (!(await isPortFree(port))) {
       throw new TemporalUnavailableError(
@@ -88,7 +97,7 @@ export async function startEmbeddedServer(settings: ConveyorSettings, options: E
     // than the default rollback journal; only a power cut can lose the last transactions.
     '--sqlite-pragma', 'journal_mode=wal',
     '--sqlite-pragma', 'synchronous=normal',
-    ...(process.env.CONVEYOR_UI_CODEC_ENDPOINT ? ['--ui-codec-endpoint', process.env.CONVEYOR_UI_CODEC_ENDPOINT] : []),
+    ...(uiCodecEndpoint ? ['--ui-codec-endpoint', uiCodecEndpoint] : []),
   ];
   const child = spawn(cli.path, args, { stdio: ['ignore', logStream, logStream], detached: false });
   fs.closeSync(logStream);

@@ -5,6 +5,8 @@
  * (the second prompt quotes the validation error), then account tokens, cost and latency. Long calls
  * heartbeat so Temporal can tell a slow model from a dead worker; the caller's abort signal cancels.
  * The cache is an optimisation, never a dependency: when the store fails, calls go on without it.
+ * Requests to remote providers are redacted first (providers/redaction.ts): the provider, the cache
+ * key and the cached answer see placeholders, and the answer is restored before validation.
  */
 import { z } from 'zod';
 import { costUsd, type ModelSpec, type Usage } from '../domain/models';
@@ -17,6 +19,7 @@ import { createOpenAICompatibleProvider } from './openai-compatible';
 import type { ModelProvider, ProviderRequest, ProviderResponse } from './port';
 import { createRateLimiter, type RateLimiter } from './rate-limiter';
 import { loadRegistry, type ModelRegistry } from './registry';
+import { Redactor, redactionEnabledFor, redactionFromEnvironment } from './redaction';
 import { createReplayProvider } from './replay';
 
 type ProviderKind = ModelSpec['provider'];
@@ -122,6 +125,7 @@ export function createModelGateway(options: ModelGatewayOptions = {}): ConveyorM
   let cacheFailureLogged = false;
   const jsonSchemas = new WeakMap<z.ZodType, Record<string, unknown>>();
   const providers = new Map<ProviderKind, ModelProvider>(Object.entries(options.providers ?? {}) as Array<[ProviderKind, ModelProvider]>);
+  const redactionSetting = redactionFromEnvironment(env);
 
   const providerFactories: Record<ProviderKind, () => ModelProvider> = {
     local: () => createLocalProvider(),
@@ -190,14 +194,20 @@ export function createModelGateway(options: ModelGatewayOptions = {}): ConveyorM
     const provider = providerFor(model);
     const jsonSchema = jsonSchemaOf(call.schema);
     const temperature = call.temperature ?? 0;
+    // One session per call, so system, prompt and input share placeholders and the answer can be restored.
+    const redactor = redactionEnabledFor(model, redactionSetting) ? new Redactor() : undefined;
+    const outgoing = redactor
+      ? { system: redactor.redactText(call.system), prompt: redactor.redactText(call.prompt), input: redactor.redact(call.input) }
+      : { system: call.system, prompt: call.prompt, input: call.input };
+    const restore = <V>(value: V): V => (redactor ? redactor.restore(value) : value);
     const cacheable = cache !== null && call.cache?.enabled !== false && (temperature === 0 || call.cache?.cacheNonZeroTemperature === true);
     const key = cacheable
       ? cacheKey({
           modelId: model.id,
           providerModel: model.providerModel,
-          system: call.system,
-          prompt: call.prompt,
-          input: call.input,
+          system: outgoing.system,
+          prompt: outgoing.prompt,
+          input: outgoing.input,
           parameters: { temperature },
           jsonSchema,
         })
@@ -206,7 +216,7 @@ export function createModelGateway(options: ModelGatewayOptions = {}): ConveyorM
     if (cache && key) {
       const entry = await guardCache(() => cache.get(key));
       const cached = entry?.value as CachedOutcome | undefined;
-      const output = cached ? call.schema.safeParse(cached.output) : undefined;
+      const output = cached ? call.schema.safeParse(restore(cached.output)) : undefined;
       if (cached && output?.success) {
         stats.hits++;
         stats.costSavedUsd += entry?.costUsd ?? 0;
@@ -229,9 +239,9 @@ export function createModelGateway(options: ModelGatewayOptions = {}): ConveyorM
     const request: ProviderRequest = {
       model,
       skill: call.skill,
-      input: call.input,
-      system: call.system,
-      prompt: call.prompt,
+      input: outgoing.input,
+      system: outgoing.system,
+      prompt: outgoing.prompt,
       jsonSchema,
       schemaName: call.station,
       temperature,
@@ -248,8 +258,9 @@ export function createModelGateway(options: ModelGatewayOptions = {}): ConveyorM
     const attempt = async (attemptRequest: ProviderRequest) => {
       const estimate = countTokens(`${attemptRequest.system}\n${attemptRequest.prompt}`);
       await limiter?.acquire(model, estimate, call.signal);
-      const response = await provider.generate(attemptRequest);
-      const usage = usageOf(attemptRequest, response);
+      const answer = await provider.generate(attemptRequest);
+      const usage = usageOf(attemptRequest, answer);
+      const response = redactor ? { ...answer, text: restore(answer.text), json: restore(answer.json) } : answer;
       limiter?.settle(model, usage.inputTokens + usage.outputTokens - estimate);
       return { response, usage };
     };
@@ -262,7 +273,8 @@ export function createModelGateway(options: ModelGatewayOptions = {}): ConveyorM
       let validation = validate(call.schema, response);
       let repaired = false;
       if (!validation.ok) {
-        const repair = await attempt({ ...request, prompt: repairPrompt(call.prompt, validation) });
+        const repairRequestPrompt = repairPrompt(outgoing.prompt, validation);
+        const repair = await attempt({ ...request, prompt: redactor ? redactor.redactText(repairRequestPrompt) : repairRequestPrompt });
         usage = { inputTokens: usage.inputTokens + repair.usage.inputTokens, outputTokens: usage.outputTokens + repair.usage.outputTokens };
         response = repair.response;
         validation = validate(call.schema, response);
@@ -288,7 +300,8 @@ export function createModelGateway(options: ModelGatewayOptions = {}): ConveyorM
       };
       if (cache && key) {
         const stored: CachedOutcome = {
-          output: outcome.output,
+          // Stored as the remote model saw it: placeholders, restored with the next caller's own values.
+          output: redactor ? redactor.redact(outcome.output) : outcome.output,
           confidence: outcome.confidence,
           usage,
           costUsd: outcome.costUsd,

@@ -4,11 +4,13 @@
  * starting the embedded server when none is configured.
  */
 import path from 'node:path';
+import type { PayloadCodec } from '@temporalio/common';
 import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { Outbox } from '../activities/outbox';
 import { createModelGateway } from '../providers/gateway';
 import type { ModelGateway } from '../providers/gateway-types';
+import { payloadCodecFromEnvironment } from '../platform/codec';
 import { connectWorkerConnection } from '../platform/connection';
 import { installRuntimeLogging } from '../platform/logging';
 import { ensureTemporal } from '../platform/embedded-server';
@@ -26,10 +28,16 @@ export interface ConveyorWorkerOptions {
   workflowBundle?: WorkflowBundleWithSourceMap;
   maxConcurrentActivityTaskExecutions?: number;
   maxCachedWorkflows?: number;
+  /**
+   * Encrypts payloads on their way to the server (platform/codec.ts). undefined: the codec configured
+   * in the environment (none without a key); null: plain payloads. Codecs run outside the workflow sandbox.
+   */
+  payloadCodec?: PayloadCodec | null;
 }
 
 export async function createConveyorWorker(options: ConveyorWorkerOptions): Promise<Worker> {
   installRuntimeLogging();
+  const codec = options.payloadCodec === undefined ? payloadCodecFromEnvironment() : options.payloadCodec;
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -38,6 +46,7 @@ export async function createConveyorWorker(options: ConveyorWorkerOptions): Prom
     activities: createActivities({ gateway: options.gateway, outbox: options.outbox }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 50,
     maxCachedWorkflows: options.maxCachedWorkflows,
+    ...(codec ? { dataConverter: { payloadCodecs: [codec] } } : {}),
   });
 }
 
@@ -52,12 +61,15 @@ export function defaultOutbox(settings: ConveyorSettings): Outbox {
 /** Runs a worker until SIGINT/SIGTERM. */
 export async function runWorker(settings: ConveyorSettings = loadSettings(), log = (line: string) => console.log(line)): Promise<void> {
   installRuntimeLogging();
+  // Read the keyring first, so a bad key fails before any server is started.
+  const payloadCodec = payloadCodecFromEnvironment() ?? null;
   const endpoint = await ensureTemporal(settings);
   const connection = await connectWorkerConnection(settings, endpoint.address);
   const gateway = createModelGateway({});
   const outbox = defaultOutbox(settings);
-  const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox });
-  log(`conveyor worker: task queue "${settings.taskQueue}" on ${endpoint.address} (namespace ${settings.namespace})`);
+  const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, payloadCodec });
+  const encryption = payloadCodec ? `payloads encrypted with key "${payloadCodec.currentKeyId}"` : 'payloads not encrypted';
+  log(`conveyor worker: task queue "${settings.taskQueue}" on ${endpoint.address} (namespace ${settings.namespace}, ${encryption})`);
   try {
     await worker.run();
   } finally {
