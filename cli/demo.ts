@@ -13,7 +13,7 @@ import { installRuntimeLogging } from '../platform/logging';
 import { ensureTemporal } from '../platform/embedded-server';
 import { loadSettings } from '../platform/settings';
 import { createModelGateway } from '../providers/gateway';
-import { batchProgressQuery, type batchWorkflow } from '../workflows/batch';
+import { batchProgressQuery, type BatchTotals, type batchWorkflow } from '../workflows/batch';
 import { createConveyorWorker, defaultOutbox } from '../workers/worker';
 import { readJobsFile } from './jobs-file';
 import { progressBar, table, usd } from './output';
@@ -30,6 +30,7 @@ export interface DemoOptions {
 
 export async function runDemo(options: DemoOptions): Promise<number> {
   const { out } = options;
+  const stdoutDisplay: ProgressDisplay = { tty: Boolean(process.stdout.isTTY), write: (text) => process.stdout.write(text) };
   const startedAt = Date.now();
   const settings = loadSettings();
   out('Conveyor demo — support tickets on the embedded default (local Temporal dev server, offline models)');
@@ -65,7 +66,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     out(`Started batch ${batchId}: ${demoJobs.length} support tickets.`);
     if (client.uiLink(batchId)) out(`  watch it in the UI: ${client.uiLink(batchId)}`);
 
-    await waitUntilSettled(client, batchId, demoJobs.length, out);
+    await watchBatch(client, batchId, demoJobs.length, stdoutDisplay);
     await printSummary(client, batchId, demoJobs.length, startedAt, out);
 
     let pending = await pendingOf(client, batchId);
@@ -78,7 +79,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         if (process.stdin.isTTY && process.stdout.isTTY) await decideInline(client, pending, out);
       }
       if (pending.length === 0 || options.autoApprove) {
-        await waitUntilSettled(client, batchId, demoJobs.length, out);
+        await watchBatch(client, batchId, demoJobs.length, stdoutDisplay);
         await printSummary(client, batchId, demoJobs.length, startedAt, out);
       }
     }
@@ -98,24 +99,48 @@ async function pendingOf(client: ConveyorClient, batchId: string): Promise<Pendi
   return (await client.listPending()).filter((item) => item.jobId.startsWith(`${batchId}-`));
 }
 
-/** Waits until every job has finished or waits for a person, drawing progress as it goes. */
-async function waitUntilSettled(client: ConveyorClient, batchId: string, total: number, out: (line: string) => void): Promise<void> {
+/** Where a batch's progress is drawn: a bar redrawn in place on a TTY, a plain line per change otherwise. */
+export interface ProgressDisplay {
+  tty: boolean;
+  write: (text: string) => void;
+}
+
+export interface BatchSettlement {
+  /** The batch workflow has closed (false: it still runs, every open job waits for a person). */
+  finished: boolean;
+  /** Jobs finished so far: completed, rejected, failed or duplicates. */
+  done: number;
+  awaitingApproval: number;
+  /** The batch's own totals (its result once finished, its progress query before); undefined if it failed. */
+  totals?: BatchTotals;
+}
+
+/**
+ * Waits until every job of a batch has finished or waits for a person, drawing progress as it goes.
+ * Progress comes from the batch's `progress` query; jobs awaiting approval from visibility.
+ */
+export async function watchBatch(client: ConveyorClient, batchId: string, total: number, display: ProgressDisplay): Promise<BatchSettlement> {
   const batch = client.temporal.workflow.getHandle<typeof batchWorkflow>(batchId);
-  const tty = process.stdout.isTTY;
   let lastLine = '';
   for (;;) {
     const description = await batch.describe();
-    const progress = description.status.name === 'RUNNING' ? await batch.query(batchProgressQuery) : undefined;
-    const waiting = await countWaiting(client, batchId);
-    const done = progress ? progress.completed + progress.rejected + progress.failed + progress.duplicates : total;
-    const line = `${progressBar(done, total)} · ${waiting} awaiting approval · ${progress ? usd(progress.costUsd) : ''}`;
-    if (tty) process.stdout.write(`\r${line}`);
-    else if (line !== lastLine) out(line);
+    const running = description.status.name === 'RUNNING';
+    let totals: BatchTotals | undefined;
+    if (running) totals = await batch.query(batchProgressQuery).catch(() => undefined);
+    else if (description.status.name === 'COMPLETED') totals = await batch.result();
+    const waiting = running ? await countWaiting(client, batchId) : 0;
+    const done = totals ? totals.completed + totals.rejected + totals.failed + totals.duplicates : 0;
+    const line = `${progressBar(done, total)} · ${waiting} awaiting approval · ${usd(totals?.costUsd ?? 0)}`;
+    if (display.tty) display.write(`\r${line}`);
+    else if (line !== lastLine) display.write(`${line}\n`);
     lastLine = line;
-    if (description.status.name !== 'RUNNING' || done + waiting >= total) break;
+    // With nothing waiting, the batch closes right after its last job: wait for that, so `finished` is true.
+    if (!running || (waiting > 0 && done + waiting >= total)) {
+      if (display.tty) display.write('\n');
+      return { finished: !running, done, awaitingApproval: waiting, totals };
+    }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  if (tty) process.stdout.write('\n');
 }
 
 async function countWaiting(client: ConveyorClient, batchId: string): Promise<number> {

@@ -10,11 +10,27 @@ export interface JobsFileProblem {
   reason: string;
 }
 
+/** The jobs file cannot be read at all (missing, a directory, unreadable). */
+export class JobsFileError extends Error {
+  override readonly name = 'JobsFileError';
+}
+
+function readText(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message;
+    throw new JobsFileError(`cannot read jobs file "${file}": ${why}`);
+  }
+}
+
+/** `defaults.type` is the job type of lines that name none (`conveyor run --type T`). */
 export function readJobsFile(file: string, defaults: { type?: string } = {}): { jobs: JobRequest[]; problems: JobsFileProblem[] } {
   const jobs: JobRequest[] = [];
   const problems: JobsFileProblem[] = [];
   const seen = new Set<string>();
-  fs.readFileSync(file, 'utf8')
+  readText(file)
     .split('\n')
     .forEach((text, index) => {
       const line = index + 1;
