@@ -17,6 +17,7 @@ import { ClaimCheckError, verifyClaim } from '../platform/claims';
 import { toApplicationFailure } from '../providers/errors';
 import { defaultScreener } from '../providers/local/screening';
 import type { ModelGateway } from '../providers/gateway-types';
+import { runScheduledEvaluation } from './evaluation';
 import type { Outbox } from './outbox';
 import type { ActionReceipt, ActionRequest, ModelCallRequest, ModelCallResult, PlanRequest, PlanResult } from './types';
 
@@ -27,6 +28,8 @@ export interface ActivityDependencies {
 
 export function createActivities({ gateway, outbox }: ActivityDependencies) {
   return {
+    runScheduledEvaluation,
+
     async loadModelCatalog(): Promise<ModelSpec[]> {
       return gateway.models();
     },

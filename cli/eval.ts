@@ -5,7 +5,10 @@
  * Temporal (an in-process worker on the configured or embedded server), checking that both decide
  * every item alike. Bad input exits with code 2 and a message naming the problem.
  */
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { modelAccuracyOf } from '../activities/evaluation';
+import { ConveyorClient } from '../client';
 import { datasetNames, EvalDataError, EvalModelError, isDatasetName, runEvaluation, type DatasetName, type EvaluationRun } from '../evaluation/eval';
 import { InvalidRegistryError } from '../providers/registry';
 import { table, usd } from './output';
@@ -17,7 +20,8 @@ export interface CommandOutput {
 
 const usage =
   'usage: conveyor eval (--dataset <banking77|clinc150|bitext-customer-support> | --data <file.csv|file.jsonl> [--text-column text] [--label-column label])\n' +
-  '                     [--model <model-file>] [--threshold <0..1>] [--limit N] [--durable [--concurrency N]] [--out <dir>] [--json]';
+  '                     [--model <model-file>] [--threshold <0..1>] [--limit N] [--durable [--concurrency N]] [--out <dir>] [--json]\n' +
+  '                     [--schedule <cron> [--schedule-id ID] [--baseline <accuracy>] [--tolerance 0.02]]';
 
 export interface EvalArguments {
   dataset?: DatasetName;
@@ -31,6 +35,8 @@ export interface EvalArguments {
   concurrency?: number;
   outDir?: string;
   json: boolean;
+  /** Register a Temporal Schedule that re-runs this evaluation on the cron. */
+  schedule?: { cron: string; scheduleId?: string; baseline?: number; tolerance: number };
 }
 
 /** Parses and checks the flags; returns the problem in words when they are not usable. */
@@ -51,6 +57,10 @@ export function parseEvalArguments(argv: string[]): { ok: true; value: EvalArgum
         concurrency: { type: 'string' },
         out: { type: 'string' },
         json: { type: 'boolean' },
+        schedule: { type: 'string' },
+        'schedule-id': { type: 'string' },
+        baseline: { type: 'string' },
+        tolerance: { type: 'string' },
       },
       allowPositionals: false,
       strict: true,
@@ -84,6 +94,22 @@ export function parseEvalArguments(argv: string[]): { ok: true; value: EvalArgum
   const concurrency = positiveInteger('concurrency');
   if (typeof concurrency === 'string') return { ok: false, problem: concurrency };
   if (concurrency !== undefined && values.durable !== true) return { ok: false, problem: '--concurrency applies to --durable runs only' };
+  const cron = text('schedule');
+  const fraction = (flag: string): number | string | undefined => {
+    const raw = text(flag);
+    if (raw === undefined) return undefined;
+    const value = Number(raw);
+    return raw.trim() !== '' && Number.isFinite(value) && value >= 0 && value <= 1 ? value : `--${flag} must be a number from 0 to 1, not "${raw}"`;
+  };
+  const baseline = fraction('baseline');
+  if (typeof baseline === 'string') return { ok: false, problem: baseline };
+  const tolerance = fraction('tolerance');
+  if (typeof tolerance === 'string') return { ok: false, problem: tolerance };
+  if (cron === undefined && (baseline !== undefined || tolerance !== undefined || text('schedule-id'))) {
+    return { ok: false, problem: '--baseline, --tolerance and --schedule-id apply with --schedule only' };
+  }
+  if (cron !== undefined && cron.trim().split(/\s+/).length !== 5) return { ok: false, problem: `--schedule must be a 5-field cron expression like "0 6 * * *", not "${cron}"` };
+  if (cron !== undefined && values.durable === true) return { ok: false, problem: '--schedule runs the offline evaluation; drop --durable' };
 
   return {
     ok: true,
@@ -99,6 +125,7 @@ export function parseEvalArguments(argv: string[]): { ok: true; value: EvalArgum
       concurrency,
       outDir: text('out'),
       json: values.json === true,
+      schedule: cron === undefined ? undefined : { cron, scheduleId: text('schedule-id'), baseline, tolerance: tolerance ?? 0.02 },
     },
   };
 }
@@ -166,6 +193,27 @@ export async function evalCommand(argv: string[], out: CommandOutput, env: NodeJ
   }
   if (options.json) out.stdout(JSON.stringify(evalJson(run)));
   else printHuman(run, out);
+  if (options.schedule) {
+    const scheduleId = options.schedule.scheduleId ?? `eval-${options.dataset ?? path.basename(options.dataFile ?? 'data')}`;
+    const baselineAccuracy = options.schedule.baseline ?? modelAccuracyOf(run.report.curve);
+    const client = await ConveyorClient.connect();
+    try {
+      await client.scheduleEvaluation(scheduleId, options.schedule.cron, {
+        dataset: options.dataset,
+        dataFile: options.dataFile && path.resolve(options.dataFile),
+        modelFile: run.model.file,
+        limit: options.limit,
+        threshold: options.threshold,
+        baselineAccuracy,
+        tolerance: options.schedule.tolerance,
+      });
+    } finally {
+      await client.close();
+    }
+    out.stderr(
+      `scheduled "${scheduleId}" (${options.schedule.cron}): a run fails when the model's accuracy drops below ${baselineAccuracy.toFixed(4)} − ${options.schedule.tolerance}; a worker must be running (conveyor worker)`,
+    );
+  }
   // A durable run that disagrees with the offline one is a failed check, not just a number.
   return run.agreement && run.agreement.disagreements.length > 0 ? 1 : 0;
 }

@@ -2,8 +2,11 @@
  * The typed client for backend jobs and reviewers: start jobs and batches idempotently (job id =
  * workflow id), read status, results and costs, list what waits for approval, decide, cancel.
  */
+import path from 'node:path';
 import {
   type Client,
+  ScheduleAlreadyRunning,
+  type ScheduleHandle,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -14,12 +17,13 @@ import { decisionSchema, type Decision, type PendingApproval } from '../domain/a
 import { InvalidJobInputError, validateJobRequest, type JobProgress, type JobRecord, type JobRequest, type JobResult, type LedgerEntry } from '../domain/job';
 import { jobTypeByName } from '../domain/job-types';
 import { ConveyorBatchId, ConveyorCostUsd, ConveyorJobType, ConveyorStatus, type JobStatus } from '../domain/search-attributes';
-import path from 'node:path';
 import { INLINE_PAYLOAD_LIMIT_BYTES, storeClaim } from '../platform/claims';
 import { connectClient } from '../platform/connection';
 import { loadSettings, type ConveyorSettings } from '../platform/settings';
 import type { BatchRequest, BatchResult } from '../workflows/batch';
 import { batchWorkflow } from '../workflows/batch';
+import { scheduledEvaluationWorkflow } from '../workflows/evaluation';
+import type { ScheduledEvaluationRequest } from '../activities/evaluation';
 import { decideUpdate, decisionRefusedSignal, jobWorkflow, pendingApprovalsQuery, progressQuery, recordQuery, type DecideResult } from '../workflows/job';
 
 export { InvalidJobInputError } from '../domain/job';
@@ -272,6 +276,33 @@ export class ConveyorClient {
   async cancel(jobId: string): Promise<void> {
     await this.describe(jobId);
     await this.jobHandle(jobId).cancel();
+  }
+
+  /**
+   * Registers (or replaces) a Temporal Schedule that re-runs an evaluation on a cron and fails the run
+   * when accuracy drops more than `tolerance` below `baselineAccuracy`.
+   */
+  async scheduleEvaluation(scheduleId: string, cron: string, request: ScheduledEvaluationRequest): Promise<ScheduleHandle> {
+    const options = {
+      scheduleId,
+      spec: { cronExpressions: [cron] },
+      action: {
+        type: 'startWorkflow' as const,
+        workflowType: scheduledEvaluationWorkflow,
+        workflowId: `${scheduleId}-run`,
+        taskQueue: this.taskQueue,
+        args: [request] as [ScheduledEvaluationRequest],
+        staticSummary: `evaluation ${request.dataset ?? request.dataFile ?? ''}: fails below ${request.baselineAccuracy} − ${request.tolerance}`,
+      },
+    };
+    try {
+      return await this.temporal.schedule.create(options);
+    } catch (error) {
+      if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+      const handle = this.temporal.schedule.getHandle(scheduleId);
+      await handle.update((previous) => ({ ...previous, spec: options.spec, action: options.action }));
+      return handle;
+    }
   }
 
   /** Link to the run in the Temporal UI. */
