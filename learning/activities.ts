@@ -1,0 +1,125 @@
+/**
+ * The learning loop's activities: `collectExample` (called by the job workflow when a step escalated
+ * and a larger tier or a reviewer produced the accepted answer) and the distill workflow's steps —
+ * curate, train, evaluate (with the gate), promote, roll back. Built from their dependencies like
+ * the factory's other activities; they read and write the data dir the worker is given.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
+import { InvalidTrainingDataError } from '../providers/local/errors';
+import { defaultExampleStoreFile, ExampleStore } from './example-store';
+import { ModelRegistry, ModelRegistryError } from './model-registry';
+import { curateRun, evaluateCandidate, trainCandidate } from './pipeline';
+import { collectExampleRequestSchema, distillRequestSchema, type CollectExampleRequest, type CollectedExample, type CuratedRun, type DistillReport, type DistillRequest, type DistillSettings, type RegistryState, type TrainedCandidate } from './types';
+
+export interface LearningDependencies {
+  /** The worker's data dir ($CONVEYOR_DATA_DIR): example store, registry, run folders. */
+  dataDir: string;
+  /** Defaults to `$dataDir/examples.sqlite`. */
+  exampleStore?: ExampleStore;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The distill request is not usable (bad field, missing file); the message names it. Not retryable. */
+export class InvalidDistillRequestError extends Error {
+  override readonly name = 'InvalidDistillRequestError';
+}
+
+function nonRetryable(error: unknown): never {
+  if (error instanceof InvalidDistillRequestError || error instanceof InvalidTrainingDataError || error instanceof ModelRegistryError) {
+    throw ApplicationFailure.create({ type: error.name, message: error.message, nonRetryable: true });
+  }
+  throw error;
+}
+
+export function parseDistillRequest(raw: DistillRequest): DistillSettings {
+  const parsed = distillRequestSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new InvalidDistillRequestError(`distill request: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(request)'}: ${issue.message}`).join('; ')}`);
+  }
+  if (parsed.data.requiredApprovals > new Set(parsed.data.reviewers).size) {
+    throw new InvalidDistillRequestError(`distill request: ${parsed.data.requiredApprovals} approvals need as many different reviewers; got ${parsed.data.reviewers.join(', ')}`);
+  }
+  return parsed.data;
+}
+
+export function createLearningActivities(deps: LearningDependencies) {
+  let ownStore: ExampleStore | undefined;
+  const store = () => deps.exampleStore ?? (ownStore ??= new ExampleStore(defaultExampleStoreFile(deps.dataDir)));
+  const registryOf = (station: string) => new ModelRegistry(deps.dataDir, station);
+
+  return {
+    /** Stores the accepted answer of an escalated or reviewer-edited step as a training example (idempotent per step). */
+    async collectExample(request: CollectExampleRequest): Promise<{ id: string; stored: boolean; example: Omit<CollectedExample, 'text'> }> {
+      const parsed = collectExampleRequestSchema.safeParse(request);
+      if (!parsed.success) {
+        const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(example)'}: ${issue.message}`).join('; ');
+        throw ApplicationFailure.create({ type: 'InvalidExampleError', message: `collectExample: ${problems}`, nonRetryable: true });
+      }
+      const { example, stored } = store().collect(parsed.data);
+      const { text: _text, ...withoutText } = example;
+      return { id: example.id, stored, example: withoutText };
+    },
+
+    /** Validates the request, then writes the run's training and held-out files. */
+    async curateDistillData(input: { request: DistillRequest; runId: string }): Promise<{ settings: DistillSettings; curated: CuratedRun }> {
+      try {
+        const settings = parseDistillRequest(input.request);
+        return { settings, curated: curateRun({ settings, runId: input.runId, dataDir: deps.dataDir, store: store() }) };
+      } catch (error) {
+        return nonRetryable(error);
+      }
+    },
+
+    async trainDistillCandidate(input: { settings: DistillSettings; curated: CuratedRun }): Promise<TrainedCandidate> {
+      try {
+        return trainCandidate({ station: input.settings.station, trainFile: input.curated.trainFile, runDir: input.curated.runDir, size: input.settings.size, seed: input.settings.seed });
+      } catch (error) {
+        return nonRetryable(error);
+      }
+    },
+
+    /** Evaluates candidate and current model, applies the gate, registers the candidate and writes the report files. */
+    async evaluateDistillCandidate(input: { settings: DistillSettings; curated: CuratedRun; candidate: TrainedCandidate }): Promise<DistillReport> {
+      const heartbeat = setInterval(() => Context.current().heartbeat('evaluating'), 5_000);
+      try {
+        return await evaluateCandidate({
+          settings: input.settings,
+          runId: input.curated.runId,
+          runDir: input.curated.runDir,
+          candidateFile: input.candidate.file,
+          heldOutFile: input.curated.heldOutFile,
+          curation: input.curated,
+          dataDir: deps.dataDir,
+          env: deps.env,
+        });
+      } catch (error) {
+        return nonRetryable(error);
+      } finally {
+        clearInterval(heartbeat);
+      }
+    },
+
+    async promoteModelVersion(input: { station: string; version: string; by: string; reason: string }): Promise<RegistryState> {
+      try {
+        return registryOf(input.station).promote(input.version, input.by, input.reason);
+      } catch (error) {
+        return nonRetryable(error);
+      }
+    },
+
+    async rollbackModelVersion(input: { station: string; by: string; reason: string }): Promise<RegistryState> {
+      try {
+        return registryOf(input.station).rollback(input.by, input.reason);
+      } catch (error) {
+        return nonRetryable(error);
+      }
+    },
+
+    async currentModelVersion(input: { station: string }): Promise<string | null> {
+      return registryOf(input.station).state().current;
+    },
+  };
+}
+
+export type LearningActivities = ReturnType<typeof createLearningActivities>;

@@ -1,0 +1,140 @@
+/**
+ * The distill workflow on the real Temporal server: a candidate that passes the gate waits for a
+ * reviewer through the job's decide contract (an unlisted reviewer is refused), approval promotes it
+ * in the registry and rollback restores the previous version; a candidate trained on poisoned
+ * examples is refused by the gate without asking anyone, and the result says why.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectWorkerConnection } from '../platform/connection';
+import { loadLabelledFile } from '../providers/local/dataset';
+import { saveClassifier } from '../providers/local/model-file';
+import { trainSizedClassifier } from '../providers/local/model-store';
+import { createSeededRandom, shuffleInPlace } from '../providers/local/prng';
+import type { ConveyorClient } from '../client';
+import { createLearningActivities } from '../learning/activities';
+import { ExampleStore } from '../learning/example-store';
+import { ModelRegistry } from '../learning/model-registry';
+import { rollbackCommand } from '../learning/commands';
+import type { DistillRequest } from '../learning/types';
+import { distillWorkflow } from '../workflows/distill';
+import { pendingApprovalsQuery } from '../workflows/job';
+import { bundleConveyorWorkflows } from '../workers/worker';
+import { eventually, testClient, testSettings, uniqueId } from './support/temporal';
+
+const settings = testSettings(uniqueId('distill'));
+const demo = shuffleInPlace(loadLabelledFile(path.resolve(__dirname, '..', 'data', 'demo', 'support-intents.csv')), createSeededRandom(7));
+const golden = demo.slice(0, 200);
+const base = demo.slice(200, 240);
+const production = demo.slice(240);
+
+let bundle: WorkflowBundleWithSourceMap;
+let connection: NativeConnection;
+let worker: Worker;
+let running: Promise<void>;
+let client: ConveyorClient;
+let store: ExampleStore;
+const goldenFile = path.join(settings.dataDir, 'golden.jsonl');
+const baseFile = path.join(settings.dataDir, 'base.jsonl');
+
+/** A station whose serving model was trained on the 40 base rows only. */
+function stationWithBaseModel(station: string): string {
+  const file = path.join(settings.dataDir, `${station}-base.model.json`);
+  saveClassifier(file, trainSizedClassifier(base, 'small'), 'intent');
+  const registry = new ModelRegistry(settings.dataDir, station);
+  const version = registry.register(file, { by: 'test' }).version;
+  registry.promote(version, 'test', 'the base model');
+  return version;
+}
+
+function collect(station: string, labelOf: (index: number) => string): void {
+  store.collectMany(production.map((item, index) => ({ station, jobType: 'support-ticket', jobId: `job-${index}`, stepId: 'intent', text: item.text, label: labelOf(index), source: 'escalation' as const })));
+}
+
+function request(station: string, overrides: Partial<DistillRequest> = {}): DistillRequest {
+  return { station, baseDataFile: baseFile, goldenDataFile: goldenFile, reviewers: ['alice', 'bob', 'dave'], requestedBy: 'bob', approvalTimeoutMs: 10 * 60_000, ...overrides };
+}
+
+beforeAll(async () => {
+  fs.writeFileSync(goldenFile, golden.map((item) => JSON.stringify(item)).join('\n'));
+  fs.writeFileSync(baseFile, base.map((item) => JSON.stringify(item)).join('\n'));
+  bundle = await bundleConveyorWorkflows();
+  connection = await connectWorkerConnection(settings, settings.address!);
+  store = new ExampleStore(path.join(settings.dataDir, 'examples.sqlite'));
+  worker = await Worker.create({
+    connection,
+    namespace: settings.namespace,
+    taskQueue: settings.taskQueue,
+    workflowBundle: bundle,
+    activities: createLearningActivities({ dataDir: settings.dataDir, exampleStore: store }),
+  });
+  running = worker.run();
+  client = await testClient(settings);
+});
+
+afterAll(async () => {
+  await client?.close();
+  if (worker?.getState() === 'RUNNING') worker.shutdown();
+  await running;
+  await connection?.close();
+  store?.close();
+});
+
+describe('distill workflow', () => {
+  it('waits for two approvals, refuses an unlisted reviewer, the requester and a second vote by the same person, promotes on approval; rollback restores the previous version', async () => {
+    const station = 'classify-intent';
+    const baseVersion = stationWithBaseModel(station);
+    collect(station, (index) => production[index]!.label);
+    const workflowId = uniqueId('distill-good');
+    const handle = await client.temporal.workflow.start(distillWorkflow, { taskQueue: settings.taskQueue, workflowId, args: [request(station, { requiredApprovals: 2 })] });
+
+    const [pending] = await eventually(async () => {
+      const approvals = await handle.query(pendingApprovalsQuery);
+      return approvals.length > 0 ? approvals : undefined;
+    }, 90_000);
+    expect(pending).toMatchObject({ stepId: 'promote', kind: 'review', reviewers: ['alice', 'bob', 'dave'], requiredApprovals: 2, proposedAction: { replaces: baseVersion } });
+
+    await expect(client.decide(workflowId, { decision: 'approve', reviewer: 'mallory' })).rejects.toThrow(/reviewer mallory may not decide promote-/);
+    await expect(client.decide(workflowId, { decision: 'approve', reviewer: 'bob' })).rejects.toThrow(/requested this job/);
+    expect(await client.decide(workflowId, { decision: 'approve', reviewer: 'alice' })).toMatchObject({ accepted: true, settled: false });
+    await expect(client.decide(workflowId, { decision: 'approve', reviewer: 'alice' })).rejects.toThrow(/second, different reviewer/);
+    expect(await client.decide(workflowId, { decision: 'approve', reviewer: 'dave' })).toMatchObject({ accepted: true, settled: true });
+
+    const result = await handle.result();
+    expect(result.status).toBe('promoted');
+    expect(result.previousVersion).toBe(baseVersion);
+    expect(result.currentVersion).toBe(result.candidateVersion);
+    expect(result.report.gate.passed).toBe(true);
+    expect(result.report.candidate.coverageAtTarget).toBeGreaterThan(result.report.current!.coverageAtTarget);
+    expect(result.approvals.filter((decision) => !decision.accepted).map((decision) => decision.reviewer)).toEqual(['mallory', 'bob', 'alice']);
+    expect(fs.existsSync(result.report.files.markdown)).toBe(true);
+
+    const registry = new ModelRegistry(settings.dataDir, station);
+    expect(registry.state().current).toBe(result.candidateVersion);
+    expect(registry.state().history.at(-1)).toMatchObject({ action: 'promote', by: 'alice, dave' });
+
+    const output: string[] = [];
+    expect(await rollbackCommand(['--station', station, '--data-dir', settings.dataDir, '--by', 'bob'], { stdout: (s) => output.push(s), stderr: (s) => output.push(s) })).toBe(0);
+    expect(registry.state().current).toBe(baseVersion);
+  });
+
+  it('refuses a candidate trained on poisoned examples by the gate, without asking anyone', async () => {
+    const station = 'classify-intent-poisoned';
+    const baseVersion = stationWithBaseModel(station);
+    const shuffled = shuffleInPlace(production.map((item) => item.label), createSeededRandom(3));
+    collect(station, (index) => shuffled[index]!);
+    const result = await client.temporal.workflow.execute(distillWorkflow, {
+      taskQueue: settings.taskQueue,
+      workflowId: uniqueId('distill-bad'),
+      args: [request(station, { baseDataFile: undefined })],
+    });
+    expect(result.status).toBe('refused-by-gate');
+    expect(result.report.gate.passed).toBe(false);
+    expect(result.report.gate.refusal).toMatch(/golden accuracy/);
+    expect(result.pending).toEqual([]);
+    expect(result.approvals).toEqual([]);
+    expect(new ModelRegistry(settings.dataDir, station).state().current).toBe(baseVersion);
+  });
+});
