@@ -27,6 +27,9 @@ import { table, usd } from './output';
 import { evalCommand } from './eval';
 import { reportCommand } from './report';
 import { trainCommand } from './train';
+import { auditCommand } from './audit';
+import { distillCommand, distillUsage, rollbackCommand, rollbackUsage } from '../learning/commands';
+import { runCodecServer } from '../platform/codec-server';
 
 /** A usage error: exit code 2 with a message naming what was wrong and the command's usage. */
 export class UsageError extends Error {
@@ -55,6 +58,10 @@ const commandUsage: Record<string, string> = {
   eval: 'conveyor eval (--dataset banking77|clinc150|bitext-customer-support | --data FILE) [--model FILE] [--threshold T] [--limit N] [--durable] [--out DIR] [--json] [--schedule CRON [--schedule-id ID] [--baseline A] [--tolerance T]]',
   report: 'conveyor report [--since 24h|7d|ISO] [--type T] [--task-queue Q] [--format md|json|html | --json] [--out FILE]',
   train: 'conveyor train --data FILE [--text-column text] [--label-column label] [--model-size small|medium|large] --out MODEL [--json]',
+  audit: 'conveyor audit export [--since 24h|7d|ISO] [--type T] [--out FILE]',
+  distill: distillUsage,
+  rollback: rollbackUsage,
+  'codec-server': 'conveyor codec-server   (CONVEYOR_ENCRYPTION_KEY[_FILE], CONVEYOR_CODEC_PORT, CONVEYOR_CODEC_TOKEN)',
 };
 
 const usage = `conveyor — a durable AI factory on Temporal
@@ -71,6 +78,10 @@ const usage = `conveyor — a durable AI factory on Temporal
   ${commandUsage.eval}
   ${commandUsage.report}
   ${commandUsage.train}
+  ${commandUsage.audit}
+  ${commandUsage.distill}
+  ${commandUsage.rollback}
+  ${commandUsage['codec-server']}
 
 run: each line of the file is {"id", "type", "input", "requestedBy"?, "policy"?}; invalid lines are reported
   on stderr as FILE:LINE: reason and skipped, valid ones still run. --wait waits until every job has
@@ -474,6 +485,26 @@ export async function main(argv: string[]): Promise<number> {
 
     case 'train':
       return trainCommand(rest, { stdout: out, stderr: err });
+
+    case 'audit':
+      return auditCommand(rest, { stdout: out, stderr: err });
+
+    case 'distill':
+      return distillCommand(rest, { stdout: out, stderr: err });
+
+    case 'rollback':
+      return rollbackCommand(rest, { stdout: out, stderr: err });
+
+    case 'codec-server': {
+      parse(command, rest, {});
+      const running = await runCodecServer(process.env, out);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await running.close();
+      return 0;
+    }
 
     default:
       throw new UsageError(`unknown command "${command}" (commands: ${Object.keys(commandUsage).join(', ')}; conveyor --help for more)`);

@@ -11,6 +11,7 @@ import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { WorkflowFailedError } from '@temporalio/client';
 import { DecisionRefusedError, type ConveyorClient } from '../client';
 import { ConveyorBatchId, ConveyorCostUsd, ConveyorEscalations, ConveyorJobType, ConveyorStatus, ConveyorTopTier } from '../domain/search-attributes';
+import { defaultExampleStoreFile, ExampleStore } from '../learning/example-store';
 import { storeClaim } from '../platform/claims';
 import { findTemporalCli } from '../platform/temporal-cli';
 import { bundleConveyorWorkflows } from '../workers/worker';
@@ -238,7 +239,7 @@ describe('routing and escalation with scripted tiers', () => {
         : answers.json({ intent: 'refund_request', confidence: 0.96, alternatives: [] }),
     );
     opened.push(fake);
-    const { client } = await factory({ fake, fakeTiers: ['small', 'medium'] });
+    const { client, settings } = await factory({ fake, fakeTiers: ['small', 'medium'] });
     const jobId = uniqueId('low-confidence');
     await client.startJob({ id: jobId, type: 'triage', input: { text: 'money back?' } });
     const result = await client.getResult(jobId);
@@ -247,6 +248,15 @@ describe('routing and escalation with scripted tiers', () => {
       ['fake-medium', 'accepted'],
     ]);
     expect(result.ledger[0]!.escalationReason).toMatch(/confidence 0.30 below 0.7/);
+    // the larger tier's answer becomes a training example for the small model
+    const store = new ExampleStore(defaultExampleStoreFile(settings.dataDir));
+    try {
+      expect(store.examples('classify-intent').filter((example) => example.jobId === jobId)).toEqual([
+        expect.objectContaining({ label: 'refund_request', source: 'escalation', text: 'money back?', stepId: 'intent' }),
+      ]);
+    } finally {
+      store.close();
+    }
     expect(result.outputs.intent).toMatchObject({ intent: 'refund_request' });
     expect(result.escalations).toBe(1);
     expect(result.topTier).toBe('medium');

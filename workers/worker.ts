@@ -8,7 +8,10 @@ import type { PayloadCodec } from '@temporalio/common';
 import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { Outbox } from '../activities/outbox';
+import { createLearningActivities } from '../learning/activities';
+import { currentModelFile } from '../learning/model-registry';
 import { createModelGateway } from '../providers/gateway';
+import { createRegistry, loadRegistry, type ModelRegistry } from '../providers/registry';
 import type { ModelGateway } from '../providers/gateway-types';
 import { payloadCodecFromEnvironment } from '../platform/codec';
 import { connectWorkerConnection } from '../platform/connection';
@@ -33,6 +36,22 @@ export interface ConveyorWorkerOptions {
    * in the environment (none without a key); null: plain payloads. Codecs run outside the workflow sandbox.
    */
   payloadCodec?: PayloadCodec | null;
+  /** Where the learning loop keeps examples and promoted models (default: the settings' data dir). */
+  dataDir?: string;
+}
+
+/**
+ * The registry this worker serves: conveyor.models.json with the environment's models, and the
+ * promoted intent model (conveyor distill) as the small local model's file once there is one.
+ */
+export function workerRegistry(dataDir: string, env: NodeJS.ProcessEnv = process.env): ModelRegistry {
+  const registry = loadRegistry(env);
+  const promoted = currentModelFile(dataDir, 'classify-intent');
+  if (!promoted) return registry;
+  return createRegistry(
+    registry.models.map((model) => (model.provider === 'local' && model.tier === 'small' ? { ...model, options: { ...model.options, modelFile: promoted } } : model)),
+    'registry with the promoted small model',
+  );
 }
 
 export async function createConveyorWorker(options: ConveyorWorkerOptions): Promise<Worker> {
@@ -43,7 +62,10 @@ export async function createConveyorWorker(options: ConveyorWorkerOptions): Prom
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
-    activities: createActivities({ gateway: options.gateway, outbox: options.outbox }),
+    activities: {
+      ...createActivities({ gateway: options.gateway, outbox: options.outbox }),
+      ...createLearningActivities({ dataDir: options.dataDir ?? loadSettings().dataDir }),
+    },
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 50,
     maxCachedWorkflows: options.maxCachedWorkflows,
     ...(codec ? { dataConverter: { payloadCodecs: [codec] } } : {}),
@@ -65,9 +87,9 @@ export async function runWorker(settings: ConveyorSettings = loadSettings(), log
   const payloadCodec = payloadCodecFromEnvironment() ?? null;
   const endpoint = await ensureTemporal(settings);
   const connection = await connectWorkerConnection(settings, endpoint.address);
-  const gateway = createModelGateway({});
+  const gateway = createModelGateway({ registry: workerRegistry(settings.dataDir) });
   const outbox = defaultOutbox(settings);
-  const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, payloadCodec });
+  const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, payloadCodec, dataDir: settings.dataDir });
   const encryption = payloadCodec ? `payloads encrypted with key "${payloadCodec.currentKeyId}"` : 'payloads not encrypted';
   log(`conveyor worker: task queue "${settings.taskQueue}" on ${endpoint.address} (namespace ${settings.namespace}, ${encryption})`);
   try {

@@ -11,6 +11,7 @@ import {
   defineSignal,
   defineUpdate,
   proxyActivities,
+  patched,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
@@ -18,6 +19,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
+import type { LearningActivities } from '../learning/activities';
 import type { ModelCallResult } from '../activities/types';
 import { refusalFor, type Decision, type PendingApproval, type RecordedDecision, type ApprovalKind } from '../domain/approvals';
 import { JobBudget } from '../domain/budget';
@@ -87,6 +89,11 @@ const models = proxyActivities<Activities>({
 const catalog = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { maximumAttempts: 5 },
+});
+
+const learning = proxyActivities<LearningActivities>({
+  startToCloseTimeout: '20 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: ['InvalidExampleError'] },
 });
 
 const sinks = proxyActivities<Activities>({
@@ -280,6 +287,7 @@ class FactoryJob {
         const reviewed = await this.requestApproval('review', step.id, station.name, lastOutput ?? {}, decision.reason);
         this.outputs[step.id] = { ...(lastOutput as object), ...reviewed.edits };
         this.confidences[step.id] = 1;
+        if (Object.keys(reviewed.edits).length > 0) await this.collectExample(step, station, input, this.outputs[step.id], 'reviewer-edit');
         return;
       }
       if (decision.kind === 'over-budget') {
@@ -322,8 +330,24 @@ class FactoryJob {
       this.outputs[step.id] = result.output;
       this.confidences[step.id] = confidence;
       this.publish(this.status);
+      if (escalation) await this.collectExample(step, station, input, result.output, 'escalation');
       return;
     }
+  }
+
+  /**
+   * A better answer than the small model's exists (a larger tier's, or a reviewer's edit): keep it as a
+   * training example for the next distill round. Classification stations only, whose label is one field.
+   */
+  private async collectExample(step: PlanStep, station: ModelStation, input: unknown, output: unknown, source: 'escalation' | 'reviewer-edit'): Promise<void> {
+    if (!patched('collect-examples')) return;
+    const label = labelOf(station.name, output);
+    const text = (input as { text?: unknown; transcript?: unknown }).text ?? (input as { transcript?: unknown }).transcript;
+    if (label === undefined || typeof text !== 'string' || !text.trim()) return;
+    const smallModel = this.ledger.find((entry) => entry.stepId === step.id && entry.call === 1);
+    await learning.collectExample.executeWithOptions({ summary: `collect example: ${station.name} → ${label} (${source})` }, [
+      { station: station.name, jobType: this.request.type, jobId: this.request.id, stepId: step.id, text, label, source, modelVersion: smallModel?.modelVersion },
+    ]);
   }
 
   private async handleOverBudget(step: PlanStep, estimateUsd: number, reason: string): Promise<void> {
@@ -629,6 +653,13 @@ function escalationCauseOf(error: unknown): EscalationCause | undefined {
 function failureSummary(error: unknown): string {
   if (error instanceof ActivityFailure && error.cause) return `${(error.cause as ApplicationFailure).type ?? error.cause.name}: ${error.cause.message}`;
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The label a classification station's answer carries, when the station is one. */
+function labelOf(stationName: string, output: unknown): string | undefined {
+  if (stationName === 'classify-intent') return (output as { intent?: string }).intent;
+  if (stationName === 'check-relevance') return (output as { relevant?: boolean }).relevant ? 'relevant' : 'irrelevant';
+  return undefined;
 }
 
 /** Every string in the job input, for screening. */

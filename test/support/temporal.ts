@@ -59,6 +59,7 @@ export async function startWorker(options: {
     gateway,
     outbox,
     workflowBundle: options.bundle,
+    dataDir: options.settings.dataDir,
   });
   const running = worker.run();
   return {
