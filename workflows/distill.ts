@@ -7,13 +7,13 @@
  * update and signal, the policy's reviewers, two different people when two are required), and only
  * an approval promotes it in the model registry. A timeout rejects: no model is promoted by default.
  */
-import { condition, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { condition, proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { refusalFor, type Decision, type PendingApproval, type RecordedDecision } from '../domain/approvals';
 import type { ApprovalPolicy } from '../domain/job-types';
 import { ConveyorJobType, ConveyorStatus, type JobStatus } from '../domain/search-attributes';
 import type { LearningActivities } from '../learning/activities';
 import type { DistillRequest, DistillResult, DistillSettings, DistillReport, DistillStatus } from '../learning/types';
-import { decideSignal, decideUpdate, decisionRefusedSignal, pendingApprovalsQuery } from './job';
+import { registerDecideHandlers } from './decide-handlers';
 
 const PROMOTE_STEP = 'promote';
 
@@ -132,31 +132,13 @@ class DistillRun {
   // ---- the decide contract (shared with the job workflow) ----------------------------------------
 
   private registerHandlers(): void {
-    setHandler(
-      decideUpdate,
-      (decision) => {
-        this.apply(decision, 'update');
-        return { approvalId: decision.approvalId, accepted: true, settled: this.decided.has(decision.approvalId) };
-      },
-      {
-        validator: (decision) => {
-          const refusal = this.refusal(decision);
-          if (refusal) throw new Error(refusal);
-        },
-      },
-    );
-    setHandler(decideSignal, (decision) => {
-      const refusal = this.refusal(decision);
-      if (refusal) {
-        this.approvals.push({ ...decision, at: new Date().toISOString(), via: 'signal', accepted: false, refusal });
-        return;
-      }
-      this.apply(decision, 'signal');
+    registerDecideHandlers({
+      refusal: (decision) => this.refusal(decision),
+      apply: (decision, via) => this.apply(decision, via),
+      isSettled: (approvalId) => this.decided.has(approvalId),
+      record: (decision) => this.approvals.push(decision),
+      pending: () => this.pending,
     });
-    setHandler(decisionRefusedSignal, ({ decision, refusal }) => {
-      this.approvals.push({ ...decision, at: new Date().toISOString(), via: 'update', accepted: false, refusal });
-    });
-    setHandler(pendingApprovalsQuery, () => this.pending);
   }
 
   private refusal(decision: unknown): string | undefined {

@@ -21,6 +21,7 @@ import {
 import type { createActivities } from '../activities';
 import type { LearningActivities } from '../learning/activities';
 import type { ModelCallResult } from '../activities/types';
+import { registerDecideHandlers } from './decide-handlers';
 import { refusalFor, type Decision, type PendingApproval, type RecordedDecision, type ApprovalKind } from '../domain/approvals';
 import { JobBudget } from '../domain/budget';
 import { InvalidJobInputError, validateJobRequest, type ActionRecord, type JobProgress, type JobRecord, type JobRequest, type JobResult, type LedgerEntry, type RoutingDecisionRecord } from '../domain/job';
@@ -404,31 +405,13 @@ class FactoryJob {
   // ---- approvals ---------------------------------------------------------------------------------
 
   private registerHandlers(): void {
-    setHandler(
-      decideUpdate,
-      (decision) => {
-        this.applyDecision(decision, 'update');
-        return { approvalId: decision.approvalId, accepted: true, settled: this.settled.has(decision.approvalId) };
-      },
-      {
-        validator: (decision) => {
-          const refusal = this.refusal(decision);
-          if (refusal) throw new Error(refusal);
-        },
-      },
-    );
-    setHandler(decideSignal, (decision) => {
-      const refusal = this.refusal(decision);
-      if (refusal) {
-        this.approvals.push({ ...(decision), at: new Date().toISOString(), via: 'signal', accepted: false, refusal });
-        return;
-      }
-      this.applyDecision(decision, 'signal');
+    registerDecideHandlers({
+      refusal: (decision) => this.refusal(decision),
+      apply: (decision, via) => this.applyDecision(decision, via),
+      isSettled: (approvalId) => this.settled.has(approvalId),
+      record: (decision) => this.approvals.push(decision),
+      pending: () => this.pending,
     });
-    setHandler(decisionRefusedSignal, ({ decision, refusal }) => {
-      this.approvals.push({ ...decision, at: new Date().toISOString(), via: 'update', accepted: false, refusal });
-    });
-    setHandler(pendingApprovalsQuery, () => this.pending);
     setHandler(recordQuery, () => this.snapshot(this.status));
     setHandler(progressQuery, () => ({
       id: this.request.id,
