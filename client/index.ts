@@ -208,7 +208,8 @@ export class ConveyorClient {
     } catch (error) {
       view.failure = describeFailure(error);
     }
-    return view;
+    // Failed, terminated, timed out or cancelled: the last recorded ConveyorStatus may still say "running".
+    return { ...view, status: 'failed' };
   }
 
   /** What waits for approval: a visibility query on ConveyorStatus, then each job's pendingApprovals query. */
