@@ -1,0 +1,99 @@
+/**
+ * The chaos suite's report: one table row per scenario (the same numbers for stdout, Markdown and JSON),
+ * the definitions the numbers follow, and the verdict — a run passes only when no job was lost, no
+ * action ran twice and no completed model step was paid twice.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { definitions } from './harness';
+import type { ChaosSize, ScenarioRow } from './scenarios';
+
+const columns: { title: string; value: (row: ScenarioRow) => string }[] = [
+  { title: 'scenario', value: (row) => row.scenario },
+  { title: 'submitted', value: (row) => String(row.submitted) },
+  { title: 'completed', value: (row) => String(row.completed) },
+  { title: 'rejected', value: (row) => String(row.rejected) },
+  {
+    title: 'failed (typed)',
+    value: (row) => `${row.failedTyped}${row.failedTyped ? ` (${Object.entries(row.failureTypes).map(([type, count]) => `${type} ${count}`).join(', ')})` : ''}`,
+  },
+  { title: 'lost', value: (row) => String(row.lost) },
+  { title: 'actions twice', value: (row) => String(row.duplicateActions) },
+  { title: 'absorbed action retries', value: (row) => String(row.absorbedActionRetries) },
+  { title: 'repeated paid calls', value: (row) => String(row.repeatedPaidCalls) },
+  { title: 'answers lost with a killed worker', value: (row) => String(row.answersLostWithWorker) },
+  { title: 'provider calls (paid)', value: (row) => `${row.providerCalls} (${row.paidCalls})` },
+  { title: 'cache-hit steps', value: (row) => String(row.cacheHitSteps) },
+  { title: 'cache errors', value: (row) => String(row.cache.cacheErrors) },
+  { title: 'duration', value: (row) => `${(row.durationMs / 1000).toFixed(0)} s` },
+];
+
+export function verdictOf(rows: ScenarioRow[]): { passed: boolean; problems: string[] } {
+  const problems = rows.flatMap((row) => [
+    ...(row.lost > 0 ? [`${row.scenario}: ${row.lost} job(s) lost`] : []),
+    ...(row.duplicateActions > 0 ? [`${row.scenario}: ${row.duplicateActions} action(s) executed more than once`] : []),
+    ...(row.repeatedPaidCalls > 0 ? [`${row.scenario}: ${row.repeatedPaidCalls} repeated paid call(s)`] : []),
+  ]);
+  return { passed: problems.length === 0, problems };
+}
+
+export function renderTable(rows: ScenarioRow[]): string {
+  const header = `| ${columns.map((column) => column.title).join(' | ')} |`;
+  const rule = `| ${columns.map(() => '---').join(' | ')} |`;
+  return [header, rule, ...rows.map((row) => `| ${columns.map((column) => column.value(row)).join(' | ')} |`)].join('\n');
+}
+
+function renderDetails(rows: ScenarioRow[]): string {
+  return rows
+    .map((row) =>
+      [
+        `- **${row.scenario}** — ${row.description}.`,
+        ...row.events.map((event) => `  - event: ${event}`),
+        ...row.notes.map((note) => `  - ${note}`),
+        `  - batch workflow's own totals: ${row.batch ? `completed ${row.batch.completed}, failed ${row.batch.failed}, rejected ${row.batch.rejected}, duplicates ${row.batch.duplicates}` : 'no result'}`,
+        ...(row.dataDir ? [`  - logs kept in ${row.dataDir}`] : []),
+      ].join('\n'),
+    )
+    .join('\n');
+}
+
+export function renderDefinitions(): string {
+  return [
+    `- **lost** = ${definitions.lost}.`,
+    `- **actions twice** = ${definitions.duplicateActions}. **absorbed action retries**: executeAction attempts that found their row already written (firstExecution false) — a retry the idempotency key made harmless.`,
+    `- **repeated paid calls** = ${definitions.repeatedPaidCalls}.`,
+    `- **answers lost with a killed worker** = ${definitions.answersLostWithWorker}.`,
+    '- **cache errors**: the workers\' gateway counter of cache operations that failed or timed out (the calls went on uncached).',
+  ].join('\n');
+}
+
+export function renderMarkdown(size: ChaosSize, rows: ScenarioRow[], startedAt: string): string {
+  const verdict = verdictOf(rows);
+  return [
+    `# Chaos suite — ${size}`,
+    '',
+    `Run ${startedAt} on ${process.platform}/${process.arch}, Node ${process.version}. Each scenario: its own embedded Temporal server, support-ticket jobs whose small and medium tiers are a fake OpenAI-protocol server.`,
+    '',
+    renderTable(rows),
+    '',
+    `Verdict: ${verdict.passed ? 'PASS — nothing lost, no action twice, no completed step paid twice' : `FAIL — ${verdict.problems.join('; ')}`}.`,
+    '',
+    '## What happened',
+    '',
+    renderDetails(rows),
+    '',
+    '## Definitions',
+    '',
+    renderDefinitions(),
+    '',
+  ].join('\n');
+}
+
+export function writeResults(dir: string, size: ChaosSize, rows: ScenarioRow[], startedAt: string): { json: string; markdown: string } {
+  fs.mkdirSync(dir, { recursive: true });
+  const json = path.join(dir, `${size}.json`);
+  const markdown = path.join(dir, `${size}.md`);
+  fs.writeFileSync(json, `${JSON.stringify({ size, startedAt, verdict: verdictOf(rows), definitions, rows }, null, 2)}\n`);
+  fs.writeFileSync(markdown, renderMarkdown(size, rows, startedAt));
+  return { json, markdown };
+}

@@ -1,0 +1,306 @@
+/**
+ * The chaos scenarios: each runs a batch of support-ticket jobs on its own embedded Temporal server,
+ * with worker processes and a fake OpenAI-protocol model server (small and medium tiers), breaks one
+ * thing on purpose while the batch runs, and returns one row of counts: what was submitted, completed,
+ * failed with a typed error or lost, whether any action ran twice, and whether any completed model step
+ * was paid twice. The scenario functions are what `chaos/run.ts` and `test/chaos.test.ts` both call.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { BatchResult } from '../workflows/batch';
+import { startRedis, type TestRedis } from '../test/fakes/redis-server';
+import {
+  accountFor,
+  cacheStatsOf,
+  chaosTempDir,
+  connectChaosClient,
+  jobOutcome,
+  startChaosModelServer,
+  startChaosTemporal,
+  startWorkerFleet,
+  supportTickets,
+  waitForBatch,
+  waitUntil,
+  writeRegistry,
+  writeWorkflowBundle,
+  type Accounting,
+  type ChaosModelServer,
+  type ChaosTemporal,
+  type FaultPlan,
+  type JobOutcome,
+  type WorkerFleet,
+} from './harness';
+
+export type ChaosSize = 'small' | 'full';
+
+export const sizes: Record<ChaosSize, { jobs: number; concurrency: number; deadlineMs: number }> = {
+  small: { jobs: 30, concurrency: 15, deadlineMs: 180_000 },
+  full: { jobs: 200, concurrency: 25, deadlineMs: 1_200_000 },
+};
+
+/** Model calls per support-ticket job: intent, entities, risk, reply, action (all on the fake tiers). */
+const callsPerJob = 5;
+
+export interface ScenarioRow extends Accounting {
+  scenario: string;
+  description: string;
+  size: ChaosSize;
+  /** What was broken, and when (model calls answered so far). */
+  events: string[];
+  notes: string[];
+  unplannedWorkerExits: number;
+  cache: { hits: number; misses: number; cacheErrors: number };
+  batch: Pick<BatchResult, 'completed' | 'failed' | 'rejected' | 'duplicates'> | null;
+  durationMs: number;
+  /** Kept when something is wrong, for the logs (worker, server). */
+  dataDir?: string;
+}
+
+export interface ChaosRunContext {
+  size: ChaosSize;
+  bundleFile: string;
+  log?: (line: string) => void;
+}
+
+interface Disruption {
+  temporal: ChaosTemporal;
+  fleet: WorkerFleet;
+  model: ChaosModelServer;
+  redis?: TestRedis;
+  /** Resolves when the model server has answered this share of the batch's expected calls (false at the deadline). */
+  reached(share: number): Promise<boolean>;
+  event(text: string): void;
+  note(text: string): void;
+}
+
+interface ScenarioPlan {
+  name: string;
+  description: string;
+  workers: string[];
+  faults?: Omit<FaultPlan, 'modelTimeoutMs' | 'latencyMs'>;
+  /** How long each model answer takes (default 150 ms), so a disruption finds calls in flight. */
+  modelLatencyMs?: number;
+  modelTimeoutMs?: number;
+  redis?: boolean;
+  disrupt?(chaos: Disruption): Promise<void>;
+  /** Adds notes from what the workers logged and counted. */
+  inspect?(row: ScenarioRow, fleet: WorkerFleet): void;
+}
+
+async function runScenario(plan: ScenarioPlan, context: ChaosRunContext): Promise<ScenarioRow> {
+  const size = sizes[context.size];
+  const log = context.log ?? (() => {});
+  const started = Date.now();
+  const deadline = started + size.deadlineMs;
+  const dataDir = chaosTempDir(plan.name);
+  const modelTimeoutMs = plan.modelTimeoutMs ?? 5_000;
+  const events: string[] = [];
+  const notes: string[] = [];
+  const cleanup: (() => Promise<void> | void)[] = [];
+  let keep = false;
+  try {
+    const model = await startChaosModelServer({ rate: plan.faults?.rate ?? 0, seed: plan.faults?.seed ?? 0, modelTimeoutMs, latencyMs: plan.modelLatencyMs ?? 150 });
+    cleanup.push(() => model.close());
+    const registryFile = path.join(dataDir, 'models.json');
+    writeRegistry(registryFile, model.url, modelTimeoutMs);
+    const temporal = await startChaosTemporal(path.join(dataDir, 'temporal'));
+    cleanup.push(() => temporal.stop());
+    const redis = plan.redis ? await startRedis() : undefined;
+    if (redis) cleanup.push(() => redis.stop());
+    const taskQueue = `chaos-${plan.name}`;
+    const fleet = startWorkerFleet({
+      names: plan.workers,
+      temporal,
+      taskQueue,
+      dataDir,
+      bundleFile: context.bundleFile,
+      registryFile,
+      extraEnv: redis ? { CONVEYOR_CACHE_REDIS_URL: redis.url } : undefined,
+    });
+    cleanup.push(() => fleet.stop());
+    const client = await connectChaosClient(temporal, taskQueue);
+    cleanup.push(() => client.close());
+
+    const batchId = `${plan.name}-${Date.now().toString(36)}`;
+    const jobs = supportTickets(batchId, size.jobs);
+    await client.startBatch({ batchId, jobs, concurrency: size.concurrency });
+    log(`${plan.name}: ${jobs.length} jobs submitted`);
+
+    const answered = () => model.calls.filter((call) => call.paid).length;
+    const disruption: Disruption = {
+      temporal,
+      fleet,
+      model,
+      redis,
+      reached: (share) => waitUntil(() => answered() >= Math.ceil(share * callsPerJob * jobs.length), deadline),
+      event(text) {
+        const inFlight = model.calls.filter((call) => !call.paid && call.kind === 'answer' && Date.now() - call.receivedAt < (plan.modelLatencyMs ?? 150) + 50).length;
+        const line = `${text} at ${((Date.now() - started) / 1000).toFixed(1)} s, ${answered()}/${callsPerJob * jobs.length} calls answered, ${inFlight} in flight`;
+        events.push(line);
+        log(`${plan.name}: ${line}`);
+      },
+      note: (text) => notes.push(text),
+    };
+    await plan.disrupt?.(disruption);
+    const batch = await waitForBatch(client, batchId, deadline);
+    if (!batch) notes.push(`the batch did not finish within ${size.deadlineMs / 1000} s`);
+
+    const outcomes = new Map<string, JobOutcome>();
+    const checkDeadline = Math.max(deadline, Date.now() + 60_000);
+    for (let index = 0; index < jobs.length; index += 10) {
+      const slice = jobs.slice(index, index + 10);
+      const results = await Promise.all(slice.map((job) => jobOutcome(client, job.id, checkDeadline)));
+      slice.forEach((job, offset) => outcomes.set(job.id, results[offset]!));
+    }
+    const accounting = accountFor({
+      jobs,
+      outcomes,
+      outboxFile: path.join(dataDir, 'outbox.sqlite'),
+      executionsLog: path.join(dataDir, 'executions.log'),
+      receivedLog: path.join(dataDir, 'received.log'),
+      calls: model.calls,
+    });
+    const row: ScenarioRow = {
+      scenario: plan.name,
+      description: plan.description,
+      size: context.size,
+      ...accounting,
+      events,
+      notes,
+      unplannedWorkerExits: fleet.unplannedExits(),
+      cache: cacheStatsOf(dataDir),
+      batch: batch ? { completed: batch.completed, failed: batch.failed, rejected: batch.rejected, duplicates: batch.duplicates } : null,
+      durationMs: 0,
+    };
+    if (row.unplannedWorkerExits > 0) notes.push(`${row.unplannedWorkerExits} worker exit(s) nobody asked for (restarted by the fleet)`);
+    if (row.missingActions > 0) notes.push(`${row.missingActions} completed job(s) without their outbox row`);
+    if (batch && batch.completed + batch.failed + batch.rejected + batch.duplicates !== jobs.length) {
+      notes.push(`batch totals (${batch.completed}+${batch.failed}+${batch.rejected}+${batch.duplicates}) do not add up to ${jobs.length}`);
+    }
+    for (const lost of row.lostJobs.slice(0, 5)) notes.push(`lost ${lost.jobId}: ${lost.why}`);
+    plan.inspect?.(row, fleet);
+    keep = row.lost > 0 || row.duplicateActions > 0 || row.repeatedPaidCalls > 0 || process.env.CHAOS_KEEP === '1';
+    if (keep) {
+      row.dataDir = dataDir;
+      fs.writeFileSync(path.join(dataDir, 'provider-calls.json'), JSON.stringify(model.calls, null, 1));
+      fs.writeFileSync(path.join(dataDir, 'outcomes.json'), JSON.stringify([...outcomes], null, 1));
+    }
+    row.durationMs = Date.now() - started;
+    log(`${plan.name}: done in ${Math.round(row.durationMs / 1000)} s`);
+    return row;
+  } finally {
+    for (const release of cleanup.reverse()) {
+      try {
+        await release();
+      } catch (error) {
+        log(`${plan.name}: cleanup failed: ${String(error)}`);
+      }
+    }
+    if (!keep) fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+// ---- the scenarios ---------------------------------------------------------------------------------
+
+export function workerKills(context: ChaosRunContext): Promise<ScenarioRow> {
+  const kills = context.size === 'small' ? [0.2, 0.45, 0.7] : [0.12, 0.3, 0.48, 0.66, 0.84];
+  return runScenario(
+    {
+      name: 'worker-sigkill',
+      description: 'two worker processes on one task queue; SIGKILL one, then the other, restarting each at once',
+      workers: ['w1', 'w2'],
+      modelLatencyMs: 400,
+      async disrupt(chaos) {
+        for (const [index, share] of kills.entries()) {
+          if (!(await chaos.reached(share))) return;
+          const name = index % 2 === 0 ? 'w1' : 'w2';
+          await chaos.fleet.kill(name);
+          chaos.event(`SIGKILL ${name}`);
+          chaos.fleet.start(name);
+        }
+      },
+    },
+    context,
+  );
+}
+
+export function serverKill(context: ChaosRunContext): Promise<ScenarioRow> {
+  const kills = context.size === 'small' ? [0.35] : [0.3, 0.65];
+  return runScenario(
+    {
+      name: 'temporal-sigkill',
+      description: 'the Temporal dev server SIGKILLed mid-batch and started again on the same SQLite file; workers and client reconnect',
+      workers: ['w1'],
+      modelLatencyMs: 300,
+      async disrupt(chaos) {
+        for (const share of kills) {
+          if (!(await chaos.reached(share))) return;
+          await chaos.temporal.kill();
+          chaos.event('SIGKILL temporal server');
+          await new Promise((resolve) => setTimeout(resolve, 2_000));
+          const restarting = Date.now();
+          await chaos.temporal.restart();
+          chaos.note(`server restarted on the same SQLite file in ${((Date.now() - restarting) / 1000).toFixed(1)} s`);
+        }
+      },
+    },
+    context,
+  );
+}
+
+export function flakyModel(context: ChaosRunContext): Promise<ScenarioRow> {
+  return runScenario(
+    {
+      name: 'flaky-model',
+      description: '30% of model calls (seeded): 429 + Retry-After 1 s, 500, connection reset, slower than the 2 s timeout, malformed JSON',
+      workers: ['w1'],
+      faults: { rate: 0.3, seed: 20_250_101 },
+      modelTimeoutMs: 2_000,
+      inspect(row) {
+        const faults = Object.entries(row.faultsInjected).map(([kind, count]) => `${kind} ${count}`);
+        row.notes.push(`faults injected: ${faults.join(', ') || 'none'}`);
+      },
+    },
+    context,
+  );
+}
+
+export function cacheOutage(context: ChaosRunContext): Promise<ScenarioRow> {
+  return runScenario(
+    {
+      name: 'cache-store-down',
+      description: 'the shared Redis cache store (a real redis-server) stopped mid-run; jobs go on without it',
+      workers: ['w1'],
+      redis: true,
+      async disrupt(chaos) {
+        if (!(await chaos.reached(0.4))) return;
+        await chaos.redis?.stop();
+        chaos.event('redis-server stopped');
+      },
+      inspect(row, fleet) {
+        const said = fleet.logs().split('\n').find((line) => line.includes('model cache is unavailable'));
+        row.notes.push(`gateway cache counters: ${row.cache.cacheErrors} error(s), ${row.cache.misses} miss(es), ${row.cache.hits} hit(s)`);
+        row.notes.push(said ? `worker log: ${said.trim().slice(0, 160)}` : 'the workers logged nothing about the cache');
+      },
+    },
+    context,
+  );
+}
+
+export const scenarios = { 'worker-sigkill': workerKills, 'temporal-sigkill': serverKill, 'flaky-model': flakyModel, 'cache-store-down': cacheOutage } as const;
+export type ScenarioName = keyof typeof scenarios;
+
+/** Bundles the workflows once, then runs the chosen scenarios one after another. */
+export async function runChaosSuite(options: { size: ChaosSize; only?: ScenarioName[]; log?: (line: string) => void }): Promise<ScenarioRow[]> {
+  const bundleDir = chaosTempDir('bundle');
+  try {
+    const bundleFile = await writeWorkflowBundle(bundleDir);
+    const rows: ScenarioRow[] = [];
+    for (const name of options.only ?? (Object.keys(scenarios) as ScenarioName[])) {
+      rows.push(await scenarios[name]({ size: options.size, bundleFile, log: options.log }));
+    }
+    return rows;
+  } finally {
+    fs.rmSync(bundleDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * The chaos suite at its small size, as a specification: with workers SIGKILLed, the Temporal server
+ * SIGKILLed and restarted, a model endpoint failing 30% of calls and the shared cache store stopped,
+ * no job is lost, no action runs twice and no model step whose answer a worker held is paid again.
+ * The scenarios are chaos/scenarios.ts, the same functions `npm run chaos` runs.
+ */
+import { describe, expect, it } from 'vitest';
+import { runChaosSuite, type ScenarioRow } from '../chaos/scenarios';
+
+describe('chaos (small)', () => {
+  it('loses nothing, acts once and pays once through worker kills, a server kill, a flaky model and a dead cache', async () => {
+    const rows = await runChaosSuite({ size: 'small' });
+    const byName = new Map(rows.map((row) => [row.scenario, row]));
+    const row = (name: string): ScenarioRow => {
+      const found = byName.get(name);
+      if (!found) throw new Error(`scenario ${name} did not run`);
+      return found;
+    };
+    expect(rows.map((r) => r.scenario)).toEqual(['worker-sigkill', 'temporal-sigkill', 'flaky-model', 'cache-store-down']);
+
+    for (const scenario of rows) {
+      const summary = {
+        scenario: scenario.scenario,
+        lost: scenario.lost,
+        duplicateActions: scenario.duplicateActions,
+        repeatedPaidCalls: scenario.repeatedPaidCalls,
+        missingActions: scenario.missingActions,
+        accounted: scenario.completed + scenario.failedTyped + scenario.rejected,
+      };
+      expect(summary, JSON.stringify({ events: scenario.events, notes: scenario.notes, lostJobs: scenario.lostJobs.slice(0, 5) })).toEqual({
+        scenario: scenario.scenario,
+        lost: 0,
+        duplicateActions: 0,
+        repeatedPaidCalls: 0,
+        missingActions: 0,
+        accounted: scenario.submitted,
+      });
+      expect(scenario.submitted).toBe(30);
+    }
+
+    // The disruptions really happened.
+    expect(row('worker-sigkill').events.filter((event) => event.startsWith('SIGKILL w'))).toHaveLength(3);
+    expect(row('temporal-sigkill').events.filter((event) => event.startsWith('SIGKILL temporal'))).toHaveLength(1);
+    const faults = row('flaky-model').faultsInjected;
+    expect(Object.keys(faults).sort()).toEqual(['malformed', 'rate-limited', 'reset', 'server-error', 'slow']);
+    expect(row('flaky-model').providerCalls).toBeGreaterThan(row('flaky-model').paidCalls);
+    // The dead cache is noticed and said, and the jobs went on without it.
+    const cache = row('cache-store-down');
+    expect(cache.events.some((event) => event.startsWith('redis-server stopped'))).toBe(true);
+    expect(cache.cache.cacheErrors).toBeGreaterThan(0);
+    expect(cache.notes.some((note) => note.includes('model cache is unavailable'))).toBe(true);
+    expect(cache.completed).toBe(30);
+  }, 420_000);
+});
