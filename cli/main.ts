@@ -2,6 +2,8 @@
  * The `conveyor` command line: run the server and worker, start jobs and batches, inspect them,
  * review what waits for approval, and train local models. Tables by default, `--json` for scripts.
  */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
   ConveyorClient,
@@ -59,6 +61,7 @@ const commandUsage: Record<string, string> = {
   report: 'conveyor report [--since 24h|7d|ISO] [--type T] [--task-queue Q] [--format md|json|html | --json] [--out FILE]',
   train: 'conveyor train --data FILE [--text-column text] [--label-column label] [--model-size small|medium|large] --out MODEL [--json]',
   audit: 'conveyor audit export [--since 24h|7d|ISO] [--type T] [--out FILE]',
+  bench: 'conveyor bench [--quick] [--sizes 100,1000,10000] [--sections cache,overhead,throughput,growth,memory]   (= npm run bench)',
   distill: distillUsage,
   rollback: rollbackUsage,
   'codec-server': 'conveyor codec-server   (CONVEYOR_ENCRYPTION_KEY[_FILE], CONVEYOR_CODEC_PORT, CONVEYOR_CODEC_TOKEN)',
@@ -79,6 +82,7 @@ const usage = `conveyor — a durable AI factory on Temporal
   ${commandUsage.report}
   ${commandUsage.train}
   ${commandUsage.audit}
+  ${commandUsage.bench}
   ${commandUsage.distill}
   ${commandUsage.rollback}
   ${commandUsage['codec-server']}
@@ -488,6 +492,12 @@ export async function main(argv: string[]): Promise<number> {
 
     case 'audit':
       return auditCommand(rest, { stdout: out, stderr: err });
+
+    case 'bench': {
+      // The engine benchmark runs in a process of its own: it starts servers and worker processes.
+      const bench = spawnSync(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'bench', 'run.ts'), ...rest], { stdio: 'inherit' });
+      return bench.status ?? 1;
+    }
 
     case 'distill':
       return distillCommand(rest, { stdout: out, stderr: err });

@@ -1,0 +1,121 @@
+/**
+ * Presents the engine benchmark's results: the table printed to the terminal, bench/results/engine.json
+ * (machine, Node version, load average, date, every figure with unit, goal and pass/fail, and the section
+ * details) and bench/results/engine.md (the same table in markdown, the command that produced it, and
+ * what each figure measures).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { BenchOptions, Figure, SectionOutcome } from './figures';
+import { formatNumber, loadAverage } from './measure';
+
+export interface EngineReport {
+  command: string;
+  date: string;
+  durationSeconds: number;
+  machine: { cpus: number; cpuModel: string; memoryGb: number; platform: string; arch: string; kernel: string };
+  node: string;
+  temporal: { sdk: string; cli?: string };
+  loadAverage: { start: [number, number, number]; end: [number, number, number]; note: string };
+  options: BenchOptions;
+  figures: Figure[];
+  sections: SectionOutcome[];
+  passed: number;
+  failed: number;
+}
+
+export function machineInfo(): EngineReport['machine'] {
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+    memoryGb: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
+    platform: os.platform(),
+    arch: os.arch(),
+    kernel: os.release(),
+  };
+}
+
+export function buildReport(fields: Omit<EngineReport, 'figures' | 'passed' | 'failed' | 'loadAverage'> & { loadAverageStart: [number, number, number] }): EngineReport {
+  const figures = fields.sections.flatMap((section) => section.figures);
+  const { loadAverageStart, ...rest } = fields;
+  return {
+    ...rest,
+    loadAverage: {
+      start: loadAverageStart,
+      end: loadAverage(),
+      note: 'os.loadavg() (1, 5, 15 min) at the start and end of the run; each section records its own. Other processes on this machine may have been running.',
+    },
+    figures,
+    passed: figures.filter((item) => item.pass === true).length,
+    failed: figures.filter((item) => item.pass === false).length,
+  };
+}
+
+const verdict = (item: Figure) => (item.pass === undefined ? '' : item.pass ? 'pass' : 'FAIL');
+
+function rows(report: EngineReport): string[][] {
+  return report.figures.map((item) => [item.label, `${formatNumber(item.value)} ${item.unit}`, item.goal?.text ?? '', verdict(item)]);
+}
+
+export function printTable(report: EngineReport, print: (line: string) => void): void {
+  const header = ['figure', 'value', 'goal', 'result'];
+  const table = [header, ...rows(report)];
+  const widths = header.map((_, column) => Math.max(...table.map((row) => (row[column] ?? '').length)));
+  const line = (row: string[]) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd();
+  print('');
+  print(line(header));
+  print(widths.map((width) => '-'.repeat(width)).join('  '));
+  for (const row of table.slice(1)) print(line(row));
+  for (const section of report.sections) if (section.error) print(`section ${section.section} failed: ${section.error}`);
+  print(`\n${report.passed} goal(s) met, ${report.failed} missed; load average ${report.loadAverage.start.join(' / ')} at start, ${report.loadAverage.end.join(' / ')} at end.`);
+}
+
+function markdown(report: EngineReport): string {
+  const { machine } = report;
+  const lines = [
+    '# Engine benchmark',
+    '',
+    `Produced by \`${report.command}\` on ${report.date} in ${Math.round(report.durationSeconds)} s.`,
+    '',
+    `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGb} GB, ${machine.platform} ${machine.kernel} (${machine.arch}); Node ${report.node}; Temporal TypeScript SDK ${report.temporal.sdk}${report.temporal.cli ? `, ${report.temporal.cli} (embedded dev server, SQLite)` : ''}.`,
+    '',
+    ...(report.options.preloadModules.length
+      ? [`Factory workflows bundled with preloadModules ${report.options.preloadModules.join(', ')} (an experiment, not the worker's bundle).`, '']
+      : []),
+    `Load average (1 / 5 / 15 min): ${report.loadAverage.start.join(' / ')} at the start, ${report.loadAverage.end.join(' / ')} at the end. Other processes may have shared the CPU; each section's load average is in engine.json.`,
+    '',
+    '| figure | value | goal | result |',
+    '| --- | ---: | --- | --- |',
+    ...rows(report).map((row) => `| ${row.join(' | ')} |`),
+    '',
+    `${report.passed} goal(s) met, ${report.failed} missed.`,
+    '',
+  ];
+  const failedSections = report.sections.filter((section) => section.error);
+  if (failedSections.length) {
+    lines.push('## Sections that failed', '', ...failedSections.map((section) => `- ${section.section}: ${section.error}`), '');
+  }
+  lines.push('## What each figure measures', '');
+  lines.push(
+    'Every Conveyor job here uses a no-op model provider (a fixed, schema-valid answer at once, no cache, no rate limiter), so the figures are the engine\'s: Temporal, the workflows, the gateway. Workers run in their own processes (one per measurement where memory matters) against an embedded Temporal dev server started for the run with a fresh SQLite database.',
+    '',
+  );
+  for (const item of report.figures) lines.push(`- **${item.label}** (${item.unit}): ${item.measures}`);
+  lines.push('');
+  return lines.join('\n');
+}
+
+export function writeReport(report: EngineReport, resultsDir: string): { json: string; md: string } {
+  fs.mkdirSync(resultsDir, { recursive: true });
+  const json = path.join(resultsDir, 'engine.json');
+  const md = path.join(resultsDir, 'engine.md');
+  const numbers = (_key: string, value: unknown) => {
+    if (typeof value !== 'number') return value;
+    if (!Number.isFinite(value)) return Number.isNaN(value) ? null : String(value);
+    return Number.isInteger(value) ? value : Number(value.toPrecision(6));
+  };
+  fs.writeFileSync(json, `${JSON.stringify(report, numbers, 2)}\n`);
+  fs.writeFileSync(md, markdown(report));
+  return { json, md };
+}

@@ -1,0 +1,127 @@
+/**
+ * One benchmark worker in a process of its own, so its memory can be read apart from the server's and
+ * the benchmark client's. `kind: 'conveyor'` runs Conveyor's worker (job and batch workflows, the real
+ * activities over the no-op gateway); `kind: 'raw'` runs the raw baseline of raw-workflow.ts with the
+ * same worker options. Started by worker-handle.ts with a JSON config as its only argument; it answers
+ * `memory` requests (after a full GC when started with --expose-gc) and stops on `stop` over IPC.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Worker } from '@temporalio/worker';
+import { Outbox } from '../../activities/outbox';
+import { connectWorkerConnection } from '../../platform/connection';
+import { installRuntimeLogging } from '../../platform/logging';
+import { loadSettings } from '../../platform/settings';
+import { createConveyorWorker } from '../../workers/worker';
+import { createNoopGateway } from './noop-provider';
+import { rawActivities } from './raw-workflow';
+
+export interface WorkerProcessConfig {
+  kind: 'conveyor' | 'raw';
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  /** A workflow bundle written by the parent (bundled once per run). */
+  bundleFile: string;
+  dataDir: string;
+  maxCachedWorkflows?: number;
+  maxConcurrentActivityTaskExecutions: number;
+}
+
+export type WorkerProcessRequest = { type: 'memory'; requestId: number } | { type: 'stop' };
+
+export interface MemoryReport {
+  rssBytes: number;
+  heapUsedBytes: number;
+  externalBytes: number;
+  cachedWorkflows: number;
+  gcAvailable: boolean;
+}
+
+export type WorkerProcessMessage =
+  | { type: 'ready' }
+  | { type: 'memory'; requestId: number; report: MemoryReport }
+  | { type: 'failed'; message: string };
+
+function send(message: WorkerProcessMessage): void {
+  process.send?.(message);
+}
+
+async function settledMemory(worker: Worker): Promise<MemoryReport> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  for (let round = 0; round < 3; round++) {
+    gc?.();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  }
+  const usage = process.memoryUsage();
+  return {
+    rssBytes: usage.rss,
+    heapUsedBytes: usage.heapUsed,
+    externalBytes: usage.external,
+    cachedWorkflows: worker.getStatus().numCachedWorkflows,
+    gcAvailable: gc !== undefined,
+  };
+}
+
+async function main(): Promise<void> {
+  const config = JSON.parse(process.argv[2] ?? '{}') as WorkerProcessConfig;
+  installRuntimeLogging();
+  const settings = loadSettings({ TEMPORAL_ADDRESS: config.address, TEMPORAL_NAMESPACE: config.namespace, CONVEYOR_DATA_DIR: config.dataDir });
+  const connection = await connectWorkerConnection(settings, config.address);
+  const gateway = createNoopGateway();
+  const outbox = config.kind === 'conveyor' ? new Outbox(path.join(config.dataDir, `outbox-${process.pid}.sqlite`)) : undefined;
+  const code = fs.readFileSync(config.bundleFile, 'utf8');
+  const worker = outbox
+    ? await createConveyorWorker({
+        connection,
+        namespace: config.namespace,
+        taskQueue: config.taskQueue,
+        gateway,
+        outbox,
+        workflowBundle: { code, sourceMap: '' },
+        maxCachedWorkflows: config.maxCachedWorkflows,
+        maxConcurrentActivityTaskExecutions: config.maxConcurrentActivityTaskExecutions,
+      })
+    : await Worker.create({
+        connection,
+        namespace: config.namespace,
+        taskQueue: config.taskQueue,
+        workflowBundle: { code },
+        activities: rawActivities,
+        maxCachedWorkflows: config.maxCachedWorkflows,
+        maxConcurrentActivityTaskExecutions: config.maxConcurrentActivityTaskExecutions,
+      });
+
+  process.on('message', (request: WorkerProcessRequest) => {
+    if (request.type === 'stop') {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      return;
+    }
+    settledMemory(worker).then(
+      (report) => send({ type: 'memory', requestId: request.requestId, report }),
+      (error: unknown) => send({ type: 'failed', message: String(error) }),
+    );
+  });
+  // The parent going away (a crashed benchmark) must not leave this worker polling forever.
+  process.on('disconnect', () => {
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+  });
+
+  const running = worker.run();
+  send({ type: 'ready' });
+  try {
+    await running;
+  } finally {
+    await gateway.close();
+    outbox?.close();
+    await connection.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    send({ type: 'failed', message: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+    process.exit(1);
+  },
+);
