@@ -97,6 +97,8 @@ export async function startEmbeddedServer(settings: ConveyorSettings, options: E
     // than the default rollback journal; only a power cut can lose the last transactions.
     '--sqlite-pragma', 'journal_mode=wal',
     '--sqlite-pragma', 'synchronous=normal',
+    // A worker that schedules an activity may start it at once, without a round trip through the matcher.
+    '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
     ...(uiCodecEndpoint ? ['--ui-codec-endpoint', uiCodecEndpoint] : []),
   ];
   const child = spawn(cli.path, args, { stdio: ['ignore', logStream, logStream], detached: false });
