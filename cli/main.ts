@@ -11,15 +11,11 @@ import {
   InvalidJobInputError,
   JobNotFoundError,
   type JobRequest,
-  type JobResult,
   type JobStatusView,
-  type LedgerEntry,
-  type PendingApproval,
 } from '../client';
 import { jobIdSchema } from '../domain/job';
 import { jobTypeByName, UnknownJobTypeError } from '../domain/job-types';
 import type { Plan } from '../domain/plan';
-import type { JobStatus } from '../domain/search-attributes';
 import { ensureTemporal, TemporalUnavailableError } from '../platform/embedded-server';
 import { InvalidSettingsError, loadSettings } from '../platform/settings';
 import { runWorker } from '../workers/worker';
@@ -166,30 +162,12 @@ async function withClient<T>(use: (client: ConveyorClient) => Promise<T>): Promi
 const printJson = (value: unknown) => out(JSON.stringify(value, null, 2));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A job's status as the CLI shows it: a run that closed without a result (failed, terminated, timed out) is "failed". */
-interface StatusView {
-  id: string;
-  type: string;
-  status: JobStatus | 'unknown';
-  result?: JobResult;
-  costUsd: number;
-  ledger: LedgerEntry[];
-  pendingApprovals: PendingApproval[];
-  failure?: string;
-}
+/** A job's status as the CLI shows it (the client already reports a run closed without a result as failed). */
+type StatusView = Omit<JobStatusView, 'executionStatus'>;
 
-function statusView(status: JobStatusView): StatusView {
-  const closedWithoutResult = status.executionStatus !== 'RUNNING' && status.executionStatus !== 'COMPLETED';
-  return {
-    id: status.id,
-    type: status.type,
-    status: closedWithoutResult ? 'failed' : status.status,
-    result: status.result,
-    costUsd: status.costUsd,
-    ledger: status.ledger,
-    pendingApprovals: status.pendingApprovals,
-    ...(closedWithoutResult ? { failure: status.failure ?? `the run ended ${status.executionStatus.toLowerCase()}` } : {}),
-  };
+function statusView({ executionStatus, ...view }: JobStatusView): StatusView {
+  const closedWithoutResult = executionStatus !== 'RUNNING' && executionStatus !== 'COMPLETED';
+  return closedWithoutResult ? { ...view, failure: view.failure ?? `the run ended ${executionStatus.toLowerCase()}` } : view;
 }
 
 /** Polls until the job has finished or waits for a person. */
