@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { JobRecord } from '../domain/job';
+import type { DistillResult } from '../learning/types';
 import type { ConveyorClient } from './index';
 
 export interface AuditRecord {
@@ -15,7 +16,7 @@ export interface AuditRecord {
   seq: number;
   at: string;
   step: string;
-  kind: 'plan' | 'screening' | 'routing' | 'model-call' | 'escalation' | 'approval' | 'approval-refused' | 'action' | 'outcome';
+  kind: 'plan' | 'screening' | 'routing' | 'model-call' | 'escalation' | 'gate' | 'approval' | 'approval-refused' | 'action' | 'outcome';
   actor: string;
   detail: string;
   /** sha256 of the state the record acted on (proposal, input or previous output). */
@@ -90,13 +91,52 @@ export function auditRecordsOf(record: JobRecord): AuditRecord[] {
       afterHash: sha256({ status: record.status, outputs: record.outputs }),
     });
   }
+  return chain(record.id, drafts);
+}
+
+/** Orders a trail by time and links every record to the one before it. */
+function chain(jobId: string, drafts: Draft[]): AuditRecord[] {
   drafts.sort((a, b) => a.at.localeCompare(b.at));
   let previous = '';
   return drafts.map((draft, index) => {
-    const withId = { jobId: record.id, seq: index + 1, ...draft };
+    const withId = { jobId, seq: index + 1, ...draft };
     previous = createHash('sha256').update(previous).update(JSON.stringify(withId)).digest('hex');
     return { ...withId, hash: previous };
   });
+}
+
+/** The audit trail of a distill run: the gate's verdict, every decision on the promotion, the outcome. */
+export function auditRecordsOfDistill(workflowId: string, result: DistillResult, closedAt: string): AuditRecord[] {
+  const drafts: Draft[] = [
+    {
+      at: result.report.generatedAt,
+      step: 'gate',
+      kind: 'gate',
+      actor: 'evaluation gate',
+      detail: `${result.report.gate.passed ? 'passed' : `refused: ${result.report.gate.refusal ?? 'gate failed'}`} (candidate ${result.candidateVersion}, station ${result.station})`,
+      beforeHash: sha256(result.previousVersion),
+      afterHash: sha256(result.report.gate),
+    },
+    ...result.approvals.map((approval) => ({
+      at: approval.at,
+      step: approval.approvalId,
+      kind: approval.accepted ? ('approval' as const) : ('approval-refused' as const),
+      actor: approval.reviewer,
+      detail: `${approval.decision} via ${approval.via}${approval.comment ? `: ${approval.comment}` : ''}${approval.refusal ? ` — refused: ${approval.refusal}` : ''}`,
+      beforeHash: sha256({ approvalId: approval.approvalId }),
+      afterHash: sha256({ decision: approval.decision }),
+    })),
+    {
+      at: closedAt,
+      step: 'distill',
+      kind: 'outcome',
+      actor: 'conveyor',
+      detail: `${result.status}; serving ${result.currentVersion ?? 'no model'}`,
+      beforeHash: sha256(result.previousVersion),
+      afterHash: sha256(result.currentVersion),
+    },
+  ];
+  return chain(workflowId, drafts);
 }
 
 /** Checks a job's chain: every record's hash follows from the previous one. */
@@ -108,8 +148,16 @@ export function verifyAuditChain(records: readonly AuditRecord[]): boolean {
   });
 }
 
-/** The audit records of every job started since `since` (optionally of one type). */
+/** The audit records of every job (and finished distill run) started since `since`, optionally of one job type. */
 export async function* collectAudit(client: ConveyorClient, options: { since: Date; type?: string }): AsyncGenerator<AuditRecord> {
+  if (!options.type || options.type === 'distill') {
+    const query = `WorkflowType = "distillWorkflow" AND StartTime >= "${options.since.toISOString()}" AND ExecutionStatus = "Completed"`;
+    for await (const execution of client.temporal.workflow.list({ query })) {
+      const result = (await client.temporal.workflow.getHandle(execution.workflowId, execution.runId).result()) as DistillResult;
+      yield* auditRecordsOfDistill(execution.workflowId, result, (execution.closeTime ?? new Date()).toISOString());
+    }
+    if (options.type === 'distill') return;
+  }
   const filters = [`WorkflowType = "jobWorkflow"`, `StartTime >= "${options.since.toISOString()}"`];
   if (options.type) filters.push(`ConveyorJobType = "${options.type.replace(/"/g, '')}"`);
   for await (const execution of client.temporal.workflow.list({ query: filters.join(' AND ') })) {

@@ -14,6 +14,7 @@ import { saveClassifier } from '../providers/local/model-file';
 import { trainSizedClassifier } from '../providers/local/model-store';
 import { createSeededRandom, shuffleInPlace } from '../providers/local/prng';
 import type { ConveyorClient } from '../client';
+import { collectAudit, verifyAuditChain } from '../client/audit';
 import { createLearningActivities } from '../learning/activities';
 import { ExampleStore } from '../learning/example-store';
 import { ModelRegistry } from '../learning/model-registry';
@@ -125,9 +126,10 @@ describe('distill workflow', () => {
     const baseVersion = stationWithBaseModel(station);
     const shuffled = shuffleInPlace(production.map((item) => item.label), createSeededRandom(3));
     collect(station, (index) => shuffled[index]!);
+    const workflowId = uniqueId('distill-bad');
     const result = await client.temporal.workflow.execute(distillWorkflow, {
       taskQueue: settings.taskQueue,
-      workflowId: uniqueId('distill-bad'),
+      workflowId,
       args: [request(station, { baseDataFile: undefined })],
     });
     expect(result.status).toBe('refused-by-gate');
@@ -136,5 +138,12 @@ describe('distill workflow', () => {
     expect(result.pending).toEqual([]);
     expect(result.approvals).toEqual([]);
     expect(new ModelRegistry(settings.dataDir, station).state().current).toBe(baseVersion);
+
+    // the refusal is in the audit export too
+    const audit = [];
+    for await (const record of collectAudit(client, { since: new Date(Date.now() - 3_600_000), type: 'distill' })) if (record.jobId === workflowId) audit.push(record);
+    expect(verifyAuditChain(audit)).toBe(true);
+    expect(audit.find((record) => record.kind === 'gate')?.detail).toMatch(/^refused: .*golden accuracy/);
+    expect(audit.at(-1)).toMatchObject({ kind: 'outcome', detail: expect.stringMatching(/^refused-by-gate/) as unknown });
   });
 });
