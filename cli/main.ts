@@ -26,6 +26,7 @@ import { evalCommand } from './eval';
 import { reportCommand } from './report';
 import { trainCommand } from './train';
 import { auditCommand } from './audit';
+import { replayPolicyCommand } from './replay-policy';
 import { distillCommand, distillUsage, rollbackCommand, rollbackUsage } from '../learning/commands';
 import { runCodecServer } from '../platform/codec-server';
 
@@ -58,6 +59,7 @@ const commandUsage: Record<string, string> = {
   train: 'conveyor train --data FILE [--text-column text] [--label-column label] [--model-size small|medium|large] --out MODEL [--json]',
   audit: 'conveyor audit export [--since 24h|7d|ISO] [--type T] [--out FILE]',
   bench: 'conveyor bench [--quick] [--sizes 100,1000,10000] [--sections cache,overhead,throughput,growth,memory]   (= npm run bench)',
+  'replay-policy': 'conveyor replay-policy --policy FILE [--since 24h|7d|ISO] [--type T] [--json]',
   distill: distillUsage,
   rollback: rollbackUsage,
   'codec-server': 'conveyor codec-server   (CONVEYOR_ENCRYPTION_KEY[_FILE], CONVEYOR_CODEC_PORT, CONVEYOR_CODEC_TOKEN)',
@@ -79,6 +81,7 @@ const usage = `conveyor — a durable AI factory on Temporal
   ${commandUsage.train}
   ${commandUsage.audit}
   ${commandUsage.bench}
+  ${commandUsage['replay-policy']}
   ${commandUsage.distill}
   ${commandUsage.rollback}
   ${commandUsage['codec-server']}
@@ -476,6 +479,9 @@ export async function main(argv: string[]): Promise<number> {
       const bench = spawnSync(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'bench', 'run.ts'), ...rest], { stdio: 'inherit' });
       return bench.status ?? 1;
     }
+
+    case 'replay-policy':
+      return replayPolicyCommand(rest, { stdout: out, stderr: err });
 
     case 'distill':
       return distillCommand(rest, { stdout: out, stderr: err });

@@ -87,6 +87,8 @@ export interface LedgerEntry {
   repaired: boolean;
   outcome: 'accepted' | 'escalated';
   escalationReason?: string;
+  /** What a call that escalated answered, when it answered at all (an accepted call's answer is the step's output). */
+  output?: unknown;
   /** The human decision that settled this step, when one did. */
   decision?: { approvalId: string; decision: 'approve' | 'reject'; reviewers: string[]; edited: boolean };
 }

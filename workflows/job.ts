@@ -567,6 +567,8 @@ class FactoryJob {
       repaired: result?.repaired ?? false,
       outcome,
       escalationReason,
+      // What an escalated call answered (the accepted answer is the step's output): policy replay compares them.
+      ...(outcome === 'escalated' && result ? { output: result.output } : {}),
     };
   }
 
