@@ -11,13 +11,13 @@ import { parseSince } from './report';
 export async function auditCommand(argv: string[], io: { stdout(line: string): void; stderr(line: string): void }): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { since: { type: 'string' }, type: { type: 'string' }, out: { type: 'string' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options: { since: { type: 'string' }, type: { type: 'string' }, 'task-queue': { type: 'string' }, out: { type: 'string' } }, allowPositionals: true, strict: true });
   } catch (error) {
     io.stderr(`conveyor audit: ${(error as Error).message}`);
     return 2;
   }
   if (parsed.positionals[0] !== 'export' || parsed.positionals.length !== 1) {
-    io.stderr('conveyor audit: usage: conveyor audit export [--since 24h|7d|ISO] [--type T] [--out FILE]');
+    io.stderr('conveyor audit: usage: conveyor audit export [--since 24h|7d|ISO] [--type T] [--task-queue Q] [--out FILE]');
     return 2;
   }
   let since: Date;
@@ -30,7 +30,7 @@ export async function auditCommand(argv: string[], io: { stdout(line: string): v
   const client = await ConveyorClient.connect();
   try {
     const lines: string[] = [];
-    for await (const record of collectAudit(client, { since, type: parsed.values.type })) lines.push(JSON.stringify(record));
+    for await (const record of collectAudit(client, { since, type: parsed.values.type, taskQueue: parsed.values['task-queue'] })) lines.push(JSON.stringify(record));
     if (parsed.values.out) {
       fs.writeFileSync(parsed.values.out, lines.length ? `${lines.join('\n')}\n` : '');
       io.stdout(`wrote ${lines.length} audit records to ${parsed.values.out}`);

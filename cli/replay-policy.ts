@@ -11,12 +11,12 @@ import { replayPolicy, replayPolicySchema, type PolicyReplayReport, type ReplayP
 import { table, usd } from './output';
 import { parseSince } from './report';
 
-const usage = 'usage: conveyor replay-policy --policy FILE [--since 24h|7d|ISO] [--type T] [--json]';
+const usage = 'usage: conveyor replay-policy --policy FILE [--since 24h|7d|ISO] [--type T] [--task-queue Q] [--json]';
 
 export async function replayPolicyCommand(argv: string[], io: { stdout(line: string): void; stderr(line: string): void }): Promise<number> {
-  let values: { policy?: string; since?: string; type?: string; json?: boolean };
+  let values: { policy?: string; since?: string; type?: string; 'task-queue'?: string; json?: boolean };
   try {
-    ({ values } = parseArgs({ args: argv, options: { policy: { type: 'string' }, since: { type: 'string' }, type: { type: 'string' }, json: { type: 'boolean' } }, strict: true }));
+    ({ values } = parseArgs({ args: argv, options: { policy: { type: 'string' }, since: { type: 'string' }, type: { type: 'string' }, 'task-queue': { type: 'string' }, json: { type: 'boolean' } }, strict: true }));
   } catch (error) {
     io.stderr(`conveyor replay-policy: ${(error as Error).message}\n${usage}`);
     return 2;
@@ -41,6 +41,7 @@ export async function replayPolicyCommand(argv: string[], io: { stdout(line: str
   try {
     const filters = ['WorkflowType = "jobWorkflow"', 'ExecutionStatus = "Completed"', `StartTime >= "${since.toISOString()}"`];
     if (values.type) filters.push(`ConveyorJobType = "${values.type.replace(/"/g, '')}"`);
+    if (values['task-queue']) filters.push(`TaskQueue = "${values['task-queue'].replace(/"/g, '')}"`);
     const records: JobResult[] = [];
     for await (const execution of client.temporal.workflow.list({ query: filters.join(' AND ') })) records.push(await client.jobHandle(execution.workflowId).result());
     report = replayPolicy(records, policy);

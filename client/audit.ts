@@ -149,9 +149,10 @@ export function verifyAuditChain(records: readonly AuditRecord[]): boolean {
 }
 
 /** The audit records of every job (and finished distill run) started since `since`, optionally of one job type. */
-export async function* collectAudit(client: ConveyorClient, options: { since: Date; type?: string }): AsyncGenerator<AuditRecord> {
+export async function* collectAudit(client: ConveyorClient, options: { since: Date; type?: string; taskQueue?: string }): AsyncGenerator<AuditRecord> {
+  const onQueue = options.taskQueue ? ` AND TaskQueue = "${options.taskQueue.replace(/"/g, '')}"` : '';
   if (!options.type || options.type === 'distill') {
-    const query = `WorkflowType = "distillWorkflow" AND StartTime >= "${options.since.toISOString()}" AND ExecutionStatus = "Completed"`;
+    const query = `WorkflowType = "distillWorkflow" AND StartTime >= "${options.since.toISOString()}" AND ExecutionStatus = "Completed"${onQueue}`;
     for await (const execution of client.temporal.workflow.list({ query })) {
       const result = (await client.temporal.workflow.getHandle(execution.workflowId, execution.runId).result()) as DistillResult;
       yield* auditRecordsOfDistill(execution.workflowId, result, (execution.closeTime ?? new Date()).toISOString());
@@ -160,7 +161,7 @@ export async function* collectAudit(client: ConveyorClient, options: { since: Da
   }
   const filters = [`WorkflowType = "jobWorkflow"`, `StartTime >= "${options.since.toISOString()}"`];
   if (options.type) filters.push(`ConveyorJobType = "${options.type.replace(/"/g, '')}"`);
-  for await (const execution of client.temporal.workflow.list({ query: filters.join(' AND ') })) {
+  for await (const execution of client.temporal.workflow.list({ query: filters.join(' AND ') + onQueue })) {
     let record: JobRecord;
     try {
       record = await client.getRecord(execution.workflowId);

@@ -213,8 +213,13 @@ export class ConveyorClient {
   }
 
   /** What waits for approval: a visibility query on ConveyorStatus, then each job's pendingApprovals query. */
-  async listPending(options: { jobType?: string } = {}): Promise<PendingItem[]> {
-    const query = `ConveyorStatus = "awaiting_approval" AND ExecutionStatus = "Running"${options.jobType ? ` AND ConveyorJobType = "${options.jobType.replace(/"/g, '')}"` : ''}`;
+  async listPending(options: { jobType?: string; allTaskQueues?: boolean } = {}): Promise<PendingItem[]> {
+    // Only this deployment's task queue by default: its workers are the ones that can answer the query.
+    const query = [
+      'ConveyorStatus = "awaiting_approval" AND ExecutionStatus = "Running"',
+      ...(options.jobType ? [`ConveyorJobType = "${options.jobType.replace(/"/g, '')}"`] : []),
+      ...(options.allTaskQueues ? [] : [`TaskQueue = "${this.taskQueue.replace(/"/g, '')}"`]),
+    ].join(' AND ');
     const items: PendingItem[] = [];
     for await (const execution of this.temporal.workflow.list({ query })) {
       let pending: PendingApproval[];

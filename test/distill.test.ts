@@ -141,7 +141,7 @@ describe('distill workflow', () => {
 
     // the refusal is in the audit export too
     const audit = [];
-    for await (const record of collectAudit(client, { since: new Date(Date.now() - 3_600_000), type: 'distill' })) if (record.jobId === workflowId) audit.push(record);
+    for await (const record of collectAudit(client, { since: new Date(Date.now() - 3_600_000), type: 'distill', taskQueue: settings.taskQueue })) if (record.jobId === workflowId) audit.push(record);
     expect(verifyAuditChain(audit)).toBe(true);
     expect(audit.find((record) => record.kind === 'gate')?.detail).toMatch(/^refused: .*golden accuracy/);
     expect(audit.at(-1)).toMatchObject({ kind: 'outcome', detail: expect.stringMatching(/^refused-by-gate/) as unknown });

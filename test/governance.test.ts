@@ -45,7 +45,7 @@ async function pendingOf(jobId: string) {
 
 async function auditOf(jobId: string): Promise<AuditRecord[]> {
   const records: AuditRecord[] = [];
-  for await (const record of collectAudit(client, { since: startedAt, type: 'support-ticket' })) if (record.jobId === jobId) records.push(record);
+  for await (const record of collectAudit(client, { since: startedAt, type: 'support-ticket', taskQueue: settings.taskQueue })) if (record.jobId === jobId) records.push(record);
   return records;
 }
 
@@ -112,7 +112,7 @@ describe('audit export', () => {
     process.env.CONVEYOR_TASK_QUEUE = settings.taskQueue;
     const lines: string[] = [];
     try {
-      expect(await auditCommand(['export', '--since', '1h', '--type', 'support-ticket', '--out', out], { stdout: (line) => lines.push(line), stderr: (line) => lines.push(line) })).toBe(0);
+      expect(await auditCommand(['export', '--since', '1h', '--type', 'support-ticket', '--task-queue', settings.taskQueue, '--out', out], { stdout: (line) => lines.push(line), stderr: (line) => lines.push(line) })).toBe(0);
       expect(await auditCommand(['export', '--since', 'yesterday'], { stdout: () => {}, stderr: (line) => lines.push(line) })).toBe(2);
     } finally {
       process.env.TEMPORAL_ADDRESS = saved.address;
