@@ -16,7 +16,7 @@ import type { LabelledText } from '../../providers/local/classifier';
 import { createModelGateway } from '../../providers/gateway';
 import type { ModelGateway } from '../../providers/gateway-types';
 import { createConveyorWorker } from '../../workers/worker';
-import { escalationEstimateUsd, isCorrect, TRIAGE, type FinalStop, type ItemDecision, type StepSettings, type TierCall } from './offline';
+import { itemDecision, TRIAGE, type FinalStop, type ItemDecision, type StepSettings, type TierCall } from './offline';
 import { CLASSIFY_INTENT, createOpenLabelLocalProvider, evaluationRegistry, withOpenIntentLabels, type OpenIntentOutput } from './open-label';
 
 export interface EvaluationWorker {
@@ -132,28 +132,18 @@ export function decisionFromJob(
     outcome: entry.outcome === 'accepted' ? 'accepted' : 'escalated',
     costUsd: entry.costUsd,
   }));
-  const small = calls[0]?.tier === 'small' ? calls[0] : undefined;
   const accepted = calls.find((call) => call.outcome === 'accepted');
   const finalStop: FinalStop = !result || result.status === 'failed' ? 'failed' : result.topTier === 'human' ? 'human' : accepted?.tier ?? 'failed';
-  const covered = small?.outcome === 'accepted';
-  const goldKnown = knownLabels.has(item.label);
-  const smallCostUsd = small?.costUsd ?? 0;
-  const durationMs = result ? Date.parse(result.finishedAt) - Date.parse(result.startedAt) : 0;
-  return {
+  return itemDecision({
+    item,
     index,
-    gold: item.label,
-    goldKnown,
-    smallLabel: small?.label ?? null,
-    smallConfidence: small?.confidence ?? null,
-    covered,
-    correct: isCorrect(covered, small?.label ?? null, item.label, goldKnown),
     calls,
     finalStop,
-    smallCostUsd,
-    escalationEstimateUsd: escalationEstimateUsd(item.text, smallCostUsd, settings),
+    knownLabels,
+    settings,
     routeCostUsd: result?.costUsd ?? 0,
-    latencyMs: durationMs,
-  };
+    latencyMs: result ? Date.parse(result.finishedAt) - Date.parse(result.startedAt) : 0,
+  });
 }
 
 async function inPool<T, R>(items: readonly T[], width: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {

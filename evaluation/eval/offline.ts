@@ -76,6 +76,42 @@ function escalationCauseOf(error: unknown): EscalationCause | undefined {
   return escalatingErrorNames[name] ?? 'model-failure';
 }
 
+/**
+ * An item's decision from the calls its step made, however they were made (offline here, or read back
+ * from a durable job's ledger): coverage, correctness and costs are derived the same way for both.
+ */
+export function itemDecision(made: {
+  item: LabelledText;
+  index: number;
+  calls: TierCall[];
+  finalStop: FinalStop;
+  knownLabels: ReadonlySet<string>;
+  settings: StepSettings;
+  routeCostUsd: number;
+  latencyMs: number;
+}): ItemDecision {
+  const { item, calls } = made;
+  const small = calls[0]?.tier === 'small' ? calls[0] : undefined;
+  const smallCostUsd = small?.costUsd ?? 0;
+  const covered = small?.outcome === 'accepted';
+  const goldKnown = made.knownLabels.has(item.label);
+  return {
+    index: made.index,
+    gold: item.label,
+    goldKnown,
+    smallLabel: small?.label ?? null,
+    smallConfidence: small?.confidence ?? null,
+    covered,
+    correct: isCorrect(covered, small?.label ?? null, item.label, goldKnown),
+    calls,
+    finalStop: made.finalStop,
+    smallCostUsd,
+    escalationEstimateUsd: escalationEstimateUsd(item.text, smallCostUsd, made.settings),
+    routeCostUsd: made.routeCostUsd,
+    latencyMs: made.latencyMs,
+  };
+}
+
 /** Decides one item as the workflow's step loop would (see workflows/job.ts runModelStep). */
 export async function decideItem(
   item: LabelledText,
@@ -145,25 +181,7 @@ export async function decideItem(
     }
   }
 
-  const small = calls[0]?.tier === 'small' ? calls[0] : undefined;
-  const smallCostUsd = small?.costUsd ?? 0;
-  const covered = small?.outcome === 'accepted';
-  const goldKnown = knownLabels.has(item.label);
-  return {
-    index,
-    gold: item.label,
-    goldKnown,
-    smallLabel: small?.label ?? null,
-    smallConfidence: small?.confidence ?? null,
-    covered,
-    correct: isCorrect(covered, small?.label ?? null, item.label, goldKnown),
-    calls,
-    finalStop,
-    smallCostUsd,
-    escalationEstimateUsd: escalationEstimateUsd(item.text, smallCostUsd, settings),
-    routeCostUsd: spentUsd,
-    latencyMs: performance.now() - startedAt,
-  };
+  return itemDecision({ item, index, calls, finalStop, knownLabels, settings, routeCostUsd: spentUsd, latencyMs: performance.now() - startedAt });
 }
 
 /** What route() estimates one escalation from the small tier would cost for this text (0 when it would go to a person). */
