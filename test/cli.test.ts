@@ -4,6 +4,7 @@
  * the `--json` shapes, the exit codes and the messages on stderr. Also the reviewer flow from outside
  * our code, with nothing but the Temporal CLI.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -334,5 +335,34 @@ describe('report, train and eval', () => {
     expect(measured.coverage + measured.escalationRate).toBeCloseTo(1, 12);
     expect(measured.accuracy).toBeGreaterThan(0);
     expect(measured.accuracy).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('conveyor server and conveyor worker', () => {
+  it('`server --json` reports the configured server and starts nothing when one is reachable', async () => {
+    const result = await conveyor(['server', '--json'], env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.json()).toMatchObject({ address: inject('temporalAddress'), namespace: settings.namespace, started: false });
+  });
+
+  it('`worker` runs the jobs of its task queue until it is told to stop', async () => {
+    const queueSettings = testSettings(uniqueId('cli-worker'));
+    const workerEnv = cliEnvironment(queueSettings);
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'conveyor.js'), 'worker'], { env: workerEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const queueClient = await testClient(queueSettings);
+    try {
+      const jobId = uniqueId('cli-worker-job');
+      await queueClient.startJob({ id: jobId, type: 'triage', policy: { confidenceThresholds: { 'classify-intent': 0 } }, input: { text: 'Where is my order #A77?' } });
+      expect((await queueClient.getResult(jobId)).status).toBe('completed');
+      expect(output).toContain(`task queue "${queueSettings.taskQueue}"`);
+    } finally {
+      child.kill('SIGTERM');
+      await queueClient.close();
+    }
+    expect(await exited, output).toBe(0);
   });
 });
