@@ -17,6 +17,8 @@ import { ClaimCheckError, verifyClaim } from '../platform/claims';
 import { toApplicationFailure } from '../providers/errors';
 import { defaultScreener } from '../providers/local/screening';
 import type { ModelGateway } from '../providers/gateway-types';
+import { labelOf } from '../domain/learnable';
+import type { LiveModels } from '../learning/live';
 import { runScheduledEvaluation } from './evaluation';
 import type { Outbox } from './outbox';
 import type { ActionReceipt, ActionRequest, ModelCallRequest, ModelCallResult, PlanRequest, PlanResult } from './types';
@@ -24,9 +26,12 @@ import type { ActionReceipt, ActionRequest, ModelCallRequest, ModelCallResult, P
 export interface ActivityDependencies {
   gateway: ModelGateway;
   outbox: Outbox;
+  /** The learning registry on live steps (promoted versions, canaries, shadows); none: registry models only. */
+  live?: LiveModels;
+  log?: (message: string) => void;
 }
 
-export function createActivities({ gateway, outbox }: ActivityDependencies) {
+export function createActivities({ gateway, outbox, live, log = (message) => console.warn(message) }: ActivityDependencies) {
   return {
     runScheduledEvaluation,
 
@@ -38,8 +43,8 @@ export function createActivities({ gateway, outbox }: ActivityDependencies) {
       const station = modelStation(request.station);
       const prompt = station.prompt(request.input);
       const context = Context.current();
-      try {
-        const outcome = await gateway.call({
+      const call = (modelOptions?: Record<string, unknown>, cache?: { enabled: boolean }) =>
+        gateway.call({
           modelId: request.modelId,
           station: station.name,
           skill: station.skill,
@@ -49,21 +54,54 @@ export function createActivities({ gateway, outbox }: ActivityDependencies) {
           schema: station.output,
           signal: context.cancellationSignal,
           heartbeat: (details) => context.heartbeat(details),
+          ...(modelOptions ? { modelOptions } : {}),
+          ...(cache ? { cache } : {}),
         });
-        return {
-          output: outcome.output,
-          confidence: outcome.confidence,
-          usage: outcome.usage,
-          costUsd: outcome.costUsd,
-          latencyMs: outcome.latencyMs,
-          cacheHit: outcome.cacheHit,
-          repaired: outcome.repaired,
-          modelId: outcome.modelId,
-          modelVersion: outcome.modelVersion,
-        };
+      const model = live ? gateway.models().find((spec) => spec.id === request.modelId) : undefined;
+      const learning = live?.applies(station.name, model) ? live : undefined;
+      // One item, one model: the canary split hashes the job and step, so retries and escalations agree.
+      const serving = learning?.serving(station.name, model!, `${request.jobId}:${request.stepId}`);
+      let outcome;
+      try {
+        outcome = await call(serving?.modelOptions);
       } catch (error) {
         throw toApplicationFailure(error);
       }
+      const result: ModelCallResult = {
+        output: outcome.output,
+        confidence: outcome.confidence,
+        usage: outcome.usage,
+        costUsd: outcome.costUsd,
+        latencyMs: outcome.latencyMs,
+        cacheHit: outcome.cacheHit,
+        repaired: outcome.repaired,
+        modelId: outcome.modelId,
+        modelVersion: outcome.modelVersion,
+      };
+      if (!learning) return result;
+      const observed: NonNullable<ModelCallResult['live']> = {};
+      const servedLabel = labelOf(station.name, outcome.output);
+      if (serving && serving.choice.role !== 'current') {
+        observed.servedAs = serving.choice.role;
+        if (serving.choice.role === 'canary' && servedLabel !== undefined) {
+          learning.record('canary', { station: station.name, version: serving.choice.version, jobId: request.jobId, stepId: request.stepId, candidateLabel: servedLabel });
+        }
+      }
+      const shadow = learning.shadow(station.name);
+      if (shadow) {
+        // The shadow answers the same input and is only recorded: a failing shadow never fails the step.
+        try {
+          const answer = await call(shadow.modelOptions, { enabled: false });
+          const label = labelOf(station.name, answer.output);
+          if (label !== undefined) {
+            learning.record('shadow', { station: station.name, version: shadow.version, jobId: request.jobId, stepId: request.stepId, candidateLabel: label });
+            observed.shadow = { version: shadow.version, label };
+          }
+        } catch (error) {
+          log(`conveyor: shadow ${shadow.version} of ${station.name} failed on ${request.jobId}/${request.stepId}: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+      return Object.keys(observed).length > 0 ? { ...result, live: observed } : result;
     },
 
     /** Screens the job's text for prompt injection (patterns plus the local classifier). */

@@ -23,6 +23,11 @@ export interface ModelCallResult {
   repaired: boolean;
   modelId: string;
   modelVersion?: string;
+  /**
+   * Set when the learning registry had a say in this call: `servedAs` names the canary or the stable
+   * version of a canary split; `shadow` is what a shadow candidate answered (recorded, never used).
+   */
+  live?: { servedAs?: 'canary' | 'stable'; shadow?: { version: string; label: string } };
 }
 
 export interface PlanRequest {

@@ -14,7 +14,7 @@ import { ensureTemporal } from '../platform/embedded-server';
 import { loadSettings } from '../platform/settings';
 import { createModelGateway } from '../providers/gateway';
 import { batchProgressQuery, type BatchTotals, type batchWorkflow } from '../workflows/batch';
-import { createConveyorWorker, defaultOutbox, workerRegistry } from '../workers/worker';
+import { createConveyorWorker, defaultOutbox } from '../workers/worker';
 import { readJobsFile } from './jobs-file';
 import { progressBar, table, usd } from './output';
 
@@ -39,7 +39,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 
   installRuntimeLogging();
   const connection = await connectWorkerConnection(settings, endpoint.address);
-  const gateway = createModelGateway({ registry: workerRegistry(settings.dataDir) });
+  const gateway = createModelGateway();
   const outbox = defaultOutbox(settings);
   out('Bundling workflows and starting a worker…');
   const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, dataDir: settings.dataDir });

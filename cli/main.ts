@@ -27,7 +27,7 @@ import { reportCommand } from './report';
 import { trainCommand } from './train';
 import { auditCommand } from './audit';
 import { replayPolicyCommand } from './replay-policy';
-import { distillCommand, distillUsage, rollbackCommand, rollbackUsage } from '../learning/commands';
+import { distillCommand, distillUsage, modelsCommand, modelsUsage, rollbackCommand, rollbackUsage, shadowCommand, shadowUsage } from '../learning/commands';
 import { runCodecServer } from '../platform/codec-server';
 
 /** A usage error: exit code 2 with a message naming what was wrong and the command's usage. */
@@ -62,6 +62,8 @@ const commandUsage: Record<string, string> = {
   'replay-policy': 'conveyor replay-policy --policy FILE [--since 24h|7d|ISO] [--type T] [--task-queue Q] [--json]',
   distill: distillUsage,
   rollback: rollbackUsage,
+  models: modelsUsage,
+  shadow: shadowUsage,
   'codec-server': 'conveyor codec-server   (CONVEYOR_ENCRYPTION_KEY[_FILE], CONVEYOR_CODEC_PORT, CONVEYOR_CODEC_TOKEN)',
 };
 
@@ -84,6 +86,8 @@ const usage = `conveyor — a durable AI factory on Temporal
   ${commandUsage['replay-policy']}
   ${commandUsage.distill}
   ${commandUsage.rollback}
+  ${commandUsage.models}
+  ${commandUsage.shadow}
   ${commandUsage['codec-server']}
 
 run: each line of the file is {"id", "type", "input", "requestedBy"?, "policy"?}; invalid lines are reported
@@ -488,6 +492,12 @@ export async function main(argv: string[]): Promise<number> {
 
     case 'rollback':
       return rollbackCommand(rest, { stdout: out, stderr: err });
+
+    case 'models':
+      return modelsCommand(rest, { stdout: out, stderr: err });
+
+    case 'shadow':
+      return shadowCommand(rest, { stdout: out, stderr: err });
 
     case 'codec-server': {
       parse(command, rest, {});

@@ -89,6 +89,10 @@ export interface LedgerEntry {
   escalationReason?: string;
   /** What a call that escalated answered, when it answered at all (an accepted call's answer is the step's output). */
   output?: unknown;
+  /** During a canary: whether the canary or the stable version of the learning registry answered. */
+  servedAs?: 'canary' | 'stable';
+  /** What a shadow candidate answered for this call (recorded, never used). */
+  shadow?: { version: string; label: string };
   /** The human decision that settled this step, when one did. */
   decision?: { approvalId: string; decision: 'approve' | 'reject'; reviewers: string[]; edited: boolean };
 }
@@ -96,7 +100,7 @@ export interface LedgerEntry {
 export interface RoutingDecisionRecord {
   at: string;
   stepId: string;
-  kind: 'plan' | 'screening' | 'route' | 'escalate' | 'human-review' | 'skip' | 'budget' | 'approval' | 'action';
+  kind: 'plan' | 'screening' | 'route' | 'escalate' | 'human-review' | 'skip' | 'budget' | 'approval' | 'action' | 'canary';
   reason: string;
   modelId?: string;
   tier?: Tier;

@@ -8,15 +8,19 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import { InvalidTrainingDataError } from '../providers/local/errors';
 import { defaultExampleStoreFile, ExampleStore } from './example-store';
+import { LiveModels, type CanaryOutcome } from './live';
 import { ModelRegistry, ModelRegistryError } from './model-registry';
+import type { SettleObservation } from './observations';
 import { curateRun, evaluateCandidate, trainCandidate } from './pipeline';
-import { collectExampleRequestSchema, distillRequestSchema, type CollectExampleRequest, type CollectedExample, type CuratedRun, type DistillReport, type DistillRequest, type DistillSettings, type RegistryState, type TrainedCandidate } from './types';
+import { collectExampleRequestSchema, distillRequestSchema, type CanarySettings, type LiveAgreement, type CollectExampleRequest, type CollectedExample, type CuratedRun, type DistillReport, type DistillRequest, type DistillSettings, type RegistryState, type TrainedCandidate } from './types';
 
 export interface LearningDependencies {
   /** The worker's data dir ($CONVEYOR_DATA_DIR): example store, registry, run folders. */
   dataDir: string;
   /** Defaults to `$dataDir/examples.sqlite`. */
   exampleStore?: ExampleStore;
+  /** Shared with the model activities, which record shadow and canary answers (default: one of its own). */
+  live?: LiveModels;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -47,6 +51,8 @@ export function createLearningActivities(deps: LearningDependencies) {
   let ownStore: ExampleStore | undefined;
   const store = () => deps.exampleStore ?? (ownStore ??= new ExampleStore(defaultExampleStoreFile(deps.dataDir)));
   const registryOf = (station: string) => new ModelRegistry(deps.dataDir, station);
+  let ownLive: LiveModels | undefined;
+  const live = () => deps.live ?? (ownLive ??= new LiveModels(deps.dataDir));
 
   return {
     /** Stores the accepted answer of an escalated or reviewer-edited step as a training example (idempotent per step). */
@@ -100,9 +106,33 @@ export function createLearningActivities(deps: LearningDependencies) {
       }
     },
 
-    async promoteModelVersion(input: { station: string; version: string; by: string; reason: string }): Promise<RegistryState> {
+    /**
+     * A step whose model call had a shadow or a canary is settled: the accepted answer is written next to
+     * their answers, and the canary monitor may roll the canary back or keep it (returned for the job's record).
+     */
+    async settleObservations(input: SettleObservation): Promise<CanaryOutcome | null> {
+      return live().settle(input) ?? null;
+    },
+
+    async startShadow(input: { station: string; version: string; by: string; reason: string }): Promise<RegistryState> {
       try {
-        return registryOf(input.station).promote(input.version, input.by, input.reason);
+        return registryOf(input.station).startShadow(input.version, input.by, input.reason);
+      } catch (error) {
+        return nonRetryable(error);
+      }
+    },
+
+    async stopShadow(input: { station: string; by: string; reason: string }): Promise<RegistryState> {
+      return registryOf(input.station).stopShadow(input.by, input.reason);
+    },
+
+    async liveAgreement(input: { station: string; version: string; role: 'shadow' | 'canary'; since: string }): Promise<LiveAgreement> {
+      return live().agreement(input.station, input.version, input.role, input.since);
+    },
+
+    async promoteModelVersion(input: { station: string; version: string; by: string; reason: string; canary?: CanarySettings }): Promise<RegistryState> {
+      try {
+        return registryOf(input.station).promote(input.version, input.by, input.reason, new Date(), input.canary);
       } catch (error) {
         return nonRetryable(error);
       }

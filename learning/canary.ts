@@ -6,6 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { ModelRegistry } from './model-registry';
+import type { Agreement, CanarySettings } from './types';
+
+export type { Agreement, CanarySettings } from './types';
 
 export interface ShadowObservation {
   itemId: string;
@@ -13,24 +16,6 @@ export interface ShadowObservation {
   acceptedLabel: string;
   /** What the candidate (in shadow or as canary) answered. */
   candidateLabel: string;
-}
-
-export interface Agreement {
-  n: number;
-  agreed: number;
-  /** Share of observations where the candidate gave the accepted answer (0 when there are none). */
-  agreement: number;
-}
-
-export interface CanarySettings {
-  /** Share of items the canary serves (0–1). */
-  share: number;
-  /** Agreement below this rolls the canary back. */
-  agreementGate: number;
-  /** Observations needed before any decision is taken. */
-  minObservations: number;
-  /** Observations after which a canary that stayed above the gate is kept for good. */
-  fullObservations: number;
 }
 
 export type CanaryDecision =
@@ -53,22 +38,45 @@ export function routesToCanary(itemId: string, share: number): boolean {
 const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
 
 export function canaryDecision(observations: readonly ShadowObservation[], settings: CanarySettings): CanaryDecision {
-  const agreement = agreementOf(observations);
-  if (agreement.n < settings.minObservations) {
-    return { kind: 'wait', reason: `${agreement.n} of ${settings.minObservations} observations needed before deciding`, agreement };
-  }
-  if (agreement.agreement < settings.agreementGate) {
-    return { kind: 'rollback', reason: `agreement ${percent(agreement.agreement)} over ${agreement.n} items is below the gate ${percent(settings.agreementGate)}`, agreement };
-  }
-  if (agreement.n >= settings.fullObservations) {
-    return { kind: 'keep', reason: `agreement ${percent(agreement.agreement)} over ${agreement.n} items stayed at or above ${percent(settings.agreementGate)}`, agreement };
-  }
-  return { kind: 'continue', reason: `agreement ${percent(agreement.agreement)} over ${agreement.n} items, at or above ${percent(settings.agreementGate)} so far`, agreement };
+  return canaryDecisionFor(agreementOf(observations), settings);
 }
 
-/** Applies a canary decision: a rollback restores the previous version in the registry. */
-export function superviseCanary(registry: ModelRegistry, observations: readonly ShadowObservation[], settings: CanarySettings, by = 'canary-monitor'): CanaryDecision {
-  const decision = canaryDecision(observations, settings);
+/**
+ * The decision for an agreement already counted (the observation store counts it in SQL). `agreement`
+ * is over the checked items — escalated to a larger tier or reviewed, so an answer other than the
+ * canary's own exists; `settled` counts every item the canary served and the job settled (default: the
+ * checked ones). A canary is rolled back once enough checked items show agreement below the gate, and
+ * kept for all traffic once it served `fullObservations` settled items without that happening.
+ */
+export function canaryDecisionFor(agreement: Agreement, settings: CanarySettings, settled = agreement.n): CanaryDecision {
+  const enough = agreement.n >= settings.minObservations;
+  if (enough && agreement.agreement < settings.agreementGate) {
+    return { kind: 'rollback', reason: `agreement ${percent(agreement.agreement)} over ${agreement.n} checked items is below the gate ${percent(settings.agreementGate)}`, agreement };
+  }
+  const soFar = enough ? `agreement ${percent(agreement.agreement)} over ${agreement.n} checked items, at or above ${percent(settings.agreementGate)}` : `${agreement.n} of ${settings.minObservations} checked items needed before judging agreement`;
+  if (settled >= settings.fullObservations) {
+    return { kind: 'keep', reason: `served ${settled} settled items without falling below the gate (${soFar})`, agreement };
+  }
+  return enough ? { kind: 'continue', reason: `${soFar} so far`, agreement } : { kind: 'wait', reason: soFar, agreement };
+}
+
+/**
+ * Applies a canary decision to the registry: a rollback restores the stable version, a keep lets the
+ * canary serve all traffic. Observations may be given as a list or as an agreement already counted.
+ */
+export function superviseCanary(
+  registry: ModelRegistry,
+  observed: readonly ShadowObservation[] | Agreement,
+  settings: CanarySettings,
+  by = 'canary-monitor',
+  /** Act only while this version is still the canary (another settle may have decided first). */
+  canaryVersion?: string,
+  /** Settled items the canary served, checked or not (default: the observations given). */
+  settled?: number,
+): CanaryDecision {
+  const decision = Array.isArray(observed) ? canaryDecision(observed, settings) : canaryDecisionFor(observed as Agreement, settings, settled);
+  if (canaryVersion !== undefined && registry.state().canary?.version !== canaryVersion) return decision;
   if (decision.kind === 'rollback') registry.rollback(by, `automatic rollback: ${decision.reason}`);
+  if (decision.kind === 'keep') registry.keepCanary(by, `canary kept: ${decision.reason}`);
   return decision;
 }

@@ -10,6 +10,7 @@ import { ConveyorClient } from '../client';
 import { loadSettings } from '../platform/settings';
 import { distillWorkflow } from '../workflows/distill';
 import { ModelRegistry, ModelRegistryError } from './model-registry';
+import { defaultObservationStoreFile, ObservationStore } from './observations';
 import { InvalidDistillRequestError, parseDistillRequest } from './activities';
 import type { DistillRequest, DistillResult } from './types';
 
@@ -20,8 +21,11 @@ export interface CommandIo {
 
 export const distillUsage =
   'conveyor distill --golden FILE --reviewers A[,B…] [--station classify-intent] [--base FILE] [--text-column text] [--label-column label] ' +
-  '[--target-accuracy 0.97] [--tolerance 0.01] [--approvals 1|2] [--approval-timeout-ms MS] [--size small|medium|large] [--requested-by NAME] [--id ID] [--wait] [--json]';
+  '[--target-accuracy 0.97] [--tolerance 0.01] [--approvals 1|2] [--approval-timeout-ms MS] [--size small|medium|large] [--requested-by NAME] ' +
+  '[--shadow MIN_OBSERVATIONS [--shadow-gate 0.9] [--shadow-wait-ms MS]] [--canary-share 0.2 [--canary-gate 0.6] [--canary-min 20] [--canary-full 200]] [--id ID] [--wait] [--json]';
 export const rollbackUsage = 'conveyor rollback [--station classify-intent] [--by NAME] [--reason TEXT] [--data-dir DIR] [--json]';
+export const modelsUsage = 'conveyor models [--station classify-intent] [--data-dir DIR] [--json]';
+export const shadowUsage = 'conveyor shadow (--version VERSION | --stop) [--station classify-intent] [--by NAME] [--data-dir DIR] [--json]';
 
 const numberFlag = (value: string | undefined, flag: string): number | undefined => {
   if (value === undefined) return undefined;
@@ -49,6 +53,13 @@ export async function distillCommand(argv: string[], io: CommandIo, env: NodeJS.
         reviewers: { type: 'string' },
         size: { type: 'string' },
         'requested-by': { type: 'string' },
+        shadow: { type: 'string' },
+        'shadow-gate': { type: 'string' },
+        'shadow-wait-ms': { type: 'string' },
+        'canary-share': { type: 'string' },
+        'canary-gate': { type: 'string' },
+        'canary-min': { type: 'string' },
+        'canary-full': { type: 'string' },
         id: { type: 'string' },
         wait: { type: 'boolean' },
         json: { type: 'boolean' },
@@ -69,6 +80,17 @@ export async function distillCommand(argv: string[], io: CommandIo, env: NodeJS.
       size: values.size as DistillRequest['size'],
       requestedBy: (values['requested-by'] as string | undefined) ?? (env.CONVEYOR_REVIEWER || undefined),
     };
+    const flag = (name: string) => numberFlag(values[name] as string | undefined, `--${name}`);
+    if (values.shadow !== undefined) {
+      request.shadow = { minObservations: flag('shadow'), agreementGate: flag('shadow-gate'), maxWaitMs: flag('shadow-wait-ms') };
+    } else if (values['shadow-gate'] !== undefined || values['shadow-wait-ms'] !== undefined) {
+      throw new InvalidDistillRequestError('--shadow-gate and --shadow-wait-ms need --shadow MIN_OBSERVATIONS');
+    }
+    if (values['canary-share'] !== undefined) {
+      request.canary = { share: flag('canary-share'), agreementGate: flag('canary-gate'), minObservations: flag('canary-min'), fullObservations: flag('canary-full') };
+    } else if (['canary-gate', 'canary-min', 'canary-full'].some((name) => values[name] !== undefined)) {
+      throw new InvalidDistillRequestError('--canary-gate, --canary-min and --canary-full need --canary-share');
+    }
     // Validate here too, so a bad flag is an error at the prompt rather than a failed workflow.
     parseDistillRequest(request);
   } catch (error) {
@@ -114,6 +136,8 @@ export function summaryOf(result: DistillResult): string {
     `${result.runId}: ${result.status} — candidate ${candidate.version}, current ${result.currentVersion ?? 'none'}`,
     `  golden accuracy ${percent(candidate.accuracy)}${current ? ` (now ${percent(current.accuracy)})` : ''}, coverage at target ${percent(candidate.coverageAtTarget)}${current ? ` (now ${percent(current.coverageAtTarget)})` : ''}`,
     ...(result.report.gate.refusal ? [`  gate: ${result.report.gate.refusal}`] : []),
+    ...(result.report.shadow ? [`  shadow: ${result.report.shadow.detail}`] : []),
+    ...(result.canary ? [`  canary: serves ${percent(result.canary.share)} of items; rolled back automatically below ${percent(result.canary.agreementGate)} agreement with escalations and reviews (after ${result.canary.minObservations} checked items), kept for all traffic after ${result.canary.fullObservations}`] : []),
     `  report: ${result.report.files.markdown}`,
   ].join('\n');
 }
@@ -142,6 +166,74 @@ export async function rollbackCommand(argv: string[], io: CommandIo, env: NodeJS
     const state = registry.rollback(values.by ?? (env.CONVEYOR_REVIEWER || env.USER || 'operator'), values.reason ?? 'manual rollback');
     if (values.json) io.stdout(`${JSON.stringify(state, null, 2)}\n`);
     else io.stdout(`${values.station}: rolled back from ${before} to ${state.current} (${registry.currentFile})\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof ModelRegistryError) {
+      io.stderr(`${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+/** The registry of a station with what is live: current version, canary split and shadow, each with its live agreement. */
+export function modelsCommand(argv: string[], io: CommandIo, env: NodeJS.ProcessEnv = process.env): number {
+  let values: { station: string; 'data-dir'?: string; json?: boolean };
+  try {
+    ({ values } = parseArgs({ args: argv, options: { station: { type: 'string', default: 'classify-intent' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' } } }));
+  } catch (error) {
+    io.stderr(`${(error as Error).message}\nusage: ${modelsUsage}\n`);
+    return 2;
+  }
+  const dataDir = values['data-dir'] ?? loadSettings(env).dataDir;
+  const registry = new ModelRegistry(dataDir, values.station);
+  const state = registry.state();
+  const observations = new ObservationStore(defaultObservationStoreFile(dataDir));
+  try {
+    const canary = state.canary ? observations.agreement(values.station, state.canary.version, 'canary', state.canary.since) : null;
+    const shadow = state.shadow ? observations.agreement(values.station, state.shadow.version, 'shadow', state.shadow.since) : null;
+    if (values.json) {
+      io.stdout(`${JSON.stringify({ ...state, live: { canary, shadow } }, null, 2)}\n`);
+      return 0;
+    }
+    const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
+    const lines = [`${values.station}: current ${state.current ?? 'none (workers serve their default model)'} · ${state.versions.length} version(s) registered`];
+    if (state.canary && canary) {
+      lines.push(
+        `  canary ${state.canary.version} on ${percent(state.canary.share)} of items (stable ${state.canary.stable ?? 'default model'}) since ${state.canary.since}: ` +
+          `${percent(canary.checked.agreement)} agreement over ${canary.checked.n} escalated or reviewed items (gate ${percent(state.canary.agreementGate)}, decides after ${state.canary.minObservations}, kept after ${state.canary.fullObservations})`,
+      );
+    }
+    if (state.shadow && shadow) {
+      lines.push(`  shadow ${state.shadow.version} since ${state.shadow.since}: ${shadow.recorded} answers recorded, ${percent(shadow.all.agreement)} agreement over ${shadow.all.n} settled steps (${percent(shadow.checked.agreement)} over ${shadow.checked.n} checked)`);
+    }
+    for (const event of state.history.slice(-10)) lines.push(`  ${event.at} ${event.action} ${event.version}${event.previous ? ` (was ${event.previous})` : ''} by ${event.by}: ${event.reason}`);
+    io.stdout(`${lines.join('\n')}\n`);
+    return 0;
+  } finally {
+    observations.close();
+  }
+}
+
+/** Starts or stops a shadow candidate by hand (distill --shadow does both around its wait). */
+export function shadowCommand(argv: string[], io: CommandIo, env: NodeJS.ProcessEnv = process.env): number {
+  let values: { station: string; version?: string; stop?: boolean; by?: string; 'data-dir'?: string; json?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { station: { type: 'string', default: 'classify-intent' }, version: { type: 'string' }, stop: { type: 'boolean' }, by: { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' } },
+    }));
+    if ((values.version === undefined) === !values.stop) throw new Error('give either --version VERSION (start a shadow) or --stop');
+  } catch (error) {
+    io.stderr(`${(error as Error).message}\nusage: ${shadowUsage}\n`);
+    return 2;
+  }
+  const registry = new ModelRegistry(values['data-dir'] ?? loadSettings(env).dataDir, values.station);
+  const by = values.by ?? (env.CONVEYOR_REVIEWER || env.USER || 'operator');
+  try {
+    const state = values.stop ? registry.stopShadow(by, 'stopped by hand') : registry.startShadow(values.version!, by, 'started by hand');
+    if (values.json) io.stdout(`${JSON.stringify(state, null, 2)}\n`);
+    else io.stdout(values.stop ? `${values.station}: no shadow runs now\n` : `${values.station}: ${values.version} answers live steps in shadow (recorded, never used); see \`conveyor models\`\n`);
     return 0;
   } catch (error) {
     if (error instanceof ModelRegistryError) {

@@ -9,7 +9,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadClassifier, modelVersionOf } from '../providers/local/model-file';
-import type { RegistryEvent, RegistryState, RegistryVersion } from './types';
+import { routesToCanary } from './canary';
+import type { CanarySettings, RegistryEvent, RegistryState, RegistryVersion } from './types';
+
+/** Which version answers an item, and why: the current one, a canary's share, or the stable rest. */
+export interface ServingChoice {
+  version: string;
+  file: string;
+  role: 'current' | 'canary' | 'stable';
+}
 
 /** The registry cannot do what was asked (unknown version, nothing to roll back to); retrying cannot help. */
 export class ModelRegistryError extends Error {
@@ -48,8 +56,9 @@ export class ModelRegistry {
   }
 
   state(): RegistryState {
-    if (!fs.existsSync(this.file)) return { station: this.station, current: null, previous: [], versions: [], history: [] };
-    return JSON.parse(fs.readFileSync(this.file, 'utf8')) as RegistryState;
+    if (!fs.existsSync(this.file)) return { station: this.station, current: null, previous: [], versions: [], history: [], shadow: null, canary: null };
+    const state = JSON.parse(fs.readFileSync(this.file, 'utf8')) as RegistryState;
+    return { ...state, shadow: state.shadow ?? null, canary: state.canary ?? null };
   }
 
   version(version: string): RegistryVersion {
@@ -79,33 +88,99 @@ export class ModelRegistry {
     return entry;
   }
 
-  /** Makes a registered version the current one; promoting the current version again changes nothing. */
-  promote(version: string, by: string, reason: string, now = new Date()): RegistryState {
+  /**
+   * Makes a registered version the current one; promoting the current version again changes nothing.
+   * With canary settings the new version serves only their share of the items until the canary
+   * monitor keeps it (all traffic) or rolls it back; the rest stay on the version it replaces.
+   */
+  promote(version: string, by: string, reason: string, now = new Date(), canary?: CanarySettings): RegistryState {
     const entry = this.version(version);
     const state = this.state();
     if (state.current === version) return state;
     if (state.current !== null) state.previous.push(state.current);
-    state.history.push({ at: now.toISOString(), action: 'promote', version, previous: state.current, by, reason });
+    const replaced = state.current;
+    state.history.push({ at: now.toISOString(), action: 'promote', version, previous: replaced, by, reason: canary ? `${reason} (canary: ${Math.round(canary.share * 100)}% of items)` : reason });
     state.current = version;
+    state.canary = canary ? { ...canary, version, stable: replaced, since: now.toISOString(), by } : null;
+    if (state.shadow?.version === version) state.shadow = null;
     writeAtomically(this.currentFile, fs.readFileSync(entry.file));
     this.save(state);
     return state;
   }
 
-  /** Restores the version that was current before the last promotion. */
+  /**
+   * Restores the version that was current before the last promotion (a canary's stable version; when
+   * a first promotion's canary is rolled back, no version: workers serve their default model again).
+   */
   rollback(by: string, reason: string, now = new Date()): RegistryState {
     const state = this.state();
-    const restored = state.previous.pop();
-    if (restored === undefined || state.current === null) {
-      throw new ModelRegistryError(`station ${this.station}: nothing to roll back to (current ${state.current ?? 'none'}, no earlier version)`);
+    if (state.current === null) throw new ModelRegistryError(`station ${this.station}: nothing to roll back to (no version is current)`);
+    const canaryWithoutStable = state.canary?.version === state.current && state.canary.stable === null;
+    const restored = canaryWithoutStable ? null : state.previous.pop();
+    if (restored === undefined) {
+      throw new ModelRegistryError(`station ${this.station}: nothing to roll back to (current ${state.current}, no earlier version)`);
     }
-    const entry = this.version(restored);
-    const event: RegistryEvent = { at: now.toISOString(), action: 'rollback', version: restored, previous: state.current, by, reason };
+    const event: RegistryEvent = { at: now.toISOString(), action: 'rollback', version: restored ?? 'default', previous: state.current, by, reason };
     state.history.push(event);
     state.current = restored;
-    writeAtomically(this.currentFile, fs.readFileSync(entry.file));
+    state.canary = null;
+    if (restored === null) fs.rmSync(this.currentFile, { force: true });
+    else writeAtomically(this.currentFile, fs.readFileSync(this.version(restored).file));
     this.save(state);
     return state;
+  }
+
+  /** The canary proved itself: it serves every item from now on. */
+  keepCanary(by: string, reason: string, now = new Date()): RegistryState {
+    const state = this.state();
+    if (!state.canary) throw new ModelRegistryError(`station ${this.station}: no canary to keep`);
+    state.history.push({ at: now.toISOString(), action: 'canary-keep', version: state.canary.version, previous: state.canary.stable, by, reason });
+    state.canary = null;
+    this.save(state);
+    return state;
+  }
+
+  /** Runs a registered version in shadow: it answers live items next to the serving model, and is never used. */
+  startShadow(version: string, by: string, reason: string, now = new Date()): RegistryState {
+    this.version(version);
+    const state = this.state();
+    if (state.current === version) throw new ModelRegistryError(`station ${this.station}: ${version} is already current; shadow runs a candidate`);
+    if (state.shadow?.version === version) return state;
+    state.shadow = { version, since: now.toISOString(), by };
+    state.history.push({ at: now.toISOString(), action: 'shadow-start', version, previous: state.current, by, reason });
+    this.save(state);
+    return state;
+  }
+
+  stopShadow(by: string, reason: string, now = new Date()): RegistryState {
+    const state = this.state();
+    if (!state.shadow) return state;
+    state.history.push({ at: now.toISOString(), action: 'shadow-stop', version: state.shadow.version, previous: state.current, by, reason });
+    state.shadow = null;
+    this.save(state);
+    return state;
+  }
+
+  /**
+   * Which version answers the item with this key (undefined: none promoted, the worker's default
+   * model answers). During a canary, a stable hash of the key sends its share to the canary.
+   */
+  servingFor(itemKey: string, state: RegistryState = this.state()): ServingChoice | undefined {
+    if (state.current === null) return undefined;
+    const versionFile = (version: string) => state.versions.find((entry) => entry.version === version)?.file;
+    const canary = state.canary;
+    if (canary && canary.version === state.current && !routesToCanary(itemKey, canary.share)) {
+      if (canary.stable === null) return undefined;
+      return { version: canary.stable, file: versionFile(canary.stable)!, role: 'stable' };
+    }
+    return { version: state.current, file: versionFile(state.current)!, role: canary ? 'canary' : 'current' };
+  }
+
+  /** The shadow candidate's version and file, when one runs. */
+  shadowOf(state: RegistryState = this.state()): { version: string; file: string; since: string } | undefined {
+    if (!state.shadow) return undefined;
+    const file = state.versions.find((entry) => entry.version === state.shadow!.version)?.file;
+    return file ? { version: state.shadow.version, file, since: state.shadow.since } : undefined;
   }
 
   private save(state: RegistryState): void {

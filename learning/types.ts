@@ -35,6 +35,18 @@ export interface CollectedExample extends Omit<CollectExampleRequest, 'modelVers
   createdAt: string;
 }
 
+export const canarySettingsSchema = z.object({
+  /** Share of items (0–1] the canary serves; the rest stay on the stable version. */
+  share: z.number().gt(0).max(1).default(0.2),
+  /** Agreement with escalations/reviews below this rolls the canary back. */
+  agreementGate: z.number().min(0).max(1).default(0.6),
+  /** Checked items needed before any decision. */
+  minObservations: z.number().int().min(1).default(20),
+  /** Checked items after which a canary that stayed above the gate serves all traffic. */
+  fullObservations: z.number().int().min(1).default(200),
+});
+export type CanarySettings = z.output<typeof canarySettingsSchema>;
+
 export const distillRequestSchema = z.object({
   /** The station whose model is retrained, e.g. "classify-intent". */
   station: z.string().min(1),
@@ -56,6 +68,21 @@ export const distillRequestSchema = z.object({
   seed: z.number().int().default(20_260_312),
   /** Share of each label's collected examples, newest first, held out from training for evaluation. */
   heldOutFraction: z.number().min(0).max(0.9).default(0.2),
+  /**
+   * Run the candidate in shadow on live steps before anyone is asked (its answers recorded, never
+   * used): wait for `minObservations` settled steps or `maxWaitMs`, and refuse it when its agreement
+   * with the accepted answers is below `agreementGate`.
+   */
+  shadow: z
+    .object({
+      minObservations: z.number().int().min(1).default(50),
+      maxWaitMs: z.number().int().positive().default(60 * 60_000),
+      agreementGate: z.number().min(0).max(1).default(0.9),
+      pollIntervalMs: z.number().int().min(100).default(10_000),
+    })
+    .optional(),
+  /** Promote as a canary: a share of the traffic first, rolled back automatically when live agreement drops below the gate. */
+  canary: canarySettingsSchema.optional(),
 });
 export type DistillRequest = z.input<typeof distillRequestSchema>;
 export type DistillSettings = z.output<typeof distillRequestSchema>;
@@ -140,9 +167,42 @@ export interface DistillReport {
   gate: GateVerdict;
   labelChanges: LabelChange[];
   files: { json: string; markdown: string; candidateModel: string };
+  /** The shadow run on live steps, when the request asked for one. */
+  shadow?: ShadowOutcome;
 }
 
-export type DistillStatus = 'awaiting_approval' | 'promoted' | 'refused-by-gate' | 'rejected' | 'timed-out';
+export type DistillStatus = 'awaiting_approval' | 'promoted' | 'refused-by-gate' | 'refused-by-shadow' | 'rejected' | 'timed-out';
+
+/** Who produced a step's accepted answer: the model that served it (nothing checked it), a larger tier, or a reviewer. */
+export type AcceptedBy = 'serving' | 'escalation' | 'reviewer';
+
+export interface Agreement {
+  n: number;
+  agreed: number;
+  /** Share of observations where the candidate gave the accepted answer (0 when there are none). */
+  agreement: number;
+}
+
+/** A candidate's live agreement: over every settled step, and over the checked ones (escalated or reviewed). */
+export interface LiveAgreement {
+  station: string;
+  version: string;
+  role: 'shadow' | 'canary';
+  since: string;
+  /** Candidate answers recorded, settled or not. */
+  recorded: number;
+  all: Agreement;
+  checked: Agreement;
+}
+
+export interface ShadowOutcome {
+  version: string;
+  agreement: LiveAgreement;
+  gate: number;
+  minObservations: number;
+  passed: boolean;
+  detail: string;
+}
 
 export interface DistillResult {
   runId: string;
@@ -155,6 +215,8 @@ export interface DistillResult {
   report: DistillReport;
   approvals: RecordedDecision[];
   pending: PendingApproval[];
+  /** When the promotion started as a canary: its settings (the canary monitor keeps or rolls it back). */
+  canary?: CanarySettings;
 }
 
 export interface RegistryVersion {
@@ -169,7 +231,7 @@ export interface RegistryVersion {
 
 export interface RegistryEvent {
   at: string;
-  action: 'register' | 'promote' | 'rollback';
+  action: 'register' | 'promote' | 'rollback' | 'shadow-start' | 'shadow-stop' | 'canary-keep';
   version: string;
   previous: string | null;
   by: string;
@@ -183,4 +245,8 @@ export interface RegistryState {
   previous: string[];
   versions: RegistryVersion[];
   history: RegistryEvent[];
+  /** A candidate answering live steps in shadow (recorded, never used). */
+  shadow?: { version: string; since: string; by: string } | null;
+  /** The current version serving only a share of the items while it proves itself; the rest go to `stable`. */
+  canary?: (CanarySettings & { version: string; stable: string | null; since: string; by: string }) | null;
 }

@@ -17,6 +17,8 @@ export interface ModelCall<T> {
   /** The station's output schema: enforced by JSON-schema mode where supported, then validation, one repair. */
   schema: z.ZodType<T>;
   temperature?: number;
+  /** Options laid over the registry model's for this call (e.g. the learning registry's model file); part of the cache key. */
+  modelOptions?: Record<string, unknown>;
   cache?: { enabled?: boolean; ttlSeconds?: number; cacheNonZeroTemperature?: boolean };
   signal?: AbortSignal;
   /** Called periodically during long calls (the activity passes Context.heartbeat). */

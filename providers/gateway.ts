@@ -190,7 +190,8 @@ export function createModelGateway(options: ModelGatewayOptions = {}): ConveyorM
 
   async function callModel<T>(call: ModelCall<T>): Promise<ModelCallOutcome<T>> {
     const started = now();
-    const model = registry.byId(call.modelId);
+    const registered = registry.byId(call.modelId);
+    const model = call.modelOptions ? { ...registered, options: { ...registered.options, ...call.modelOptions } } : registered;
     const provider = providerFor(model);
     const jsonSchema = jsonSchemaOf(call.schema);
     const temperature = call.temperature ?? 0;
@@ -210,6 +211,7 @@ export function createModelGateway(options: ModelGatewayOptions = {}): ConveyorM
           input: outgoing.input,
           parameters: { temperature },
           jsonSchema,
+          ...(call.modelOptions ? { modelOptions: call.modelOptions } : {}),
         })
       : undefined;
 

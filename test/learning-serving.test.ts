@@ -1,5 +1,5 @@
 /**
- * The promoted model serves: a worker built with `workerRegistry` runs the small tier on the intent model
+ * The promoted model serves: every Conveyor worker runs the small tier on the intent model
  * the learning registry calls current, every ledger entry names that version, and after a rollback the
  * next jobs record the restored one — no worker restart.
  */
@@ -10,7 +10,7 @@ import { ModelRegistry } from '../learning/model-registry';
 import { loadLabelledFile } from '../providers/local/dataset';
 import { saveClassifier } from '../providers/local/model-file';
 import { trainSizedClassifier } from '../providers/local/model-store';
-import { bundleConveyorWorkflows, workerRegistry } from '../workers/worker';
+import { bundleConveyorWorkflows } from '../workers/worker';
 import { startWorker, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
 
 const settings = testSettings(uniqueId('serving'));
@@ -32,7 +32,7 @@ beforeAll(async () => {
   };
   first = versionOf(1);
   second = versionOf(2);
-  worker = await startWorker({ settings, bundle: await bundleConveyorWorkflows(), gateway: { registry: workerRegistry(settings.dataDir, {}) } });
+  worker = await startWorker({ settings, bundle: await bundleConveyorWorkflows(), gateway: { env: {} } });
   client = await testClient(settings);
 });
 

@@ -17,7 +17,7 @@ import { curateExamples, repeatByWeight } from '../learning/curation';
 import { ExampleStore } from '../learning/example-store';
 import { currentModelFile, ModelRegistry, ModelRegistryError } from '../learning/model-registry';
 import { curateRun, evaluateCandidate, trainCandidate } from '../learning/pipeline';
-import { canaryDecision, routesToCanary, superviseCanary, type CanarySettings, type ShadowObservation } from '../learning/canary';
+import { canaryDecision, canaryDecisionFor, routesToCanary, superviseCanary, type CanarySettings, type ShadowObservation } from '../learning/canary';
 import { rollbackCommand } from '../learning/commands';
 import { distillRequestSchema, type CollectedExample } from '../learning/types';
 import { tempDir } from './support/temporal';
@@ -153,7 +153,11 @@ describe('shadow and canary', () => {
     expect(canaryDecision(observe(500, 480), settings).kind).toBe('keep');
     const falling = canaryDecision(observe(100, 80), settings);
     expect(falling.kind).toBe('rollback');
-    expect(falling.reason).toContain('agreement 80.0% over 100 items is below the gate 90.0%');
+    expect(falling.reason).toContain('agreement 80.0% over 100 checked items is below the gate 90.0%');
+    // A canary that is rarely checked is kept once it served enough settled items; one that fails its checks is not.
+    expect(canaryDecisionFor({ n: 3, agreed: 3, agreement: 1 }, settings, 499).kind).toBe('wait');
+    expect(canaryDecisionFor({ n: 3, agreed: 3, agreement: 1 }, settings, 500).kind).toBe('keep');
+    expect(canaryDecisionFor({ n: 60, agreed: 30, agreement: 0.5 }, settings, 900).kind).toBe('rollback');
   });
 
   it('routes a stable share of items to the canary', () => {

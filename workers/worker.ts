@@ -9,9 +9,8 @@ import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundleW
 import { createActivities } from '../activities';
 import { Outbox } from '../activities/outbox';
 import { createLearningActivities } from '../learning/activities';
-import { currentModelFile } from '../learning/model-registry';
+import { LiveModels } from '../learning/live';
 import { createModelGateway } from '../providers/gateway';
-import { createRegistry, loadRegistry, type ModelRegistry } from '../providers/registry';
 import type { ModelGateway } from '../providers/gateway-types';
 import { payloadCodecFromEnvironment } from '../platform/codec';
 import { connectWorkerConnection } from '../platform/connection';
@@ -40,31 +39,20 @@ export interface ConveyorWorkerOptions {
   dataDir?: string;
 }
 
-/**
- * The registry this worker serves: conveyor.models.json with the environment's models, and the
- * promoted intent model (conveyor distill) as the small local model's file once there is one.
- */
-export function workerRegistry(dataDir: string, env: NodeJS.ProcessEnv = process.env): ModelRegistry {
-  const registry = loadRegistry(env);
-  const promoted = currentModelFile(dataDir, 'classify-intent');
-  if (!promoted) return registry;
-  return createRegistry(
-    registry.models.map((model) => (model.provider === 'local' && model.tier === 'small' ? { ...model, options: { ...model.options, modelFile: promoted } } : model)),
-    'registry with the promoted small model',
-  );
-}
-
 export async function createConveyorWorker(options: ConveyorWorkerOptions): Promise<Worker> {
   installRuntimeLogging();
   const codec = options.payloadCodec === undefined ? payloadCodecFromEnvironment() : options.payloadCodec;
+  const dataDir = options.dataDir ?? loadSettings().dataDir;
+  // The learning registry's promoted, canary and shadow models serve the small tier of learnable stations.
+  const live = new LiveModels(dataDir);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     activities: {
-      ...createActivities({ gateway: options.gateway, outbox: options.outbox }),
-      ...createLearningActivities({ dataDir: options.dataDir ?? loadSettings().dataDir }),
+      ...createActivities({ gateway: options.gateway, outbox: options.outbox, live }),
+      ...createLearningActivities({ dataDir, live }),
     },
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 50,
     maxCachedWorkflows: options.maxCachedWorkflows,
@@ -87,7 +75,7 @@ export async function runWorker(settings: ConveyorSettings = loadSettings(), log
   const payloadCodec = payloadCodecFromEnvironment() ?? null;
   const endpoint = await ensureTemporal(settings);
   const connection = await connectWorkerConnection(settings, endpoint.address);
-  const gateway = createModelGateway({ registry: workerRegistry(settings.dataDir) });
+  const gateway = createModelGateway();
   const outbox = defaultOutbox(settings);
   const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, payloadCodec, dataDir: settings.dataDir });
   const encryption = payloadCodec ? `payloads encrypted with key "${payloadCodec.currentKeyId}"` : 'payloads not encrypted';

@@ -7,12 +7,12 @@
  * update and signal, the policy's reviewers, two different people when two are required), and only
  * an approval promotes it in the model registry. A timeout rejects: no model is promoted by default.
  */
-import { condition, proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { condition, proxyActivities, setCurrentDetails, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { refusalFor, type Decision, type PendingApproval, type RecordedDecision } from '../domain/approvals';
 import type { ApprovalPolicy } from '../domain/job-types';
 import { ConveyorJobType, ConveyorStatus, type JobStatus } from '../domain/search-attributes';
 import type { LearningActivities } from '../learning/activities';
-import type { DistillRequest, DistillResult, DistillSettings, DistillReport, DistillStatus } from '../learning/types';
+import type { DistillRequest, DistillResult, DistillSettings, DistillReport, DistillStatus, ShadowOutcome } from '../learning/types';
 import { registerDecideHandlers } from './decide-handlers';
 
 const PROMOTE_STEP = 'promote';
@@ -59,12 +59,21 @@ class DistillRun {
     this.publish('running', `training a candidate on ${curated.trainExamples} texts (${curated.trainRows} rows)`);
     const candidate = await heavy.trainDistillCandidate({ settings, curated });
     this.publish('running', `evaluating ${candidate.version} against the current model`);
-    const report = await heavy.evaluateDistillCandidate({ settings, curated, candidate });
+    let report = await heavy.evaluateDistillCandidate({ settings, curated, candidate });
     const previousVersion = report.current?.version ?? null;
 
     if (!report.gate.passed) {
       this.publish('rejected', report.gate.refusal ?? 'refused by the gate');
       return this.result(settings, 'refused-by-gate', report, previousVersion, previousVersion);
+    }
+
+    if (settings.shadow) {
+      const shadow = await this.runShadow(settings, settings.shadow, candidate.version);
+      report = { ...report, shadow };
+      if (!shadow.passed) {
+        this.publish('rejected', `refused in shadow: ${shadow.detail}`);
+        return this.result(settings, 'refused-by-shadow', report, previousVersion, previousVersion);
+      }
     }
 
     const approvalId = `${PROMOTE_STEP}-${candidate.version}`;
@@ -75,12 +84,13 @@ class DistillRun {
       station: settings.station,
       proposedAction: { promote: candidate.version, replaces: previousVersion, station: settings.station },
       evidence: {
-        reason: `the candidate passed the gate: ${report.gate.checks.map((check) => check.detail).join('; ')}; report ${report.files.markdown}`,
+        reason: `the candidate passed the gate: ${report.gate.checks.map((check) => check.detail).join('; ')}${report.shadow ? `; in shadow: ${report.shadow.detail}` : ''}; report ${report.files.markdown}${settings.canary ? `; promotion starts as a canary on ${Math.round(settings.canary.share * 100)}% of items` : ''}`,
         modelOutputs: {
           candidate: { version: report.candidate.version, accuracy: report.candidate.accuracy, coverageAtTarget: report.candidate.coverageAtTarget, costPerItemUsd: report.candidate.costPerItemUsdAtTarget },
           current: report.current
             ? { version: report.current.version, accuracy: report.current.accuracy, coverageAtTarget: report.current.coverageAtTarget, costPerItemUsd: report.current.costPerItemUsdAtTarget }
             : null,
+          ...(report.shadow ? { shadow: { observations: report.shadow.agreement.all.n, agreement: report.shadow.agreement.all.agreement, checked: report.shadow.agreement.checked } } : {}),
         },
         confidence: { candidateCoverageAtTarget: report.candidate.coverageAtTarget, currentCoverageAtTarget: report.current?.coverageAtTarget ?? null },
         costSoFarUsd: 0,
@@ -110,9 +120,34 @@ class DistillRun {
       version: candidate.version,
       by: approvedBy.join(', '),
       reason: `distill run ${this.runId}: ${report.gate.checks.map((check) => check.detail).join('; ')}`,
+      ...(settings.canary ? { canary: settings.canary } : {}),
     });
-    this.publish('completed', `${candidate.version} promoted by ${approvedBy.join(', ')}`);
+    this.publish('completed', `${candidate.version} promoted by ${approvedBy.join(', ')}${settings.canary ? ` as a canary on ${Math.round(settings.canary.share * 100)}% of items` : ''}`);
     return this.result(settings, 'promoted', report, previousVersion, state.current);
+  }
+
+  /**
+   * Runs the candidate in shadow on live steps (workers answer with it too, record its answer and never
+   * use it) until enough steps settled or the wait is over; it passes only with enough observations
+   * and agreement at or above the gate. The shadow is stopped either way.
+   */
+  private async runShadow(settings: DistillSettings, shadow: NonNullable<DistillSettings['shadow']>, version: string): Promise<ShadowOutcome> {
+    const state = await quick.startShadow({ station: settings.station, version, by: `distill ${this.runId}`, reason: `shadow before promotion (${shadow.minObservations} observations, gate ${shadow.agreementGate})` });
+    const since = state.shadow?.since ?? new Date().toISOString();
+    const deadline = Date.now() + shadow.maxWaitMs;
+    let agreement = await quick.liveAgreement({ station: settings.station, version, role: 'shadow', since });
+    while (agreement.all.n < shadow.minObservations && Date.now() < deadline) {
+      this.publish('running', `${version} in shadow: ${agreement.all.n}/${shadow.minObservations} live steps settled, agreement ${percent(agreement.all.agreement)}`);
+      await sleep(Math.min(shadow.pollIntervalMs, deadline - Date.now()));
+      agreement = await quick.liveAgreement({ station: settings.station, version, role: 'shadow', since });
+    }
+    await quick.stopShadow({ station: settings.station, by: `distill ${this.runId}`, reason: `shadow ended with ${agreement.all.n} observations` });
+    const enough = agreement.all.n >= shadow.minObservations;
+    const passed = enough && agreement.all.agreement >= shadow.agreementGate;
+    const detail = !enough
+      ? `only ${agreement.all.n} of ${shadow.minObservations} live steps settled within ${Math.round(shadow.maxWaitMs / 1000)} s: not enough evidence`
+      : `agreement ${percent(agreement.all.agreement)} with the accepted answers over ${agreement.all.n} live steps (${percent(agreement.checked.agreement)} over ${agreement.checked.n} escalated or reviewed) ${passed ? 'meets' : 'is below'} the gate ${percent(shadow.agreementGate)}`;
+    return { version, agreement, gate: shadow.agreementGate, minObservations: shadow.minObservations, passed, detail };
   }
 
   private result(settings: DistillSettings, status: DistillStatus, report: DistillReport, previousVersion: string | null, currentVersion: string | null): DistillResult {
@@ -126,6 +161,7 @@ class DistillRun {
       report,
       approvals: this.approvals,
       pending: this.pending,
+      ...(status === 'promoted' && settings.canary ? { canary: settings.canary } : {}),
     };
   }
 
@@ -180,4 +216,8 @@ class DistillRun {
     ]);
     setCurrentDetails(`**distill ${this.request.station}** — ${status}: ${detail}`);
   }
+}
+
+function percent(value: number): string {
+  return `${(value * 100).toFixed(1)}%`;
 }

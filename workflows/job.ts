@@ -38,6 +38,7 @@ import {
   ConveyorTopTier,
   type JobStatus,
 } from '../domain/search-attributes';
+import { labelOf } from '../domain/learnable';
 import { screeningSensitivity, type ScreeningResult } from '../domain/screening';
 import { proposedActionSchema, type ProposedAction } from '../domain/station-schemas';
 import { stationByName, stationCatalogue, type ActionStation, type ModelStation } from '../domain/stations';
@@ -289,6 +290,7 @@ class FactoryJob {
         this.outputs[step.id] = { ...(lastOutput as object), ...reviewed.edits };
         this.confidences[step.id] = 1;
         if (Object.keys(reviewed.edits).length > 0) await this.collectExample(step, station, input, this.outputs[step.id], 'reviewer-edit');
+        await this.settleObservations(step, station, 'reviewer');
         return;
       }
       if (decision.kind === 'over-budget') {
@@ -332,6 +334,7 @@ class FactoryJob {
       this.confidences[step.id] = confidence;
       this.publish(this.status);
       if (escalation) await this.collectExample(step, station, input, result.output, 'escalation');
+      await this.settleObservations(step, station, escalation ? 'escalation' : 'serving');
       return;
     }
   }
@@ -349,6 +352,23 @@ class FactoryJob {
     await learning.collectExample.executeWithOptions({ summary: `collect example: ${station.name} → ${label} (${source})` }, [
       { station: station.name, jobType: this.request.type, jobId: this.request.id, stepId: step.id, text, label, source, modelVersion: smallModel?.modelVersion },
     ]);
+  }
+
+  /**
+   * When a shadow or canary answered this step, tell the learning loop the accepted answer and who gave
+   * it; the canary monitor's verdict (rollback or keep) becomes one of the job's decisions. Runs only
+   * for steps whose model call reported one, so jobs without shadow or canary record no extra command.
+   */
+  private async settleObservations(step: PlanStep, station: ModelStation, acceptedBy: 'serving' | 'escalation' | 'reviewer'): Promise<void> {
+    const observed = this.ledger.some((entry) => entry.stepId === step.id && (entry.servedAs === 'canary' || entry.shadow !== undefined));
+    const acceptedLabel = labelOf(station.name, this.outputs[step.id]);
+    if (!observed || acceptedLabel === undefined) return;
+    const outcome = await learning.settleObservations.executeWithOptions({ summary: `settle live observations: ${station.name} → ${acceptedLabel} (${acceptedBy})` }, [
+      { station: station.name, jobId: this.request.id, stepId: step.id, acceptedLabel, acceptedBy },
+    ]);
+    if (outcome && (outcome.decision.kind === 'rollback' || outcome.decision.kind === 'keep')) {
+      this.decide({ stepId: step.id, kind: 'canary', reason: `canary ${outcome.version} ${outcome.decision.kind === 'rollback' ? 'rolled back' : 'kept'}: ${outcome.decision.reason}` });
+    }
   }
 
   private async handleOverBudget(step: PlanStep, estimateUsd: number, reason: string): Promise<void> {
@@ -569,6 +589,8 @@ class FactoryJob {
       escalationReason,
       // What an escalated call answered (the accepted answer is the step's output): policy replay compares them.
       ...(outcome === 'escalated' && result ? { output: result.output } : {}),
+      ...(result?.live?.servedAs ? { servedAs: result.live.servedAs } : {}),
+      ...(result?.live?.shadow ? { shadow: result.live.shadow } : {}),
     };
   }
 
@@ -638,13 +660,6 @@ function escalationCauseOf(error: unknown): EscalationCause | undefined {
 function failureSummary(error: unknown): string {
   if (error instanceof ActivityFailure && error.cause) return `${(error.cause as ApplicationFailure).type ?? error.cause.name}: ${error.cause.message}`;
   return error instanceof Error ? error.message : String(error);
-}
-
-/** The label a classification station's answer carries, when the station is one. */
-function labelOf(stationName: string, output: unknown): string | undefined {
-  if (stationName === 'classify-intent') return (output as { intent?: string }).intent;
-  if (stationName === 'check-relevance') return (output as { relevant?: boolean }).relevant ? 'relevant' : 'irrelevant';
-  return undefined;
 }
 
 /** Every string in the job input, for screening. */

@@ -38,6 +38,8 @@ export interface CacheKeyParts {
   input: unknown;
   parameters: Record<string, unknown>;
   jsonSchema: unknown;
+  /** Per-call model options (a different model file is a different model). */
+  modelOptions?: Record<string, unknown>;
 }
 
 /** JSON with object keys sorted, so equal content gives an equal key whatever the property order. */

@@ -1,0 +1,95 @@
+/**
+ * The learning registry on live steps, as the worker's activities see it: which model file answers a
+ * learnable station's small-tier call (the current version, or during a canary the canary for its
+ * share of items and the stable version for the rest), whether a shadow candidate answers next to it,
+ * and — when the job settles the step — the observations that measure them. Settling runs the canary
+ * monitor: when live agreement with escalations and reviews falls below the gate the registry rolls
+ * the canary back, and when it held long enough the canary serves all traffic. The registry file is
+ * re-read when it changes, so promotions, canaries and rollbacks take effect without a worker restart.
+ */
+import fs from 'node:fs';
+import type { ModelSpec } from '../domain/models';
+import { isLearnableStation, learnableStations } from '../domain/learnable';
+import { superviseCanary, type CanaryDecision } from './canary';
+import { ModelRegistry, type ServingChoice } from './model-registry';
+import { defaultObservationStoreFile, ObservationStore, type ObservationRole, type SettleObservation } from './observations';
+import type { LiveAgreement, RegistryState } from './types';
+
+export interface CanaryOutcome {
+  station: string;
+  version: string;
+  decision: CanaryDecision;
+}
+
+export class LiveModels {
+  private readonly registries = new Map<string, { registry: ModelRegistry; stamp: string; state: RegistryState }>();
+  private ownStore: ObservationStore | undefined;
+
+  constructor(
+    readonly dataDir: string,
+    private readonly store?: ObservationStore,
+    private readonly log: (message: string) => void = (message) => console.warn(message),
+  ) {}
+
+  get observations(): ObservationStore {
+    return this.store ?? (this.ownStore ??= new ObservationStore(defaultObservationStoreFile(this.dataDir)));
+  }
+
+  /** Whether the registry has a say in this call: a learnable station's small local model. */
+  applies(station: string, model: ModelSpec | undefined): model is ModelSpec {
+    return model !== undefined && isLearnableStation(station) && model.provider === 'local' && model.tier === 'small';
+  }
+
+  registry(station: string): { registry: ModelRegistry; state: RegistryState } {
+    let entry = this.registries.get(station);
+    const registry = entry?.registry ?? new ModelRegistry(this.dataDir, station);
+    // A rename replaces the file, so inode, size and mtime together tell a rewrite from the same file.
+    const stat = fs.statSync(registry.file, { throwIfNoEntry: false });
+    const stamp = stat ? `${stat.ino}:${stat.size}:${stat.mtimeMs}` : 'none';
+    if (!entry || entry.stamp !== stamp) {
+      entry = { registry, stamp, state: registry.state() };
+      this.registries.set(station, entry);
+    }
+    return entry;
+  }
+
+  /** The serving choice for the item, with the model options that load it (undefined: the worker's default model). */
+  serving(station: string, model: ModelSpec, itemKey: string): { choice: ServingChoice; modelOptions: Record<string, unknown> } | undefined {
+    const { registry, state } = this.registry(station);
+    const choice = registry.servingFor(itemKey, state);
+    return choice ? { choice, modelOptions: { [learnableStations[station]!]: choice.file } } : undefined;
+  }
+
+  shadow(station: string): { version: string; modelOptions: Record<string, unknown> } | undefined {
+    const { registry, state } = this.registry(station);
+    const shadow = registry.shadowOf(state);
+    return shadow ? { version: shadow.version, modelOptions: { [learnableStations[station]!]: shadow.file } } : undefined;
+  }
+
+  record(role: ObservationRole, observation: { station: string; version: string; jobId: string; stepId: string; candidateLabel: string }): void {
+    this.observations.record({ ...observation, role });
+  }
+
+  /** Writes the accepted answer beside the step's observations, then lets the canary monitor decide. */
+  settle(settled: SettleObservation): CanaryOutcome | undefined {
+    const roles = this.observations.settle(settled);
+    const { registry } = this.registry(settled.station);
+    const state = registry.state();
+    const canary = state.canary;
+    if (!canary || !roles.some((row) => row.role === 'canary' && row.version === canary.version)) return undefined;
+    const agreement = this.observations.agreement(settled.station, canary.version, 'canary', canary.since);
+    const decision = superviseCanary(registry, agreement.checked, canary, 'canary-monitor', canary.version, agreement.all.n);
+    if (decision.kind === 'rollback' || decision.kind === 'keep') {
+      this.log(`conveyor: canary ${canary.version} of ${settled.station}: ${decision.kind} — ${decision.reason}`);
+    }
+    return { station: settled.station, version: canary.version, decision };
+  }
+
+  agreement(station: string, version: string, role: ObservationRole, since: string): LiveAgreement {
+    return this.observations.agreement(station, version, role, since);
+  }
+
+  close(): void {
+    this.ownStore?.close();
+  }
+}
