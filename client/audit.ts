@@ -41,7 +41,7 @@ export function auditRecordsOf(record: JobRecord): AuditRecord[] {
       at: decision.at,
       step: decision.stepId,
       kind: kind === 'action' ? 'routing' : kind,
-      actor: decision.kind === 'plan' ? (decision.modelId ?? 'recipe') : decision.kind === 'screening' ? 'screening' : 'router',
+      actor: decision.kind === 'plan' ? (decision.modelId ?? 'recipe') : decision.kind === 'screening' ? 'screening' : decision.kind === 'canary' ? 'canary-monitor' : 'router',
       detail: `${decision.kind}: ${decision.reason}${decision.modelId ? ` [${decision.modelId}]` : ''}`,
       beforeHash: decision.kind === 'plan' ? sha256(null) : outputsBefore(decision.stepId),
       afterHash: decision.kind === 'plan' ? sha256(record.plan) : sha256(decision),
@@ -53,7 +53,10 @@ export function auditRecordsOf(record: JobRecord): AuditRecord[] {
       step: entry.stepId,
       kind: entry.outcome === 'escalated' ? 'escalation' : 'model-call',
       actor: entry.modelId,
-      detail: `${entry.station} call ${entry.call} on ${entry.modelId} (${entry.tier}): ${entry.outcome}, $${entry.costUsd}, confidence ${entry.confidence ?? 'n/a'}${entry.escalationReason ? `, ${entry.escalationReason}` : ''}`,
+      detail:
+        `${entry.station} call ${entry.call} on ${entry.modelId}${entry.modelVersion ? ` ${entry.modelVersion}` : ''}${entry.servedAs ? ` as ${entry.servedAs}` : ''} (${entry.tier}): ` +
+        `${entry.outcome}, $${entry.costUsd}, confidence ${entry.confidence ?? 'n/a'}${entry.escalationReason ? `, ${entry.escalationReason}` : ''}` +
+        `${entry.shadow ? `; shadow ${entry.shadow.version} answered ${entry.shadow.label} (not used)` : ''}`,
       beforeHash: outputsBefore(entry.stepId),
       afterHash: sha256(entry.outcome === 'accepted' ? (record.outputs[entry.stepId] ?? null) : entry),
     });
@@ -117,6 +120,19 @@ export function auditRecordsOfDistill(workflowId: string, result: DistillResult,
       beforeHash: sha256(result.previousVersion),
       afterHash: sha256(result.report.gate),
     },
+    ...(result.report.shadow
+      ? [
+          {
+            at: result.report.generatedAt,
+            step: 'shadow',
+            kind: 'gate' as const,
+            actor: 'shadow on live steps',
+            detail: `${result.report.shadow.passed ? 'passed' : 'refused'}: ${result.report.shadow.detail}`,
+            beforeHash: sha256(result.previousVersion),
+            afterHash: sha256(result.report.shadow),
+          },
+        ]
+      : []),
     ...result.approvals.map((approval) => ({
       at: approval.at,
       step: approval.approvalId,
@@ -131,7 +147,7 @@ export function auditRecordsOfDistill(workflowId: string, result: DistillResult,
       step: 'distill',
       kind: 'outcome',
       actor: 'conveyor',
-      detail: `${result.status}; serving ${result.currentVersion ?? 'no model'}`,
+      detail: `${result.status}; serving ${result.currentVersion ?? 'no model'}${result.canary ? ` as a canary on ${Math.round(result.canary.share * 100)}% of items` : ''}`,
       beforeHash: sha256(result.previousVersion),
       afterHash: sha256(result.currentVersion),
     },

@@ -1,7 +1,7 @@
 /**
  * Replays every recorded history in test/fixtures/histories against today's workflow code, so a
  * nondeterministic change to a workflow fails CI. Record new fixtures with
- * `CONVEYOR_RECORD_HISTORIES=1 npx vitest run test/factory.test.ts test/durability.test.ts`.
+ * `CONVEYOR_RECORD_HISTORIES=1 npx vitest run test/factory.test.ts test/durability.test.ts test/learning-live.test.ts`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
