@@ -31,6 +31,28 @@ export interface ActivityDependencies {
   log?: (message: string) => void;
 }
 
+/** One schema-valid answer of a model station from one registry model: the station's prompt and schema through the gateway. */
+export function callStationModel(
+  gateway: ModelGateway,
+  request: { station: string; modelId: string; input: unknown; signal?: AbortSignal; heartbeat?: (details?: unknown) => void; modelOptions?: Record<string, unknown>; cache?: { enabled: boolean } },
+) {
+  const station = modelStation(request.station);
+  const prompt = station.prompt(request.input);
+  return gateway.call({
+    modelId: request.modelId,
+    station: station.name,
+    skill: station.skill,
+    input: request.input,
+    system: prompt.system,
+    prompt: prompt.user,
+    schema: station.output,
+    ...(request.signal ? { signal: request.signal } : {}),
+    ...(request.heartbeat ? { heartbeat: request.heartbeat } : {}),
+    ...(request.modelOptions ? { modelOptions: request.modelOptions } : {}),
+    ...(request.cache ? { cache: request.cache } : {}),
+  });
+}
+
 export function createActivities({ gateway, outbox, live, log = (message) => console.warn(message) }: ActivityDependencies) {
   return {
     runScheduledEvaluation,
@@ -41,21 +63,16 @@ export function createActivities({ gateway, outbox, live, log = (message) => con
 
     async callModel(request: ModelCallRequest): Promise<ModelCallResult> {
       const station = modelStation(request.station);
-      const prompt = station.prompt(request.input);
       const context = Context.current();
       const call = (modelOptions?: Record<string, unknown>, cache?: { enabled: boolean }) =>
-        gateway.call({
-          modelId: request.modelId,
+        callStationModel(gateway, {
           station: station.name,
-          skill: station.skill,
+          modelId: request.modelId,
           input: request.input,
-          system: prompt.system,
-          prompt: prompt.user,
-          schema: station.output,
           signal: context.cancellationSignal,
           heartbeat: (details) => context.heartbeat(details),
-          ...(modelOptions ? { modelOptions } : {}),
-          ...(cache ? { cache } : {}),
+          modelOptions,
+          cache,
         });
       const model = live ? gateway.models().find((spec) => spec.id === request.modelId) : undefined;
       const learning = live?.applies(station.name, model) ? live : undefined;

@@ -59,7 +59,7 @@ const commandUsage: Record<string, string> = {
   train: 'conveyor train --data FILE [--text-column text] [--label-column label] [--model-size small|medium|large] --out MODEL [--json]',
   audit: 'conveyor audit export [--since 24h|7d|ISO] [--type T] [--task-queue Q] [--out FILE]',
   bench: 'conveyor bench [--quick] [--sizes 100,1000,10000] [--sections cache,overhead,throughput,growth,memory]   (= npm run bench)',
-  'replay-policy': 'conveyor replay-policy --policy FILE [--since 24h|7d|ISO] [--type T] [--task-queue Q] [--json]',
+  'replay-policy': 'conveyor replay-policy --policy FILE [--since 24h|7d|ISO] [--type T] [--task-queue Q] [--no-calls | --max-calls 1000] [--json]',
   distill: distillUsage,
   rollback: rollbackUsage,
   models: modelsUsage,

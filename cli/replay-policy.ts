@@ -1,22 +1,73 @@
 /**
  * `conveyor replay-policy --since 24h|7d|ISO --policy <file.json> [--type T] [--json]`: re-decides the
- * routing of the recorded runs under a new policy and estimates the cost and agreement change, saying how
- * many steps would need new model calls because their outcome was never recorded.
+ * routing of the recorded runs under a new policy and estimates the cost and agreement change. Steps
+ * whose new decision needs an answer that was never recorded are asked of the model the policy would
+ * call (their input rebuilt from the job's recorded request), and only those; `--no-calls` counts
+ * them instead, `--max-calls` caps the calls. The report says how many calls were made and their cost.
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import { callStationModel } from '../activities';
 import { ConveyorClient } from '../client';
-import type { JobResult } from '../domain/job';
-import { replayPolicy, replayPolicySchema, type PolicyReplayReport, type ReplayPolicy } from '../learning/replay-policy';
+import type { JobRequest, JobResult } from '../domain/job';
+import { tiers } from '../domain/models';
+import { resolveWire } from '../domain/plan';
+import { route } from '../domain/routing';
+import { modelStation } from '../domain/stations';
+import { replayPolicy, replayPolicySchema, replayPolicyWithCalls, type NewCallPort, type PolicyReplayReport, type ReplayPolicy } from '../learning/replay-policy';
+import { createModelGateway } from '../providers/gateway';
+import type { ModelGateway } from '../providers/gateway-types';
 import { table, usd } from './output';
 import { parseSince } from './report';
 
-const usage = 'usage: conveyor replay-policy --policy FILE [--since 24h|7d|ISO] [--type T] [--task-queue Q] [--json]';
+const usage = 'usage: conveyor replay-policy --policy FILE [--since 24h|7d|ISO] [--type T] [--task-queue Q] [--no-calls | --max-calls 1000] [--json]';
 
-export async function replayPolicyCommand(argv: string[], io: { stdout(line: string): void; stderr(line: string): void }): Promise<number> {
-  let values: { policy?: string; since?: string; type?: string; 'task-queue'?: string; json?: boolean };
+/** New calls through the model layer, with each step's input rebuilt from the job's request and recorded outputs. */
+export function gatewayCallPort(client: ConveyorClient, gateway: ModelGateway): NewCallPort {
+  const requests = new Map<string, Promise<JobRequest>>();
+  return {
+    async stepInput(record, stepId) {
+      let request = requests.get(record.id);
+      if (!request) requests.set(record.id, (request = client.jobRequest(record.id)));
+      const { input } = await request;
+      const step = record.plan.steps.find((candidate) => candidate.id === stepId);
+      if (!step) throw new Error(`step ${stepId} is not in the plan of job ${record.id}`);
+      const raw = Object.fromEntries(Object.entries(step.inputs).map(([field, wire]) => [field, resolveWire(wire, input, record.outputs)]));
+      const parsed = modelStation(step.station).input.safeParse(raw);
+      if (!parsed.success) throw new Error(`step ${stepId}: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+      return parsed.data;
+    },
+    async call({ station: name, tier, input }) {
+      const station = modelStation(name);
+      const below = tiers[tiers.indexOf(tier) - 1];
+      const decision = route({
+        station,
+        models: gateway.models(),
+        inputChars: JSON.stringify(input).length,
+        longInputChars: Number.MAX_SAFE_INTEGER,
+        ...(below ? { escalation: { fromTier: below, cause: 'low-confidence' as const } } : {}),
+        budgetRemainingUsd: Number.POSITIVE_INFINITY,
+      });
+      if (decision.kind !== 'model') throw new Error(decision.reason);
+      const outcome = await callStationModel(gateway, { station: name, modelId: decision.model.id, input });
+      return { output: outcome.output, confidence: station.confidenceOf(outcome.output, outcome.confidence), costUsd: outcome.costUsd, modelId: outcome.modelId };
+    },
+  };
+}
+
+export async function replayPolicyCommand(argv: string[], io: { stdout(line: string): void; stderr(line: string): void }, deps: { gateway?: ModelGateway } = {}): Promise<number> {
+  let values: { policy?: string; since?: string; type?: string; 'task-queue'?: string; 'no-calls'?: boolean; 'max-calls'?: string; json?: boolean };
+  let maxCalls = 1000;
   try {
-    ({ values } = parseArgs({ args: argv, options: { policy: { type: 'string' }, since: { type: 'string' }, type: { type: 'string' }, 'task-queue': { type: 'string' }, json: { type: 'boolean' } }, strict: true }));
+    ({ values } = parseArgs({
+      args: argv,
+      options: { policy: { type: 'string' }, since: { type: 'string' }, type: { type: 'string' }, 'task-queue': { type: 'string' }, 'no-calls': { type: 'boolean' }, 'max-calls': { type: 'string' }, json: { type: 'boolean' } },
+      strict: true,
+    }));
+    if (values['max-calls'] !== undefined) {
+      maxCalls = Number(values['max-calls']);
+      if (!Number.isInteger(maxCalls) || maxCalls < 0) throw new Error(`--max-calls: "${values['max-calls']}" is not a whole number of calls`);
+    }
   } catch (error) {
     io.stderr(`conveyor replay-policy: ${(error as Error).message}\n${usage}`);
     return 2;
@@ -45,6 +96,14 @@ export async function replayPolicyCommand(argv: string[], io: { stdout(line: str
     const records: JobResult[] = [];
     for await (const execution of client.temporal.workflow.list({ query: filters.join(' AND ') })) records.push(await client.jobHandle(execution.workflowId).result());
     report = replayPolicy(records, policy);
+    if (!values['no-calls'] && report.needNewModelCalls > 0) {
+      const gateway = deps.gateway ?? createModelGateway();
+      try {
+        report = await replayPolicyWithCalls(records, policy, gatewayCallPort(client, gateway), { maxCalls });
+      } finally {
+        if (!deps.gateway) await gateway.close();
+      }
+    }
   } finally {
     await client.close();
   }
@@ -59,9 +118,12 @@ export async function replayPolicyCommand(argv: string[], io: { stdout(line: str
       { measure: 'decisions unchanged', value: report.unchanged },
       { measure: 'decisions changed', value: report.decisionsChanged },
       { measure: 'steps needing new model calls (outcome never recorded)', value: report.needNewModelCalls },
+      { measure: values['no-calls'] ? 'new model calls made (--no-calls)' : 'new model calls made for them / their cost', value: values['no-calls'] ? 0 : `${report.newModelCalls} / ${usd(report.newModelCallCostUsd)}` },
+      { measure: 'steps answered by the new calls', value: report.answeredByNewCalls },
+      { measure: 'steps still without an answer (limit reached or input not rebuildable)', value: report.details.filter((step) => step.verdict === 'needs-new-call').length },
       { measure: 'steps that would go to a person', value: report.needReview },
       { measure: 'cost recorded', value: usd(report.costBeforeUsd) },
-      { measure: 'cost replayed (steps decidable from records)', value: usd(report.costAfterUsd) },
+      { measure: 'cost replayed (steps with an answer, recorded or new)', value: usd(report.costAfterUsd) },
       { measure: 'agreement with recorded answers where the decision changed', value: percent(report.agreementOnChanged) },
       ...(policy.budgetUsd !== undefined ? [{ measure: `jobs over the $${policy.budgetUsd} budget`, value: report.jobsOverBudget }] : []),
     ]),

@@ -172,6 +172,20 @@ export class ConveyorClient {
     return this.temporal.workflow.getHandle<typeof jobWorkflow>(jobId);
   }
 
+  /**
+   * The request a job was started with, read from its history's first event and decoded with this
+   * client's data converter (so an encrypted input is decrypted with the configured key).
+   */
+  async jobRequest(jobId: string): Promise<JobRequest> {
+    const history = await this.temporal.workflow.getHandle(jobId).fetchHistory();
+    const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+    let payloads = started?.input?.payloads ?? [];
+    if (!started || payloads.length === 0) throw new Error(`job ${jobId}: its history has no start input`);
+    const { payloadCodecs, payloadConverter } = this.temporal.workflow.options.loadedDataConverter;
+    for (const codec of [...payloadCodecs].reverse()) payloads = await codec.decode(payloads);
+    return payloadConverter.fromPayload<JobRequest>(payloads[0]!);
+  }
+
   /** Waits for a job's result. */
   async getResult(jobId: string): Promise<JobResult> {
     await this.describe(jobId);

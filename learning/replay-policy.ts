@@ -1,11 +1,15 @@
 /**
  * Policy replay: re-decides the routing of recorded runs under a new policy (confidence thresholds,
- * starting tiers, a budget) using only what the runs recorded — each call's tier, confidence, cost and
+ * starting tiers, a budget) using what the runs recorded — each call's tier, confidence, cost and
  * answer — and estimates the change in cost and in agreement with the answers the runs settled on.
- * Steps whose new decision needs an answer that was never recorded are counted, not guessed.
+ * Steps whose new decision needs an answer that was never recorded are counted, never guessed; with
+ * `replayPolicyWithCalls` exactly those steps are asked of the model the new policy would call (and
+ * the tiers above it while the answer is not confident enough), and the report says how many calls
+ * that took and what they cost.
  */
 import { z } from 'zod';
 import type { JobRecord, LedgerEntry } from '../domain/job';
+import { labelOf } from '../domain/learnable';
 import { tiers, tierSchema, type Tier } from '../domain/models';
 import { stations } from '../domain/stations';
 
@@ -21,7 +25,15 @@ export const replayPolicySchema = z
   .strict();
 export type ReplayPolicy = z.infer<typeof replayPolicySchema>;
 
-export type StepVerdict = 'unchanged' | 'changed' | 'needs-new-call' | 'needs-review';
+/** `answered-by-new-call`: the new decision needed an answer never recorded, and a new model call gave it. */
+export type StepVerdict = 'unchanged' | 'changed' | 'needs-new-call' | 'answered-by-new-call' | 'needs-review';
+
+export interface NewCall {
+  modelId: string;
+  tier: Tier;
+  confidence: number | null;
+  costUsd: number;
+}
 
 export interface StepReplay {
   jobId: string;
@@ -34,6 +46,12 @@ export interface StepReplay {
   costAfterUsd: number;
   /** Whether the replayed answer equals the recorded one (undefined when there is no replayed answer). */
   agrees?: boolean;
+  /** For a step needing a new call: the tier the new policy asks next. */
+  neededTier?: Tier;
+  /** The model calls made for this step by `replayPolicyWithCalls`, in order. */
+  newCalls?: NewCall[];
+  /** Why a step that needed a new call could not get one (its input could not be rebuilt, the model failed, the call limit). */
+  newCallProblem?: string;
 }
 
 export interface PolicyReplayReport {
@@ -43,12 +61,16 @@ export interface PolicyReplayReport {
   decisionsChanged: number;
   /** Steps the new policy sends to a tier whose answer was never recorded: replaying them needs new model calls. */
   needNewModelCalls: number;
+  /** Model calls made for those steps (0 unless replayed with calls), what they cost, and how many steps they answered. */
+  newModelCalls: number;
+  newModelCallCostUsd: number;
+  answeredByNewCalls: number;
   /** Steps the new policy sends past the top tier: a person would review them. */
   needReview: number;
   costBeforeUsd: number;
-  /** Cost of the steps that can be replayed from records (excludes the ones needing new calls). */
+  /** Cost of the steps decided from records or new calls (excludes the ones still needing new calls). */
   costAfterUsd: number;
-  /** Among replayable steps whose decision changed, the share whose answer equals the recorded one. */
+  /** Among steps whose decision changed and that have an answer, the share whose answer equals the recorded one. */
   agreementOnChanged: number | null;
   jobsOverBudget: number;
   details: StepReplay[];
@@ -57,15 +79,21 @@ export interface PolicyReplayReport {
 const defaultThresholds = new Map(stations.flatMap((station) => (station.kind === 'model' ? [[station.name, station.confidenceThreshold] as const] : [])));
 const tierRank = (tier: Tier) => tiers.indexOf(tier);
 
-function sameAnswer(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+/** Classification answers agree when their labels do (confidences differ between models); others when equal. */
+function sameAnswer(station: string, a: unknown, b: unknown): boolean {
+  const label = labelOf(station, a);
+  return label !== undefined ? label === labelOf(station, b) : JSON.stringify(a) === JSON.stringify(b);
+}
+
+function thresholdOf(station: string, policy: ReplayPolicy): number {
+  return policy.confidenceThresholds[station] ?? defaultThresholds.get(station) ?? 0;
 }
 
 /** Re-decides one recorded step: the first recorded call, at or above the starting tier, confident enough. */
 export function replayStep(jobId: string, calls: readonly LedgerEntry[], finalOutput: unknown, policy: ReplayPolicy): StepReplay {
   const ordered = [...calls].sort((a, b) => a.call - b.call);
   const first = ordered[0]!;
-  const threshold = policy.confidenceThresholds[first.station] ?? defaultThresholds.get(first.station) ?? 0;
+  const threshold = thresholdOf(first.station, policy);
   const startTier = policy.startTiers[first.station];
   const recorded = ordered.find((call) => call.outcome === 'accepted');
   const recordedCall = recorded?.call ?? ordered.at(-1)!.call;
@@ -78,38 +106,111 @@ export function replayStep(jobId: string, calls: readonly LedgerEntry[], finalOu
     costAfterUsd += call.costUsd;
     const answer = call.outcome === 'accepted' ? finalOutput : call.output;
     if (answer !== undefined && call.confidence !== null && call.confidence >= threshold) {
-      const agrees = sameAnswer(answer, finalOutput);
+      const agrees = sameAnswer(first.station, answer, finalOutput);
       return { ...base, verdict: call.call === recordedCall ? 'unchanged' : 'changed', replayedCall: call.call, costAfterUsd, agrees };
     }
   }
   // No recorded answer satisfies the policy: the next tier up was never asked, or there is none.
   const lastTier = ordered.at(-1)!.tier;
   const higher = startTier && tierRank(startTier) > tierRank(lastTier) ? startTier : tiers[tierRank(lastTier) + 1];
-  return { ...base, verdict: higher ? 'needs-new-call' : 'needs-review', replayedCall: null, costAfterUsd };
+  return higher ? { ...base, verdict: 'needs-new-call', replayedCall: null, costAfterUsd, neededTier: higher } : { ...base, verdict: 'needs-review', replayedCall: null, costAfterUsd };
 }
 
-export function replayPolicy(records: readonly JobRecord[], policy: ReplayPolicy): PolicyReplayReport {
-  const details: StepReplay[] = [];
-  let jobsOverBudget = 0;
-  for (const record of records) {
+interface ReplayedJob {
+  record: JobRecord;
+  steps: StepReplay[];
+}
+
+function replaySteps(records: readonly JobRecord[], policy: ReplayPolicy): ReplayedJob[] {
+  return records.map((record) => {
     const byStep = new Map<string, LedgerEntry[]>();
     for (const entry of record.ledger) byStep.set(entry.stepId, [...(byStep.get(entry.stepId) ?? []), entry]);
-    const steps = [...byStep.entries()].map(([stepId, calls]) => replayStep(record.id, calls, record.outputs[stepId], policy));
-    details.push(...steps);
-    if (policy.budgetUsd !== undefined && steps.reduce((sum, step) => sum + step.costAfterUsd, 0) > policy.budgetUsd) jobsOverBudget++;
-  }
-  const changed = details.filter((step) => step.verdict === 'changed');
+    return { record, steps: [...byStep.entries()].map(([stepId, calls]) => replayStep(record.id, calls, record.outputs[stepId], policy)) };
+  });
+}
+
+function summarize(jobs: readonly ReplayedJob[], policy: ReplayPolicy): PolicyReplayReport {
+  const details = jobs.flatMap((job) => job.steps);
+  const jobsOverBudget = policy.budgetUsd === undefined ? 0 : jobs.filter((job) => job.steps.reduce((sum, step) => sum + step.costAfterUsd, 0) > policy.budgetUsd!).length;
+  const answered = details.filter((step) => step.verdict === 'changed' || step.verdict === 'answered-by-new-call');
+  const newCalls = details.flatMap((step) => step.newCalls ?? []);
   return {
-    jobs: records.length,
+    jobs: jobs.length,
     steps: details.length,
     unchanged: details.filter((step) => step.verdict === 'unchanged').length,
     decisionsChanged: details.filter((step) => step.verdict !== 'unchanged').length,
-    needNewModelCalls: details.filter((step) => step.verdict === 'needs-new-call').length,
+    needNewModelCalls: details.filter((step) => step.neededTier !== undefined).length,
+    newModelCalls: newCalls.length,
+    newModelCallCostUsd: newCalls.reduce((sum, call) => sum + call.costUsd, 0),
+    answeredByNewCalls: details.filter((step) => step.verdict === 'answered-by-new-call').length,
     needReview: details.filter((step) => step.verdict === 'needs-review').length,
     costBeforeUsd: details.reduce((sum, step) => sum + step.costBeforeUsd, 0),
     costAfterUsd: details.filter((step) => step.verdict !== 'needs-new-call').reduce((sum, step) => sum + step.costAfterUsd, 0),
-    agreementOnChanged: changed.length ? changed.filter((step) => step.agrees).length / changed.length : null,
+    agreementOnChanged: answered.length ? answered.filter((step) => step.agrees).length / answered.length : null,
     jobsOverBudget,
     details,
   };
+}
+
+/** Replays from the records alone: steps needing answers that were never recorded are only counted. */
+export function replayPolicy(records: readonly JobRecord[], policy: ReplayPolicy): PolicyReplayReport {
+  return summarize(replaySteps(records, policy), policy);
+}
+
+export interface NewCallPort {
+  /** The step's input as the job saw it (rebuilt from the job's request and recorded outputs). */
+  stepInput(record: JobRecord, stepId: string): Promise<unknown>;
+  /** One answer of the station from the model the router picks at this tier. */
+  call(request: { jobId: string; stepId: string; station: string; tier: Tier; input: unknown }): Promise<{ output: unknown; confidence: number | null; costUsd: number; modelId: string }>;
+}
+
+/**
+ * Replays like `replayPolicy`, then asks models for the steps whose new decision needs an answer never
+ * recorded — only those, at most `maxCalls` calls in all: the tier the policy asks next, and the tiers
+ * above while the answer stays below the threshold (past the top tier a person would review).
+ */
+export async function replayPolicyWithCalls(records: readonly JobRecord[], policy: ReplayPolicy, port: NewCallPort, options: { maxCalls?: number } = {}): Promise<PolicyReplayReport> {
+  const jobs = replaySteps(records, policy);
+  let budget = options.maxCalls ?? Infinity;
+  for (const { record, steps } of jobs) {
+    for (const step of steps) {
+      if (step.verdict !== 'needs-new-call' || step.neededTier === undefined) continue;
+      if (budget <= 0) {
+        step.newCallProblem = `not asked: the limit of ${options.maxCalls} new calls was reached`;
+        continue;
+      }
+      let input: unknown;
+      try {
+        input = await port.stepInput(record, step.stepId);
+      } catch (error) {
+        step.newCallProblem = `its input could not be rebuilt: ${error instanceof Error ? error.message : String(error)}`;
+        continue;
+      }
+      const threshold = thresholdOf(step.station, policy);
+      step.newCalls = [];
+      for (let tier: Tier | undefined = step.neededTier; tier; tier = tiers[tierRank(tier) + 1]) {
+        if (budget <= 0) {
+          step.newCallProblem = `not finished: the limit of ${options.maxCalls} new calls was reached`;
+          break;
+        }
+        budget--;
+        let answer;
+        try {
+          answer = await port.call({ jobId: record.id, stepId: step.stepId, station: step.station, tier, input });
+        } catch (error) {
+          step.newCallProblem = `the ${tier} model failed: ${error instanceof Error ? error.message : String(error)}`;
+          break;
+        }
+        step.newCalls.push({ modelId: answer.modelId, tier, confidence: answer.confidence, costUsd: answer.costUsd });
+        step.costAfterUsd += answer.costUsd;
+        if (answer.confidence !== null && answer.confidence >= threshold) {
+          step.verdict = 'answered-by-new-call';
+          step.agrees = sameAnswer(step.station, answer.output, record.outputs[step.stepId]);
+          break;
+        }
+      }
+      if (step.verdict === 'needs-new-call' && !step.newCallProblem) step.verdict = 'needs-review';
+    }
+  }
+  return summarize(jobs, policy);
 }
