@@ -118,7 +118,7 @@ async function main(): Promise<void> {
 
   const distill = async (round: number): Promise<{ report: DistillReport; trainMs: number }> => {
     const runId = `sim-round-${round}`;
-    const curated = curateRun({ settings, runId, dataDir, store });
+    const curated = curateRun({ settings, runId, dataDir, collected: store.examples(settings.station) });
     const candidate = trainCandidate({ station: STATION, trainFile: curated.trainFile, runDir: curated.runDir, size: settings.size, seed: settings.seed });
     const report = await evaluateCandidate({
       settings,

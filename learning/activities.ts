@@ -7,7 +7,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import { InvalidTrainingDataError } from '../providers/local/errors';
-import { defaultExampleStoreFile, ExampleStore } from './example-store';
+import { ExampleStore } from './example-store';
+import { openExampleRepository, sqliteExampleRepository, type ExampleRepository } from './example-repository';
 import { LiveModels, type CanaryOutcome } from './live';
 import { ModelRegistry, ModelRegistryError } from './model-registry';
 import type { SettleObservation } from './observations';
@@ -17,8 +18,8 @@ import { collectExampleRequestSchema, distillRequestSchema, type CanarySettings,
 export interface LearningDependencies {
   /** The worker's data dir ($CONVEYOR_DATA_DIR): example store, registry, run folders. */
   dataDir: string;
-  /** Defaults to `$dataDir/examples.sqlite`. */
-  exampleStore?: ExampleStore;
+  /** Defaults to Redis when CONVEYOR_EXAMPLES_REDIS_URL is set, else `$dataDir/examples.sqlite`. */
+  exampleStore?: ExampleStore | ExampleRepository;
   /** Shared with the model activities, which record shadow and canary answers (default: one of its own). */
   live?: LiveModels;
   env?: NodeJS.ProcessEnv;
@@ -48,8 +49,9 @@ export function parseDistillRequest(raw: DistillRequest): DistillSettings {
 }
 
 export function createLearningActivities(deps: LearningDependencies) {
-  let ownStore: ExampleStore | undefined;
-  const store = () => deps.exampleStore ?? (ownStore ??= new ExampleStore(defaultExampleStoreFile(deps.dataDir)));
+  let ownStore: ExampleRepository | undefined;
+  const given = deps.exampleStore instanceof ExampleStore ? sqliteExampleRepository(deps.exampleStore) : deps.exampleStore;
+  const store = () => given ?? (ownStore ??= openExampleRepository(deps.dataDir, deps.env));
   const registryOf = (station: string) => new ModelRegistry(deps.dataDir, station);
   let ownLive: LiveModels | undefined;
   const live = () => deps.live ?? (ownLive ??= new LiveModels(deps.dataDir));
@@ -62,7 +64,7 @@ export function createLearningActivities(deps: LearningDependencies) {
         const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(example)'}: ${issue.message}`).join('; ');
         throw ApplicationFailure.create({ type: 'InvalidExampleError', message: `collectExample: ${problems}`, nonRetryable: true });
       }
-      const { example, stored } = store().collect(parsed.data);
+      const { example, stored } = await store().collect(parsed.data);
       const { text: _text, ...withoutText } = example;
       return { id: example.id, stored, example: withoutText };
     },
@@ -71,7 +73,8 @@ export function createLearningActivities(deps: LearningDependencies) {
     async curateDistillData(input: { request: DistillRequest; runId: string }): Promise<{ settings: DistillSettings; curated: CuratedRun }> {
       try {
         const settings = parseDistillRequest(input.request);
-        return { settings, curated: curateRun({ settings, runId: input.runId, dataDir: deps.dataDir, store: store() }) };
+        const collected = await store().examples(settings.station);
+        return { settings, curated: curateRun({ settings, runId: input.runId, dataDir: deps.dataDir, collected }) };
       } catch (error) {
         return nonRetryable(error);
       }

@@ -15,8 +15,7 @@ import { curateExamples, repeatByWeight, type CuratedExample } from './curation'
 import { evaluateModelFile } from './evaluate';
 import { gateCandidate, labelChanges } from './gate';
 import { learningDirOf, ModelRegistry } from './model-registry';
-import type { ExampleStore } from './example-store';
-import type { CuratedRun, DistillReport, DistillSettings, ModelEvaluation, TrainedCandidate } from './types';
+import type { CuratedRun, DistillReport, DistillSettings, ModelEvaluation, TrainedCandidate, CollectedExample } from './types';
 
 /** What a station's model is saved as: the local provider's task names. */
 export function taskOfStation(station: string): string {
@@ -46,13 +45,14 @@ export function loadDataFile(file: string, settings: Pick<DistillSettings, 'text
   return loadLabelledFile(path.resolve(file), { textColumn: settings.textColumn, labelColumn: settings.labelColumn });
 }
 
-export function curateRun(options: { settings: DistillSettings; runId: string; dataDir: string; store: ExampleStore }): CuratedRun {
+/** Curates a run from the base data and the station's collected examples (from either example store). */
+export function curateRun(options: { settings: DistillSettings; runId: string; dataDir: string; collected: readonly CollectedExample[] }): CuratedRun {
   const { settings } = options;
   const base = settings.baseDataFile ? loadDataFile(settings.baseDataFile, settings) : [];
   const golden = loadDataFile(settings.goldenDataFile, settings);
   const curation = curateExamples({
     base,
-    collected: options.store.examples(settings.station),
+    collected: options.collected,
     excludedTexts: golden.map((item) => item.text),
     heldOutFraction: settings.heldOutFraction,
   });

@@ -67,22 +67,6 @@ describe('curation', () => {
   });
 });
 
-describe('example store', () => {
-  it('redacts PII, stores a step once, and lets a reviewer edit replace an escalation', () => {
-    const store = new ExampleStore(path.join(tempDir('examples'), 'examples.sqlite'));
-    const request = { station: 'classify-intent', jobType: 'support-ticket', jobId: 'job-1', stepId: 'intent', text: 'Refund me, mail jane@example.com', label: 'refund_request', source: 'escalation' as const };
-    expect(store.collect(request).stored).toBe(true);
-    expect(store.collect(request).stored).toBe(false);
-    const edited = store.collect({ ...request, label: 'cancel_order', source: 'reviewer-edit' });
-    expect(edited).toMatchObject({ stored: true, example: { label: 'cancel_order', weight: 3 } });
-    const [only] = store.examples('classify-intent');
-    expect(store.count()).toBe(1);
-    expect(only?.text).not.toContain('jane@example.com');
-    expect(only?.text).toContain('[EMAIL_1]');
-    store.close();
-  });
-});
-
 describe('model registry', () => {
   it('promotes versions, serves the current file, and rolls back to the previous one', async () => {
     const dataDir = tempDir('registry');
@@ -128,7 +112,7 @@ describe('the gate', () => {
     const store = new ExampleStore(path.join(dataDir, 'examples.sqlite'));
     store.collectMany(rest.map((item, index) => ({ station: 'classify-intent', jobType: 'support-ticket', jobId: `job-${index}`, stepId: 'intent', text: item.text, label: labels[index]!, source: 'escalation' as const })));
     const settings = distillRequestSchema.parse({ station: 'classify-intent', goldenDataFile: goldenFile, reviewers: ['alice'], heldOutFraction: 0 });
-    const curated = curateRun({ settings, runId: 'bad-run', dataDir, store });
+    const curated = curateRun({ settings, runId: 'bad-run', dataDir, collected: store.examples(settings.station) });
     const candidate = trainCandidate({ station: 'classify-intent', trainFile: curated.trainFile, runDir: curated.runDir, size: 'small', seed: 1 });
     const report = await evaluateCandidate({ settings, runId: 'bad-run', runDir: curated.runDir, candidateFile: candidate.file, heldOutFile: curated.heldOutFile, curation: curated, dataDir });
     store.close();

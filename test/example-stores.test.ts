@@ -1,0 +1,100 @@
+/**
+ * The example stores: one contract for the embedded SQLite store and the shared Redis store (PII
+ * redacted before writing, one example per job step, a reviewer's edit replaces an escalation's answer
+ * and never the reverse, oldest first), then what Redis is for — several workers collecting into one
+ * set that any worker's distill run curates — and how the store is chosen from the environment.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createClient } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLearningActivities } from '../learning/activities';
+import { ExampleStore } from '../learning/example-store';
+import { createRedisExampleRepository, openExampleRepository, sqliteExampleRepository, type ExampleRepository } from '../learning/example-repository';
+import { startRedis, type TestRedis } from './fakes/redis-server';
+import { tempDir } from './support/temporal';
+
+
+let redis: TestRedis;
+let prefixes = 0;
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+
+afterAll(async () => {
+  await redis?.stop();
+});
+
+const stores: { name: string; open: () => ExampleRepository }[] = [
+  { name: 'sqlite', open: () => sqliteExampleRepository(new ExampleStore(path.join(tempDir('examples'), 'examples.sqlite')), true) },
+  { name: 'redis', open: () => createRedisExampleRepository({ url: redis.url, keyPrefix: `contract${++prefixes}:` }) },
+];
+
+const request = { station: 'classify-intent', jobType: 'support-ticket', jobId: 'job-1', stepId: 'intent', text: 'Refund me, mail jane@example.com', label: 'refund_request', source: 'escalation' as const };
+
+describe.each(stores)('example store contract: $name', ({ open }) => {
+  it('redacts PII, stores a step once, lets a reviewer edit replace an escalation and not the reverse', async () => {
+    const store = open();
+    try {
+      expect((await store.collect(request)).stored).toBe(true);
+      expect((await store.collect(request)).stored).toBe(false);
+      const edited = await store.collect({ ...request, label: 'cancel_order', source: 'reviewer-edit' });
+      expect(edited).toMatchObject({ stored: true, example: { label: 'cancel_order', source: 'reviewer-edit', weight: 3 } });
+      expect((await store.collect({ ...request, label: 'complaint' })).stored).toBe(false);
+      await store.collect({ ...request, jobId: 'job-2', text: 'Where is order #A1?', label: 'order_status' });
+      await store.collect({ ...request, station: 'check-relevance', label: 'relevant' });
+      const examples = await store.examples('classify-intent');
+      expect(examples.map((example) => [example.jobId, example.label])).toEqual([
+        ['job-1', 'cancel_order'],
+        ['job-2', 'order_status'],
+      ]);
+      expect(examples[0]!.text).not.toContain('jane@example.com');
+      expect(examples[0]!.text).toContain('[EMAIL_1]');
+      await expect(store.collect({ ...request, label: '' })).rejects.toThrow(/label/);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('the shared store in Redis', () => {
+  it('collects from several workers into one set that a distill run on any worker curates, with no PII in Redis', async () => {
+    const env = { CONVEYOR_EXAMPLES_REDIS_URL: redis.url };
+    const workers = [0, 1].map(() => createLearningActivities({ dataDir: tempDir('worker'), env }));
+    const texts = Array.from({ length: 12 }, (_, index) => `Please refund order #B${index}, call me at +44 20 7946 09${String(index).padStart(2, '0')}`);
+    for (const [index, text] of texts.entries()) {
+      // Each step collected by one worker, and retried on the other: still one example.
+      const worker = workers[index % 2]!;
+      const other = workers[(index + 1) % 2]!;
+      const collected = { station: 'shared-intent', jobType: 'support-ticket', jobId: `job-${index}`, stepId: 'intent', text, label: index % 3 === 0 ? 'cancel_order' : 'refund_request', source: 'escalation' as const };
+      expect((await worker.collectExample(collected)).stored).toBe(true);
+      expect((await other.collectExample(collected)).stored).toBe(false);
+    }
+    const dataDir = tempDir('distill-on-redis');
+    const golden = path.join(dataDir, 'golden.jsonl');
+    fs.writeFileSync(golden, [{ text: 'cancel it', label: 'cancel_order' }, { text: 'money back', label: 'refund_request' }].map((row) => JSON.stringify(row)).join('\n'));
+    const { curated } = await createLearningActivities({ dataDir, env }).curateDistillData({ request: { station: 'shared-intent', goldenDataFile: golden, reviewers: ['alice'] }, runId: 'redis-run' });
+    expect(curated.collectedExamples).toBe(12);
+    expect(curated.trainExamples + curated.heldOutExamples).toBe(12);
+    expect(fs.readFileSync(curated.trainFile, 'utf8')).not.toMatch(/7946/);
+
+    const raw = createClient({ url: redis.url });
+    await raw.connect();
+    try {
+      for await (const keys of raw.scanIterator({ MATCH: 'conveyor:examples:*' })) {
+        for (const key of keys) if ((await raw.type(key)) === 'string') expect(await raw.get(key)).not.toMatch(/7946/);
+      }
+    } finally {
+      await raw.quit();
+    }
+  });
+
+  it('is SQLite under the data dir by default and Redis when CONVEYOR_EXAMPLES_REDIS_URL is set', async () => {
+    const embedded = openExampleRepository(tempDir('default-examples'), {});
+    const shared = openExampleRepository(tempDir('unused'), { CONVEYOR_EXAMPLES_REDIS_URL: redis.url });
+    expect([embedded.kind, shared.kind]).toEqual(['sqlite', 'redis']);
+    await embedded.close();
+    await shared.close();
+  });
+});
