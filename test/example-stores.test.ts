@@ -14,7 +14,6 @@ import { createRedisExampleRepository, openExampleRepository, sqliteExampleRepos
 import { startRedis, type TestRedis } from './fakes/redis-server';
 import { tempDir } from './support/temporal';
 
-
 let redis: TestRedis;
 let prefixes = 0;
 
