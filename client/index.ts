@@ -6,6 +6,7 @@ import path from 'node:path';
 import {
   type Client,
   ScheduleAlreadyRunning,
+  ScheduleOverlapPolicy,
   type ScheduleHandle,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
@@ -23,6 +24,8 @@ import { loadSettings, type ConveyorSettings } from '../platform/settings';
 import type { BatchRequest, BatchResult } from '../workflows/batch';
 import { batchWorkflow } from '../workflows/batch';
 import { scheduledEvaluationWorkflow } from '../workflows/evaluation';
+import { distillWorkflow } from '../workflows/distill';
+import type { DistillRequest } from '../learning/types';
 import type { ScheduledEvaluationRequest } from '../activities/evaluation';
 import { decideUpdate, decisionRefusedSignal, jobWorkflow, pendingApprovalsQuery, progressQuery, recordQuery, type DecideResult } from '../workflows/job';
 
@@ -321,6 +324,35 @@ export class ConveyorClient {
       if (!(error instanceof ScheduleAlreadyRunning)) throw error;
       const handle = this.temporal.schedule.getHandle(scheduleId);
       await handle.update((previous) => ({ ...previous, spec: options.spec, action: options.action }));
+      return handle;
+    }
+  }
+
+  /**
+   * Registers (or updates) a Temporal Schedule that runs the distill workflow on a cron: each run retrains,
+   * evaluates and, when the gate holds, waits for reviewers. A run still waiting when the next one is
+   * due is left alone and the new one skipped, so candidates never pile up in front of reviewers.
+   */
+  async scheduleDistill(scheduleId: string, cron: string, request: DistillRequest): Promise<ScheduleHandle> {
+    const options = {
+      scheduleId,
+      spec: { cronExpressions: [cron] },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP },
+      action: {
+        type: 'startWorkflow' as const,
+        workflowType: distillWorkflow,
+        workflowId: `${scheduleId}-run`,
+        taskQueue: this.taskQueue,
+        args: [request] as [DistillRequest],
+        staticSummary: `distill ${request.station}: retrain, gate, ask ${request.reviewers.join(', ')}`,
+      },
+    };
+    try {
+      return await this.temporal.schedule.create(options);
+    } catch (error) {
+      if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+      const handle = this.temporal.schedule.getHandle(scheduleId);
+      await handle.update((previous) => ({ ...previous, spec: options.spec, policies: { ...previous.policies, overlap: ScheduleOverlapPolicy.SKIP }, action: options.action }));
       return handle;
     }
   }

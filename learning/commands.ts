@@ -22,7 +22,7 @@ export interface CommandIo {
 export const distillUsage =
   'conveyor distill --golden FILE --reviewers A[,B…] [--station classify-intent] [--base FILE] [--text-column text] [--label-column label] ' +
   '[--target-accuracy 0.97] [--tolerance 0.01] [--approvals 1|2] [--approval-timeout-ms MS] [--size small|medium|large] [--requested-by NAME] ' +
-  '[--shadow MIN_OBSERVATIONS [--shadow-gate 0.9] [--shadow-wait-ms MS]] [--canary-share 0.2 [--canary-gate 0.6] [--canary-min 20] [--canary-full 200]] [--id ID] [--wait] [--json]';
+  '[--shadow MIN_OBSERVATIONS [--shadow-gate 0.9] [--shadow-wait-ms MS]] [--canary-share 0.2 [--canary-gate 0.6] [--canary-min 20] [--canary-full 200]] [--id ID] [--wait] [--schedule CRON [--schedule-id ID]] [--json]';
 export const rollbackUsage = 'conveyor rollback [--station classify-intent] [--by NAME] [--reason TEXT] [--data-dir DIR] [--json]';
 export const modelsUsage = 'conveyor models [--station classify-intent] [--data-dir DIR] [--json]';
 export const shadowUsage = 'conveyor shadow (--version VERSION | --stop) [--station classify-intent] [--by NAME] [--data-dir DIR] [--json]';
@@ -61,6 +61,8 @@ export async function distillCommand(argv: string[], io: CommandIo, env: NodeJS.
         'canary-min': { type: 'string' },
         'canary-full': { type: 'string' },
         id: { type: 'string' },
+        schedule: { type: 'string' },
+        'schedule-id': { type: 'string' },
         wait: { type: 'boolean' },
         json: { type: 'boolean' },
       },
@@ -98,6 +100,10 @@ export async function distillCommand(argv: string[], io: CommandIo, env: NodeJS.
     return 2;
   }
 
+  if (values['schedule-id'] !== undefined && values.schedule === undefined) {
+    io.stderr(`--schedule-id needs --schedule CRON\nusage: ${distillUsage}\n`);
+    return 2;
+  }
   const settings = loadSettings(env);
   const workflowId = (values.id as string | undefined) ?? `distill-${request.station}-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}`;
   let client: ConveyorClient;
@@ -108,6 +114,13 @@ export async function distillCommand(argv: string[], io: CommandIo, env: NodeJS.
     return 1;
   }
   try {
+    if (values.schedule !== undefined) {
+      const scheduleId = (values['schedule-id'] as string | undefined) ?? `distill-${request.station}`;
+      await client.scheduleDistill(scheduleId, values.schedule as string, request);
+      if (values.json) io.stdout(`${JSON.stringify({ scheduleId, cron: values.schedule, station: request.station })}\n`);
+      else io.stdout(`schedule ${scheduleId} runs distill for ${request.station} on "${values.schedule}" (a run still waiting for reviewers makes the next one skip)\n`);
+      return 0;
+    }
     const handle = await client.temporal.workflow.start(distillWorkflow, { taskQueue: client.taskQueue, workflowId, args: [request] });
     io.stdout(`started distill run ${workflowId} for ${request.station}${client.uiLink(workflowId) ? ` — ${client.uiLink(workflowId)}` : ''}\n`);
     if (!values.wait) {

@@ -18,7 +18,7 @@ import { collectAudit, verifyAuditChain } from '../client/audit';
 import { createLearningActivities } from '../learning/activities';
 import { ExampleStore } from '../learning/example-store';
 import { ModelRegistry } from '../learning/model-registry';
-import { rollbackCommand } from '../learning/commands';
+import { distillCommand, rollbackCommand } from '../learning/commands';
 import type { DistillRequest } from '../learning/types';
 import { distillWorkflow } from '../workflows/distill';
 import { pendingApprovalsQuery } from '../workflows/job';
@@ -145,5 +145,35 @@ describe('distill workflow', () => {
     expect(verifyAuditChain(audit)).toBe(true);
     expect(audit.find((record) => record.kind === 'gate')?.detail).toMatch(/^refused: .*golden accuracy/);
     expect(audit.at(-1)).toMatchObject({ kind: 'outcome', detail: expect.stringMatching(/^refused-by-gate/) as unknown });
+  });
+
+  it('runs on a Temporal Schedule registered by `conveyor distill --schedule`', async () => {
+    const station = 'classify-intent-scheduled';
+    stationWithBaseModel(station);
+    const shuffled = shuffleInPlace(production.map((item) => item.label), createSeededRandom(5));
+    collect(station, (index) => shuffled[index]!);
+    const scheduleId = uniqueId('distill-schedule');
+    const env = { TEMPORAL_ADDRESS: settings.address!, TEMPORAL_NAMESPACE: settings.namespace, CONVEYOR_TASK_QUEUE: settings.taskQueue, CONVEYOR_DATA_DIR: settings.dataDir };
+    const io = { out: '', err: '' };
+    const args = ['--station', station, '--golden', goldenFile, '--reviewers', 'alice', '--schedule', '0 3 * * 1', '--schedule-id', scheduleId, '--json'];
+    expect(await distillCommand(args, { stdout: (s) => (io.out += s), stderr: (s) => (io.err += s) }, env)).toBe(0);
+    expect(JSON.parse(io.out)).toEqual({ scheduleId, cron: '0 3 * * 1', station });
+    expect(await distillCommand(['--station', station, '--golden', goldenFile, '--reviewers', 'alice', '--schedule-id', 'x'], { stdout: () => {}, stderr: (s) => (io.err += s) }, env)).toBe(2);
+    expect(io.err).toMatch(/--schedule-id needs --schedule CRON/);
+
+    const schedule = client.temporal.schedule.getHandle(scheduleId);
+    try {
+      const described = await schedule.describe();
+      expect(described.spec.calendars?.[0]).toMatchObject({ hour: [{ start: 3, end: 3, step: 1 }], dayOfWeek: [{ start: 'MONDAY', end: 'MONDAY', step: 1 }] });
+      expect(described.policies.overlap).toBe('SKIP');
+      await schedule.trigger();
+      const runId = await eventually(async () => (await schedule.describe()).info.recentActions[0]?.action.workflow.workflowId, 30_000);
+      expect(runId).toMatch(new RegExp(`^${scheduleId}-run-`));
+      const result = await client.temporal.workflow.getHandle<typeof distillWorkflow>(runId).result();
+      // The scheduled run went through curate, train and evaluate: poisoned examples are refused by the gate.
+      expect(result).toMatchObject({ station, status: 'refused-by-gate' });
+    } finally {
+      await schedule.delete();
+    }
   });
 });
