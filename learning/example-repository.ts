@@ -40,6 +40,7 @@ if existing then
     old.label = new.label
     old.source = new.source
     old.weight = new.weight
+    old.answeredBy = new.answeredBy
     local encoded = cjson.encode(old)
     redis.call('SET', KEYS[1], encoded)
     return {1, encoded}
@@ -93,6 +94,7 @@ export function createRedisExampleRepository(options: RedisExampleOptions): Exam
         source: request.source,
         weight: sourceWeights[request.source],
         modelVersion: request.modelVersion ?? null,
+        answeredBy: request.answeredBy ?? null,
         createdAt: createdAt.toISOString(),
       };
       const redis = await ready();

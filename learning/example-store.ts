@@ -31,6 +31,7 @@ interface ExampleRow {
   source: ExampleSource;
   weight: number;
   model_version: string | null;
+  answered_by: string | null;
   created_at: string;
 }
 
@@ -58,10 +59,13 @@ export class ExampleStore {
       created_at TEXT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS examples_by_station ON examples (station, created_at)`);
+    // Stores written before examples named who answered them gain the column.
+    const columns = this.db.prepare('PRAGMA table_info(examples)').all() as { name: string }[];
+    if (!columns.some((column) => column.name === 'answered_by')) this.db.exec('ALTER TABLE examples ADD COLUMN answered_by TEXT');
     this.upsert = this.db.prepare(
-      `INSERT INTO examples (id, station, job_type, job_id, step_id, text, label, source, weight, model_version, created_at)
-       VALUES (@id, @station, @jobType, @jobId, @stepId, @text, @label, @source, @weight, @modelVersion, @createdAt)
-       ON CONFLICT (id) DO UPDATE SET label = excluded.label, source = excluded.source, weight = excluded.weight
+      `INSERT INTO examples (id, station, job_type, job_id, step_id, text, label, source, weight, model_version, answered_by, created_at)
+       VALUES (@id, @station, @jobType, @jobId, @stepId, @text, @label, @source, @weight, @modelVersion, @answeredBy, @createdAt)
+       ON CONFLICT (id) DO UPDATE SET label = excluded.label, source = excluded.source, weight = excluded.weight, answered_by = excluded.answered_by
        WHERE excluded.weight > examples.weight`,
     );
     this.byId = this.db.prepare('SELECT * FROM examples WHERE id = ?');
@@ -86,6 +90,7 @@ export class ExampleStore {
       source: request.source,
       weight,
       modelVersion: request.modelVersion ?? null,
+      answeredBy: request.answeredBy ?? null,
       createdAt: now.toISOString(),
     }).changes;
     const row = this.byId.get(id) as ExampleRow;
@@ -131,6 +136,7 @@ function toExample(row: ExampleRow): CollectedExample {
     source: row.source,
     weight: row.weight,
     modelVersion: row.model_version,
+    answeredBy: row.answered_by,
     createdAt: row.created_at,
   };
 }

@@ -25,13 +25,16 @@ export const collectExampleRequestSchema = z.object({
   source: z.enum(exampleSources),
   /** The model version whose answer was not good enough (the small model that escalated), when known. */
   modelVersion: z.string().optional(),
+  /** Who gave the accepted answer: `model:<id>@<version>` for a larger tier, `reviewer:<names>` for a person. */
+  answeredBy: z.string().min(1).optional(),
 });
 export type CollectExampleRequest = z.infer<typeof collectExampleRequestSchema>;
 
-export interface CollectedExample extends Omit<CollectExampleRequest, 'modelVersion'> {
+export interface CollectedExample extends Omit<CollectExampleRequest, 'modelVersion' | 'answeredBy'> {
   id: string;
   weight: number;
   modelVersion: string | null;
+  answeredBy: string | null;
   createdAt: string;
 }
 

@@ -38,8 +38,8 @@ describe.each(stores)('example store contract: $name', ({ open }) => {
     try {
       expect((await store.collect(request)).stored).toBe(true);
       expect((await store.collect(request)).stored).toBe(false);
-      const edited = await store.collect({ ...request, label: 'cancel_order', source: 'reviewer-edit' });
-      expect(edited).toMatchObject({ stored: true, example: { label: 'cancel_order', source: 'reviewer-edit', weight: 3 } });
+      const edited = await store.collect({ ...request, label: 'cancel_order', source: 'reviewer-edit', answeredBy: 'reviewer:alice' });
+      expect(edited).toMatchObject({ stored: true, example: { label: 'cancel_order', source: 'reviewer-edit', weight: 3, answeredBy: 'reviewer:alice' } });
       expect((await store.collect({ ...request, label: 'complaint' })).stored).toBe(false);
       await store.collect({ ...request, jobId: 'job-2', text: 'Where is order #A1?', label: 'order_status' });
       await store.collect({ ...request, station: 'check-relevance', label: 'relevant' });

@@ -252,7 +252,7 @@ describe('routing and escalation with scripted tiers', () => {
     const store = new ExampleStore(defaultExampleStoreFile(settings.dataDir));
     try {
       expect(store.examples('classify-intent').filter((example) => example.jobId === jobId)).toEqual([
-        expect.objectContaining({ label: 'refund_request', source: 'escalation', text: 'money back?', stepId: 'intent' }),
+        expect.objectContaining({ label: 'refund_request', source: 'escalation', text: 'money back?', stepId: 'intent', answeredBy: 'model:fake-medium@fake-medium' }),
       ]);
     } finally {
       store.close();
@@ -266,7 +266,7 @@ describe('routing and escalation with scripted tiers', () => {
   it('invalid output escalates tier by tier, and invalid at the top tier goes to human review', async () => {
     const fake = await startFakeOpenAI([answers.json({ intent: 'not-an-intent', confidence: 2 })]);
     opened.push(fake);
-    const { client } = await factory({ fake, fakeTiers: ['small', 'medium', 'large'] });
+    const { client, settings } = await factory({ fake, fakeTiers: ['small', 'medium', 'large'] });
     const jobId = uniqueId('invalid');
     await client.startJob({ id: jobId, type: 'triage', input: { text: 'gibberish ticket' } });
     const [review] = await waitForPending(client, jobId);
@@ -286,6 +286,15 @@ describe('routing and escalation with scripted tiers', () => {
     ]);
     expect(result.ledger[2]!.decision).toMatchObject({ decision: 'approve', reviewers: ['alice'], edited: true });
     expect(result.topTier).toBe('human');
+    // the reviewer's correction is the heaviest training example
+    const store = new ExampleStore(defaultExampleStoreFile(settings.dataDir));
+    try {
+      expect(store.examples('classify-intent').filter((example) => example.jobId === jobId)).toEqual([
+        expect.objectContaining({ label: 'complaint', source: 'reviewer-edit', weight: 3, answeredBy: 'reviewer:alice', text: 'gibberish ticket' }),
+      ]);
+    } finally {
+      store.close();
+    }
     await recordHistory(client, jobId, 'triage-human-review');
   });
 

@@ -25,7 +25,7 @@ import { tempDir } from './support/temporal';
 const demoFile = path.resolve(__dirname, '..', 'data', 'demo', 'support-intents.csv');
 
 function collected(text: string, label: string, createdAt: string, weight = 1): CollectedExample {
-  return { id: `${text}-${createdAt}`, station: 'classify-intent', jobType: 'support-ticket', jobId: 'j', stepId: 's', text, label, source: weight > 1 ? 'reviewer-edit' : 'escalation', weight, modelVersion: null, createdAt };
+  return { id: `${text}-${createdAt}`, station: 'classify-intent', jobType: 'support-ticket', jobId: 'j', stepId: 's', text, label, source: weight > 1 ? 'reviewer-edit' : 'escalation', weight, modelVersion: null, answeredBy: null, createdAt };
 }
 
 /** Shuffled demo data split into a golden set, a small base and the rest (what production would collect). */

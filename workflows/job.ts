@@ -289,7 +289,7 @@ class FactoryJob {
         const reviewed = await this.requestApproval('review', step.id, station.name, lastOutput ?? {}, decision.reason);
         this.outputs[step.id] = { ...(lastOutput as object), ...reviewed.edits };
         this.confidences[step.id] = 1;
-        if (Object.keys(reviewed.edits).length > 0) await this.collectExample(step, station, input, this.outputs[step.id], 'reviewer-edit');
+        if (Object.keys(reviewed.edits).length > 0) await this.collectExample(step, station, input, this.outputs[step.id], 'reviewer-edit', `reviewer:${reviewed.reviewers.join(',')}`);
         await this.settleObservations(step, station, 'reviewer');
         return;
       }
@@ -333,7 +333,7 @@ class FactoryJob {
       this.outputs[step.id] = result.output;
       this.confidences[step.id] = confidence;
       this.publish(this.status);
-      if (escalation) await this.collectExample(step, station, input, result.output, 'escalation');
+      if (escalation) await this.collectExample(step, station, input, result.output, 'escalation', `model:${result.modelId}${result.modelVersion ? `@${result.modelVersion}` : ''}`);
       await this.settleObservations(step, station, escalation ? 'escalation' : 'serving');
       return;
     }
@@ -343,14 +343,14 @@ class FactoryJob {
    * A better answer than the small model's exists (a larger tier's, or a reviewer's edit): keep it as a
    * training example for the next distill round. Classification stations only, whose label is one field.
    */
-  private async collectExample(step: PlanStep, station: ModelStation, input: unknown, output: unknown, source: 'escalation' | 'reviewer-edit'): Promise<void> {
+  private async collectExample(step: PlanStep, station: ModelStation, input: unknown, output: unknown, source: 'escalation' | 'reviewer-edit', answeredBy: string): Promise<void> {
     if (!patched('collect-examples')) return;
     const label = labelOf(station.name, output);
     const text = (input as { text?: unknown; transcript?: unknown }).text ?? (input as { transcript?: unknown }).transcript;
     if (label === undefined || typeof text !== 'string' || !text.trim()) return;
     const smallModel = this.ledger.find((entry) => entry.stepId === step.id && entry.call === 1);
     await learning.collectExample.executeWithOptions({ summary: `collect example: ${station.name} → ${label} (${source})` }, [
-      { station: station.name, jobType: this.request.type, jobId: this.request.id, stepId: step.id, text, label, source, modelVersion: smallModel?.modelVersion },
+      { station: station.name, jobType: this.request.type, jobId: this.request.id, stepId: step.id, text, label, source, modelVersion: smallModel?.modelVersion, answeredBy },
     ]);
   }
 
