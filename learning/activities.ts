@@ -12,7 +12,7 @@ import { openExampleRepository, sqliteExampleRepository, type ExampleRepository 
 import { LiveModels, type CanaryOutcome } from './live';
 import { ModelRegistry, ModelRegistryError } from './model-registry';
 import type { SettleObservation } from './observations';
-import { curateRun, evaluateCandidate, trainCandidate } from './pipeline';
+import { curateRun, evaluateCandidate, trainCandidate, writeDistillReport } from './pipeline';
 import { collectExampleRequestSchema, distillRequestSchema, type CanarySettings, type LiveAgreement, type CollectExampleRequest, type CollectedExample, type CuratedRun, type DistillReport, type DistillRequest, type DistillSettings, type RegistryState, type TrainedCandidate } from './types';
 
 export interface LearningDependencies {
@@ -131,6 +131,11 @@ export function createLearningActivities(deps: LearningDependencies) {
 
     async liveAgreement(input: { station: string; version: string; role: 'shadow' | 'canary'; since: string }): Promise<LiveAgreement> {
       return live().agreement(input.station, input.version, input.role, input.since);
+    },
+
+    /** Writes the report files again with the shadow's outcome in them. */
+    async writeDistillReport(input: { report: DistillReport }): Promise<void> {
+      writeDistillReport(input.report);
     },
 
     async promoteModelVersion(input: { station: string; version: string; by: string; reason: string; canary?: CanarySettings }): Promise<RegistryState> {

@@ -124,14 +124,19 @@ export async function evaluateCandidate(options: {
     labelChanges: labelChanges(candidate, current),
     files: { json: path.join(options.runDir, 'report.json'), markdown: path.join(options.runDir, 'report.md'), candidateModel: registered.file },
   };
-  fs.writeFileSync(report.files.json, `${JSON.stringify(report, null, 2)}\n`);
-  fs.writeFileSync(report.files.markdown, distillReportMarkdown(report));
+  writeDistillReport(report);
   return report;
 }
 
 const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
 const signedPoints = (value: number) => `${value >= 0 ? '+' : ''}${(value * 100).toFixed(1)}`;
 const dollars = (value: number) => `$${value.toFixed(8)}`;
+
+/** Rewrites the report files, e.g. once the shadow phase added its outcome; the same report writes the same files. */
+export function writeDistillReport(report: DistillReport): void {
+  fs.writeFileSync(report.files.json, `${JSON.stringify(report, null, 2)}\n`);
+  fs.writeFileSync(report.files.markdown, distillReportMarkdown(report));
+}
 
 export function distillReportMarkdown(report: DistillReport): string {
   const { candidate, current, curation } = report;
@@ -147,6 +152,7 @@ export function distillReportMarkdown(report: DistillReport): string {
     `- Base data: ${report.settings.baseDataFile ?? 'none'}; collected examples: ${curation.collectedExamples}`,
     `- Curation: ${curation.trainExamples} training texts (${curation.trainRows} rows after weighting), ${curation.heldOutExamples} recent collected examples held out, ${curation.duplicatesMerged} duplicates merged, ${curation.conflictingTexts} conflicting texts dropped (${curation.conflictingRowsDropped} rows), ${curation.goldenOverlapDropped} golden-set texts dropped`,
     `- Gate: **${report.gate.passed ? 'passed' : 'refused'}** — ${report.gate.checks.map((check) => `${check.passed ? '✓' : '✗'} ${check.detail}`).join('; ')}`,
+    ...(report.shadow ? [`- Shadow on live steps (${report.shadow.version}): **${report.shadow.passed ? 'passed' : 'refused'}** — ${report.shadow.detail}`] : []),
     '',
     `| measure | current (${current?.version ?? 'none'}) | candidate (${candidate.version}) |`,
     '| --- | --- | --- |',

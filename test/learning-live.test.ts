@@ -98,6 +98,8 @@ describe('shadow and canary on live steps', () => {
     expect(result.report.gate.passed).toBe(true);
     expect(result.report.shadow).toMatchObject({ passed: false, minObservations: 1000 });
     expect(result.report.shadow!.detail).toMatch(/^only 0 of 1000 live steps settled within 2 s: not enough evidence$/);
+    expect(fs.readFileSync(result.report.files.markdown, 'utf8')).toContain(`- Shadow on live steps (${result.candidateVersion}): **refused** — only 0 of 1000`);
+    expect(JSON.parse(fs.readFileSync(result.report.files.json, 'utf8'))).toMatchObject({ shadow: { passed: false } });
     expect(result.pending).toEqual([]);
     const state = registry.state();
     expect(state).toMatchObject({ current: versions.base, shadow: null });

@@ -18,7 +18,8 @@ import { ExampleStore } from '../learning/example-store';
 import { currentModelFile, ModelRegistry, ModelRegistryError } from '../learning/model-registry';
 import { curateRun, evaluateCandidate, trainCandidate } from '../learning/pipeline';
 import { canaryDecision, canaryDecisionFor, routesToCanary, superviseCanary, type CanarySettings, type ShadowObservation } from '../learning/canary';
-import { rollbackCommand } from '../learning/commands';
+import { InvalidDistillRequestError, parseDistillRequest } from '../learning/activities';
+import { distillCommand, modelsCommand, rollbackCommand, shadowCommand } from '../learning/commands';
 import { distillRequestSchema, type CollectedExample } from '../learning/types';
 import { tempDir } from './support/temporal';
 
@@ -64,6 +65,56 @@ describe('curation', () => {
     const curation = curateExamples({ base: [{ text: 'base row', label: 'refund_request' }], collected: rows, heldOutFraction: 0.4 });
     expect(curation.heldOut.map((row) => row.text).sort()).toEqual(['cancel d', 'cancel e', 'refund d', 'refund e']);
     expect(curation.train.map((row) => row.text)).toContain('base row');
+  });
+});
+
+describe('bad distill requests', () => {
+  const valid = { station: 'classify-intent', goldenDataFile: 'golden.csv', reviewers: ['alice'] };
+  const refusal = (raw: unknown) => {
+    try {
+      parseDistillRequest(raw as never);
+    } catch (error) {
+      expect(error).toBeInstanceOf(InvalidDistillRequestError);
+      return (error as Error).message;
+    }
+    throw new Error('accepted');
+  };
+
+  it('are refused with the field named, before any workflow starts', async () => {
+    expect(parseDistillRequest({ ...valid, shadow: {}, canary: {} })).toMatchObject({ shadow: { minObservations: 50, agreementGate: 0.9 }, canary: { share: 0.2, agreementGate: 0.6 } });
+    expect(refusal({ ...valid, reviewers: [] })).toMatch(/^distill request: reviewers: /);
+    expect(refusal({ ...valid, requiredApprovals: 2 })).toMatch(/2 approvals need as many different reviewers/);
+    expect(refusal({ ...valid, shadow: { minObservations: 0 } })).toMatch(/shadow\.minObservations: /);
+    expect(refusal({ ...valid, canary: { share: 2 } })).toMatch(/canary\.share: /);
+    expect(refusal({ ...valid, canary: { agreementGate: -1 } })).toMatch(/canary\.agreementGate: /);
+
+    const errors: string[] = [];
+    const run = (args: string[]) => distillCommand(['--golden', 'g.csv', '--reviewers', 'alice', ...args], { stdout: () => {}, stderr: (s) => errors.push(s) }, {});
+    expect(await run(['--canary-gate', '0.5'])).toBe(2);
+    expect(await run(['--shadow', 'many'])).toBe(2);
+    expect(await run(['--shadow-gate', '0.5'])).toBe(2);
+    expect(await run(['--canary-share', '1.5'])).toBe(2);
+    expect(errors.map((message) => message.split('\n')[0])).toEqual([
+      '--canary-gate, --canary-min and --canary-full need --canary-share',
+      '--shadow: "many" is not a number',
+      '--shadow-gate and --shadow-wait-ms need --shadow MIN_OBSERVATIONS',
+      expect.stringMatching(/^distill request: canary\.share: /) as unknown as string,
+    ]);
+  });
+
+  it('shadow and models commands name what is wrong', () => {
+    const dataDir = tempDir('shadow-cli');
+    const errors: string[] = [];
+    const io = { stdout: () => {}, stderr: (s: string) => errors.push(s) };
+    expect(shadowCommand(['--data-dir', dataDir], io, {})).toBe(2);
+    expect(shadowCommand(['--data-dir', dataDir, '--version', 'v1', '--stop'], io, {})).toBe(2);
+    expect(shadowCommand(['--data-dir', dataDir, '--version', 'intent-lr@1:nope'], io, {})).toBe(1);
+    expect(modelsCommand(['--data-dir', dataDir, '--bogus'], io, {})).toBe(2);
+    expect(errors[0]).toMatch(/give either --version VERSION \(start a shadow\) or --stop/);
+    expect(errors[2]).toMatch(/no model version intent-lr@1:nope/);
+    let out = '';
+    expect(modelsCommand(['--data-dir', dataDir], { stdout: (s) => (out += s), stderr: () => {} }, {})).toBe(0);
+    expect(out).toMatch(/^classify-intent: current none \(workers serve their default model\) · 0 version\(s\) registered/);
   });
 });
 

@@ -70,6 +70,7 @@ class DistillRun {
     if (settings.shadow) {
       const shadow = await this.runShadow(settings, settings.shadow, candidate.version);
       report = { ...report, shadow };
+      await quick.writeDistillReport({ report });
       if (!shadow.passed) {
         this.publish('rejected', `refused in shadow: ${shadow.detail}`);
         return this.result(settings, 'refused-by-shadow', report, previousVersion, previousVersion);
