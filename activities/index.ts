@@ -100,8 +100,9 @@ export function createActivities({ gateway, outbox, live, log = (message) => con
       const servedLabel = labelOf(station.name, outcome.output);
       if (serving && serving.choice.role !== 'current') {
         observed.servedAs = serving.choice.role;
-        if (serving.choice.role === 'canary' && servedLabel !== undefined) {
-          learning.record('canary', { station: station.name, version: serving.choice.version, jobId: request.jobId, stepId: request.stepId, candidateLabel: servedLabel });
+        // Both sides of the split are observed: the stable version's agreement is the canary's baseline.
+        if (servedLabel !== undefined) {
+          learning.record(serving.choice.role, { station: station.name, version: serving.choice.version, jobId: request.jobId, stepId: request.stepId, candidateLabel: servedLabel });
         }
       }
       const shadow = learning.shadow(station.name);

@@ -129,7 +129,7 @@ export function createLearningActivities(deps: LearningDependencies) {
       return registryOf(input.station).stopShadow(input.by, input.reason);
     },
 
-    async liveAgreement(input: { station: string; version: string; role: 'shadow' | 'canary'; since: string }): Promise<LiveAgreement> {
+    async liveAgreement(input: { station: string; version: string; role: 'shadow' | 'canary' | 'stable'; since: string }): Promise<LiveAgreement> {
       return live().agreement(input.station, input.version, input.role, input.since);
     },
 

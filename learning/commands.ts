@@ -204,9 +204,10 @@ export function modelsCommand(argv: string[], io: CommandIo, env: NodeJS.Process
   const observations = new ObservationStore(defaultObservationStoreFile(dataDir));
   try {
     const canary = state.canary ? observations.agreement(values.station, state.canary.version, 'canary', state.canary.since) : null;
+    const stable = state.canary?.stable ? observations.agreement(values.station, state.canary.stable, 'stable', state.canary.since) : null;
     const shadow = state.shadow ? observations.agreement(values.station, state.shadow.version, 'shadow', state.shadow.since) : null;
     if (values.json) {
-      io.stdout(`${JSON.stringify({ ...state, live: { canary, shadow } }, null, 2)}\n`);
+      io.stdout(`${JSON.stringify({ ...state, live: { canary, stable, shadow } }, null, 2)}\n`);
       return 0;
     }
     const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
@@ -214,7 +215,9 @@ export function modelsCommand(argv: string[], io: CommandIo, env: NodeJS.Process
     if (state.canary && canary) {
       lines.push(
         `  canary ${state.canary.version} on ${percent(state.canary.share)} of items (stable ${state.canary.stable ?? 'default model'}) since ${state.canary.since}: ` +
-          `${percent(canary.checked.agreement)} agreement over ${canary.checked.n} escalated or reviewed items (gate ${percent(state.canary.agreementGate)}, decides after ${state.canary.minObservations}, kept after ${state.canary.fullObservations})`,
+          `${percent(canary.checked.agreement)} agreement over ${canary.checked.n} escalated or reviewed items, ${canary.all.n} settled ` +
+          `(gate ${percent(state.canary.agreementGate)}, decides after ${state.canary.minObservations} checked, kept after ${state.canary.fullObservations} settled)` +
+          (stable ? `; stable ${state.canary.stable}: ${percent(stable.checked.agreement)} over ${stable.checked.n} checked` : ''),
       );
     }
     if (state.shadow && shadow) {

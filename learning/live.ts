@@ -80,6 +80,11 @@ export class LiveModels {
     const agreement = this.observations.agreement(settled.station, canary.version, 'canary', canary.since);
     const decision = superviseCanary(registry, agreement.checked, canary, 'canary-monitor', canary.version, agreement.all.n);
     if (decision.kind === 'rollback' || decision.kind === 'keep') {
+      // For the operator: how the version it replaces did on its share over the same time.
+      const stable = canary.stable === null ? undefined : this.observations.agreement(settled.station, canary.stable, 'stable', canary.since).checked;
+      if (stable && stable.n > 0) decision.reason += `; the stable ${canary.stable} had ${(stable.agreement * 100).toFixed(1)}% over ${stable.n} checked items meanwhile`;
+    }
+    if (decision.kind === 'rollback' || decision.kind === 'keep') {
       this.log(`conveyor: canary ${canary.version} of ${settled.station}: ${decision.kind} — ${decision.reason}`);
     }
     return { station: settled.station, version: canary.version, decision };

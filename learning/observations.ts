@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AcceptedBy, Agreement, LiveAgreement } from './types';
 
-export type ObservationRole = 'shadow' | 'canary';
+/** `stable`: the version a canary replaces, on the items the canary did not get — its agreement is the canary's baseline. */
+export type ObservationRole = 'shadow' | 'canary' | 'stable';
 
 export function defaultObservationStoreFile(dataDir: string): string {
   return path.join(dataDir, 'observations.sqlite');

@@ -190,7 +190,7 @@ export interface Agreement {
 export interface LiveAgreement {
   station: string;
   version: string;
-  role: 'shadow' | 'canary';
+  role: 'shadow' | 'canary' | 'stable';
   since: string;
   /** Candidate answers recorded, settled or not. */
   recorded: number;

@@ -51,7 +51,7 @@ async function triage(text: string, threshold = 0.5): Promise<JobResult> {
   return client.getResult(id);
 }
 
-function modelsJson(): RegistryState & { live: { canary: LiveAgreement | null; shadow: LiveAgreement | null } } {
+function modelsJson(): RegistryState & { live: { canary: LiveAgreement | null; stable: LiveAgreement | null; shadow: LiveAgreement | null } } {
   let out = '';
   const code = modelsCommand(['--station', station, '--data-dir', settings.dataDir, '--json'], { stdout: (s) => (out += s), stderr: () => {} });
   expect(code).toBe(0);
@@ -166,6 +166,10 @@ describe('shadow and canary on live steps', () => {
     expect(served).toContainEqual(['stable', versions.base]);
     for (const [role, version] of served) expect(version).toBe(role === 'canary' ? candidate : versions.base);
     expect(registry.state().canary?.version).toBe(candidate);
+    // Both sides of the split are observed: `conveyor models` shows the canary beside its stable baseline.
+    const live = modelsJson().live as { canary: LiveAgreement; stable: LiveAgreement };
+    expect(live.canary.all.n).toBe(served.filter(([role]) => role === 'canary').length);
+    expect(live.stable.all.n).toBe(served.filter(([role]) => role === 'stable').length);
   });
 
   it('runs a shadow on every live step, records its answer and never uses it', async () => {

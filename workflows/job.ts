@@ -360,7 +360,7 @@ class FactoryJob {
    * for steps whose model call reported one, so jobs without shadow or canary record no extra command.
    */
   private async settleObservations(step: PlanStep, station: ModelStation, acceptedBy: 'serving' | 'escalation' | 'reviewer'): Promise<void> {
-    const observed = this.ledger.some((entry) => entry.stepId === step.id && (entry.servedAs === 'canary' || entry.shadow !== undefined));
+    const observed = this.ledger.some((entry) => entry.stepId === step.id && (entry.servedAs !== undefined || entry.shadow !== undefined));
     const acceptedLabel = labelOf(station.name, this.outputs[step.id]);
     if (!observed || acceptedLabel === undefined) return;
     const outcome = await learning.settleObservations.executeWithOptions({ summary: `settle live observations: ${station.name} → ${acceptedLabel} (${acceptedBy})` }, [
