@@ -2,10 +2,9 @@
  * The action sink: an outbox table in SQLite. Each action is written under its idempotency key
  * (job id + step id), so a retried activity or a replayed workflow records it exactly once.
  */
-import Database from 'better-sqlite3';
-import fs from 'node:fs';
-import path from 'node:path';
+import type Database from 'better-sqlite3';
 import type { ProposedAction } from '../domain/station-schemas';
+import { openSqlite } from '../platform/sqlite';
 
 export interface OutboxRow {
   idempotencyKey: string;
@@ -20,18 +19,17 @@ export class Outbox {
   private readonly db: Database.Database;
 
   constructor(readonly file: string) {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(`CREATE TABLE IF NOT EXISTS outbox (
+    this.db = openSqlite(
+      file,
+      `CREATE TABLE IF NOT EXISTS outbox (
       idempotency_key TEXT PRIMARY KEY,
       job_id TEXT NOT NULL,
       step_id TEXT NOT NULL,
       action TEXT NOT NULL,
       approved_by TEXT NOT NULL,
       executed_at TEXT NOT NULL
-    )`);
+    )`,
+    );
   }
 
   /** Records the action once; returns whether this call was the first execution. */

@@ -8,6 +8,7 @@ import {
   ScheduleAlreadyRunning,
   ScheduleOverlapPolicy,
   type ScheduleHandle,
+  type ScheduleOptions,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -318,14 +319,7 @@ export class ConveyorClient {
         staticSummary: `evaluation ${request.dataset ?? request.dataFile ?? ''}: fails below ${request.baselineAccuracy} − ${request.tolerance}`,
       },
     };
-    try {
-      return await this.temporal.schedule.create(options);
-    } catch (error) {
-      if (!(error instanceof ScheduleAlreadyRunning)) throw error;
-      const handle = this.temporal.schedule.getHandle(scheduleId);
-      await handle.update((previous) => ({ ...previous, spec: options.spec, action: options.action }));
-      return handle;
-    }
+    return this.upsertSchedule(options);
   }
 
   /**
@@ -347,12 +341,17 @@ export class ConveyorClient {
         staticSummary: `distill ${request.station}: retrain, gate, ask ${request.reviewers.join(', ')}`,
       },
     };
+    return this.upsertSchedule(options);
+  }
+
+  /** Creates the schedule, or brings an existing one with that id up to date (spec, policies, action). */
+  private async upsertSchedule(options: ScheduleOptions): Promise<ScheduleHandle> {
     try {
       return await this.temporal.schedule.create(options);
     } catch (error) {
       if (!(error instanceof ScheduleAlreadyRunning)) throw error;
-      const handle = this.temporal.schedule.getHandle(scheduleId);
-      await handle.update((previous) => ({ ...previous, spec: options.spec, policies: { ...previous.policies, overlap: ScheduleOverlapPolicy.SKIP }, action: options.action }));
+      const handle = this.temporal.schedule.getHandle(options.scheduleId);
+      await handle.update((previous) => ({ ...previous, spec: options.spec, action: options.action, policies: { ...previous.policies, ...options.policies } }));
       return handle;
     }
   }

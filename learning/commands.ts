@@ -12,7 +12,7 @@ import { distillWorkflow } from '../workflows/distill';
 import { ModelRegistry, ModelRegistryError } from './model-registry';
 import { defaultObservationStoreFile, ObservationStore } from './observations';
 import { InvalidDistillRequestError, parseDistillRequest } from './activities';
-import type { DistillRequest, DistillResult } from './types';
+import type { DistillRequest, DistillResult, RegistryState } from './types';
 
 export interface CommandIo {
   stdout(s: string): void;
@@ -175,10 +175,19 @@ export async function rollbackCommand(argv: string[], io: CommandIo, env: NodeJS
   const dataDir = values['data-dir'] ?? loadSettings(env).dataDir;
   const registry = new ModelRegistry(dataDir, values.station);
   const before = registry.state().current;
+  return changeRegistry(io, values.json, () => {
+    const state = registry.rollback(operatorOf(values.by, env), values.reason ?? 'manual rollback');
+    return { state, summary: `${values.station}: rolled back from ${before} to ${state.current ?? 'the default model'} (${registry.currentFile})` };
+  });
+}
+
+const operatorOf = (by: string | undefined, env: NodeJS.ProcessEnv) => by ?? (env.CONVEYOR_REVIEWER || env.USER || 'operator');
+
+/** Runs one registry change and prints its state (--json) or summary; a refused change exits 1 with the registry's reason. */
+function changeRegistry(io: CommandIo, json: boolean | undefined, change: () => { state: RegistryState; summary: string }): number {
   try {
-    const state = registry.rollback(values.by ?? (env.CONVEYOR_REVIEWER || env.USER || 'operator'), values.reason ?? 'manual rollback');
-    if (values.json) io.stdout(`${JSON.stringify(state, null, 2)}\n`);
-    else io.stdout(`${values.station}: rolled back from ${before} to ${state.current} (${registry.currentFile})\n`);
+    const { state, summary } = change();
+    io.stdout(json ? `${JSON.stringify(state, null, 2)}\n` : `${summary}\n`);
     return 0;
   } catch (error) {
     if (error instanceof ModelRegistryError) {
@@ -245,17 +254,10 @@ export function shadowCommand(argv: string[], io: CommandIo, env: NodeJS.Process
     return 2;
   }
   const registry = new ModelRegistry(values['data-dir'] ?? loadSettings(env).dataDir, values.station);
-  const by = values.by ?? (env.CONVEYOR_REVIEWER || env.USER || 'operator');
-  try {
-    const state = values.stop ? registry.stopShadow(by, 'stopped by hand') : registry.startShadow(values.version!, by, 'started by hand');
-    if (values.json) io.stdout(`${JSON.stringify(state, null, 2)}\n`);
-    else io.stdout(values.stop ? `${values.station}: no shadow runs now\n` : `${values.station}: ${values.version} answers live steps in shadow (recorded, never used); see \`conveyor models\`\n`);
-    return 0;
-  } catch (error) {
-    if (error instanceof ModelRegistryError) {
-      io.stderr(`${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  }
+  const by = operatorOf(values.by, env);
+  return changeRegistry(io, values.json, () =>
+    values.stop
+      ? { state: registry.stopShadow(by, 'stopped by hand'), summary: `${values.station}: no shadow runs now` }
+      : { state: registry.startShadow(values.version!, by, 'started by hand'), summary: `${values.station}: ${values.version} answers live steps in shadow (recorded, never used); see \`conveyor models\`` },
+  );
 }

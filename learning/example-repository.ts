@@ -6,9 +6,9 @@
  * example per job step, and let a reviewer's edit replace an escalation's answer (never the reverse).
  */
 import { createClient } from 'redis';
-import { redactPii } from '../providers/redaction';
-import { defaultExampleStoreFile, exampleIdOf, ExampleStore } from './example-store';
-import { collectExampleRequestSchema, sourceWeights, type CollectExampleRequest, type CollectedExample } from './types';
+import { connectOnDemand } from '../platform/redis';
+import { defaultExampleStoreFile, exampleOf, ExampleStore } from './example-store';
+import type { CollectExampleRequest, CollectedExample } from './types';
 
 export interface ExampleRepository {
   readonly kind: 'sqlite' | 'redis';
@@ -63,44 +63,19 @@ export function createRedisExampleRepository(options: RedisExampleOptions): Exam
   const client = createClient({ url: options.url, socket: { connectTimeout: options.connectTimeoutMs ?? 2_000 } });
   // A failed operation is reported to the activity (which retries); the event itself must not crash the worker.
   client.on('error', () => {});
-  let connecting: Promise<unknown> | undefined;
-  const ready = async () => {
-    if (!client.isOpen) {
-      connecting ??= client.connect().catch((error: unknown) => {
-        connecting = undefined;
-        throw error;
-      });
-      await connecting;
-    }
-    return client;
-  };
+  const ready = connectOnDemand(client);
   const exampleKey = (id: string) => `${prefix}example:${id}`;
   const stationKey = (station: string) => `${prefix}station:${station}`;
 
   return {
     kind: 'redis',
     async collect(raw) {
-      const request = collectExampleRequestSchema.parse(raw);
-      const id = exampleIdOf(request);
       const createdAt = new Date();
-      const example: CollectedExample = {
-        id,
-        station: request.station,
-        jobType: request.jobType,
-        jobId: request.jobId,
-        stepId: request.stepId,
-        text: redactPii(request.text).text,
-        label: request.label,
-        source: request.source,
-        weight: sourceWeights[request.source],
-        modelVersion: request.modelVersion ?? null,
-        answeredBy: request.answeredBy ?? null,
-        createdAt: createdAt.toISOString(),
-      };
+      const example = exampleOf(raw, createdAt);
       const redis = await ready();
       const [stored, json] = (await redis.eval(upsertScript, {
-        keys: [exampleKey(id), stationKey(request.station)],
-        arguments: [JSON.stringify(example), String(createdAt.getTime()), id],
+        keys: [exampleKey(example.id), stationKey(example.station)],
+        arguments: [JSON.stringify(example), String(createdAt.getTime()), example.id],
       })) as [number, string];
       return { example: JSON.parse(json) as CollectedExample, stored: stored === 1 };
     },

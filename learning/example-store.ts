@@ -5,11 +5,11 @@
  * are written; rows are keyed by job and step, so a retried activity stores an example once. SQLite,
  * by default `$CONVEYOR_DATA_DIR/examples.sqlite`.
  */
-import Database from 'better-sqlite3';
-import fs from 'node:fs';
+import type Database from 'better-sqlite3';
 import path from 'node:path';
 import { redactPii } from '../providers/redaction';
 import { collectExampleRequestSchema, sourceWeights, type CollectExampleRequest, type CollectedExample, type ExampleSource } from './types';
+import { openSqlite } from '../platform/sqlite';
 
 export function defaultExampleStoreFile(dataDir: string): string {
   return path.join(dataDir, 'examples.sqlite');
@@ -18,6 +18,25 @@ export function defaultExampleStoreFile(dataDir: string): string {
 /** The id of a step's example: one per job step, whichever way it was answered. */
 export function exampleIdOf(request: Pick<CollectExampleRequest, 'station' | 'jobId' | 'stepId'>): string {
   return `${request.station}:${request.jobId}:${request.stepId}`;
+}
+
+/** The example a request becomes in either store: validated, its text redacted, weighted by its source. */
+export function exampleOf(raw: CollectExampleRequest, now: Date): CollectedExample {
+  const request = collectExampleRequestSchema.parse(raw);
+  return {
+    id: exampleIdOf(request),
+    station: request.station,
+    jobType: request.jobType,
+    jobId: request.jobId,
+    stepId: request.stepId,
+    text: redactPii(request.text).text,
+    label: request.label,
+    source: request.source,
+    weight: sourceWeights[request.source],
+    modelVersion: request.modelVersion ?? null,
+    answeredBy: request.answeredBy ?? null,
+    createdAt: now.toISOString(),
+  };
 }
 
 interface ExampleRow {
@@ -41,11 +60,9 @@ export class ExampleStore {
   private readonly byId: Database.Statement;
 
   constructor(readonly file: string) {
-    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(`CREATE TABLE IF NOT EXISTS examples (
+    this.db = openSqlite(
+      file,
+      `CREATE TABLE IF NOT EXISTS examples (
       id TEXT PRIMARY KEY,
       station TEXT NOT NULL,
       job_type TEXT NOT NULL,
@@ -58,7 +75,8 @@ export class ExampleStore {
       model_version TEXT,
       created_at TEXT NOT NULL
     );
-    CREATE INDEX IF NOT EXISTS examples_by_station ON examples (station, created_at)`);
+    CREATE INDEX IF NOT EXISTS examples_by_station ON examples (station, created_at)`,
+    );
     // Stores written before examples named who answered them gain the column.
     const columns = this.db.prepare('PRAGMA table_info(examples)').all() as { name: string }[];
     if (!columns.some((column) => column.name === 'answered_by')) this.db.exec('ALTER TABLE examples ADD COLUMN answered_by TEXT');
@@ -76,24 +94,9 @@ export class ExampleStore {
    * unless it is a reviewer's edit replacing an escalation's answer: the person's label wins.
    */
   collect(raw: CollectExampleRequest, now = new Date()): { example: CollectedExample; stored: boolean } {
-    const request = collectExampleRequestSchema.parse(raw);
-    const id = exampleIdOf(request);
-    const weight = sourceWeights[request.source];
-    const changes = this.upsert.run({
-      id,
-      station: request.station,
-      jobType: request.jobType,
-      jobId: request.jobId,
-      stepId: request.stepId,
-      text: redactPii(request.text).text,
-      label: request.label,
-      source: request.source,
-      weight,
-      modelVersion: request.modelVersion ?? null,
-      answeredBy: request.answeredBy ?? null,
-      createdAt: now.toISOString(),
-    }).changes;
-    const row = this.byId.get(id) as ExampleRow;
+    const example = exampleOf(raw, now);
+    const changes = this.upsert.run(example).changes;
+    const row = this.byId.get(example.id) as ExampleRow;
     return { example: toExample(row), stored: changes > 0 };
   }
 

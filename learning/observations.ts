@@ -5,10 +5,10 @@
  * Keyed by station, job, step and role, so a retried activity records once. SQLite, by default
  * `$CONVEYOR_DATA_DIR/observations.sqlite`; no input text is kept, only labels.
  */
-import Database from 'better-sqlite3';
-import fs from 'node:fs';
+import type Database from 'better-sqlite3';
 import path from 'node:path';
 import type { AcceptedBy, Agreement, LiveAgreement } from './types';
+import { openSqlite } from '../platform/sqlite';
 
 /** `stable`: the version a canary replaces, on the items the canary did not get — its agreement is the canary's baseline. */
 export type ObservationRole = 'shadow' | 'canary' | 'stable';
@@ -40,11 +40,9 @@ export class ObservationStore {
   private readonly db: Database.Database;
 
   constructor(readonly file: string) {
-    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(`CREATE TABLE IF NOT EXISTS observations (
+    this.db = openSqlite(
+      file,
+      `CREATE TABLE IF NOT EXISTS observations (
       station TEXT NOT NULL,
       job_id TEXT NOT NULL,
       step_id TEXT NOT NULL,
@@ -57,7 +55,8 @@ export class ObservationStore {
       settled_at TEXT,
       PRIMARY KEY (station, job_id, step_id, role)
     );
-    CREATE INDEX IF NOT EXISTS observations_by_version ON observations (station, version, role, recorded_at)`);
+    CREATE INDEX IF NOT EXISTS observations_by_version ON observations (station, version, role, recorded_at)`,
+    );
   }
 
   /** Records a candidate's answer; recording the same step and role again keeps the first. */

@@ -5,6 +5,7 @@
  * the background, because the gateway prefers an uncached call to a call stuck behind a dead cache.
  */
 import { createClient } from 'redis';
+import { connectOnDemand } from '../../platform/redis';
 import type { CacheEntry, CacheStore, CacheStoreStats } from './store';
 
 export interface RedisCacheOptions {
@@ -34,20 +35,8 @@ export function createRedisCacheStore(options: RedisCacheOptions): CacheStore {
   client.on('ready', () => {
     everConnected = true;
   });
-  let connecting: Promise<unknown> | undefined;
   let closed = false;
-
-  async function ready() {
-    if (closed) throw new Error('the Redis cache store is closed');
-    if (!client.isOpen) {
-      connecting ??= client.connect().catch((error: unknown) => {
-        connecting = undefined;
-        throw error;
-      });
-      await connecting;
-    }
-    return client;
-  }
+  const ready = connectOnDemand(client, () => (closed ? 'the Redis cache store is closed' : undefined));
 
   return {
     kind: 'redis',

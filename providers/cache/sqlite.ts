@@ -3,10 +3,8 @@
  * single machine, at $CONVEYOR_DATA_DIR/cache.sqlite. Several worker processes on one machine may share
  * the file; workers on several machines share a Redis store instead.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
 import type { CacheEntry, CacheStore, CacheStoreStats } from './store';
+import { openSqlite } from '../../platform/sqlite';
 
 export interface SqliteCacheOptions {
   file: string;
@@ -15,11 +13,9 @@ export interface SqliteCacheOptions {
 
 export function createSqliteCacheStore(options: SqliteCacheOptions): CacheStore {
   const now = options.now ?? Date.now;
-  fs.mkdirSync(path.dirname(path.resolve(options.file)), { recursive: true });
-  const db = new Database(options.file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('busy_timeout = 5000');
-  db.exec(`
+  const db = openSqlite(
+    options.file,
+    `
     CREATE TABLE IF NOT EXISTS cache_entries (
       key TEXT PRIMARY KEY,
       value TEXT NOT NULL,
@@ -28,7 +24,8 @@ export function createSqliteCacheStore(options: SqliteCacheOptions): CacheStore 
     );
     CREATE TABLE IF NOT EXISTS cache_counters (name TEXT PRIMARY KEY, value REAL NOT NULL);
     INSERT OR IGNORE INTO cache_counters (name, value) VALUES ('hits', 0), ('misses', 0), ('costSavedUsd', 0);
-  `);
+  `,
+  );
   const selectEntry = db.prepare<[string], { value: string; cost_usd: number; expires_at: number }>(
     'SELECT value, cost_usd, expires_at FROM cache_entries WHERE key = ?',
   );
