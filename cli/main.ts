@@ -43,6 +43,8 @@ export class UsageError extends Error {
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
+/** For commands that end their own lines (the learning commands). */
+const rawIo = { stdout: (text: string) => void process.stdout.write(text), stderr: (text: string) => void process.stderr.write(text) };
 
 const commandUsage: Record<string, string> = {
   server: 'conveyor server [--json]',
@@ -488,16 +490,16 @@ export async function main(argv: string[]): Promise<number> {
       return replayPolicyCommand(rest, { stdout: out, stderr: err });
 
     case 'distill':
-      return distillCommand(rest, { stdout: out, stderr: err });
+      return distillCommand(rest, rawIo);
 
     case 'rollback':
-      return rollbackCommand(rest, { stdout: out, stderr: err });
+      return rollbackCommand(rest, rawIo);
 
     case 'models':
-      return modelsCommand(rest, { stdout: out, stderr: err });
+      return modelsCommand(rest, rawIo);
 
     case 'shadow':
-      return shadowCommand(rest, { stdout: out, stderr: err });
+      return shadowCommand(rest, rawIo);
 
     case 'codec-server': {
       parse(command, rest, {});
