@@ -100,7 +100,7 @@ export interface LedgerEntry {
 export interface RoutingDecisionRecord {
   at: string;
   stepId: string;
-  kind: 'plan' | 'screening' | 'route' | 'escalate' | 'human-review' | 'skip' | 'budget' | 'approval' | 'action' | 'canary';
+  kind: 'plan' | 'screening' | 'route' | 'escalate' | 'human-review' | 'skip' | 'budget' | 'approval' | 'action' | 'canary' | 'learning';
   reason: string;
   modelId?: string;
   tier?: Tier;

@@ -5,8 +5,7 @@
  * set and any worker's distill run curates all of it. Both redact texts before writing, keep one
  * example per job step, and let a reviewer's edit replace an escalation's answer (never the reverse).
  */
-import { createClient } from 'redis';
-import { connectOnDemand } from '../platform/redis';
+import { createSharedRedis } from '../platform/redis';
 import { defaultExampleStoreFile, exampleOf, ExampleStore } from './example-store';
 import type { CollectExampleRequest, CollectedExample } from './types';
 
@@ -60,10 +59,9 @@ export interface RedisExampleOptions {
 
 export function createRedisExampleRepository(options: RedisExampleOptions): ExampleRepository {
   const prefix = options.keyPrefix ?? 'conveyor:examples:';
-  const client = createClient({ url: options.url, socket: { connectTimeout: options.connectTimeoutMs ?? 2_000 } });
-  // A failed operation is reported to the activity (which retries); the event itself must not crash the worker.
-  client.on('error', () => {});
-  const ready = connectOnDemand(client);
+  // A failed operation is reported to the activity, which retries.
+  const shared = createSharedRedis({ url: options.url, connectTimeoutMs: options.connectTimeoutMs, closedMessage: 'the Redis example store is closed' });
+  const ready = () => shared.ready();
   const exampleKey = (id: string) => `${prefix}example:${id}`;
   const stationKey = (station: string) => `${prefix}station:${station}`;
 
@@ -89,9 +87,7 @@ export function createRedisExampleRepository(options: RedisExampleOptions): Exam
       }
       return examples.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
     },
-    async close() {
-      if (client.isOpen) await client.quit();
-    },
+    close: () => shared.close(),
   };
 }
 

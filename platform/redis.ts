@@ -1,19 +1,52 @@
 /**
- * Redis clients Conveyor shares between workers (model cache, collected examples) connect on first use
- * and, after a failed attempt, try again on the next operation rather than keeping a rejected promise.
+ * The Redis client Conveyor's shared stores use (model cache, collected examples): it fails fast while
+ * Redis is down — no offline queue, and a first connection that fails is reported at once so the next
+ * operation tries again — and re-establishes a lost connection in the background. Callers get the
+ * client through `ready()`, which connects on first use.
  */
-export function connectOnDemand<C extends { isOpen: boolean; connect(): Promise<unknown> }>(client: C, closedMessage?: () => string | undefined): () => Promise<C> {
+import { createClient } from 'redis';
+
+export interface SharedRedisOptions {
+  url: string;
+  connectTimeoutMs?: number;
+  /** Said by `ready()` once the store was closed. */
+  closedMessage: string;
+}
+
+export function createSharedRedis(options: SharedRedisOptions) {
+  let everConnected = false;
+  let closed = false;
+  const client = createClient({
+    url: options.url,
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: options.connectTimeoutMs ?? 2_000,
+      reconnectStrategy: (retries: number, cause: Error) => (everConnected ? Math.min(200 * 2 ** retries, 5_000) : cause),
+    },
+  });
+  // Without a listener an 'error' event would crash the worker; failed operations are reported by their callers.
+  client.on('error', () => {});
+  client.on('ready', () => {
+    everConnected = true;
+  });
   let connecting: Promise<unknown> | undefined;
-  return async () => {
-    const closed = closedMessage?.();
-    if (closed) throw new Error(closed);
-    if (!client.isOpen) {
-      connecting ??= client.connect().catch((error: unknown) => {
-        connecting = undefined;
-        throw error;
-      });
-      await connecting;
-    }
-    return client;
+  return {
+    client,
+    async ready() {
+      if (closed) throw new Error(options.closedMessage);
+      if (!client.isOpen) {
+        connecting ??= client.connect().catch((error: unknown) => {
+          connecting = undefined;
+          throw error;
+        });
+        await connecting;
+      }
+      return client;
+    },
+    async close() {
+      closed = true;
+      if (client.isReady) await client.close();
+      else if (client.isOpen) client.destroy();
+    },
   };
 }

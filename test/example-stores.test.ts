@@ -12,7 +12,8 @@ import { createLearningActivities } from '../learning/activities';
 import { ExampleStore } from '../learning/example-store';
 import { createRedisExampleRepository, openExampleRepository, sqliteExampleRepository, type ExampleRepository } from '../learning/example-repository';
 import { startRedis, type TestRedis } from './fakes/redis-server';
-import { tempDir } from './support/temporal';
+import { bundleConveyorWorkflows } from '../workers/worker';
+import { eventually, startWorker, tempDir, testClient, testSettings, uniqueId } from './support/temporal';
 
 let redis: TestRedis;
 let prefixes = 0;
@@ -96,4 +97,31 @@ describe('the shared store in Redis', () => {
     await embedded.close();
     await shared.close();
   });
+});
+
+describe('an example store that is down', () => {
+  it('never decides a job: the reviewer-edited answer stands and the job records that the example was not collected', async () => {
+    const settings = testSettings(uniqueId('dead-examples'));
+    const worker = await startWorker({
+      settings,
+      bundle: await bundleConveyorWorkflows(),
+      gateway: { env: {} },
+      exampleStore: createRedisExampleRepository({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 200 }),
+    });
+    const client = await testClient(settings);
+    try {
+      const jobId = uniqueId('dead-store');
+      // At threshold 1 no tier is sure enough: the step goes to a person, whose edit is a training example.
+      await client.startJob({ id: jobId, type: 'triage', policy: { confidenceThresholds: { 'classify-intent': 1 } }, input: { text: 'my card got eaten' } });
+      await eventually(async () => ((await client.getStatus(jobId)).pendingApprovals.length > 0 ? true : undefined), 60_000);
+      await client.decide(jobId, { decision: 'approve', reviewer: 'alice', edits: { intent: 'payment_problem', confidence: 1, alternatives: [] } });
+      const result = await client.getResult(jobId);
+      expect(result.status).toBe('completed');
+      expect(result.outputs.intent).toMatchObject({ intent: 'payment_problem' });
+      expect(result.decisions.find((decision) => decision.kind === 'learning')?.reason).toMatch(/^training example not collected: /);
+    } finally {
+      await client.close();
+      await worker.stop();
+    }
+  }, 90_000);
 });

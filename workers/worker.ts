@@ -9,6 +9,7 @@ import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundleW
 import { createActivities } from '../activities';
 import { Outbox } from '../activities/outbox';
 import { createLearningActivities } from '../learning/activities';
+import type { ExampleRepository } from '../learning/example-repository';
 import { LiveModels } from '../learning/live';
 import { createModelGateway } from '../providers/gateway';
 import type { ModelGateway } from '../providers/gateway-types';
@@ -37,6 +38,8 @@ export interface ConveyorWorkerOptions {
   payloadCodec?: PayloadCodec | null;
   /** Where the learning loop keeps examples and promoted models (default: the settings' data dir). */
   dataDir?: string;
+  /** Where collected examples go (default: Redis with CONVEYOR_EXAMPLES_REDIS_URL, else SQLite in the data dir). */
+  exampleStore?: ExampleRepository;
 }
 
 export async function createConveyorWorker(options: ConveyorWorkerOptions): Promise<Worker> {
@@ -52,7 +55,7 @@ export async function createConveyorWorker(options: ConveyorWorkerOptions): Prom
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     activities: {
       ...createActivities({ gateway: options.gateway, outbox: options.outbox, live }),
-      ...createLearningActivities({ dataDir, live }),
+      ...createLearningActivities({ dataDir, live, exampleStore: options.exampleStore }),
     },
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 50,
     maxCachedWorkflows: options.maxCachedWorkflows,

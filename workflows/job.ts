@@ -93,9 +93,10 @@ const catalog = proxyLocalActivities<Activities>({
   retry: { maximumAttempts: 5 },
 });
 
+// The learning loop's side steps: a store blip is retried for about 15 s, then the job records it and goes on.
 const learning = proxyActivities<LearningActivities>({
   startToCloseTimeout: '20 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: ['InvalidExampleError'] },
+  retry: { initialInterval: '1 second', maximumInterval: '8 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidExampleError'] },
 });
 
 const sinks = proxyActivities<Activities>({
@@ -349,9 +350,25 @@ class FactoryJob {
     const text = (input as { text?: unknown; transcript?: unknown }).text ?? (input as { transcript?: unknown }).transcript;
     if (label === undefined || typeof text !== 'string' || !text.trim()) return;
     const smallModel = this.ledger.find((entry) => entry.stepId === step.id && entry.call === 1);
-    await learning.collectExample.executeWithOptions({ summary: `collect example: ${station.name} → ${label} (${source})` }, [
-      { station: station.name, jobType: this.request.type, jobId: this.request.id, stepId: step.id, text, label, source, modelVersion: smallModel?.modelVersion, answeredBy },
-    ]);
+    await this.learningSideStep(step.id, 'training example not collected', () =>
+      learning.collectExample.executeWithOptions({ summary: `collect example: ${station.name} → ${label} (${source})` }, [
+        { station: station.name, jobType: this.request.type, jobId: this.request.id, stepId: step.id, text, label, source, modelVersion: smallModel?.modelVersion, answeredBy },
+      ]),
+    );
+  }
+
+  /**
+   * The learning loop feeds on the job but never decides it: when its store stays unavailable after the
+   * activity's retries, the job records that and goes on with its answer.
+   */
+  private async learningSideStep<T>(stepId: string, what: string, run: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await run();
+    } catch (error) {
+      if (!(error instanceof ActivityFailure)) throw error;
+      this.decide({ stepId, kind: 'learning', reason: `${what}: ${failureSummary(error)}` });
+      return undefined;
+    }
   }
 
   /**
@@ -363,9 +380,11 @@ class FactoryJob {
     const observed = this.ledger.some((entry) => entry.stepId === step.id && (entry.servedAs !== undefined || entry.shadow !== undefined));
     const acceptedLabel = labelOf(station.name, this.outputs[step.id]);
     if (!observed || acceptedLabel === undefined) return;
-    const outcome = await learning.settleObservations.executeWithOptions({ summary: `settle live observations: ${station.name} → ${acceptedLabel} (${acceptedBy})` }, [
-      { station: station.name, jobId: this.request.id, stepId: step.id, acceptedLabel, acceptedBy },
-    ]);
+    const outcome = await this.learningSideStep(step.id, 'live observations not recorded', () =>
+      learning.settleObservations.executeWithOptions({ summary: `settle live observations: ${station.name} → ${acceptedLabel} (${acceptedBy})` }, [
+        { station: station.name, jobId: this.request.id, stepId: step.id, acceptedLabel, acceptedBy },
+      ]),
+    );
     if (outcome && (outcome.decision.kind === 'rollback' || outcome.decision.kind === 'keep')) {
       this.decide({ stepId: step.id, kind: 'canary', reason: `canary ${outcome.version} ${outcome.decision.kind === 'rollback' ? 'rolled back' : 'kept'}: ${outcome.decision.reason}` });
     }

@@ -4,8 +4,7 @@
  * stats are fleet-wide. The client fails fast while Redis is down (no offline queue) and reconnects in
  * the background, because the gateway prefers an uncached call to a call stuck behind a dead cache.
  */
-import { createClient } from 'redis';
-import { connectOnDemand } from '../../platform/redis';
+import { createSharedRedis } from '../../platform/redis';
 import type { CacheEntry, CacheStore, CacheStoreStats } from './store';
 
 export interface RedisCacheOptions {
@@ -19,24 +18,8 @@ export function createRedisCacheStore(options: RedisCacheOptions): CacheStore {
   const prefix = options.keyPrefix ?? 'conveyor:cache:';
   const statsKey = `${prefix}stats`;
   const entryKey = (key: string) => `${prefix}entry:${key}`;
-  let everConnected = false;
-  const client = createClient({
-    url: options.url,
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: options.connectTimeoutMs ?? 2_000,
-      // A first connection that fails is reported at once (the next operation tries again); a lost
-      // connection is re-established in the background.
-      reconnectStrategy: (retries: number, cause: Error) => (everConnected ? Math.min(200 * 2 ** retries, 5_000) : cause),
-    },
-  });
-  // Without a listener an 'error' event would crash the worker; the gateway reports failed operations.
-  client.on('error', () => {});
-  client.on('ready', () => {
-    everConnected = true;
-  });
-  let closed = false;
-  const ready = connectOnDemand(client, () => (closed ? 'the Redis cache store is closed' : undefined));
+  const shared = createSharedRedis({ url: options.url, connectTimeoutMs: options.connectTimeoutMs, closedMessage: 'the Redis cache store is closed' });
+  const ready = () => shared.ready();
 
   return {
     kind: 'redis',
@@ -72,10 +55,6 @@ export function createRedisCacheStore(options: RedisCacheOptions): CacheStore {
       };
       return stats;
     },
-    async close() {
-      closed = true;
-      if (client.isReady) await client.close();
-      else if (client.isOpen) client.destroy();
-    },
+    close: () => shared.close(),
   };
 }

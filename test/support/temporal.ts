@@ -16,6 +16,7 @@ import { loadSettings, type ConveyorSettings } from '../../platform/settings';
 import { createModelGateway, type ModelGatewayOptions } from '../../providers/gateway';
 import type { ModelGateway } from '../../providers/gateway-types';
 import { createConveyorWorker } from '../../workers/worker';
+import type { ExampleRepository } from '../../learning/example-repository';
 
 export function testSettings(taskQueue: string): ConveyorSettings {
   return loadSettings({
@@ -48,6 +49,7 @@ export async function startWorker(options: {
   bundle: WorkflowBundleWithSourceMap;
   gateway?: ModelGatewayOptions;
   outboxFile?: string;
+  exampleStore?: ExampleRepository;
 }): Promise<RunningWorker> {
   const connection = await connectWorkerConnection(options.settings, options.settings.address!);
   const gateway = createModelGateway({ cache: null, ...options.gateway });
@@ -60,6 +62,7 @@ export async function startWorker(options: {
     outbox,
     workflowBundle: options.bundle,
     dataDir: options.settings.dataDir,
+    exampleStore: options.exampleStore,
   });
   const running = worker.run();
   return {
