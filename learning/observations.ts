@@ -34,10 +34,22 @@ export interface SettleObservation {
   acceptedBy: AcceptedBy;
 }
 
-const agreementOf = (row: { n: number; agreed: number | null }): Agreement => ({ n: row.n, agreed: row.agreed ?? 0, agreement: row.n === 0 ? 0 : (row.agreed ?? 0) / row.n });
+const agreementOf = (n: number, agreed: number | null): Agreement => ({ n, agreed: agreed ?? 0, agreement: n === 0 ? 0 : (agreed ?? 0) / n });
+
+interface AgreementRow {
+  recorded: number;
+  settled: number;
+  settledAgreed: number | null;
+  checked: number | null;
+  checkedAgreed: number | null;
+}
 
 export class ObservationStore {
   private readonly db: Database.Database;
+  private readonly insert: Database.Statement;
+  private readonly rolesOfStep: Database.Statement;
+  private readonly settleStep: Database.Statement;
+  private readonly countAgreement: Database.Statement;
 
   constructor(readonly file: string) {
     this.db = openSqlite(
@@ -57,45 +69,42 @@ export class ObservationStore {
     );
     CREATE INDEX IF NOT EXISTS observations_by_version ON observations (station, version, role, recorded_at)`,
     );
+    this.insert = this.db.prepare(
+      `INSERT INTO observations (station, job_id, step_id, role, version, candidate_label, recorded_at)
+       VALUES (@station, @jobId, @stepId, @role, @version, @candidateLabel, @recordedAt) ON CONFLICT DO NOTHING`,
+    );
+    this.rolesOfStep = this.db.prepare('SELECT role, version FROM observations WHERE station = ? AND job_id = ? AND step_id = ?');
+    this.settleStep = this.db.prepare(
+      `UPDATE observations SET accepted_label = @acceptedLabel, accepted_by = @acceptedBy, settled_at = @settledAt
+       WHERE station = @station AND job_id = @jobId AND step_id = @stepId AND accepted_label IS NULL`,
+    );
+    // Checked: another answer than the candidate's own exists (a larger tier's or a reviewer's).
+    this.countAgreement = this.db.prepare(
+      `SELECT COUNT(*) AS recorded,
+              COUNT(accepted_label) AS settled,
+              SUM(candidate_label = accepted_label) AS settledAgreed,
+              SUM(accepted_by IN ('escalation', 'reviewer')) AS checked,
+              SUM(accepted_by IN ('escalation', 'reviewer') AND candidate_label = accepted_label) AS checkedAgreed
+       FROM observations WHERE station = ? AND version = ? AND role = ? AND recorded_at >= ?`,
+    );
   }
 
   /** Records a candidate's answer; recording the same step and role again keeps the first. */
   record(observation: RecordObservation, now = new Date()): boolean {
-    const result = this.db
-      .prepare(
-        `INSERT INTO observations (station, job_id, step_id, role, version, candidate_label, recorded_at)
-         VALUES (@station, @jobId, @stepId, @role, @version, @candidateLabel, @recordedAt) ON CONFLICT DO NOTHING`,
-      )
-      .run({ ...observation, recordedAt: now.toISOString() });
-    return result.changes > 0;
+    return this.insert.run({ ...observation, recordedAt: now.toISOString() }).changes > 0;
   }
 
   /** Writes the step's accepted answer next to every candidate answer recorded for it; returns the roles and versions settled. */
   settle(settled: SettleObservation, now = new Date()): { role: ObservationRole; version: string }[] {
-    const rows = this.db
-      .prepare('SELECT role, version FROM observations WHERE station = ? AND job_id = ? AND step_id = ?')
-      .all(settled.station, settled.jobId, settled.stepId) as { role: ObservationRole; version: string }[];
-    this.db
-      .prepare(
-        `UPDATE observations SET accepted_label = @acceptedLabel, accepted_by = @acceptedBy, settled_at = @settledAt
-         WHERE station = @station AND job_id = @jobId AND step_id = @stepId AND accepted_label IS NULL`,
-      )
-      .run({ ...settled, settledAt: now.toISOString() });
+    const rows = this.rolesOfStep.all(settled.station, settled.jobId, settled.stepId) as { role: ObservationRole; version: string }[];
+    this.settleStep.run({ ...settled, settledAt: now.toISOString() });
     return rows;
   }
 
   /** The candidate's agreement with the accepted answers since a time: over all settled steps and over the checked ones. */
   agreement(station: string, version: string, role: ObservationRole, since: string): LiveAgreement {
-    const where = 'station = ? AND version = ? AND role = ? AND recorded_at >= ?';
-    const args = [station, version, role, since];
-    const recorded = (this.db.prepare(`SELECT COUNT(*) AS n FROM observations WHERE ${where}`).get(...args) as { n: number }).n;
-    const count = (extra: string) =>
-      agreementOf(
-        this.db
-          .prepare(`SELECT COUNT(*) AS n, SUM(candidate_label = accepted_label) AS agreed FROM observations WHERE ${where} AND accepted_label IS NOT NULL ${extra}`)
-          .get(...args) as { n: number; agreed: number | null },
-      );
-    return { station, version, role, since, recorded, all: count(''), checked: count("AND accepted_by IN ('escalation', 'reviewer')") };
+    const row = this.countAgreement.get(station, version, role, since) as AgreementRow;
+    return { station, version, role, since, recorded: row.recorded, all: agreementOf(row.settled, row.settledAgreed), checked: agreementOf(row.checked ?? 0, row.checkedAgreed) };
   }
 
   close(): void {
