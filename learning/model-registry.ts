@@ -3,8 +3,9 @@
  * (`$CONVEYOR_DATA_DIR/learning/<station>/registry.json`): every registered version with its model
  * file (copied into `versions/`), its operating threshold and notes; which version is current; the
  * versions that were current before (what rollback restores); and the history of every change.
- * Promotion and rollback rewrite `current.model.json` next to it — the stable path the local small
- * model loads through `options.modelFile` — atomically, so a reader never sees half a model.
+ * Workers serve the versioned files (`servingFor`, read by learning/live.ts on each call); promotion
+ * and rollback also rewrite `current.model.json` next to the registry, atomically, as a stable path to
+ * the current model for operators and tools (e.g. `conveyor eval --model`).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -28,7 +29,7 @@ export function learningDirOf(dataDir: string, station: string): string {
   return path.join(dataDir, 'learning', station.replace(/[^\w.-]+/g, '_'));
 }
 
-/** The file the serving model is loaded from, or undefined while no version was promoted. */
+/** The current model's stable copy (`current.model.json`), or undefined while no version was promoted. */
 export function currentModelFile(dataDir: string, station: string): string | undefined {
   const file = path.join(learningDirOf(dataDir, station), 'current.model.json');
   return fs.existsSync(file) ? file : undefined;
