@@ -9,9 +9,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { modelAccuracyOf } from '../activities/evaluation';
 import { ConveyorClient } from '../client';
-import { datasetNames, EvalDataError, EvalModelError, isDatasetName, runEvaluation, type DatasetName, type EvaluationRun } from '../evaluation/eval';
+import { datasetNames, EvalDataError, EvalModelError, isDatasetName, runEvaluation, type DatasetName, type EvaluationOptions, type EvaluationRun } from '../evaluation/eval';
 import { InvalidRegistryError } from '../providers/registry';
-import { table, usd } from './output';
+import { runAsScript, table, usd } from './output';
 
 export interface CommandOutput {
   stdout: (line: string) => void;
@@ -23,17 +23,9 @@ const usage =
   '                     [--model <model-file>] [--threshold <0..1>] [--limit N] [--durable [--concurrency N]] [--out <dir>] [--json]\n' +
   '                     [--schedule <cron> [--schedule-id ID] [--baseline <accuracy>] [--tolerance 0.02]]';
 
-export interface EvalArguments {
-  dataset?: DatasetName;
-  dataFile?: string;
-  textColumn?: string;
-  labelColumn?: string;
-  modelFile?: string;
-  threshold?: number;
-  limit?: number;
+/** The evaluation's own options as flags give them, plus what only the command uses. */
+export interface EvalArguments extends Pick<EvaluationOptions, 'dataset' | 'dataFile' | 'textColumn' | 'labelColumn' | 'modelFile' | 'threshold' | 'limit' | 'concurrency' | 'outDir'> {
   durable: boolean;
-  concurrency?: number;
-  outDir?: string;
   json: boolean;
   /** Register a Temporal Schedule that re-runs this evaluation on the cron. */
   schedule?: { cron: string; scheduleId?: string; baseline?: number; tolerance: number };
@@ -218,17 +210,4 @@ export async function evalCommand(argv: string[], out: CommandOutput, env: NodeJ
   return run.agreement && run.agreement.disagreements.length > 0 ? 1 : 0;
 }
 
-if (require.main === module) {
-  evalCommand(process.argv.slice(2), {
-    stdout: (line) => process.stdout.write(`${line}\n`),
-    stderr: (line) => process.stderr.write(`${line}\n`),
-  }).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runAsScript(evalCommand);

@@ -24,3 +24,19 @@ export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
+
+/** Runs a command module as a script (`npx tsx cli/<command>.ts …`): one line per output call, its exit code, an uncaught error as `Name: message`. */
+export function runAsScript(command: (argv: string[], io: { stdout: (line: string) => void; stderr: (line: string) => void }) => Promise<number>): void {
+  command(process.argv.slice(2), {
+    stdout: (line) => process.stdout.write(`${line}\n`),
+    stderr: (line) => process.stderr.write(`${line}\n`),
+  }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

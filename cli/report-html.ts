@@ -5,6 +5,7 @@
  * Each chart is an `<svg data-chart="…">` whose bars are `<rect class="bar" data-label data-value>`.
  */
 import { tiers } from '../domain/models';
+import { escapeXml } from '../evaluation/eval/render';
 import { usd } from './output';
 import type { ConveyorReport } from './report';
 
@@ -19,8 +20,6 @@ const chartWidth = 460;
 const chartHeight = 240;
 const plot = { top: 28, bottom: 44, left: 16, right: 16 };
 
-const escapeHtml = (text: string) =>
-  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 
 /** A vertical bar chart; bar heights are proportional to values, the tallest filling the plot area. */
 export function barChart(id: string, title: string, bars: readonly ChartBar[], options: { color?: string; emptyText?: string } = {}): string {
@@ -36,14 +35,14 @@ export function barChart(id: string, title: string, bars: readonly ChartBar[], o
     const x = plot.left + slot * index + (slot - barWidth) / 2;
     const centre = x + barWidth / 2;
     return [
-      `<rect class="bar" data-label="${escapeHtml(bar.label)}" data-value="${bar.value}" x="${x.toFixed(1)}" y="${(baseline - height).toFixed(1)}" width="${barWidth.toFixed(1)}" height="${height.toFixed(1)}" fill="${options.color ?? '#3b5bdb'}"><title>${escapeHtml(`${bar.label}: ${bar.caption}`)}</title></rect>`,
-      `<text class="value" x="${centre.toFixed(1)}" y="${(baseline - height - 6).toFixed(1)}" text-anchor="middle">${escapeHtml(bar.caption)}</text>`,
-      `<text class="label" x="${centre.toFixed(1)}" y="${baseline + 18}" text-anchor="middle">${escapeHtml(bar.label)}</text>`,
+      `<rect class="bar" data-label="${escapeXml(bar.label)}" data-value="${bar.value}" x="${x.toFixed(1)}" y="${(baseline - height).toFixed(1)}" width="${barWidth.toFixed(1)}" height="${height.toFixed(1)}" fill="${options.color ?? '#3b5bdb'}"><title>${escapeXml(`${bar.label}: ${bar.caption}`)}</title></rect>`,
+      `<text class="value" x="${centre.toFixed(1)}" y="${(baseline - height - 6).toFixed(1)}" text-anchor="middle">${escapeXml(bar.caption)}</text>`,
+      `<text class="label" x="${centre.toFixed(1)}" y="${baseline + 18}" text-anchor="middle">${escapeXml(bar.label)}</text>`,
     ].join('');
   });
-  const empty = bars.length === 0 ? `<text class="label" x="${chartWidth / 2}" y="${plot.top + innerHeight / 2}" text-anchor="middle">${escapeHtml(options.emptyText ?? 'no data')}</text>` : '';
+  const empty = bars.length === 0 ? `<text class="label" x="${chartWidth / 2}" y="${plot.top + innerHeight / 2}" text-anchor="middle">${escapeXml(options.emptyText ?? 'no data')}</text>` : '';
   return [
-    `<figure><figcaption id="${titleId}">${escapeHtml(title)}</figcaption>`,
+    `<figure><figcaption id="${titleId}">${escapeXml(title)}</figcaption>`,
     `<svg data-chart="${id}" role="img" aria-labelledby="${titleId}" width="${chartWidth}" height="${chartHeight}" viewBox="0 0 ${chartWidth} ${chartHeight}">`,
     `<line class="axis" x1="${plot.left}" y1="${baseline}" x2="${chartWidth - plot.right}" y2="${baseline}"/>`,
     ...shapes,
@@ -59,7 +58,7 @@ export const ms = (value: number) => (value >= 10_000 ? `${(value / 1000).toFixe
 const bucketBound = (value: number) => (value >= 60_000 ? `${+(value / 60_000).toFixed(1)}m` : value >= 1000 ? `${+(value / 1000).toFixed(1)}s` : `${value}ms`);
 
 function htmlTable(header: string[], rows: (string | number)[][]): string {
-  const cells = (tag: 'th' | 'td', values: (string | number)[]) => values.map((value) => `<${tag}>${escapeHtml(String(value))}</${tag}>`).join('');
+  const cells = (tag: 'th' | 'td', values: (string | number)[]) => values.map((value) => `<${tag}>${escapeXml(String(value))}</${tag}>`).join('');
   return `<table><thead><tr>${cells('th', header)}</tr></thead><tbody>${rows.map((row) => `<tr>${cells('td', row)}</tr>`).join('')}</tbody></table>`;
 }
 
@@ -107,7 +106,7 @@ export function renderReportHtml(report: ConveyorReport): string {
 </head>
 <body>
 <h1>Conveyor report</h1>
-<p class="scope">${escapeHtml(scope)}</p>
+<p class="scope">${escapeXml(scope)}</p>
 <div class="charts">
 ${costChart}
 ${escalationChart}

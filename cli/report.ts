@@ -11,7 +11,7 @@ import { ConveyorClient, type JobResult } from '../client';
 import { jobTypeByName, UnknownJobTypeError } from '../domain/job-types';
 import { tiers, type Tier } from '../domain/models';
 import { ConveyorStatus } from '../domain/search-attributes';
-import { percentile, usd } from './output';
+import { percentile, runAsScript, usd } from './output';
 import { ms, percent, renderReportHtml } from './report-html';
 
 // ---- the JSON contract -------------------------------------------------------------------------
@@ -455,17 +455,4 @@ export async function reportCommand(argv: string[], io: { stdout(s: string): voi
   return 0;
 }
 
-if (require.main === module) {
-  reportCommand(process.argv.slice(2), {
-    stdout: (text) => process.stdout.write(`${text}\n`),
-    stderr: (text) => process.stderr.write(`${text}\n`),
-  }).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      process.stderr.write(`${String(error)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runAsScript(reportCommand);

@@ -12,6 +12,7 @@ import { trainSizedClassifier } from '../providers/local/model-store';
 import { splitHeldOut } from '../providers/local/prng';
 import { InvalidTrainingDataError } from '../providers/local/errors';
 import type { ModelSize } from '../providers/local/tiers';
+import { runAsScript } from './output';
 
 export interface TrainFromFileOptions {
   dataPath: string;
@@ -157,17 +158,4 @@ export function trainCommand(argv: string[], out: { stdout: (s: string) => void;
   return Promise.resolve(0);
 }
 
-if (require.main === module) {
-  trainCommand(process.argv.slice(2), {
-    stdout: (line) => process.stdout.write(`${line}\n`),
-    stderr: (line) => process.stderr.write(`${line}\n`),
-  }).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      process.stderr.write(`${String(error)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runAsScript(trainCommand);

@@ -4,6 +4,7 @@
  * line, the oracle, the weak and strong models, the 95%-of-strong accuracy line and the router's
  * cheapest point above it.
  */
+import { escapeXml } from '../eval/render';
 import type { OperatingPoint } from './cost-quality';
 
 export interface CostQualityPlot {
@@ -22,10 +23,6 @@ export interface CostQualityPlot {
 const width = 760;
 const height = 480;
 const margin = { left: 70, right: 240, top: 40, bottom: 55 };
-
-function escapeXml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
 
 export function renderCostQualitySvg(plot: CostQualityPlot): string {
   const accuracies = [plot.weak.accuracy, plot.strong.accuracy, plot.oracle.accuracy, plot.qualityTarget, ...plot.routerCurve.map((point) => point.accuracy)];
