@@ -17,7 +17,7 @@ import { ClaimCheckError, verifyClaim } from '../platform/claims';
 import { toApplicationFailure } from '../providers/errors';
 import { defaultScreener } from '../providers/local/screening';
 import type { ModelGateway } from '../providers/gateway-types';
-import { labelOf } from '../domain/learnable';
+import { isLearnableStation, labelOf } from '../domain/learnable';
 import type { LiveModels } from '../learning/live';
 import { runScheduledEvaluation } from './evaluation';
 import type { Outbox } from './outbox';
@@ -74,7 +74,8 @@ export function createActivities({ gateway, outbox, live, log = (message) => con
           modelOptions,
           cache,
         });
-      const model = live ? gateway.models().find((spec) => spec.id === request.modelId) : undefined;
+      // Only learnable stations consult the learning registry; other calls skip the lookup.
+      const model = live && isLearnableStation(station.name) ? gateway.models().find((spec) => spec.id === request.modelId) : undefined;
       const learning = live?.applies(station.name, model) ? live : undefined;
       // One item, one model: the canary split hashes the job and step, so retries and escalations agree.
       const serving = learning?.serving(station.name, model!, `${request.jobId}:${request.stepId}`);

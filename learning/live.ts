@@ -73,8 +73,8 @@ export class LiveModels {
   /** Writes the accepted answer beside the step's observations, then lets the canary monitor decide. */
   settle(settled: SettleObservation): CanaryOutcome | undefined {
     const roles = this.observations.settle(settled);
-    const { registry } = this.registry(settled.station);
-    const state = registry.state();
+    // The registry as last read; a rewrite since is noticed by the file stamp.
+    const { registry, state } = this.registry(settled.station);
     const canary = state.canary;
     if (!canary || !roles.some((row) => row.role === 'canary' && row.version === canary.version)) return undefined;
     const agreement = this.observations.agreement(settled.station, canary.version, 'canary', canary.since);
