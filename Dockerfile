@@ -1,9 +1,9 @@
 # Conveyor worker image (used by docker-compose.yml). Settings come from the environment:
 # TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, CONVEYOR_TASK_QUEUE (see platform/settings.ts).
 
-# Dependencies: better-sqlite3 and the Temporal core bridge are native modules. Prebuilt binaries
-# are used when available; the toolchain is the fallback for building better-sqlite3 from source.
-FROM node:20-bookworm-slim AS deps
+# Dependencies: better-sqlite3 and the Temporal core bridge are native modules with prebuilt binaries
+# inside their npm packages; the toolchain is the fallback for building better-sqlite3 from source.
+FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 RUN apt-get update \
   && apt-get install -y --no-install-recommends python3 make g++ \
@@ -11,7 +11,7 @@ RUN apt-get update \
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
     CONVEYOR_DATA_DIR=/app/.conveyor
 WORKDIR /app

@@ -5,12 +5,15 @@
  * connection settings (against platform/settings.ts).
  */
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { conveyorSearchAttributes } from '../domain/search-attributes';
 import { loadSettings, workerEnvironmentVariables } from '../platform/settings';
+
+const { NODE_MAJOR } = createRequire(__filename)('../scripts/bootstrap.js') as { NODE_MAJOR: number };
 
 type EnvValue = string | number | boolean | null;
 
@@ -363,11 +366,11 @@ describe('Dockerfile', () => {
     .map((line) => line.trim())
     .filter((line) => line && !line.startsWith('#'));
 
-  it('exists and builds on Node 20', () => {
+  it('exists and builds on the Node major the project runs on', () => {
     expect(dockerfile).not.toBe('');
     const bases = instructions.filter((line) => /^FROM\s/i.test(line));
     expect(bases.length).toBeGreaterThan(0);
-    for (const base of bases) expect(base).toMatch(/^FROM\s+(--platform=\S+\s+)?node:20[.\w-]*(\s+AS\s+\w+)?$/i);
+    for (const base of bases) expect(base).toMatch(new RegExp(`^FROM\\s+(--platform=\\S+\\s+)?node:${NODE_MAJOR}[.\\w-]*(\\s+AS\\s+\\w+)?$`, 'i'));
   });
 
   it('installs exactly the locked dependencies with npm ci', () => {
