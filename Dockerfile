@@ -1,8 +1,8 @@
 # Conveyor worker image (used by docker-compose.yml). Settings come from the environment:
 # TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, CONVEYOR_TASK_QUEUE (see platform/settings.ts).
 
-# Dependencies: better-sqlite3 and the Temporal core bridge are native modules with prebuilt binaries
-# inside their npm packages; the toolchain is the fallback for building better-sqlite3 from source.
+# Dependencies: better-sqlite3 (N-API) and the Temporal core bridge are native modules whose prebuilt
+# binaries ship inside their npm packages; the toolchain serves native dependencies a factory adds.
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 RUN apt-get update \

@@ -161,7 +161,7 @@ function ensureDependencies() {
   const installed = installedFor();
   const upToDate = fs.existsSync(marker) && fs.statSync(marker).mtimeMs >= fs.statSync(lock).mtimeMs;
   if (upToDate && installed?.modules === process.versions.modules) return;
-  const why = !upToDate ? '' : ` (node_modules was built for Node ${installed?.node ?? 'another version'}, this is ${process.version})`;
+  const why = !upToDate ? '' : installed ? ` (node_modules was built for Node ${installed.node})` : ' (node_modules records no Node it was built for)';
   console.error(`conveyor: installing npm dependencies (npm ci) on Node ${process.version}${why}…`);
   runOrExit('npm', ['ci', '--no-audit', '--no-fund']);
   fs.writeFileSync(runtimeMarker, `${JSON.stringify({ node: process.version, modules: process.versions.modules })}\n`);
