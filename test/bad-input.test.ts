@@ -146,8 +146,8 @@ describe('bad input in a jobs file', () => {
     const { jobs, problems } = readJobsFile(path.join(__dirname, 'fixtures', 'bad-input', 'jobs.jsonl'));
     expect(jobs.map((job) => job.id)).toEqual(['file-ok-1', 'file-control-chars', 'file-mixed-scripts']);
     expect(problems.map((problem) => problem.line)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16]);
-    // JSON.parse's own words (Node 20) follow the prefix; the prefix and the line are Conveyor's contract.
-    expect(problems[0]!.reason).toMatch(/^malformed JSON: Unterminated string in JSON at position \d+$/);
+    // JSON.parse's own words follow the prefix (Node 24 adds the line and column); the prefix and the line are Conveyor's contract.
+    expect(problems[0]!.reason).toMatch(/^malformed JSON: Unterminated string in JSON at position \d+( \(line \d+ column \d+\))?$/);
     expect(problems[1]!.reason).toMatch(/^malformed JSON: Unexpected token 'h', "this line i"\.\.\. is not valid JSON$/);
     expect(problems.slice(2)).toEqual([
       { line: 4, reason: 'expected a JSON object {"id", "type", "input"}' },
