@@ -4,6 +4,11 @@
  * no patch marker — the histories that workers predating the patch left behind. With
  * CONVEYOR_RECORD_HISTORIES=1 they become replay fixtures; test/replay.test.ts replays them on today's
  * code and fails when a patch id has no fixture for one of its branches.
+ *
+ * triage-low-confidence-escalation-code-71a06ca.json and triage-human-review-code-71a06ca.json were
+ * recorded by the code as it was before collect-examples (commit 71a06ca, checked out with
+ * `git worktree add` and its own factory test run with CONVEYOR_RECORD_HISTORIES=1): they replay on the
+ * old branch as the histories below do.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
