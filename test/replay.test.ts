@@ -2,7 +2,7 @@
  * Replays every recorded history in test/fixtures/histories against today's workflow code, so a
  * nondeterministic change to a workflow fails CI, and checks that the histories cover the workflow
  * code: every workflow type, both branches of every `patched()` id, continue-as-new, approvals by
- * update and by signal, approval timeouts and escalations.
+ * update and by signal, approval timeouts and escalations, a batch read from a claim check.
  *
  * Record (or re-record) fixtures with
  * `CONVEYOR_RECORD_HISTORIES=1 npx vitest run test/factory.test.ts test/durability.test.ts test/learning-live.test.ts test/eval-schedule.test.ts test/patch-branches.test.ts`
@@ -27,6 +27,7 @@ interface RawEvent {
   eventType: string;
   workflowExecutionStartedEventAttributes?: { workflowType: { name: string } };
   workflowExecutionSignaledEventAttributes?: { signalName: string };
+  activityTaskScheduledEventAttributes?: { activityType?: { name?: string } };
   workflowExecutionUpdateAcceptedEventAttributes?: { acceptedRequest?: { input?: { name?: string } } };
   workflowExecutionCompletedEventAttributes?: { result?: { payloads?: { metadata?: Record<string, string>; data?: string }[] } };
   markerRecordedEventAttributes?: { markerName: string; details?: Record<string, { payloads?: { data?: string }[] }> };
@@ -129,6 +130,7 @@ function jobResultOf(events: RawEvent[]): RecordedJobResult | undefined {
 /** The paths through the workflow code that the history shows it took. */
 const paths: Record<string, (events: RawEvent[]) => boolean> = {
   'continue-as-new (a run that ends by continuing as new)': (events) => events.at(-1)?.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW',
+  'a batch read by reference (claim check)': (events) => events.some((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'readBatchJobs'),
   'a decision by update': (events) => events.some((event) => event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'decide'),
   'a decision by signal': (events) => events.some((event) => event.workflowExecutionSignaledEventAttributes?.signalName === 'decide'),
   'an approval timeout that escalates to the escalation reviewers': (events) => {
@@ -217,7 +219,7 @@ describe('the recorded histories cover the workflow code', () => {
     expect(mismatches).toEqual([]);
   });
 
-  it('has fixtures for continue-as-new, decisions by update and by signal, approval timeouts and escalations', () => {
+  it('has fixtures for continue-as-new, claim checks, decisions by update and by signal, approval timeouts and escalations', () => {
     const missing = Object.entries(paths)
       .filter(([, took]) => ![...raw.values()].some(took))
       .map(([name]) => `no fixture for ${name}`);
