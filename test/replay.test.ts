@@ -5,7 +5,7 @@
  * update and by signal, approval timeouts and escalations, a batch read from a claim check.
  *
  * Record (or re-record) fixtures with
- * `CONVEYOR_RECORD_HISTORIES=1 npx vitest run test/factory.test.ts test/durability.test.ts test/learning-live.test.ts test/eval-schedule.test.ts test/patch-branches.test.ts`
+ * `CONVEYOR_RECORD_HISTORIES=1 npx vitest run test/factory.test.ts test/learning-live.test.ts test/eval-schedule.test.ts test/patch-branches.test.ts`
  * (or one of those files, or one test with -t). The old branch of a patch is recorded by a worker that
  * leaves the patch inactive: see test/patch-branches.test.ts.
  */
