@@ -2,10 +2,11 @@
  * Replays every recorded history in test/fixtures/histories against today's workflow code, so a
  * nondeterministic change to a workflow fails CI, and checks that the histories cover the workflow
  * code: every workflow type, both branches of every `patched()` id, continue-as-new, approvals by
- * update and by signal, approval timeouts and escalations, a batch read from a claim check.
+ * update and by signal, approval timeouts and escalations, a batch read from a claim check, every
+ * outcome of a distill run.
  *
  * Record (or re-record) fixtures with
- * `CONVEYOR_RECORD_HISTORIES=1 npx vitest run test/factory.test.ts test/learning-live.test.ts test/eval-schedule.test.ts test/patch-branches.test.ts`
+ * `CONVEYOR_RECORD_HISTORIES=1 npx vitest run test/factory.test.ts test/distill.test.ts test/learning-live.test.ts test/eval-schedule.test.ts test/patch-branches.test.ts`
  * (or one of those files, or one test with -t). The old branch of a patch is recorded by a worker that
  * leaves the patch inactive: see test/patch-branches.test.ts.
  */
@@ -119,17 +120,28 @@ interface RecordedJobResult {
   approvals?: { approvalId: string; via: string; decision: string; accepted: boolean }[];
 }
 
-/** A job's result as the workflow returned it (plain JSON payloads: the suite runs without a codec). */
-function jobResultOf(events: RawEvent[]): RecordedJobResult | undefined {
-  if (workflowTypeOf(events) !== 'jobWorkflow') return undefined;
+/** A workflow's result as it returned it (plain JSON payloads: the suite runs without a codec). */
+function resultOf(events: RawEvent[]): unknown {
   const payload = events.at(-1)?.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0];
   if (!payload?.data || Buffer.from(payload.metadata?.encoding ?? '', 'base64').toString() !== 'json/plain') return undefined;
-  return JSON.parse(Buffer.from(payload.data, 'base64').toString('utf8')) as RecordedJobResult;
+  return JSON.parse(Buffer.from(payload.data, 'base64').toString('utf8')) as unknown;
+}
+
+function jobResultOf(events: RawEvent[]): RecordedJobResult | undefined {
+  return workflowTypeOf(events) === 'jobWorkflow' ? (resultOf(events) as RecordedJobResult | undefined) : undefined;
+}
+
+/** The statuses the distill workflow can end with: each `this.result(settings, '<status>', …)` in its source. */
+function distillOutcomesInCode(): string[] {
+  const source = fs.readFileSync(path.join(root, 'workflows', 'distill.ts'), 'utf8');
+  return [...new Set([...source.matchAll(/this\.result\(\s*settings,\s*'([^']+)'/g)].map((match) => match[1]!))].sort();
 }
 
 /** The paths through the workflow code that the history shows it took. */
 const paths: Record<string, (events: RawEvent[]) => boolean> = {
   'continue-as-new (a run that ends by continuing as new)': (events) => events.at(-1)?.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW',
+  'a scheduled evaluation that passes': (events) => workflowTypeOf(events) === 'scheduledEvaluationWorkflow' && events.at(-1)?.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED',
+  'a scheduled evaluation that fails on a regression': (events) => workflowTypeOf(events) === 'scheduledEvaluationWorkflow' && events.at(-1)?.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_FAILED',
   'a batch read by reference (claim check)': (events) => events.some((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'readBatchJobs'),
   'a decision by update': (events) => events.some((event) => event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'decide'),
   'a decision by signal': (events) => events.some((event) => event.workflowExecutionSignaledEventAttributes?.signalName === 'decide'),
@@ -219,7 +231,14 @@ describe('the recorded histories cover the workflow code', () => {
     expect(mismatches).toEqual([]);
   });
 
-  it('has fixtures for continue-as-new, claim checks, decisions by update and by signal, approval timeouts and escalations', () => {
+  it('has a fixture for every outcome of the distill workflow', () => {
+    const outcomes = distillOutcomesInCode();
+    expect(outcomes).toContain('promoted');
+    const recorded = new Set([...raw.values()].filter((events) => workflowTypeOf(events) === 'distillWorkflow').map((events) => (resultOf(events) as { status?: string } | undefined)?.status));
+    expect(outcomes.filter((status) => !recorded.has(status)).map((status) => `no fixture of a distill run that ends ${status}`)).toEqual([]);
+  });
+
+  it('has fixtures for continue-as-new, claim checks, both evaluation outcomes, decisions by update and by signal, approval timeouts and escalations', () => {
     const missing = Object.entries(paths)
       .filter(([, took]) => ![...raw.values()].some(took))
       .map(([name]) => `no fixture for ${name}`);
