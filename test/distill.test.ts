@@ -23,7 +23,7 @@ import type { DistillRequest } from '../learning/types';
 import { distillWorkflow } from '../workflows/distill';
 import { pendingApprovalsQuery } from '../workflows/job';
 import { bundleConveyorWorkflows } from '../workers/worker';
-import { eventually, testClient, testSettings, uniqueId } from './support/temporal';
+import { eventually, recordHistory, testClient, testSettings, uniqueId } from './support/temporal';
 
 const settings = testSettings(uniqueId('distill'));
 const demo = shuffleInPlace(loadLabelledFile(path.resolve(__dirname, '..', 'data', 'demo', 'support-intents.csv')), createSeededRandom(7));
@@ -115,10 +115,37 @@ describe('distill workflow', () => {
     const registry = new ModelRegistry(settings.dataDir, station);
     expect(registry.state().current).toBe(result.candidateVersion);
     expect(registry.state().history.at(-1)).toMatchObject({ action: 'promote', by: 'alice, dave' });
+    await recordHistory(client, workflowId, 'distill-promoted-by-two');
 
     const output: string[] = [];
     expect(await rollbackCommand(['--station', station, '--data-dir', settings.dataDir, '--by', 'bob'], { stdout: (s) => output.push(s), stderr: (s) => output.push(s) })).toBe(0);
     expect(registry.state().current).toBe(baseVersion);
+  });
+
+  it('keeps the current model when the promotion is rejected, or not decided in time', async () => {
+    const rejectedStation = 'classify-intent-rejected';
+    const unansweredStation = 'classify-intent-unanswered';
+    const baseVersions = [stationWithBaseModel(rejectedStation), stationWithBaseModel(unansweredStation)];
+    collect(rejectedStation, (index) => production[index]!.label);
+    collect(unansweredStation, (index) => production[index]!.label);
+    const rejectedId = uniqueId('distill-rejected');
+    const unansweredId = uniqueId('distill-unanswered');
+    const rejected = await client.temporal.workflow.start(distillWorkflow, { taskQueue: settings.taskQueue, workflowId: rejectedId, args: [request(rejectedStation)] });
+    const unanswered = await client.temporal.workflow.start(distillWorkflow, { taskQueue: settings.taskQueue, workflowId: unansweredId, args: [request(unansweredStation, { approvalTimeoutMs: 1000 })] });
+
+    await eventually(async () => ((await rejected.query(pendingApprovalsQuery)).length > 0 ? true : undefined), 90_000);
+    await client.decide(rejectedId, { decision: 'reject', reviewer: 'alice', comment: 'not this week' });
+    const [rejectedResult, unansweredResult] = await Promise.all([rejected.result(), unanswered.result()]);
+
+    expect(rejectedResult).toMatchObject({ status: 'rejected', previousVersion: baseVersions[0], currentVersion: baseVersions[0], pending: [] });
+    expect(rejectedResult.report.gate.passed).toBe(true);
+    expect(rejectedResult.approvals).toEqual([expect.objectContaining({ decision: 'reject', reviewer: 'alice', via: 'update', accepted: true })]);
+    expect(unansweredResult).toMatchObject({ status: 'timed-out', previousVersion: baseVersions[1], currentVersion: baseVersions[1], pending: [] });
+    expect(unansweredResult.approvals).toEqual([expect.objectContaining({ decision: 'reject', reviewer: 'system', via: 'timeout', comment: expect.stringMatching(/never promoted by timeout/) as unknown })]);
+    expect(new ModelRegistry(settings.dataDir, rejectedStation).state().current).toBe(baseVersions[0]);
+    expect(new ModelRegistry(settings.dataDir, unansweredStation).state().current).toBe(baseVersions[1]);
+    await recordHistory(client, rejectedId, 'distill-rejected');
+    await recordHistory(client, unansweredId, 'distill-timed-out');
   });
 
   it('refuses a candidate trained on poisoned examples by the gate, without asking anyone', async () => {
@@ -138,6 +165,7 @@ describe('distill workflow', () => {
     expect(result.pending).toEqual([]);
     expect(result.approvals).toEqual([]);
     expect(new ModelRegistry(settings.dataDir, station).state().current).toBe(baseVersion);
+    await recordHistory(client, workflowId, 'distill-refused-by-gate');
 
     // the refusal is in the audit export too
     const audit = [];

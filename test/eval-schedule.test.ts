@@ -12,7 +12,7 @@ import { trainFromFile } from '../cli/train';
 import { loadLabelledFile } from '../providers/local/dataset';
 import { createSeededRandom, shuffleInPlace, splitHeldOut } from '../providers/local/prng';
 import { bundleConveyorWorkflows } from '../workers/worker';
-import { eventually, startWorker, tempDir, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
+import { eventually, recordHistory, startWorker, tempDir, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
 
 let worker: RunningWorker;
 let client: ConveyorClient;
@@ -64,6 +64,7 @@ describe('scheduled evaluation', () => {
       const healthyResult = (await client.temporal.workflow.getHandle(healthy!.workflowId).result()) as { modelAccuracy: number; n: number };
       expect(healthyResult.n).toBe(heldOut.length);
       expect(healthyResult.modelAccuracy).toBeGreaterThan(0.85);
+      await recordHistory(client, healthy!.workflowId, 'evaluation-scheduled-healthy');
 
       // A bad model replaces the good one: trained on shuffled labels.
       const labels = shuffleInPlace(train.map((example) => example.label), createSeededRandom(3));
@@ -78,6 +79,7 @@ describe('scheduled evaluation', () => {
       expect(failure).toBeInstanceOf(WorkflowFailedError);
       expect((failure!.cause as { type?: string }).type).toBe('EvaluationRegressionError');
       expect(failure!.cause?.message).toMatch(/model accuracy 0\.\d+ fell below the baseline 0\.8000 minus the tolerance 0\.05/);
+      await recordHistory(client, failed!.workflowId, 'evaluation-scheduled-regression');
     } finally {
       await schedule.delete();
     }

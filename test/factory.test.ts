@@ -444,6 +444,21 @@ describe('claim check', () => {
     expect(result).toMatchObject({ total: 120, completed: 120, failed: 0 });
   });
 
+  it('reads a claim checked batch of any size by reference, across continue-as-new', async () => {
+    // The client passes only big batches by reference; the workflow reads any claim the same way, so a
+    // small one started directly keeps the recorded history small.
+    const { client, settings } = await factory();
+    const batchId = uniqueId('claim-small');
+    const jobs = bigJobs(batchId).slice(0, 3);
+    const claim = storeClaim(client.claimsDir!, jobs.map((job) => JSON.stringify(job)).join('\n'));
+    await client.temporal.workflow.start('batchWorkflow', { workflowId: batchId, taskQueue: settings.taskQueue, args: [{ batchId, jobsFile: claim.file, jobsSha256: claim.sha256, concurrency: 2, jobsPerRun: 2 }] });
+    const result = await client.getBatchResult(batchId);
+    expect(result).toMatchObject({ batchId, total: 3, started: 3, completed: 3, failed: 0, runs: 2 });
+    const childResults = await Promise.all(jobs.map((job) => client.getResult(job.id)));
+    expect(childResults.map((child) => child.status)).toEqual(['completed', 'completed', 'completed']);
+    await recordHistory(client, batchId, 'batch-claim-check');
+  });
+
   it('refuses a claim whose content changed, with a typed error', async () => {
     const { client } = await factory();
     const batchId = uniqueId('tampered');
@@ -461,5 +476,6 @@ describe('claim check', () => {
     );
     expect(failure).toBeInstanceOf(WorkflowFailedError);
     expect(JSON.stringify(failure?.cause?.cause ?? failure?.cause)).toMatch(/ClaimCheckError|changed after it was stored/);
+    await recordHistory(client, batchId, 'batch-claim-check-tampered');
   });
 });

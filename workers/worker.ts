@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { PayloadCodec } from '@temporalio/common';
-import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, Worker, type NativeConnection, type PatchActivationCallback, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { Outbox } from '../activities/outbox';
 import { createLearningActivities } from '../learning/activities';
@@ -40,6 +40,11 @@ export interface ConveyorWorkerOptions {
   dataDir?: string;
   /** Where collected examples go (default: Redis with CONVEYOR_EXAMPLES_REDIS_URL, else SQLite in the data dir). */
   exampleStore?: ExampleRepository;
+  /**
+   * Which `patched()` ids new workflow runs take (default: all). Tests leave a patch inactive to run
+   * and record its old branch, as a worker predating the patch would (test/patch-branches.test.ts).
+   */
+  patchActivationCallback?: PatchActivationCallback;
 }
 
 export async function createConveyorWorker(options: ConveyorWorkerOptions): Promise<Worker> {
@@ -59,6 +64,7 @@ export async function createConveyorWorker(options: ConveyorWorkerOptions): Prom
     },
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 50,
     maxCachedWorkflows: options.maxCachedWorkflows,
+    ...(options.patchActivationCallback ? { patchActivationCallback: options.patchActivationCallback } : {}),
     ...(codec ? { dataConverter: { payloadCodecs: [codec] } } : {}),
   });
 }

@@ -50,6 +50,8 @@ export async function startWorker(options: {
   gateway?: ModelGatewayOptions;
   outboxFile?: string;
   exampleStore?: ExampleRepository;
+  /** `patched()` ids left inactive for new runs: the worker takes their old branch, as code predating them did. */
+  inactivePatches?: string[];
 }): Promise<RunningWorker> {
   const connection = await connectWorkerConnection(options.settings, options.settings.address!);
   const gateway = createModelGateway({ cache: null, ...options.gateway });
@@ -63,6 +65,7 @@ export async function startWorker(options: {
     workflowBundle: options.bundle,
     dataDir: options.settings.dataDir,
     exampleStore: options.exampleStore,
+    ...(options.inactivePatches ? { patchActivationCallback: ({ patchId }) => !options.inactivePatches!.includes(patchId) } : {}),
   });
   const running = worker.run();
   return {
@@ -98,16 +101,30 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
 /**
  * With CONVEYOR_RECORD_HISTORIES=1, saves a finished workflow's history as a replay fixture
  * (test/fixtures/histories/<name>.json); test/replay.test.ts replays every fixture on each run.
+ * A workflow that continued as new is saved run by run (<name>-run-1.json, <name>-run-2.json, …), so
+ * the runs that end in continue-as-new are replayed too, not only the last one.
  */
 export async function recordHistory(client: ConveyorClient, workflowId: string, name: string): Promise<void> {
   if (!process.env.CONVEYOR_RECORD_HISTORIES) return;
   // The Temporal CLI writes the canonical proto-JSON history that historyFromJSON reads back.
-  const history = execFileSync(
-    findTemporalCli()!.path,
-    ['workflow', 'show', '--address', inject('temporalAddress'), '--namespace', client.temporal.options.namespace, '--workflow-id', workflowId, '--output', 'json'],
-    { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
-  );
+  const show = (runId?: string) =>
+    execFileSync(
+      findTemporalCli()!.path,
+      ['workflow', 'show', '--address', inject('temporalAddress'), '--namespace', client.temporal.options.namespace, '--workflow-id', workflowId, ...(runId ? ['--run-id', runId] : []), '--output', 'json'],
+      { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
+    );
+  const runs = [show()];
+  for (;;) {
+    const started = (JSON.parse(runs[0]!) as { events: { workflowExecutionStartedEventAttributes?: { continuedExecutionRunId?: string } }[] }).events[0];
+    const previous = started?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId;
+    if (!previous) break;
+    runs.unshift(show(previous));
+  }
   const dir = path.resolve(__dirname, '..', 'fixtures', 'histories');
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, `${name}.json`), history.endsWith('\n') ? history : `${history}\n`);
+  for (const stale of fs.readdirSync(dir).filter((file) => file === `${name}.json` || new RegExp(`^${name}-run-\\d+\\.json$`).test(file))) fs.rmSync(path.join(dir, stale));
+  runs.forEach((history, index) => {
+    const file = runs.length === 1 ? `${name}.json` : `${name}-run-${index + 1}.json`;
+    fs.writeFileSync(path.join(dir, file), history.endsWith('\n') ? history : `${history}\n`);
+  });
 }
