@@ -104,11 +104,23 @@ function fetchPinnedNode(env = process.env) {
   return binary;
 }
 
-/** The Node 24 to run on: this process's own when it is 24, else the cached (or freshly fetched) pinned one. */
+/** A Node 24 elsewhere on PATH (the machine may have several Nodes). */
+function nodeOnPath(env = process.env) {
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    const candidate = dir && path.join(dir, 'node');
+    if (candidate && fs.existsSync(candidate) && majorOf(versionOf(candidate)) === NODE_MAJOR) return candidate;
+  }
+  return undefined;
+}
+
+/**
+ * The Node 24 to run on: this process's own when it is 24, else one on PATH, else the cached (or
+ * freshly fetched) pinned one.
+ */
 function findNodeRuntime(options = {}) {
   const env = options.env ?? process.env;
   if (majorOf(process.version) === NODE_MAJOR) return process.execPath;
-  return cachedNode(env) ?? (options.fetch === false ? undefined : fetchPinnedNode(env));
+  return nodeOnPath(env) ?? cachedNode(env) ?? (options.fetch === false ? undefined : fetchPinnedNode(env));
 }
 
 /** The environment children inherit: that Node first on PATH, its headers for node-gyp. */
