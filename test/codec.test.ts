@@ -28,8 +28,9 @@ import { ensureTemporal, freePort, type TemporalEndpoint } from '../platform/emb
 import { loadSettings, type ConveyorSettings } from '../platform/settings';
 import { createModelGateway } from '../providers/gateway';
 import { bundleConveyorWorkflows, createConveyorWorker } from '../workers/worker';
-import { chromiumAvailable, launchBrowser } from './support/browser';
+import { launchBrowser } from './support/browser';
 import { tempDir, uniqueId } from './support/temporal';
+import { chromiumMissing } from './support/prerequisites';
 
 const email = 'jane.doe.4471@example.org';
 const card = '4111 1111 1111 1111';
@@ -230,7 +231,7 @@ describe('a job with personal data on an encrypted server', () => {
     expect(preflight.headers.get('access-control-allow-headers')).toMatch(/x-namespace/i);
   });
 
-  it.skipIf(!chromiumAvailable())('shows the decoded input in the Temporal Web UI started with --ui-codec-endpoint', async () => {
+  it.skipIf(chromiumMissing())('shows the decoded input in the Temporal Web UI started with --ui-codec-endpoint', async () => {
     const uiUrl = `http://localhost:${settings.embeddedUiPort}`;
     const browser = await launchBrowser();
     try {

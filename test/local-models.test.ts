@@ -29,6 +29,7 @@ import { loadClassifier, parseClassifier, saveClassifier, serializeClassifier } 
 import { demoDataFiles, trainSizedClassifier } from '../providers/local/model-store';
 import { splitHeldOut } from '../providers/local/prng';
 import { scoreOnHeldOut, trainCommand } from '../cli/train';
+import { sharedDataMissing } from './support/prerequisites';
 
 const temporaryDir = mkdtempSync(path.join(os.tmpdir(), 'conveyor-local-models-'));
 const demoIntents = loadLabelledFile(demoDataFiles.intent);
@@ -151,7 +152,7 @@ describe('text classifier', () => {
   });
 
   const banking77Dir = path.join(resolveSharedDataDir(), 'banking77');
-  it.skipIf(!existsSync(banking77Dir))('keeps its BANKING77 accuracy on a 3000/500 subset, medium above small, with honest confidence', () => {
+  it.skipIf(sharedDataMissing('banking77/train.csv', 'banking77/test.csv'))('keeps its BANKING77 accuracy on a 3000/500 subset, medium above small, with honest confidence', () => {
     const columns = { textColumn: 'text', labelColumn: 'category' };
     const train = splitHeldOut(loadLabelledFile(path.join(banking77Dir, 'train.csv'), columns), 0.3, 1).heldOut;
     const test = splitHeldOut(loadLabelledFile(path.join(banking77Dir, 'test.csv'), columns), 500 / 3080, 1).heldOut;

@@ -13,8 +13,9 @@ import { buildReport, collectReport, parseSince, renderReport, reportCommand, ty
 import { tiers } from '../domain/models';
 import { decideSignal } from '../workflows/job';
 import { bundleConveyorWorkflows } from '../workers/worker';
-import { chromiumAvailable, launchBrowser } from './support/browser';
+import { launchBrowser } from './support/browser';
 import { eventually, startWorker, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
+import { chromiumMissing } from './support/prerequisites';
 
 const outputDir = path.resolve('test-output');
 
@@ -291,7 +292,7 @@ describe('reportCommand', () => {
   });
 });
 
-describe.skipIf(!chromiumAvailable())('the HTML report in headless Chromium', () => {
+describe.skipIf(chromiumMissing())('the HTML report in headless Chromium', () => {
   it('draws every chart with bars sized by their values, and loads nothing else', async () => {
     const report = await settledReport();
     const file = path.join(outputDir, 'report.html');

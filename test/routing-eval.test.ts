@@ -5,7 +5,7 @@
  * the trained router beats random routing by a measured margin. Needs the shared data folder
  * (CONVEYOR_SHARED_DATA, default ../shared/data); the data-backed cases skip without it.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -24,9 +24,9 @@ import { replayOutcomes, type ReplayedQuestion } from '../evaluation/routing/rep
 import { parseCsvRecords } from '../providers/local/csv';
 import { resolveSharedDataDir } from '../providers/local/dataset';
 import { countTokens } from '../providers/local/tokens';
+import { sharedDataMissing } from './support/prerequisites';
 
 const dataDir = resolveSharedDataDir();
-const hasRouteLLMData = existsSync(path.join(dataDir, 'routellm', 'gsm8k', 'gsm8k_responses.csv')) && existsSync(path.join(dataDir, 'routellm', 'mmlu'));
 
 function question(weakProbability: number, weakCorrect: boolean, strongCorrect: boolean): RoutedQuestion {
   return { weakProbability, weak: { correct: weakCorrect, costUsd: 1 }, strong: { correct: strongCorrect, costUsd: 100 } };
@@ -63,7 +63,7 @@ describe('cost and quality of routing policies on hand-made outcomes', () => {
   });
 });
 
-describe.skipIf(!hasRouteLLMData)('RouteLLM recorded outcomes', () => {
+describe.skipIf(sharedDataMissing('routellm/gsm8k/gsm8k_responses.csv', 'routellm/mmlu'))('RouteLLM recorded outcomes', () => {
   let mmlu: RecordedBenchmark;
   let gsm8k: RecordedBenchmark;
   let gsm8kReplayed: ReplayedQuestion[];

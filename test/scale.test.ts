@@ -1,7 +1,7 @@
 /**
  * Scale: a 10,000-job batch of cheap local jobs completes through continue-as-new, and no workflow
  * history — the batch's runs or any job's — comes near Temporal's limits (at most 10,000 events).
- * CONVEYOR_SCALE_JOBS lowers the size for a quick local run; CI runs the full 10,000.
+ * CONVEYOR_SCALE_JOBS lowers the size for a quick local run; under CI a lower size fails the file.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,7 +10,11 @@ import type { ConveyorClient } from '../client';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { startWorker, tempDir, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
 
-const jobCount = Number(process.env.CONVEYOR_SCALE_JOBS ?? 10_000);
+const claimedJobs = 10_000;
+const jobCount = Number(process.env.CONVEYOR_SCALE_JOBS ?? claimedJobs);
+if (process.env.CI && jobCount < claimedJobs) {
+  throw new Error(`CONVEYOR_SCALE_JOBS=${process.env.CONVEYOR_SCALE_JOBS} would shrink the README's ${claimedJobs}-job claim; CI runs it in full (unset it)`);
+}
 let worker: RunningWorker;
 let client: ConveyorClient;
 const settings = testSettings(uniqueId('scale'));

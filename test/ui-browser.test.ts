@@ -12,8 +12,9 @@ import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Page } from 'playwright-core';
 import type { ConveyorClient } from '../client';
 import { bundleConveyorWorkflows } from '../workers/worker';
-import { chromiumAvailable, launchBrowser, type TestBrowser } from './support/browser';
+import { launchBrowser, type TestBrowser } from './support/browser';
 import { eventually, startWorker, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
+import { chromiumMissing, missing } from './support/prerequisites';
 
 const uiUrl = inject('temporalUiUrl');
 const outputDir = path.resolve('test-output');
@@ -47,7 +48,7 @@ async function openWaitingJob(page: Page): Promise<void> {
   await page.waitForURL(new RegExp(`/workflows/${jobId}/[0-9a-f-]+/history`), { timeout: spaTimeoutMs });
 }
 
-describe.skipIf(!chromiumAvailable() || !uiUrl)('the Temporal Web UI in a browser', () => {
+describe.skipIf(chromiumMissing() || missing('the Temporal Web UI', Boolean(uiUrl), 'the embedded server serves one; for a cluster set CONVEYOR_UI_URL'))('the Temporal Web UI in a browser', () => {
   beforeAll(async () => {
     bundle = await bundleConveyorWorkflows();
     const settings = testSettings(uniqueId('ui'));
