@@ -166,6 +166,20 @@ describe.skipIf(sharedDataMissing('routellm/gsm8k/gsm8k_responses.csv', 'routell
     expect(router.heldOutThreshold.meanQualityShareOfStrong).toBeGreaterThan(0.93);
   });
 
+  it('saves at least the cost the README claims at 95% of the strong quality, on both benchmarks', async () => {
+    // The README's Performance figures are the lower bounds, read from the README itself so the two cannot drift.
+    const readme = readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
+    const claim = /saves \*\*(\d+\.\d)%\*\* of the cost on MMLU and \*\*(\d+\.\d)%\*\* on GSM8K/.exec(readme);
+    expect(claim, 'the README states the routing figures').not.toBeNull();
+    const claimed = { mmlu: Number(claim![1]) / 100, gsm8k: Number(claim![2]) / 100 };
+    const mmluEvaluation = await evaluateRouting('mmlu', { dataDir });
+    for (const [name, evaluation] of [['mmlu', mmluEvaluation], ['gsm8k', gsm8kEvaluation]] as const) {
+      expect(evaluation.router.saving.qualityShareOfStrong, name).toBeGreaterThanOrEqual(0.95);
+      // The README rounds to one decimal: the measured figure may be at most half a tenth of a point below it.
+      expect(evaluation.router.saving.costSaved, name).toBeGreaterThanOrEqual(claimed[name] - 0.0005);
+    }
+  });
+
   it('reproduces the same figures for the same seeds', async () => {
     const again = await evaluateRouting('gsm8k', { dataDir, sample: { questions: 600, seed: 5 } });
     const once = await evaluateRouting('gsm8k', { dataDir, sample: { questions: 600, seed: 5 } });
