@@ -4,10 +4,19 @@
  */
 import { answers, type FakeAnswer, type RecordedRequest } from '../fakes/openai-server';
 
+type MessageContent = string | { type?: string; text?: string }[] | undefined;
+const textOf = (content: MessageContent) => (typeof content === 'string' ? content : (content ?? []).map((part) => part.text ?? '').join(''));
+
+/** The system and user prompts of a request in either protocol: OpenAI's system message, or Anthropic's `system` field. */
+export function promptsOf(request: RecordedRequest): { system: string; user: string } {
+  const body = request.body as { system?: MessageContent; messages?: { role: string; content: MessageContent }[] };
+  const messages = body.messages ?? [];
+  const system = body.system !== undefined ? textOf(body.system) : textOf(messages.find((message) => message.role === 'system')?.content);
+  return { system, user: textOf(messages.find((message) => message.role === 'user')?.content) };
+}
+
 export function supportTicketAnswer(request: RecordedRequest): FakeAnswer {
-  const messages = (request.body as { messages: { role: string; content: string }[] }).messages;
-  const system = messages[0]?.content ?? '';
-  const user = messages.find((message) => message.role === 'user')?.content ?? '';
+  const { system, user } = promptsOf(request);
   const orderId = /#([A-Z]\d+)/.exec(user)?.[1] ?? /"orderIds":\s*\[\s*"([^"]+)"/.exec(user)?.[1] ?? 'A0';
   const closing = /close (my|the) account|close_account/i.test(user);
   if (system.startsWith('You classify')) return answers.json({ intent: closing ? 'close_account' : 'cancel_order', confidence: 0.97, alternatives: [] });
