@@ -8,6 +8,7 @@ import {
   ScheduleAlreadyRunning,
   ScheduleOverlapPolicy,
   type ScheduleHandle,
+  ServiceError,
   type ScheduleOptions,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
@@ -43,6 +44,11 @@ export class JobNotFoundError extends Error {
 /** The workflow refused a decision (unknown approval id, second decision, bad edits, unauthorised reviewer). */
 export class DecisionRefusedError extends Error {
   override readonly name = 'DecisionRefusedError';
+}
+
+/** The server answered, but no worker did (none runs on the job's task queue, or it is stuck). */
+export class WorkerUnavailableError extends Error {
+  override readonly name = 'WorkerUnavailableError';
 }
 
 export interface StartedJob {
@@ -277,6 +283,7 @@ export class ConveyorClient {
     try {
       return await this.jobHandle(jobId).executeUpdate(decideUpdate, { args: [parsed.data] });
     } catch (error) {
+      if (error instanceof WorkflowNotFoundError) await this.refuseUnlessRunning(jobId);
       if (error instanceof WorkflowUpdateFailedError) {
         const refusal = error.cause?.message ?? error.message;
         // A refused update leaves nothing in the history: report it so the job's audit keeps it.
@@ -286,8 +293,24 @@ export class ConveyorClient {
         throw new DecisionRefusedError(refusal);
       }
       if (error instanceof WorkflowNotFoundError) throw new JobNotFoundError(`No job with id "${jobId}"`);
-      throw error;
+      throw this.unanswered(jobId, error);
     }
+  }
+
+  /** A job that exists but no longer runs has nothing to decide: say so, not "no job". */
+  private async refuseUnlessRunning(jobId: string): Promise<void> {
+    const description = await this.describe(jobId);
+    if (description.status.name === 'RUNNING') return;
+    const status = description.typedSearchAttributes.get(ConveyorStatus) as JobStatus | undefined;
+    throw new DecisionRefusedError(`Job "${jobId}" is ${description.status.name.toLowerCase()}${status && status !== description.status.name.toLowerCase() ? ` (${status})` : ''}: nothing waits for approval`);
+  }
+
+  /** A server error while a worker should answer (query, update): name the task queue nobody served. */
+  private unanswered(jobId: string, error: unknown): unknown {
+    if (!(error instanceof ServiceError)) return error;
+    return new WorkerUnavailableError(
+      `no worker answered job "${jobId}" on task queue "${this.taskQueue}" (${error.cause instanceof Error ? error.cause.message : error.message}); start one with \`conveyor worker\` (or \`npm start\`)`,
+    );
   }
 
   /** The job's record so far: its result when closed, the live record (query `record`) while it runs. */
@@ -364,8 +387,13 @@ export class ConveyorClient {
   }
 
   private async onlyPendingApproval(jobId: string): Promise<string> {
-    await this.describe(jobId);
-    const pending = await this.jobHandle(jobId).query(pendingApprovalsQuery);
+    await this.refuseUnlessRunning(jobId);
+    let pending: PendingApproval[];
+    try {
+      pending = await this.jobHandle(jobId).query(pendingApprovalsQuery);
+    } catch (error) {
+      throw this.unanswered(jobId, error);
+    }
     if (pending.length === 1) return pending[0]!.approvalId;
     throw new DecisionRefusedError(
       pending.length === 0

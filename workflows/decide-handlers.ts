@@ -2,9 +2,16 @@
  * The reviewers' contract wired into a workflow: the `decide` update (refused by its validator), the
  * `decide` signal (refusals recorded, never thrown), the `decisionRefused` report from our client and
  * the `pendingApprovals` query. Shared by every workflow that waits for people.
+ *
+ * Every handler is total: any payload (null, a string, an array, a number, 900 KB of JSON) is refused
+ * with a reason or applied, never thrown inside the workflow, and a refused payload is recorded in a
+ * bounded form (fields truncated, the raw payload hashed, never stored; at most MAX_RECORDED_REFUSALS).
+ * A `decisionRefused` report is a client's unverifiable claim: it is recorded with channel
+ * `client-report` and the workflow's own verdict on the reported decision, never as a refusal by the
+ * reviewer it names.
  */
 import { setHandler } from '@temporalio/workflow';
-import type { Decision, PendingApproval, RecordedDecision } from '../domain/approvals';
+import { decisionSchema, recordRefusal, refusalRecord, type Decision, type PendingApproval, type RecordedDecision } from '../domain/approvals';
 import { decideSignal, decideUpdate, decisionRefusedSignal, pendingApprovalsQuery } from './job';
 
 export interface ApprovalDeskHandlers {
@@ -12,31 +19,52 @@ export interface ApprovalDeskHandlers {
   refusal(decision: unknown): string | undefined;
   apply(decision: Decision, via: 'update' | 'signal'): void;
   isSettled(approvalId: string): boolean;
-  record(decision: RecordedDecision): void;
+  /** The revision that replaced an approval id, if an edit replaced it. */
+  revisedTo?(approvalId: string): string | undefined;
+  /** Where refused decisions are kept (bounded by recordRefusal). */
+  records(): RecordedDecision[];
   pending(): PendingApproval[];
 }
 
+/** The refusal of any payload: a check that throws refuses it too, so the validator cannot crash. */
+function safeRefusal(desk: ApprovalDeskHandlers, raw: unknown): string | undefined {
+  try {
+    return desk.refusal(raw);
+  } catch (error) {
+    return `malformed decision: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
 export function registerDecideHandlers(desk: ApprovalDeskHandlers): void {
+  const now = () => new Date().toISOString();
   setHandler(
     decideUpdate,
-    (decision) => {
+    (raw: unknown) => {
+      const decision = decisionSchema.parse(raw);
       desk.apply(decision, 'update');
-      return { approvalId: decision.approvalId, accepted: true, settled: desk.isSettled(decision.approvalId) };
+      const revisedTo = desk.revisedTo?.(decision.approvalId);
+      return { approvalId: decision.approvalId, accepted: true as const, settled: desk.isSettled(decision.approvalId), ...(revisedTo ? { revisedTo } : {}) };
     },
     {
-      validator: (decision) => {
-        const refusal = desk.refusal(decision);
+      validator: (raw: unknown) => {
+        const refusal = safeRefusal(desk, raw);
         if (refusal) throw new Error(refusal);
       },
     },
   );
-  setHandler(decideSignal, (decision) => {
-    const refusal = desk.refusal(decision);
-    if (refusal) desk.record({ ...decision, at: new Date().toISOString(), via: 'signal', accepted: false, refusal });
-    else desk.apply(decision, 'signal');
+  setHandler(decideSignal, (raw: unknown) => {
+    const refusal = safeRefusal(desk, raw);
+    const parsed = refusal ? undefined : decisionSchema.safeParse(raw);
+    if (parsed?.success) desk.apply(parsed.data, 'signal');
+    else recordRefusal(desk.records(), refusalRecord(raw, refusal ?? 'malformed decision', 'signal', now()));
   });
-  setHandler(decisionRefusedSignal, ({ decision, refusal }) => {
-    desk.record({ ...decision, at: new Date().toISOString(), via: 'update', accepted: false, refusal });
+  setHandler(decisionRefusedSignal, (raw: unknown) => {
+    const reported = raw !== null && typeof raw === 'object' ? (raw as { decision?: unknown }).decision : undefined;
+    const verdict = safeRefusal(desk, reported);
+    const refusal = verdict
+      ? `client report (unverified) of a refused update; the workflow's own check: ${verdict}`
+      : 'client report (unverified) of a refused update that the workflow would accept: not confirmed';
+    recordRefusal(desk.records(), refusalRecord(reported ?? raw, refusal, 'client-report', now()));
   });
   setHandler(pendingApprovalsQuery, () => desk.pending());
 }
