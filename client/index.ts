@@ -2,6 +2,8 @@
  * The typed client for backend jobs and reviewers: start jobs and batches idempotently (job id =
  * workflow id), read status, results and costs, list what waits for approval, decide, cancel.
  */
+import { createPrivateKey, sign } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import {
   type Client,
@@ -16,7 +18,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { decisionSchema, type Decision, type PendingApproval } from '../domain/approvals';
+import { decisionSchema, signedDecisionText, type Decision, type PendingApproval } from '../domain/approvals';
 import { InvalidJobInputError, validateJobRequest, type JobProgress, type JobRecord, type JobRequest, type JobResult, type LedgerEntry } from '../domain/job';
 import { jobTypeByName } from '../domain/job-types';
 import { ConveyorBatchId, ConveyorCostUsd, ConveyorJobType, ConveyorStatus, type JobStatus } from '../domain/search-attributes';
@@ -91,10 +93,12 @@ export class ConveyorClient {
     readonly reviewerIdentity?: string,
     /** Where large batches are stored as claim checks; workers must see the same directory. */
     readonly claimsDir?: string,
+    /** The reviewer's Ed25519 private key (PEM file, CONVEYOR_REVIEWER_KEY_FILE): decisions are signed with it. */
+    readonly reviewerKeyFile?: string,
   ) {}
 
   /** Connects with the shared settings (TEMPORAL_ADDRESS etc.); `address` overrides the settings' address. */
-  static async connect(options: { settings?: ConveyorSettings; address?: string; uiUrl?: string; reviewerIdentity?: string } = {}): Promise<ConveyorClient> {
+  static async connect(options: { settings?: ConveyorSettings; address?: string; uiUrl?: string; reviewerIdentity?: string; reviewerKeyFile?: string } = {}): Promise<ConveyorClient> {
     const settings = options.settings ?? loadSettings();
     const address = options.address ?? settings.address ?? `127.0.0.1:${settings.embeddedGrpcPort}`;
     const client = await connectClient(settings, address);
@@ -104,6 +108,7 @@ export class ConveyorClient {
       options.uiUrl ?? settings.uiUrl ?? (settings.address ? undefined : `http://localhost:${settings.embeddedUiPort}`),
       options.reviewerIdentity ?? (process.env.CONVEYOR_REVIEWER || undefined),
       path.join(settings.dataDir, 'claims'),
+      options.reviewerKeyFile ?? (process.env.CONVEYOR_REVIEWER_KEY_FILE || undefined),
     );
   }
 
@@ -272,7 +277,7 @@ export class ConveyorClient {
    * Sends a reviewer's decision as an update; the workflow's validator refuses bad ones with a reason.
    * Without an approvalId, the job's only pending approval is decided.
    */
-  async decide(jobId: string, decision: Omit<Decision, 'approvalId' | 'reviewer'> & { approvalId?: string; reviewer?: string }): Promise<DecideResult> {
+  async decide(jobId: string, decision: Omit<Decision, 'approvalId' | 'reviewer'> & { approvalId?: string; reviewer?: string }, options: { keyFile?: string } = {}): Promise<DecideResult> {
     const approvalId = decision.approvalId ?? (await this.onlyPendingApproval(jobId));
     const reviewer = decision.reviewer ?? this.reviewerIdentity;
     if (!reviewer) throw new DecisionRefusedError('No reviewer: name one, or configure the caller identity with CONVEYOR_REVIEWER');
@@ -280,6 +285,8 @@ export class ConveyorClient {
     if (!parsed.success) {
       throw new DecisionRefusedError(`Invalid decision: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
+    const keyFile = options.keyFile ?? this.reviewerKeyFile;
+    if (keyFile && !parsed.data.signature) parsed.data.signature = signDecision(parsed.data, keyFile);
     try {
       return await this.jobHandle(jobId).executeUpdate(decideUpdate, { args: [parsed.data] });
     } catch (error) {
@@ -414,6 +421,17 @@ export class ConveyorClient {
   async close(): Promise<void> {
     await this.temporal.connection.close();
   }
+}
+
+/** Signs a decision with the reviewer's Ed25519 private key (PEM): what the workflow verifies against their public key. */
+export function signDecision(decision: Decision, keyFile: string): string {
+  let key;
+  try {
+    key = createPrivateKey(fs.readFileSync(keyFile, 'utf8'));
+  } catch (error) {
+    throw new DecisionRefusedError(`cannot read the reviewer key ${keyFile}: ${(error as Error).message}`);
+  }
+  return sign(null, Buffer.from(signedDecisionText(decision)), key).toString('base64');
 }
 
 function describeFailure(error: unknown): string {

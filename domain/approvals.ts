@@ -156,6 +156,8 @@ export interface DecisionContext {
   superseded?: ReadonlyMap<string, string>;
   /** The desk's current rules (bounded decisions, revisions): off only when replaying histories recorded before them. */
   strict?: boolean;
+  /** Signed decisions are on when any reviewer has a public key: then every decision must carry a signature. */
+  reviewerKeys?: Readonly<Record<string, string>>;
 }
 
 /** Returns why a decision must be refused, or undefined when it may be applied. */
@@ -181,6 +183,10 @@ export function refusalFor(raw: unknown, context: DecisionContext): string | und
   }
   if (!context.policy.allowSelfApproval && context.requestedBy && decision.reviewer === context.requestedBy) {
     return `reviewer ${decision.reviewer} requested this job and may not decide it`;
+  }
+  if (context.reviewerKeys && Object.keys(context.reviewerKeys).length > 0) {
+    if (!context.reviewerKeys[decision.reviewer]) return `signed decisions are on: reviewer ${decision.reviewer} has no public key in the approval policy`;
+    if (!decision.signature) return `signed decisions are on: the decision by ${decision.reviewer} carries no signature (sign it with the reviewer's key: --key or CONVEYOR_REVIEWER_KEY_FILE)`;
   }
   if (decision.proposalHash !== undefined && approval.proposalHash !== undefined && decision.proposalHash !== approval.proposalHash) {
     return `proposal hash ${decision.proposalHash.slice(0, 12)}… does not match ${decision.approvalId}'s proposal (${approval.proposalHash.slice(0, 12)}…): it changed since you saw it`;

@@ -21,6 +21,8 @@ export const approvalPolicySchema = z.object({
   twoPersonActions: z.array(z.enum(actionKinds)).default([]),
   /** Does the reviewer who edits a proposal count as an approver of the revision their edit creates? */
   editorApproves: z.boolean().default(false),
+  /** Signed decisions (opt-in): reviewer → Ed25519 public key (PEM or base64 SPKI); the worker's key file adds to these. */
+  reviewerKeys: z.record(z.string(), z.string()).default({}),
 });
 export type ApprovalPolicy = z.infer<typeof approvalPolicySchema>;
 
@@ -113,6 +115,7 @@ const defaultApproval: ApprovalPolicy = {
   allowSelfApproval: false,
   twoPersonActions: [],
   editorApproves: false,
+  reviewerKeys: {},
 };
 
 export const jobTypes: readonly JobType[] = [

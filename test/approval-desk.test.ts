@@ -5,6 +5,9 @@
  * recorded bounded, client reports cannot forge a reviewer's refusal, and stakes seen by earlier steps
  * gate every action kind. Written against the job type's policy, so it can run for any job type.
  */
+import { generateKeyPairSync } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { ConveyorClient } from '../client';
@@ -13,7 +16,7 @@ import { bundleConveyorWorkflows } from '../workers/worker';
 import { startFakeOpenAI, type FakeServer } from './fakes/openai-server';
 import { bigObject, hostileCli, markedTicket, markedTicketAnswer } from './support/desk';
 import { registryWithFakeTiers } from './support/models';
-import { eventually, recordHistory, startWorker, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
+import { eventually, recordHistory, startWorker, tempDir, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
 
 const jobType = 'support-ticket';
 const policy = jobTypeByName(jobType).policy;
@@ -174,5 +177,56 @@ describe('every handler is total, and the record stays bounded', () => {
     expect(forged).toMatchObject({ via: 'client-report', reviewer: 'client-report', refusal: expect.stringMatching(/unverified.*would accept/) as unknown });
     const bigOnes = refused.filter((decision) => (decision.payloadChars ?? 0) > 800_000);
     expect(bigOnes.length).toBeGreaterThanOrEqual(10);
+  });
+});
+
+describe('signed decisions (opt-in)', () => {
+  // A worker of its own whose reviewers have Ed25519 keys: every decision must carry its reviewer's signature.
+  const signedSettings = testSettings(uniqueId('desk-signed'));
+  const keyDir = tempDir('reviewer-keys');
+  const keyFile: Record<string, string> = {};
+  let signedWorker: RunningWorker;
+  let signed: ConveyorClient;
+  beforeAll(async () => {
+    const publicKeys: Record<string, string> = {};
+    for (const reviewer of ['alice', 'bob', 'carol']) {
+      const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+      publicKeys[reviewer] = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+      keyFile[reviewer] = path.join(keyDir, `${reviewer}.pem`);
+      fs.writeFileSync(keyFile[reviewer], privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    }
+    fs.mkdirSync(signedSettings.dataDir, { recursive: true });
+    fs.writeFileSync(path.join(signedSettings.dataDir, 'reviewer-keys.json'), JSON.stringify(publicKeys));
+    signedWorker = await startWorker({ settings: signedSettings, bundle, gateway: { registry: registryWithFakeTiers(fake.url, ['small', 'medium', 'large']), rateLimiter: null } });
+    signed = await testClient(signedSettings);
+  });
+  afterAll(async () => {
+    await signed?.close();
+    await signedWorker?.stop();
+  });
+
+  it('refuses a decision without its reviewer’s signature, and a two-person approval needs two valid signatures', async () => {
+    const jobId = uniqueId('desk-signed');
+    await signed.startJob({ id: jobId, type: jobType, input: { text: markedTicket('close-account') } });
+    const [approval] = await eventually(async () => {
+      const pending = (await signed.getStatus(jobId)).pendingApprovals;
+      return pending.length ? pending : undefined;
+    }, 60_000);
+    const approve = (reviewer: string, keyFileOf?: string) => signed.decide(jobId, { approvalId: approval!.approvalId, decision: 'approve', reviewer }, keyFileOf ? { keyFile: keyFileOf } : {});
+
+    await expect(approve('bob')).rejects.toThrow(/carries no signature/);
+    // bob named, alice's key: the validator accepts the shape, the signature check refuses it
+    await expect(approve('bob', keyFile.alice)).rejects.toThrow(/signature does not verify against bob's public key/);
+    // a plain CLI signal naming alice, with a made-up signature, is refused and recorded
+    hostileCli(signedSettings.namespace, jobId).signal('decide', { approvalId: approval!.approvalId, decision: 'approve', reviewer: 'alice', signature: Buffer.alloc(64, 7).toString('base64') });
+    await eventually(async () => ((await signed.getRecord(jobId)).approvals.some((decision) => decision.via === 'signal' && /does not verify/.test(decision.refusal ?? '')) ? true : undefined));
+    expect((await signed.getStatus(jobId)).pendingApprovals[0]!.approvalsSoFar).toEqual([]);
+
+    expect(await approve('alice', keyFile.alice)).toMatchObject({ settled: false });
+    expect(signedWorker.outbox.rows(jobId)).toEqual([]);
+    expect(await approve('bob', keyFile.bob)).toMatchObject({ settled: true });
+    expect((await signed.getResult(jobId)).status).toBe('completed');
+    expect(signedWorker.outbox.rows(jobId)).toEqual([expect.objectContaining({ approvedBy: ['alice', 'bob'] })]);
+    await recordHistory(signed, jobId, 'support-ticket-signed-decisions');
   });
 });

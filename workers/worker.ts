@@ -8,6 +8,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { Outbox } from '../activities/outbox';
+import { createReviewerKeyActivities } from '../activities/reviewer-keys';
 import { createLearningActivities } from '../learning/activities';
 import type { ExampleRepository } from '../learning/example-repository';
 import { LiveModels } from '../learning/live';
@@ -56,6 +57,7 @@ export async function createConveyorWorker(options: ConveyorWorkerOptions): Prom
     activities: {
       ...createActivities({ gateway: options.gateway, outbox: options.outbox, live }),
       ...createLearningActivities({ dataDir, live, exampleStore: options.exampleStore }),
+      ...createReviewerKeyActivities({ dataDir }),
     },
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 50,
     maxCachedWorkflows: options.maxCachedWorkflows,

@@ -10,7 +10,7 @@
  * `client-report` and the workflow's own verdict on the reported decision, never as a refusal by the
  * reviewer it names.
  */
-import { setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, setHandler } from '@temporalio/workflow';
 import { decisionSchema, recordRefusal, refusalRecord, type Decision, type PendingApproval, type RecordedDecision } from '../domain/approvals';
 import { decideSignal, decideUpdate, decisionRefusedSignal, pendingApprovalsQuery } from './job';
 
@@ -24,6 +24,11 @@ export interface ApprovalDeskHandlers {
   /** Where refused decisions are kept (bounded by recordRefusal). */
   records(): RecordedDecision[];
   pending(): PendingApproval[];
+  /**
+   * Signed decisions: verifies the signature (in a local activity, after the validator accepted the
+   * decision) and returns why it must be refused; the decision counts only once this returns undefined.
+   */
+  verify?(decision: Decision): Promise<string | undefined> | undefined;
 }
 
 /** The refusal of any payload: a check that throws refuses it too, so the validator cannot crash. */
@@ -41,9 +46,19 @@ export function registerDecideHandlers(desk: ApprovalDeskHandlers): void {
     decideUpdate,
     (raw: unknown) => {
       const decision = decisionSchema.parse(raw);
-      desk.apply(decision, 'update');
-      const revisedTo = desk.revisedTo?.(decision.approvalId);
-      return { approvalId: decision.approvalId, accepted: true as const, settled: desk.isSettled(decision.approvalId), ...(revisedTo ? { revisedTo } : {}) };
+      const apply = () => {
+        desk.apply(decision, 'update');
+        const revisedTo = desk.revisedTo?.(decision.approvalId);
+        return { approvalId: decision.approvalId, accepted: true as const, settled: desk.isSettled(decision.approvalId), ...(revisedTo ? { revisedTo } : {}) };
+      };
+      // Without signed decisions the handler stays synchronous, exactly as recorded histories expect.
+      const verifying = desk.verify?.(decision);
+      if (!verifying) return apply();
+      return verifying.then((problem = safeRefusal(desk, decision)) => {
+        if (!problem) return apply();
+        recordRefusal(desk.records(), refusalRecord(decision, problem, 'update', now()));
+        throw ApplicationFailure.create({ type: 'DecisionRefusedError', message: problem, nonRetryable: true });
+      });
     },
     {
       validator: (raw: unknown) => {
@@ -52,11 +67,20 @@ export function registerDecideHandlers(desk: ApprovalDeskHandlers): void {
       },
     },
   );
-  setHandler(decideSignal, (raw: unknown) => {
+  setHandler(decideSignal, (raw: unknown): void | Promise<void> => {
     const refusal = safeRefusal(desk, raw);
     const parsed = refusal ? undefined : decisionSchema.safeParse(raw);
-    if (parsed?.success) desk.apply(parsed.data, 'signal');
-    else recordRefusal(desk.records(), refusalRecord(raw, refusal ?? 'malformed decision', 'signal', now()));
+    if (!parsed?.success) {
+      recordRefusal(desk.records(), refusalRecord(raw, refusal ?? 'malformed decision', 'signal', now()));
+      return;
+    }
+    const decision = parsed.data;
+    const verifying = desk.verify?.(decision);
+    if (!verifying) return desk.apply(decision, 'signal');
+    return verifying.then((problem = safeRefusal(desk, decision)) => {
+      if (problem) recordRefusal(desk.records(), refusalRecord(decision, problem, 'signal', now()));
+      else desk.apply(decision, 'signal');
+    });
   });
   setHandler(decisionRefusedSignal, (raw: unknown) => {
     const reported = raw !== null && typeof raw === 'object' ? (raw as { decision?: unknown }).decision : undefined;

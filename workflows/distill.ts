@@ -49,6 +49,7 @@ class DistillRun {
       allowSelfApproval: false,
       twoPersonActions: [],
       editorApproves: false,
+      reviewerKeys: {},
     };
     this.registerHandlers();
   }
