@@ -285,6 +285,7 @@ export class ConveyorClient {
     if (!parsed.success) {
       throw new DecisionRefusedError(`Invalid decision: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
+    await this.requireWorker(jobId);
     const keyFile = options.keyFile ?? this.reviewerKeyFile;
     if (keyFile && !parsed.data.signature) parsed.data.signature = signDecision(parsed.data, keyFile);
     try {
@@ -310,6 +311,23 @@ export class ConveyorClient {
     if (description.status.name === 'RUNNING') return;
     const status = description.typedSearchAttributes.get(ConveyorStatus) as JobStatus | undefined;
     throw new DecisionRefusedError(`Job "${jobId}" is ${description.status.name.toLowerCase()}${status && status !== description.status.name.toLowerCase() ? ` (${status})` : ''}: nothing waits for approval`);
+  }
+
+  /**
+   * An update waits for a worker as long as it takes: with none polling the job's task queue, say so
+   * at once instead of hanging (the CLI exits 2 naming the queue).
+   */
+  private async requireWorker(jobId: string): Promise<void> {
+    const description = await this.describe(jobId);
+    if (description.status.name !== 'RUNNING') return;
+    const { pollers } = await this.temporal.workflowService.describeTaskQueue({
+      namespace: this.temporal.options.namespace,
+      taskQueue: { name: description.taskQueue },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    });
+    if (!pollers?.length) {
+      throw new WorkerUnavailableError(`no worker answered job "${jobId}" on task queue "${description.taskQueue}": none is polling it; start one with \`conveyor worker\` (or \`npm start\`)`);
+    }
   }
 
   /** A server error while a worker should answer (query, update): name the task queue nobody served. */

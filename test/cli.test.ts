@@ -201,6 +201,22 @@ describe('jobs from a JSONL file, their status, and the reviewer commands', () =
     }
   });
 
+  it('approve with no worker running exits 2 and names the job and the task queue nobody serves', { timeout: 120_000 }, async () => {
+    const orphanSettings = testSettings(uniqueId('cli-no-worker'));
+    const orphans = await testClient(orphanSettings);
+    const jobId = uniqueId('no-worker');
+    try {
+      await orphans.startJob(refund(jobId, 320, 'N10001'));
+      const run = await conveyor(['approve', jobId, '--approval', 'act-action-1', '--by', 'alice'], cliEnvironment(orphanSettings), 100_000);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(new RegExp(`no worker answered job "${jobId}" on task queue "${orphanSettings.taskQueue}"`));
+      expect(run.stderr).not.toMatch(/ServiceError/);
+    } finally {
+      await orphans.temporal.workflow.getHandle(jobId).terminate('test over').catch(() => undefined);
+      await orphans.close();
+    }
+  });
+
   it('reject --reason ends the job as rejected and nothing is executed', async () => {
     const rejected = await conveyor(['reject', rejectId, '--approval', approvalIds[rejectId]![0]!, '--by', 'bob', '--reason', 'no proof of loss', '--json'], env);
     expect(rejected.code).toBe(0);

@@ -14,7 +14,7 @@ import type { ExampleRepository } from '../learning/example-repository';
 import { LiveModels } from '../learning/live';
 import { createModelGateway } from '../providers/gateway';
 import type { ModelGateway } from '../providers/gateway-types';
-import { payloadCodecFromEnvironment } from '../platform/codec';
+import { loadKeyring, payloadCodecFromEnvironment } from '../platform/codec';
 import { connectWorkerConnection } from '../platform/connection';
 import { installRuntimeLogging } from '../platform/logging';
 import { ensureTemporal } from '../platform/embedded-server';
@@ -70,7 +70,7 @@ export function bundleConveyorWorkflows(): Promise<WorkflowBundleWithSourceMap> 
 }
 
 export function defaultOutbox(settings: ConveyorSettings): Outbox {
-  return new Outbox(process.env.CONVEYOR_OUTBOX_FILE ?? path.join(settings.dataDir, 'outbox.sqlite'));
+  return new Outbox(process.env.CONVEYOR_OUTBOX_FILE ?? path.join(settings.dataDir, 'outbox.sqlite'), loadKeyring());
 }
 
 /** Runs a worker until SIGINT/SIGTERM. */
