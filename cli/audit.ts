@@ -30,14 +30,22 @@ export async function auditCommand(argv: string[], io: { stdout(line: string): v
   const client = await ConveyorClient.connect();
   try {
     const lines: string[] = [];
-    for await (const record of collectAudit(client, { since, type: parsed.values.type, taskQueue: parsed.values['task-queue'] })) lines.push(JSON.stringify(record));
+    let unreadable = 0;
+    for await (const record of collectAudit(client, { since, type: parsed.values.type, taskQueue: parsed.values['task-queue'] })) {
+      lines.push(JSON.stringify(record));
+      if (record.kind === 'unreadable') {
+        unreadable++;
+        io.stderr(`conveyor audit: job ${record.jobId} is in the export as unreadable: ${record.detail}`);
+      }
+    }
     if (parsed.values.out) {
       fs.writeFileSync(parsed.values.out, lines.length ? `${lines.join('\n')}\n` : '');
       io.stdout(`wrote ${lines.length} audit records to ${parsed.values.out}`);
     } else {
       for (const line of lines) io.stdout(line);
     }
-    return 0;
+    // An export that could not read every job is incomplete: say so in the exit code too.
+    return unreadable > 0 ? 1 : 0;
   } finally {
     await client.close();
   }

@@ -4,6 +4,18 @@
  */
 import fs from 'node:fs';
 import { InvalidJobInputError, validateJobRequest, type JobRequest } from '../domain/job';
+import { stations } from '../domain/stations';
+
+/**
+ * What a jobs-file line may not say although a job request can: its batch (the batch workflow sets it on
+ * its children) and thresholds for stations that do not exist (a typo would silently do nothing).
+ */
+function lineProblem(job: JobRequest): string | undefined {
+  if (job.batchId !== undefined) return 'batchId is set by the batch a job runs in; a jobs-file line may not set it';
+  const unknown = Object.keys(job.policy?.confidenceThresholds ?? {}).filter((name) => !stations.some((station) => station.name === name));
+  if (unknown.length) return `policy.confidenceThresholds names no station: ${unknown.join(', ')} (stations: ${stations.map((station) => station.name).join(', ')})`;
+  return undefined;
+}
 
 export interface JobsFileProblem {
   line: number;
@@ -49,6 +61,11 @@ export function readJobsFile(file: string, defaults: { type?: string } = {}): { 
       const withType = defaults.type && !('type' in raw) ? { ...raw, type: defaults.type } : raw;
       try {
         const job = validateJobRequest(withType);
+        const problem = lineProblem(job);
+        if (problem) {
+          problems.push({ line, reason: problem });
+          return;
+        }
         if (seen.has(job.id)) {
           problems.push({ line, reason: `duplicate job id "${job.id}" in this file` });
           return;

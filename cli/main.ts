@@ -8,6 +8,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
   ConveyorClient,
   DecisionRefusedError,
+  WorkerUnavailableError,
   InvalidJobInputError,
   JobNotFoundError,
   type JobRequest,
@@ -54,8 +55,8 @@ const commandUsage: Record<string, string> = {
   status: 'conveyor status <jobId> [--json]',
   inspect: 'conveyor inspect <jobId> [--json]',
   pending: 'conveyor pending [--type T] [--json]',
-  approve: 'conveyor approve <jobId> [--approval ID] [--by REVIEWER] [--comment C] [--edit JSON] [--json]',
-  reject: 'conveyor reject <jobId> [--approval ID] [--by REVIEWER] --reason R [--json]',
+  approve: 'conveyor approve <jobId> [--approval ID] [--by REVIEWER] [--comment C] [--edit JSON] [--key PEM] [--json]',
+  reject: 'conveyor reject <jobId> [--approval ID] [--by REVIEWER] --reason R [--key PEM] [--json]',
   eval: 'conveyor eval (--dataset banking77|clinc150|bitext-customer-support | --data FILE) [--model FILE] [--threshold T] [--limit N] [--durable] [--out DIR] [--json] [--schedule CRON [--schedule-id ID] [--baseline A] [--tolerance T]]',
   report: 'conveyor report [--since 24h|7d|ISO] [--type T] [--task-queue Q] [--format md|json|html | --json] [--out FILE]',
   train: 'conveyor train --data FILE [--text-column text] [--label-column label] [--model-size small|medium|large] --out MODEL [--json]',
@@ -323,8 +324,8 @@ async function runCommand(command: string, rest: string[]): Promise<number> {
 async function decideCommand(command: 'approve' | 'reject', rest: string[]): Promise<number> {
   const options: ParseArgsConfig['options'] =
     command === 'approve'
-      ? { approval: { type: 'string' }, by: { type: 'string' }, comment: { type: 'string' }, edit: { type: 'string' } }
-      : { approval: { type: 'string' }, by: { type: 'string' }, reason: { type: 'string' }, edit: { type: 'string' } };
+      ? { approval: { type: 'string' }, by: { type: 'string' }, comment: { type: 'string' }, edit: { type: 'string' }, key: { type: 'string' } }
+      : { approval: { type: 'string' }, by: { type: 'string' }, reason: { type: 'string' }, edit: { type: 'string' }, key: { type: 'string' } };
   const { values, positionals } = parse(command, rest, options, { json: true });
   const jobId = onePositional(command, positionals, 'job id');
   const reviewer = required(command, text(values, 'by') ?? (process.env.CONVEYOR_REVIEWER || undefined), '--by <reviewer> (or set CONVEYOR_REVIEWER)');
@@ -343,8 +344,9 @@ async function decideCommand(command: 'approve' | 'reject', rest: string[]): Pro
   }
   const comment = command === 'reject' ? required(command, text(values, 'reason'), '--reason <text>') : text(values, 'comment');
   const decision = command === 'approve' ? 'approve' : 'reject';
-  const result = await withClient((client) => client.decide(jobId, { approvalId: text(values, 'approval'), decision, reviewer, comment, edits }));
-  if (values.json) printJson({ jobId, approvalId: result.approvalId, decision, reviewer, accepted: result.accepted, settled: result.settled });
+  const result = await withClient((client) => client.decide(jobId, { approvalId: text(values, 'approval'), decision, reviewer, comment, edits }, { keyFile: text(values, 'key') }));
+  if (values.json) printJson({ jobId, approvalId: result.approvalId, decision, reviewer, accepted: result.accepted, settled: result.settled, ...(result.revisedTo ? { revisedTo: result.revisedTo } : {}) });
+  else if (result.revisedTo) out(`edited ${jobId} ${result.approvalId} as ${reviewer}: the changed proposal is revision ${result.revisedTo}, waiting for its own approvals (see conveyor pending)`);
   else out(`${decision === 'approve' ? 'approved' : 'rejected'} ${jobId} ${result.approvalId} as ${reviewer}${result.settled ? '' : ' (waiting for a second reviewer)'}`);
   return 0;
 }
@@ -418,15 +420,18 @@ export async function main(argv: string[]): Promise<number> {
       const view = await withClient(async (client) => {
         const status = statusView(await client.getStatus(jobId));
         const description = await client.temporal.workflow.getHandle(jobId).describe();
+        // A running or waiting job: its live record (query `record`), exactly when a reviewer needs the evidence.
+        const record = status.result ?? (description.status.name === 'RUNNING' ? await client.getRecord(jobId) : undefined);
         return {
           id: jobId,
           type: status.type,
           status: status.status,
           plan: status.result?.plan ?? (description.memo?.plan as Plan | undefined) ?? null,
-          ledger: status.ledger,
-          decisions: status.result?.decisions ?? [],
-          approvals: status.result?.approvals ?? [],
-          actions: status.result?.actions ?? [],
+          ledger: record?.ledger ?? status.ledger,
+          decisions: record?.decisions ?? [],
+          approvals: record?.approvals ?? [],
+          actions: record?.actions ?? [],
+          screening: record?.screening ?? null,
           pendingApprovals: status.pendingApprovals,
           costUsd: status.costUsd,
           ...(status.failure ? { failure: status.failure } : {}),
@@ -517,7 +522,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const expectedErrors = [UsageError, JobsFileError, InvalidJobInputError, JobNotFoundError, DecisionRefusedError, InvalidSettingsError, TemporalUnavailableError];
+const expectedErrors = [UsageError, JobsFileError, InvalidJobInputError, JobNotFoundError, DecisionRefusedError, InvalidSettingsError, TemporalUnavailableError, WorkerUnavailableError];
 
 if (require.main === module || process.argv[1]?.endsWith('conveyor.js') || process.argv[1]?.endsWith('conveyor')) {
   main(process.argv.slice(2))

@@ -6,6 +6,7 @@
  * record, so an edited or dropped line is detectable.
  */
 import { createHash } from 'node:crypto';
+import type { RecordedDecision } from '../domain/approvals';
 import type { JobRecord } from '../domain/job';
 import type { DistillResult } from '../learning/types';
 import type { ConveyorClient } from './index';
@@ -16,7 +17,7 @@ export interface AuditRecord {
   seq: number;
   at: string;
   step: string;
-  kind: 'plan' | 'screening' | 'routing' | 'model-call' | 'escalation' | 'gate' | 'approval' | 'approval-refused' | 'action' | 'outcome';
+  kind: 'plan' | 'screening' | 'routing' | 'model-call' | 'escalation' | 'gate' | 'approval' | 'approval-refused' | 'action' | 'outcome' | 'unreadable';
   actor: string;
   detail: string;
   /** sha256 of the state the record acted on (proposal, input or previous output). */
@@ -67,7 +68,7 @@ export function auditRecordsOf(record: JobRecord): AuditRecord[] {
       step: approval.approvalId,
       kind: approval.accepted ? 'approval' : 'approval-refused',
       actor: approval.reviewer,
-      detail: `${approval.decision} via ${approval.via}${approval.comment ? `: ${approval.comment}` : ''}${approval.refusal ? ` — refused: ${approval.refusal}` : ''}`,
+      detail: approvalDetail(approval),
       beforeHash: sha256({ approvalId: approval.approvalId }),
       afterHash: sha256({ decision: approval.decision, edits: approval.edits ?? null }),
     });
@@ -138,7 +139,7 @@ export function auditRecordsOfDistill(workflowId: string, result: DistillResult,
       step: approval.approvalId,
       kind: approval.accepted ? ('approval' as const) : ('approval-refused' as const),
       actor: approval.reviewer,
-      detail: `${approval.decision} via ${approval.via}${approval.comment ? `: ${approval.comment}` : ''}${approval.refusal ? ` — refused: ${approval.refusal}` : ''}`,
+      detail: approvalDetail(approval),
       beforeHash: sha256({ approvalId: approval.approvalId }),
       afterHash: sha256({ decision: approval.decision }),
     })),
@@ -164,6 +165,24 @@ export function verifyAuditChain(records: readonly AuditRecord[]): boolean {
   });
 }
 
+/** One line for a recorded decision: its channel, a client report's claimed reviewer, a refused payload's hash. */
+function approvalDetail(approval: RecordedDecision): string {
+  return [
+    `${approval.decision} via ${approval.via}`,
+    approval.claimedReviewer ? ` (claims reviewer ${approval.claimedReviewer}, unverified)` : '',
+    approval.comment ? `: ${approval.comment}` : '',
+    approval.refusal ? ` — refused: ${approval.refusal}` : '',
+    approval.count !== undefined ? ` (${approval.count} more counted)` : '',
+    approval.payloadHash ? ` [payload sha256 ${approval.payloadHash}, ${approval.payloadChars ?? 0} chars]` : '',
+  ].join('');
+}
+
+/** An audit record saying a job could not be read: the export never leaves a job out silently. */
+export function unreadableRecord(jobId: string, at: string, reason: string): AuditRecord {
+  const draft = { jobId, seq: 0, at, step: 'job', kind: 'unreadable' as const, actor: 'audit-export', detail: reason, beforeHash: sha256(null), afterHash: sha256(reason) };
+  return { ...draft, hash: createHash('sha256').update('').update(JSON.stringify(draft)).digest('hex') };
+}
+
 /** The audit records of every job (and finished distill run) started since `since`, optionally of one job type. */
 export async function* collectAudit(client: ConveyorClient, options: { since: Date; type?: string; taskQueue?: string }): AsyncGenerator<AuditRecord> {
   const onQueue = options.taskQueue ? ` AND TaskQueue = "${options.taskQueue.replace(/"/g, '')}"` : '';
@@ -181,8 +200,11 @@ export async function* collectAudit(client: ConveyorClient, options: { since: Da
     let record: JobRecord;
     try {
       record = await client.getRecord(execution.workflowId);
-    } catch {
-      continue; // failed before recording anything (e.g. invalid input): nothing to audit
+    } catch (error) {
+      // Failed, terminated or stuck: the export says so (kind `unreadable`) rather than leaving the job out.
+      const reason = `${execution.status.name.toLowerCase()} job could not be read: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`;
+      yield unreadableRecord(execution.workflowId, (execution.closeTime ?? execution.startTime).toISOString(), reason);
+      continue;
     }
     yield* auditRecordsOf(record);
   }

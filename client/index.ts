@@ -2,12 +2,15 @@
  * The typed client for backend jobs and reviewers: start jobs and batches idempotently (job id =
  * workflow id), read status, results and costs, list what waits for approval, decide, cancel.
  */
+import { createPrivateKey, sign } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import {
   type Client,
   ScheduleAlreadyRunning,
   ScheduleOverlapPolicy,
   type ScheduleHandle,
+  ServiceError,
   type ScheduleOptions,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
@@ -15,7 +18,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { decisionSchema, type Decision, type PendingApproval } from '../domain/approvals';
+import { decisionSchema, signedDecisionText, type Decision, type PendingApproval } from '../domain/approvals';
 import { InvalidJobInputError, validateJobRequest, type JobProgress, type JobRecord, type JobRequest, type JobResult, type LedgerEntry } from '../domain/job';
 import { jobTypeByName } from '../domain/job-types';
 import { ConveyorBatchId, ConveyorCostUsd, ConveyorJobType, ConveyorStatus, type JobStatus } from '../domain/search-attributes';
@@ -43,6 +46,11 @@ export class JobNotFoundError extends Error {
 /** The workflow refused a decision (unknown approval id, second decision, bad edits, unauthorised reviewer). */
 export class DecisionRefusedError extends Error {
   override readonly name = 'DecisionRefusedError';
+}
+
+/** The server answered, but no worker did (none runs on the job's task queue, or it is stuck). */
+export class WorkerUnavailableError extends Error {
+  override readonly name = 'WorkerUnavailableError';
 }
 
 export interface StartedJob {
@@ -85,10 +93,12 @@ export class ConveyorClient {
     readonly reviewerIdentity?: string,
     /** Where large batches are stored as claim checks; workers must see the same directory. */
     readonly claimsDir?: string,
+    /** The reviewer's Ed25519 private key (PEM file, CONVEYOR_REVIEWER_KEY_FILE): decisions are signed with it. */
+    readonly reviewerKeyFile?: string,
   ) {}
 
   /** Connects with the shared settings (TEMPORAL_ADDRESS etc.); `address` overrides the settings' address. */
-  static async connect(options: { settings?: ConveyorSettings; address?: string; uiUrl?: string; reviewerIdentity?: string } = {}): Promise<ConveyorClient> {
+  static async connect(options: { settings?: ConveyorSettings; address?: string; uiUrl?: string; reviewerIdentity?: string; reviewerKeyFile?: string } = {}): Promise<ConveyorClient> {
     const settings = options.settings ?? loadSettings();
     const address = options.address ?? settings.address ?? `127.0.0.1:${settings.embeddedGrpcPort}`;
     const client = await connectClient(settings, address);
@@ -98,6 +108,7 @@ export class ConveyorClient {
       options.uiUrl ?? settings.uiUrl ?? (settings.address ? undefined : `http://localhost:${settings.embeddedUiPort}`),
       options.reviewerIdentity ?? (process.env.CONVEYOR_REVIEWER || undefined),
       path.join(settings.dataDir, 'claims'),
+      options.reviewerKeyFile ?? (process.env.CONVEYOR_REVIEWER_KEY_FILE || undefined),
     );
   }
 
@@ -266,7 +277,7 @@ export class ConveyorClient {
    * Sends a reviewer's decision as an update; the workflow's validator refuses bad ones with a reason.
    * Without an approvalId, the job's only pending approval is decided.
    */
-  async decide(jobId: string, decision: Omit<Decision, 'approvalId' | 'reviewer'> & { approvalId?: string; reviewer?: string }): Promise<DecideResult> {
+  async decide(jobId: string, decision: Omit<Decision, 'approvalId' | 'reviewer'> & { approvalId?: string; reviewer?: string }, options: { keyFile?: string } = {}): Promise<DecideResult> {
     const approvalId = decision.approvalId ?? (await this.onlyPendingApproval(jobId));
     const reviewer = decision.reviewer ?? this.reviewerIdentity;
     if (!reviewer) throw new DecisionRefusedError('No reviewer: name one, or configure the caller identity with CONVEYOR_REVIEWER');
@@ -274,9 +285,13 @@ export class ConveyorClient {
     if (!parsed.success) {
       throw new DecisionRefusedError(`Invalid decision: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
+    await this.requireWorker(jobId);
+    const keyFile = options.keyFile ?? this.reviewerKeyFile;
+    if (keyFile && !parsed.data.signature) parsed.data.signature = signDecision(parsed.data, keyFile);
     try {
       return await this.jobHandle(jobId).executeUpdate(decideUpdate, { args: [parsed.data] });
     } catch (error) {
+      if (error instanceof WorkflowNotFoundError) await this.refuseUnlessRunning(jobId);
       if (error instanceof WorkflowUpdateFailedError) {
         const refusal = error.cause?.message ?? error.message;
         // A refused update leaves nothing in the history: report it so the job's audit keeps it.
@@ -286,8 +301,41 @@ export class ConveyorClient {
         throw new DecisionRefusedError(refusal);
       }
       if (error instanceof WorkflowNotFoundError) throw new JobNotFoundError(`No job with id "${jobId}"`);
-      throw error;
+      throw this.unanswered(jobId, error);
     }
+  }
+
+  /** A job that exists but no longer runs has nothing to decide: say so, not "no job". */
+  private async refuseUnlessRunning(jobId: string): Promise<void> {
+    const description = await this.describe(jobId);
+    if (description.status.name === 'RUNNING') return;
+    const status = description.typedSearchAttributes.get(ConveyorStatus) as JobStatus | undefined;
+    throw new DecisionRefusedError(`Job "${jobId}" is ${description.status.name.toLowerCase()}${status && status !== description.status.name.toLowerCase() ? ` (${status})` : ''}: nothing waits for approval`);
+  }
+
+  /**
+   * An update waits for a worker as long as it takes: with none polling the job's task queue, say so
+   * at once instead of hanging (the CLI exits 2 naming the queue).
+   */
+  private async requireWorker(jobId: string): Promise<void> {
+    const description = await this.describe(jobId);
+    if (description.status.name !== 'RUNNING') return;
+    const { pollers } = await this.temporal.workflowService.describeTaskQueue({
+      namespace: this.temporal.options.namespace,
+      taskQueue: { name: description.taskQueue },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    });
+    if (!pollers?.length) {
+      throw new WorkerUnavailableError(`no worker answered job "${jobId}" on task queue "${description.taskQueue}": none is polling it; start one with \`conveyor worker\` (or \`npm start\`)`);
+    }
+  }
+
+  /** A server error while a worker should answer (query, update): name the task queue nobody served. */
+  private unanswered(jobId: string, error: unknown): unknown {
+    if (!(error instanceof ServiceError)) return error;
+    return new WorkerUnavailableError(
+      `no worker answered job "${jobId}" on task queue "${this.taskQueue}" (${error.cause instanceof Error ? error.cause.message : error.message}); start one with \`conveyor worker\` (or \`npm start\`)`,
+    );
   }
 
   /** The job's record so far: its result when closed, the live record (query `record`) while it runs. */
@@ -364,8 +412,13 @@ export class ConveyorClient {
   }
 
   private async onlyPendingApproval(jobId: string): Promise<string> {
-    await this.describe(jobId);
-    const pending = await this.jobHandle(jobId).query(pendingApprovalsQuery);
+    await this.refuseUnlessRunning(jobId);
+    let pending: PendingApproval[];
+    try {
+      pending = await this.jobHandle(jobId).query(pendingApprovalsQuery);
+    } catch (error) {
+      throw this.unanswered(jobId, error);
+    }
     if (pending.length === 1) return pending[0]!.approvalId;
     throw new DecisionRefusedError(
       pending.length === 0
@@ -386,6 +439,17 @@ export class ConveyorClient {
   async close(): Promise<void> {
     await this.temporal.connection.close();
   }
+}
+
+/** Signs a decision with the reviewer's Ed25519 private key (PEM): what the workflow verifies against their public key. */
+export function signDecision(decision: Decision, keyFile: string): string {
+  let key;
+  try {
+    key = createPrivateKey(fs.readFileSync(keyFile, 'utf8'));
+  } catch (error) {
+    throw new DecisionRefusedError(`cannot read the reviewer key ${keyFile}: ${(error as Error).message}`);
+  }
+  return sign(null, Buffer.from(signedDecisionText(decision)), key).toString('base64');
 }
 
 function describeFailure(error: unknown): string {

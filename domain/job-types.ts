@@ -19,6 +19,10 @@ export const approvalPolicySchema = z.object({
   allowSelfApproval: z.boolean().default(false),
   /** Actions that need two different reviewers. */
   twoPersonActions: z.array(z.enum(actionKinds)).default([]),
+  /** Does the reviewer who edits a proposal count as an approver of the revision their edit creates? */
+  editorApproves: z.boolean().default(false),
+  /** Signed decisions (opt-in): reviewer → Ed25519 public key (PEM or base64 SPKI); the worker's key file adds to these. */
+  reviewerKeys: z.record(z.string(), z.string()).default({}),
 });
 export type ApprovalPolicy = z.infer<typeof approvalPolicySchema>;
 
@@ -33,6 +37,35 @@ export interface JobPolicy {
   longInputChars: number;
   approval: ApprovalPolicy;
   sensitivity: SensitivityPolicy;
+  bounds: ProposalBounds;
+}
+
+/**
+ * The limits no proposal may cross, whoever proposes it (a model, or a reviewer's edit): checked with
+ * the schema before a decision is accepted, so an edit cannot approve what the policy would never allow.
+ */
+export interface ProposalBounds {
+  /** Largest amount (refund, cancellation value) an action may carry. */
+  maxAmountUsd: number;
+  /** Largest budget a "raise budget" approval may set. */
+  maxBudgetUsd: number;
+  /** Longest proposal (its JSON, in characters). */
+  maxProposalChars: number;
+}
+
+/** Why a proposal crosses the bounds, or undefined. */
+export function boundsProblem(proposal: Record<string, unknown>, bounds: ProposalBounds): string | undefined {
+  const chars = JSON.stringify(proposal).length;
+  if (chars > bounds.maxProposalChars) return `proposal is ${chars} characters, above the policy's ${bounds.maxProposalChars}`;
+  const amount = proposal.amountUsd;
+  if (amount !== undefined && (typeof amount !== 'number' || !Number.isFinite(amount) || amount > bounds.maxAmountUsd)) {
+    return `amountUsd ${JSON.stringify(amount)} is above the policy's limit of $${bounds.maxAmountUsd}`;
+  }
+  const budget = proposal.budgetUsd;
+  if (budget !== undefined && (typeof budget !== 'number' || !Number.isFinite(budget) || budget > bounds.maxBudgetUsd)) {
+    return `budgetUsd ${JSON.stringify(budget)} is above the policy's limit of $${bounds.maxBudgetUsd}`;
+  }
+  return undefined;
 }
 
 /** What a job request may change about its type's policy; reviewers and timeout outcomes are not among them. */
@@ -81,6 +114,8 @@ const defaultApproval: ApprovalPolicy = {
   onTimeout: 'escalate',
   allowSelfApproval: false,
   twoPersonActions: [],
+  editorApproves: false,
+  reviewerKeys: {},
 };
 
 export const jobTypes: readonly JobType[] = [
@@ -117,7 +152,8 @@ export const jobTypes: readonly JobType[] = [
       confidenceThresholds: {},
       longInputChars: 4000,
       approval: { ...defaultApproval, twoPersonActions: ['close-account'] },
-      sensitivity: { refundThresholdUsd: 100, outboundMessagesNeedApproval: false },
+      sensitivity: { refundThresholdUsd: 100, outboundMessagesNeedApproval: false, highRiskNeedsApproval: true },
+      bounds: { maxAmountUsd: 10_000, maxBudgetUsd: 1, maxProposalChars: 16_000 },
     },
     summarize: (input) => `support-ticket: ${oneLine((input as { text: string }).text)}`,
   },
@@ -144,7 +180,8 @@ export const jobTypes: readonly JobType[] = [
       confidenceThresholds: {},
       longInputChars: 20_000,
       approval: defaultApproval,
-      sensitivity: { refundThresholdUsd: 0, outboundMessagesNeedApproval: true },
+      sensitivity: { refundThresholdUsd: 0, outboundMessagesNeedApproval: true, highRiskNeedsApproval: true },
+      bounds: { maxAmountUsd: 10_000, maxBudgetUsd: 5, maxProposalChars: 16_000 },
     },
     summarize: (input) => `call-review${(input as { accountName?: string }).accountName ? ` (${(input as { accountName: string }).accountName})` : ''}: ${oneLine((input as { transcript: string }).transcript, 60)}`,
   },
@@ -160,7 +197,8 @@ export const jobTypes: readonly JobType[] = [
       confidenceThresholds: {},
       longInputChars: 4000,
       approval: defaultApproval,
-      sensitivity: { refundThresholdUsd: 100, outboundMessagesNeedApproval: false },
+      sensitivity: { refundThresholdUsd: 100, outboundMessagesNeedApproval: false, highRiskNeedsApproval: true },
+      bounds: { maxAmountUsd: 10_000, maxBudgetUsd: 0.1, maxProposalChars: 16_000 },
     },
     summarize: (input) => `triage: ${oneLine((input as { text: string }).text)}`,
   },

@@ -30,6 +30,21 @@ export interface SensitivityPolicy {
   refundThresholdUsd: number;
   /** Outbound messages to customers need a reviewer. */
   outboundMessagesNeedApproval: boolean;
+  /** Any action waits for a reviewer when an earlier step (a risk assessment) rated the job high risk. */
+  highRiskNeedsApproval?: boolean;
+}
+
+/**
+ * Stakes seen in earlier steps' outputs: a risk assessment that says `high` makes any action kind
+ * sensitive, so what the action is cannot hide what the job is about.
+ */
+export function stakesSensitivity(outputs: Record<string, unknown>, policy: SensitivityPolicy): string | undefined {
+  if (!policy.highRiskNeedsApproval) return undefined;
+  for (const [stepId, output] of Object.entries(outputs)) {
+    const risk = assessRiskOutputSchema.safeParse(output);
+    if (risk.success && risk.data.level === 'high') return `step "${stepId}" rated the job high risk${risk.data.reasons.length ? ` (${risk.data.reasons.slice(0, 3).join('; ')})` : ''}`;
+  }
+  return undefined;
 }
 
 export interface ModelStation {

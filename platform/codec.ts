@@ -176,3 +176,35 @@ export function payloadCodecFromEnvironment(env: NodeJS.ProcessEnv = process.env
   const keyring = loadKeyring(env);
   return keyring ? new EncryptionCodec(keyring) : undefined;
 }
+
+const sealedTextPrefix = 'sealed:v1:';
+
+/**
+ * Seals a text at rest (the action log, when payload encryption is on) with the keyring's current key:
+ * `sealed:v1:<key id>:<base64 of iv | AES-256-GCM ciphertext | tag>`, the key id authenticated.
+ */
+export function sealText(keyring: EncryptionKeyring, text: string): string {
+  const keyId = keyring.currentKeyId;
+  const iv = randomBytes(ivLengthBytes);
+  const cipher = createCipheriv('aes-256-gcm', keyring.keys.get(keyId)!, iv, { authTagLength: authTagLengthBytes });
+  cipher.setAAD(Buffer.from(keyId, 'utf8'));
+  const sealed = Buffer.concat([iv, cipher.update(text, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  return `${sealedTextPrefix}${keyId}:${sealed.toString('base64')}`;
+}
+
+/** Opens what sealText sealed; a text that was never sealed (written before encryption was on) comes back as it is. */
+export function openText(keyring: EncryptionKeyring | undefined, stored: string): string {
+  if (!stored.startsWith(sealedTextPrefix)) return stored;
+  const [keyId, body] = [stored.slice(sealedTextPrefix.length, stored.lastIndexOf(':')), stored.slice(stored.lastIndexOf(':') + 1)];
+  const key = keyring?.keys.get(keyId);
+  if (!key) throw new EncryptionKeyNotFoundError(keyId);
+  const sealed = Buffer.from(body, 'base64');
+  const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, ivLengthBytes), { authTagLength: authTagLengthBytes });
+  decipher.setAAD(Buffer.from(keyId, 'utf8'));
+  decipher.setAuthTag(sealed.subarray(sealed.length - authTagLengthBytes));
+  try {
+    return Buffer.concat([decipher.update(sealed.subarray(ivLengthBytes, sealed.length - authTagLengthBytes)), decipher.final()]).toString('utf8');
+  } catch {
+    throw new PayloadDecryptionError(`A sealed text (key "${keyId}") failed authentication: it was altered, or sealed with a different key of the same id.`);
+  }
+}

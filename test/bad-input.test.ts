@@ -166,6 +166,22 @@ describe('bad input in a jobs file', () => {
     expect(jobs.find((job) => job.id === 'file-control-chars')?.input).toEqual({ text: 'Please cancel my order #A2005\u0000\u0007\u001b[31m now\u202e' });
   });
 
+  it('refuses a line that sets batchId or a threshold for a station that does not exist (item 8 of issue 13)', () => {
+    const file = path.join(tempDir('bad-input'), 'sneaky.jsonl');
+    const lines = [
+      { id: 'sneaky-batch', type: 'triage', batchId: 'someone-elses-batch', input: { text: 'hello' } },
+      { id: 'sneaky-threshold', type: 'triage', policy: { confidenceThresholds: { 'classify-intnet': 0 } }, input: { text: 'hello' } },
+      { id: 'fine-threshold', type: 'triage', policy: { confidenceThresholds: { 'classify-intent': 0 } }, input: { text: 'hello' } },
+    ];
+    fs.writeFileSync(file, `${lines.map((line) => JSON.stringify(line)).join('\n')}\n`);
+    const { jobs, problems } = readJobsFile(file);
+    expect(jobs.map((job) => job.id)).toEqual(['fine-threshold']);
+    expect(problems).toEqual([
+      { line: 1, reason: expect.stringMatching(/batchId is set by the batch/) as unknown },
+      { line: 2, reason: expect.stringMatching(/confidenceThresholds names no station: classify-intnet/) as unknown },
+    ]);
+  });
+
   it('refuses a 5 MB line by field, not by crashing', () => {
     const file = path.join(tempDir('bad-input'), 'huge.jsonl');
     fs.writeFileSync(file, `${JSON.stringify({ id: 'huge', type: 'support-ticket', input: { text: fiveMegabytes } })}\n`);

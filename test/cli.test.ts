@@ -147,15 +147,18 @@ describe('jobs from a JSONL file, their status, and the reviewer commands', () =
     const view = inspect.json<Record<string, unknown>>();
     const result = await client.getResult(triageId);
     const { runId } = await client.temporal.workflow.getHandle(triageId).describe();
-    expect(sortedKeys(view)).toEqual(['actions', 'approvals', 'costUsd', 'decisions', 'id', 'ledger', 'pendingApprovals', 'plan', 'status', 'type', 'uiLink']);
+    expect(sortedKeys(view)).toEqual(['actions', 'approvals', 'costUsd', 'decisions', 'id', 'ledger', 'pendingApprovals', 'plan', 'screening', 'status', 'type', 'uiLink']);
     expect(view).toMatchObject({ id: triageId, type: 'triage', status: 'completed', plan: result.plan, ledger: result.ledger, decisions: result.decisions, costUsd: result.costUsd });
     const uiUrl = inject('temporalUiUrl');
     expect(view.uiLink).toBe(uiUrl ? `${uiUrl}/namespaces/${settings.namespace}/workflows/${triageId}/${runId}/history` : null);
 
-    // A job still waiting shows the plan from its memo, and the ledger and decisions so far.
-    const waiting = (await conveyor(['inspect', approveId, '--json'], env)).json<{ plan: { steps: { id: string }[] }; decisions: { kind: string; reason: string }[]; pendingApprovals: unknown[] }>();
+    // A job still waiting shows its live record (query `record`): the plan, ledger, decisions and screening so far.
+    const waiting = (await conveyor(['inspect', approveId, '--json'], env)).json<{ plan: { steps: { id: string }[] }; ledger: unknown[]; decisions: { kind: string; reason: string }[]; pendingApprovals: unknown[]; screening: unknown }>();
     expect(waiting.plan.steps.map((step) => step.id)).toEqual(['intent', 'entities', 'risk', 'reply', 'action', 'act']);
     expect(waiting.pendingApprovals).toHaveLength(1);
+    expect(waiting.ledger.length).toBeGreaterThanOrEqual(5);
+    expect(waiting.decisions).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'approval', reason: expect.stringMatching(/^waiting for 1 approval/) as unknown })]));
+    expect(waiting.screening).toMatchObject({ flagged: false });
   });
 
   it('pending --json: [{ jobId, approvalId, station, proposedAction, evidence, requestedAt, … }]', async () => {
@@ -175,23 +178,43 @@ describe('jobs from a JSONL file, their status, and the reviewer commands', () =
     expect(item.reviewers).toContain('alice');
   });
 
-  it('approve: a refused reviewer exits 2; --edit and --comment as $CONVEYOR_REVIEWER settle it and the edited action runs', async () => {
+  it('approve: a refused reviewer exits 2; --edit and --comment as $CONVEYOR_REVIEWER settle it and the edited action runs; a completed job says so', async () => {
     const refused = await conveyor(['approve', approveId, '--by', 'mallory', '--json'], env);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/reviewer mallory may not decide/);
 
-    const approved = await conveyor(['approve', approveId, '--edit', '{"amountUsd":150}', '--comment', 'partial refund', '--json'], { ...env, CONVEYOR_REVIEWER: 'alice' });
+    // an edit to $80 is below the refund threshold: the edited proposal needs no further approval
+    const approved = await conveyor(['approve', approveId, '--edit', '{"amountUsd":80}', '--comment', 'partial refund', '--json'], { ...env, CONVEYOR_REVIEWER: 'alice' });
     expect(approved.code).toBe(0);
     expect(approved.json()).toEqual({ jobId: approveId, approvalId: approvalIds[approveId]![0], decision: 'approve', reviewer: 'alice', accepted: true, settled: true });
 
     const result: JobResult = await client.getResult(approveId);
     expect(result.status).toBe('completed');
-    expect(result.approvals.filter((decision) => decision.accepted)).toEqual([expect.objectContaining({ reviewer: 'alice', comment: 'partial refund', edits: { amountUsd: 150 }, via: 'update', accepted: true })]);
-    expect(worker.outbox.rows(approveId)).toEqual([expect.objectContaining({ approvedBy: ['alice'], action: expect.objectContaining({ action: 'refund', amountUsd: 150 }) as unknown })]);
+    expect(result.approvals.filter((decision) => decision.accepted)).toEqual([expect.objectContaining({ reviewer: 'alice', comment: 'partial refund', edits: { amountUsd: 80 }, via: 'update', accepted: true })]);
+    expect(worker.outbox.rows(approveId)).toEqual([expect.objectContaining({ approvedBy: ['alice'], action: expect.objectContaining({ action: 'refund', amountUsd: 80 }) as unknown })]);
 
-    const again = await conveyor(['approve', approveId, '--by', 'bob'], env);
-    expect(again.code).toBe(2);
-    expect(again.stderr).toMatch(new RegExp(`Job "${approveId}" has nothing waiting for approval`));
+    for (const args of [[], ['--approval', approvalIds[approveId]![0]!]]) {
+      const again = await conveyor(['approve', approveId, '--by', 'bob', ...args], env);
+      expect(again.code).toBe(2);
+      expect(again.stderr).toMatch(new RegExp(`Job "${approveId}" is completed.*: nothing waits for approval`));
+      expect(again.stderr).not.toMatch(/No job with id/);
+    }
+  });
+
+  it('approve with no worker running exits 2 and names the job and the task queue nobody serves', { timeout: 120_000 }, async () => {
+    const orphanSettings = testSettings(uniqueId('cli-no-worker'));
+    const orphans = await testClient(orphanSettings);
+    const jobId = uniqueId('no-worker');
+    try {
+      await orphans.startJob(refund(jobId, 320, 'N10001'));
+      const run = await conveyor(['approve', jobId, '--approval', 'act-action-1', '--by', 'alice'], cliEnvironment(orphanSettings), 100_000);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(new RegExp(`no worker answered job "${jobId}" on task queue "${orphanSettings.taskQueue}"`));
+      expect(run.stderr).not.toMatch(/ServiceError/);
+    } finally {
+      await orphans.temporal.workflow.getHandle(jobId).terminate('test over').catch(() => undefined);
+      await orphans.close();
+    }
   });
 
   it('reject --reason ends the job as rejected and nothing is executed', async () => {

@@ -41,7 +41,8 @@ const codecToken = generateEncryptionKey();
 // Keys are generated per run: nothing secret is in the repository or the test output.
 const keyA = generateEncryptionKey();
 const keyB = generateEncryptionKey();
-const codecA = new EncryptionCodec(createKeyring('key-a', { 'key-a': keyA }));
+const keyringA = createKeyring('key-a', { 'key-a': keyA });
+const codecA = new EncryptionCodec(keyringA);
 const codecRotated = new EncryptionCodec(createKeyring('key-b', { 'key-a': keyA, 'key-b': keyB }));
 
 let bundle: WorkflowBundleWithSourceMap;
@@ -62,7 +63,8 @@ interface RunningEncryptedWorker {
 async function startEncryptedWorker(codec: EncryptionCodec): Promise<RunningEncryptedWorker> {
   const connection: NativeConnection = await connectWorkerConnection(settings, settings.address!);
   const gateway = createModelGateway({ cache: null });
-  const outbox = new Outbox(path.join(dataDir, 'outbox.sqlite'));
+  // The worker's action log is sealed with the same keys as its payloads (as defaultOutbox does).
+  const outbox = new Outbox(path.join(dataDir, 'outbox.sqlite'), keyringA);
   const worker: Worker = await createConveyorWorker({
     connection,
     namespace: settings.namespace,
@@ -154,6 +156,20 @@ afterAll(async () => {
 });
 
 describe('the encryption codec', () => {
+  it('seals the action log at rest with the keyring: no card number or email in clear, read back whole (issue 13, item 8)', () => {
+    const file = path.join(tempDir('outbox-sealed'), 'outbox.sqlite');
+    const sealed = new Outbox(file, keyringA);
+    const action = { action: 'refund' as const, orderId: 'ORD-1', amountUsd: 20, message: `Refunded to card ${card}; receipt sent to ${email}.`, reason: 'restored from [CARD_1]' };
+    sealed.execute({ idempotencyKey: 'job-1:act', jobId: 'job-1', stepId: 'act', action, approvedBy: ['alice'] });
+    expect(sealed.rows('job-1')).toEqual([expect.objectContaining({ action, approvedBy: ['alice'] })]);
+    sealed.close();
+    const stored = ['', '-wal'].filter((suffix) => fs.existsSync(file + suffix)).map((suffix) => fs.readFileSync(file + suffix).toString('latin1')).join('');
+    expect(stored).toContain('job-1:act');
+    for (const secret of personalData) expect(stored).not.toContain(secret);
+    // without the key the action cannot be read, and a plain outbox (no encryption) still reads its old rows
+    expect(() => new Outbox(file).rows('job-1')).toThrow(EncryptionKeyNotFoundError);
+  });
+
   it('rejects short keys, unknown key ids and tampered ciphertext with typed errors, and reads a keyring file', async () => {
     expect(() => createKeyring('short', { short: Buffer.alloc(16).toString('base64') })).toThrow(InvalidEncryptionKeyError);
     expect(() => loadKeyring({ CONVEYOR_ENCRYPTION_KEY: 'bm90IGEga2V5' })).toThrow(/32 bytes/);

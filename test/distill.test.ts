@@ -109,7 +109,7 @@ describe('distill workflow', () => {
     expect(result.currentVersion).toBe(result.candidateVersion);
     expect(result.report.gate.passed).toBe(true);
     expect(result.report.candidate.coverageAtTarget).toBeGreaterThan(result.report.current!.coverageAtTarget);
-    expect(result.approvals.filter((decision) => !decision.accepted).map((decision) => decision.reviewer)).toEqual(['mallory', 'bob', 'alice']);
+    expect(result.approvals.filter((decision) => !decision.accepted).map((decision) => decision.claimedReviewer)).toEqual(['mallory', 'bob', 'alice']);
     expect(fs.existsSync(result.report.files.markdown)).toBe(true);
 
     const registry = new ModelRegistry(settings.dataDir, station);

@@ -134,12 +134,18 @@ describe('support-ticket', () => {
     await expect(client.decide(jobId, { approvalId: id, decision: 'approve', reviewer: 'alice', edits: { amountUsd: 'lots' } })).rejects.toThrow(/invalid edits: amountUsd/);
     await expect(client.decide(jobId, { approvalId: id, decision: 'reject', reviewer: 'alice', edits: { amountUsd: 1 } })).rejects.toThrow(/edits are only allowed with an approval/);
 
-    await client.decide(jobId, { approvalId: id, decision: 'approve', reviewer: 'alice', edits: { amountUsd: 150 }, comment: 'partial refund' });
-    await expect(client.decide(jobId, { approvalId: id, decision: 'approve', reviewer: 'bob' })).rejects.toThrow(/already decided/);
+    // a $150 refund is still above the threshold: the edit is a new revision that another reviewer approves
+    const edited = await client.decide(jobId, { approvalId: id, decision: 'approve', reviewer: 'alice', edits: { amountUsd: 150 }, comment: 'partial refund' });
+    await expect(client.decide(jobId, { approvalId: id, decision: 'approve', reviewer: 'bob' })).rejects.toThrow(/superseded by/);
+    await client.decide(jobId, { approvalId: edited.revisedTo!, decision: 'approve', reviewer: 'bob' });
+    await expect(client.decide(jobId, { approvalId: edited.revisedTo!, decision: 'approve', reviewer: 'alice' })).rejects.toThrow(/already decided|is completed: nothing waits for approval/);
     const result = await client.getResult(jobId);
     expect(result.status).toBe('completed');
-    expect(worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ action: expect.objectContaining({ action: 'refund', amountUsd: 150 }) as unknown })]);
-    expect(result.approvals.filter((decision) => decision.accepted)).toEqual([expect.objectContaining({ reviewer: 'alice', edits: { amountUsd: 150 } })]);
+    expect(worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ action: expect.objectContaining({ action: 'refund', amountUsd: 150 }) as unknown, approvedBy: ['bob'] })]);
+    expect(result.approvals.filter((decision) => decision.accepted)).toEqual([
+      expect.objectContaining({ reviewer: 'alice', edits: { amountUsd: 150 } }),
+      expect.objectContaining({ reviewer: 'bob', approvalId: edited.revisedTo }),
+    ]);
     await recordHistory(client, jobId, 'support-ticket-approved-with-edits');
   });
 
@@ -199,7 +205,11 @@ describe('support-ticket', () => {
     await client.startJob({ id: pausing, type: 'support-ticket', policy: { budgetUsd: 0.000001, overBudget: 'pause' }, input: { text: 'Where is order #V50006?' } });
     const [approval] = await waitForPending(client, pausing);
     expect(approval).toMatchObject({ kind: 'budget' });
-    await client.decide(pausing, { approvalId: approval!.approvalId, decision: 'approve', reviewer: 'alice', edits: { budgetUsd: 1 } });
+    // an edited raise is a new proposal: another reviewer approves it, within the policy's bound
+    await expect(client.decide(pausing, { approvalId: approval!.approvalId, decision: 'approve', reviewer: 'alice', edits: { budgetUsd: 1e6 } })).rejects.toThrow(/budgetUsd 1000000 is above the policy's limit/);
+    const edited = await client.decide(pausing, { approvalId: approval!.approvalId, decision: 'approve', reviewer: 'alice', edits: { budgetUsd: 1 } });
+    expect(edited).toMatchObject({ settled: false, revisedTo: expect.any(String) as unknown });
+    await client.decide(pausing, { approvalId: edited.revisedTo!, decision: 'approve', reviewer: 'bob' });
     const result = await client.getResult(pausing);
     expect(result.status).toBe('completed');
     expect(result.budget.limitUsd).toBe(1);

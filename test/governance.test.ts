@@ -10,7 +10,9 @@ import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { ConveyorClient, DecisionRefusedError } from '../client';
 import { collectAudit, verifyAuditChain, type AuditRecord } from '../client/audit';
 import { auditCommand } from '../cli/audit';
+import { ConveyorJobType } from '../domain/search-attributes';
 import { bundleConveyorWorkflows } from '../workers/worker';
+import { jobWorkflow } from '../workflows/job';
 import { startFakeOpenAI, type FakeServer } from './fakes/openai-server';
 import { registryWithFakeTiers } from './support/models';
 import { supportTicketAnswer } from './support/station-answers';
@@ -72,9 +74,11 @@ describe('reviewer authorisation', () => {
 
     const audit = await auditOf(jobId);
     expect(verifyAuditChain(audit)).toBe(true);
+    // refused updates leave no history: our client reports them, and the report is recorded as the client's, not the reviewer's
     const refused = audit.filter((record) => record.kind === 'approval-refused');
-    expect(refused.map((record) => record.actor).sort()).toEqual(['alice', 'carol', 'mallory']);
-    expect(refused.find((record) => record.actor === 'mallory')?.detail).toMatch(/may not decide/);
+    expect(refused.map((record) => record.actor)).toEqual(['client-report', 'client-report', 'client-report']);
+    expect(refused.map((record) => /claims reviewer (\w+)/.exec(record.detail)?.[1]).sort()).toEqual(['alice', 'carol', 'mallory']);
+    expect(refused.find((record) => record.detail.includes('claims reviewer mallory'))?.detail).toMatch(/may not decide/);
     expect(audit.filter((record) => record.kind === 'approval').map((record) => record.actor)).toEqual(['alice', 'bob']);
     expect(audit.some((record) => record.kind === 'action' && record.detail.includes('close-account'))).toBe(true);
     expect(audit.some((record) => record.kind === 'plan')).toBe(true);
@@ -128,5 +132,31 @@ describe('audit export', () => {
     expect(running.some((record) => record.kind === 'outcome')).toBe(false);
     for (const key of ['jobId', 'seq', 'at', 'step', 'kind', 'actor', 'detail', 'beforeHash', 'afterHash', 'hash']) expect(records[0]).toHaveProperty(key);
     await client.temporal.workflow.getHandle(waiting).terminate('test over');
+  });
+
+  it('reports a job it cannot read as an `unreadable` record and on stderr, and exits non-zero', async () => {
+    // A job started around the client with input its workflow refuses: it fails before it records anything.
+    const broken = uniqueId('audit-unreadable');
+    await client.temporal.workflow.start(jobWorkflow, { workflowId: broken, taskQueue: settings.taskQueue, args: [{ id: broken, type: 'support-ticket', input: {} }], typedSearchAttributes: [{ key: ConveyorJobType, value: 'support-ticket' }] });
+    await client.temporal.workflow.getHandle(broken).result().catch(() => undefined);
+    const out = path.join(tempDir('audit'), 'audit.jsonl');
+    const saved = process.env.TEMPORAL_ADDRESS;
+    process.env.TEMPORAL_ADDRESS = inject('temporalAddress');
+    const stderr: string[] = [];
+    let code: number;
+    try {
+      code = await eventually(async () => {
+        stderr.length = 0;
+        const exit = await auditCommand(['export', '--since', '1h', '--type', 'support-ticket', '--task-queue', settings.taskQueue, '--out', out], { stdout: () => {}, stderr: (line) => stderr.push(line) });
+        return stderr.some((line) => line.includes(broken)) ? exit : undefined;
+      });
+    } finally {
+      if (saved === undefined) delete process.env.TEMPORAL_ADDRESS;
+      else process.env.TEMPORAL_ADDRESS = saved;
+    }
+    expect(code).toBe(1);
+    expect(stderr.find((line) => line.includes(broken))).toMatch(/unreadable: failed job could not be read/);
+    const records = fs.readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as AuditRecord);
+    expect(records.filter((record) => record.jobId === broken)).toEqual([expect.objectContaining({ kind: 'unreadable', actor: 'audit-export', detail: expect.stringMatching(/could not be read/) as unknown })]);
   });
 });

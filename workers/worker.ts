@@ -8,12 +8,13 @@ import type { PayloadCodec } from '@temporalio/common';
 import { bundleWorkflowCode, Worker, type NativeConnection, type PatchActivationCallback, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { Outbox } from '../activities/outbox';
+import { createReviewerKeyActivities } from '../activities/reviewer-keys';
 import { createLearningActivities } from '../learning/activities';
 import type { ExampleRepository } from '../learning/example-repository';
 import { LiveModels } from '../learning/live';
 import { createModelGateway } from '../providers/gateway';
 import type { ModelGateway } from '../providers/gateway-types';
-import { payloadCodecFromEnvironment } from '../platform/codec';
+import { loadKeyring, payloadCodecFromEnvironment } from '../platform/codec';
 import { connectWorkerConnection } from '../platform/connection';
 import { installRuntimeLogging } from '../platform/logging';
 import { ensureTemporal } from '../platform/embedded-server';
@@ -61,6 +62,7 @@ export async function createConveyorWorker(options: ConveyorWorkerOptions): Prom
     activities: {
       ...createActivities({ gateway: options.gateway, outbox: options.outbox, live }),
       ...createLearningActivities({ dataDir, live, exampleStore: options.exampleStore }),
+      ...createReviewerKeyActivities({ dataDir }),
     },
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 50,
     maxCachedWorkflows: options.maxCachedWorkflows,
@@ -74,7 +76,7 @@ export function bundleConveyorWorkflows(): Promise<WorkflowBundleWithSourceMap> 
 }
 
 export function defaultOutbox(settings: ConveyorSettings): Outbox {
-  return new Outbox(process.env.CONVEYOR_OUTBOX_FILE ?? path.join(settings.dataDir, 'outbox.sqlite'));
+  return new Outbox(process.env.CONVEYOR_OUTBOX_FILE ?? path.join(settings.dataDir, 'outbox.sqlite'), loadKeyring());
 }
 
 /** Runs a worker until SIGINT/SIGTERM. */

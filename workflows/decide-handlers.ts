@@ -2,9 +2,16 @@
  * The reviewers' contract wired into a workflow: the `decide` update (refused by its validator), the
  * `decide` signal (refusals recorded, never thrown), the `decisionRefused` report from our client and
  * the `pendingApprovals` query. Shared by every workflow that waits for people.
+ *
+ * Every handler is total: any payload (null, a string, an array, a number, 900 KB of JSON) is refused
+ * with a reason or applied, never thrown inside the workflow, and a refused payload is recorded in a
+ * bounded form (fields truncated, the raw payload hashed, never stored; at most MAX_RECORDED_REFUSALS).
+ * A `decisionRefused` report is a client's unverifiable claim: it is recorded with channel
+ * `client-report` and the workflow's own verdict on the reported decision, never as a refusal by the
+ * reviewer it names.
  */
-import { setHandler } from '@temporalio/workflow';
-import type { Decision, PendingApproval, RecordedDecision } from '../domain/approvals';
+import { ApplicationFailure, setHandler } from '@temporalio/workflow';
+import { decisionSchema, recordRefusal, refusalRecord, type Decision, type PendingApproval, type RecordedDecision } from '../domain/approvals';
 import { decideSignal, decideUpdate, decisionRefusedSignal, pendingApprovalsQuery } from './job';
 
 export interface ApprovalDeskHandlers {
@@ -12,31 +19,76 @@ export interface ApprovalDeskHandlers {
   refusal(decision: unknown): string | undefined;
   apply(decision: Decision, via: 'update' | 'signal'): void;
   isSettled(approvalId: string): boolean;
-  record(decision: RecordedDecision): void;
+  /** The revision that replaced an approval id, if an edit replaced it. */
+  revisedTo?(approvalId: string): string | undefined;
+  /** Where refused decisions are kept (bounded by recordRefusal). */
+  records(): RecordedDecision[];
   pending(): PendingApproval[];
+  /**
+   * Signed decisions: verifies the signature (in a local activity, after the validator accepted the
+   * decision) and returns why it must be refused; the decision counts only once this returns undefined.
+   */
+  verify?(decision: Decision): Promise<string | undefined> | undefined;
+}
+
+/** The refusal of any payload: a check that throws refuses it too, so the validator cannot crash. */
+function safeRefusal(desk: ApprovalDeskHandlers, raw: unknown): string | undefined {
+  try {
+    return desk.refusal(raw);
+  } catch (error) {
+    return `malformed decision: ${error instanceof Error ? error.message : String(error)}`;
+  }
 }
 
 export function registerDecideHandlers(desk: ApprovalDeskHandlers): void {
+  const now = () => new Date().toISOString();
   setHandler(
     decideUpdate,
-    (decision) => {
-      desk.apply(decision, 'update');
-      return { approvalId: decision.approvalId, accepted: true, settled: desk.isSettled(decision.approvalId) };
+    (raw: unknown) => {
+      const decision = decisionSchema.parse(raw);
+      const apply = () => {
+        desk.apply(decision, 'update');
+        const revisedTo = desk.revisedTo?.(decision.approvalId);
+        return { approvalId: decision.approvalId, accepted: true as const, settled: desk.isSettled(decision.approvalId), ...(revisedTo ? { revisedTo } : {}) };
+      };
+      // Without signed decisions the handler stays synchronous, exactly as recorded histories expect.
+      const verifying = desk.verify?.(decision);
+      if (!verifying) return apply();
+      return verifying.then((problem = safeRefusal(desk, decision)) => {
+        if (!problem) return apply();
+        recordRefusal(desk.records(), refusalRecord(decision, problem, 'update', now()));
+        throw ApplicationFailure.create({ type: 'DecisionRefusedError', message: problem, nonRetryable: true });
+      });
     },
     {
-      validator: (decision) => {
-        const refusal = desk.refusal(decision);
+      validator: (raw: unknown) => {
+        const refusal = safeRefusal(desk, raw);
         if (refusal) throw new Error(refusal);
       },
     },
   );
-  setHandler(decideSignal, (decision) => {
-    const refusal = desk.refusal(decision);
-    if (refusal) desk.record({ ...decision, at: new Date().toISOString(), via: 'signal', accepted: false, refusal });
-    else desk.apply(decision, 'signal');
+  setHandler(decideSignal, (raw: unknown): void | Promise<void> => {
+    const refusal = safeRefusal(desk, raw);
+    const parsed = refusal ? undefined : decisionSchema.safeParse(raw);
+    if (!parsed?.success) {
+      recordRefusal(desk.records(), refusalRecord(raw, refusal ?? 'malformed decision', 'signal', now()));
+      return;
+    }
+    const decision = parsed.data;
+    const verifying = desk.verify?.(decision);
+    if (!verifying) return desk.apply(decision, 'signal');
+    return verifying.then((problem = safeRefusal(desk, decision)) => {
+      if (problem) recordRefusal(desk.records(), refusalRecord(decision, problem, 'signal', now()));
+      else desk.apply(decision, 'signal');
+    });
   });
-  setHandler(decisionRefusedSignal, ({ decision, refusal }) => {
-    desk.record({ ...decision, at: new Date().toISOString(), via: 'update', accepted: false, refusal });
+  setHandler(decisionRefusedSignal, (raw: unknown) => {
+    const reported = raw !== null && typeof raw === 'object' ? (raw as { decision?: unknown }).decision : undefined;
+    const verdict = safeRefusal(desk, reported);
+    const refusal = verdict
+      ? `client report (unverified) of a refused update; the workflow's own check: ${verdict}`
+      : 'client report (unverified) of a refused update that the workflow would accept: not confirmed';
+    recordRefusal(desk.records(), refusalRecord(reported ?? raw, refusal, 'client-report', now()));
   });
   setHandler(pendingApprovalsQuery, () => desk.pending());
 }

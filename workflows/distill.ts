@@ -48,6 +48,8 @@ class DistillRun {
       onTimeout: 'reject',
       allowSelfApproval: false,
       twoPersonActions: [],
+      editorApproves: false,
+      reviewerKeys: {},
     };
     this.registerHandlers();
   }
@@ -173,7 +175,7 @@ class DistillRun {
       refusal: (decision) => this.refusal(decision),
       apply: (decision, via) => this.apply(decision, via),
       isSettled: (approvalId) => this.decided.has(approvalId),
-      record: (decision) => this.approvals.push(decision),
+      records: () => this.approvals,
       pending: () => this.pending,
     });
   }

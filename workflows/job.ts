@@ -20,12 +20,13 @@ import {
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type { LearningActivities } from '../learning/activities';
+import type { ReviewerKeyActivities } from '../activities/reviewer-keys';
 import type { ModelCallResult } from '../activities/types';
 import { registerDecideHandlers } from './decide-handlers';
-import { refusalFor, type Decision, type PendingApproval, type RecordedDecision, type ApprovalKind } from '../domain/approvals';
+import { proposalHashOf, refusalFor, signedDecisionText, type Decision, type PendingApproval, type RecordedDecision, type ApprovalKind } from '../domain/approvals';
 import { JobBudget } from '../domain/budget';
 import { InvalidJobInputError, validateJobRequest, type ActionRecord, type JobProgress, type JobRecord, type JobRequest, type JobResult, type LedgerEntry, type RoutingDecisionRecord } from '../domain/job';
-import { effectivePolicy, jobTypeByName, type JobPolicy, type JobType } from '../domain/job-types';
+import { boundsProblem, effectivePolicy, jobTypeByName, type JobPolicy, type JobType } from '../domain/job-types';
 import { tiers, type ModelSpec, type Tier } from '../domain/models';
 import { dependenciesOf, resolveWire, validatePlan, type Plan, type PlanStep } from '../domain/plan';
 import { route, type EscalationCause } from '../domain/routing';
@@ -41,7 +42,7 @@ import {
 import { labelOf } from '../domain/learnable';
 import { screeningSensitivity, type ScreeningResult } from '../domain/screening';
 import { proposedActionSchema, type ProposedAction } from '../domain/station-schemas';
-import { stationByName, stationCatalogue, type ActionStation, type ModelStation } from '../domain/stations';
+import { stakesSensitivity, stationByName, stationCatalogue, type ActionStation, type ModelStation } from '../domain/stations';
 
 // ---- messages (the reviewers' contract; the client and tests import these very objects) ----------
 
@@ -64,7 +65,16 @@ export interface DecideResult {
   accepted: true;
   /** True once the approval is settled (a two-person approval needs a second reviewer first). */
   settled: boolean;
+  /** The edit changed the proposal: the new revision's approval id, which waits for its own approvals. */
+  revisedTo?: string;
 }
+
+/**
+ * Largest job record (its JSON, in characters) a job will act with or return: well under Temporal's
+ * 2 MB payload limit, so a job that would cross it fails visibly before acting instead of being
+ * terminated by the server after.
+ */
+export const MAX_RECORD_CHARS = 1_000_000;
 
 // ---- activities, one timeout/retry profile per kind of work ----------------------------------------
 
@@ -92,6 +102,9 @@ const catalog = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { maximumAttempts: 5 },
 });
+
+// Signed decisions: the reviewers' public keys and the signature check (node:crypto) run beside the workflow.
+const reviewerKeys = proxyLocalActivities<ReviewerKeyActivities>({ startToCloseTimeout: '10 seconds', retry: { maximumAttempts: 3 } });
 
 // The learning loop's side steps: a store blip is retried for about 15 s, then the job records it and goes on.
 const learning = proxyActivities<LearningActivities>({
@@ -141,6 +154,15 @@ class FactoryJob {
   private topTier: Tier | 'human' | 'none' = 'none';
   private stepsDone = 0;
   private screening: ScreeningResult | undefined;
+  /** Approval ids an edit replaced → the revision that replaced them. */
+  private readonly superseded = new Map<string, string>();
+  /**
+   * The approval desk's rules of issue 13 (revisions, bounds, stakes, the record's size limit): on for
+   * every new job; histories recorded before them replay on the old rules.
+   */
+  private readonly rules: boolean;
+  /** Reviewers' Ed25519 public keys: with any, every decision must be signed by its reviewer. */
+  private reviewerKeys: Record<string, string> = {};
 
   constructor(rawRequest: JobRequest) {
     try {
@@ -154,11 +176,13 @@ class FactoryJob {
     this.jobType = jobTypeByName(this.request.type);
     this.policy = effectivePolicy(this.jobType, this.request.policy);
     this.budget = new JobBudget(this.policy.budgetUsd);
+    this.rules = patched('approval-desk-revisions');
     this.registerHandlers();
   }
 
   async run(): Promise<JobResult> {
     this.publish('planning');
+    if (patched('signed-decisions')) this.reviewerKeys = { ...this.policy.approval.reviewerKeys, ...(await reviewerKeys.loadReviewerKeys()) };
     this.models = await catalog.loadModelCatalog();
     this.screening = await catalog.screenInput({ jobId: this.request.id, text: textOf(this.request.input) });
     if (this.screening.flagged) {
@@ -424,7 +448,7 @@ class FactoryJob {
       return;
     }
     // A flagged input makes every action sensitive, whatever the job type's policy says.
-    const sensitivity = station.sensitivity(action, this.policy.sensitivity) ?? screeningSensitivity(this.screening);
+    const sensitivity = this.sensitivityOf(station, action);
     let approvedBy: string[] = [];
     if (sensitivity) {
       const approved = await this.requestApproval('action', step.id, station.name, action, sensitivity);
@@ -433,12 +457,34 @@ class FactoryJob {
     } else {
       this.decide({ stepId: step.id, kind: 'action', reason: `${action.action} is not sensitive under the policy: runs without approval` });
     }
+    if (this.rules) this.checkRecordSize(`before ${action.action}`);
     const receipt = await sinks.executeAction.executeWithOptions({ summary: `act: ${action.action}${action.orderId ? ` ${action.orderId}` : ''}` }, [
       { jobId: this.request.id, stepId: step.id, action, approvedBy },
     ]);
     this.actions.push({ stepId: step.id, action, ...receipt });
     this.outputs[step.id] = { ...action, executedAt: receipt.executedAt };
     this.decide({ stepId: step.id, kind: 'action', reason: `${action.action} executed (key ${receipt.idempotencyKey})` });
+  }
+
+  /** Why an action needs a reviewer: the action itself, the stakes earlier steps saw, a flagged input. */
+  private sensitivityOf(station: ActionStation, action: ProposedAction): string | undefined {
+    return (
+      station.sensitivity(action, this.policy.sensitivity) ??
+      (this.rules ? stakesSensitivity(this.outputs, this.policy.sensitivity) : undefined) ??
+      screeningSensitivity(this.screening)
+    );
+  }
+
+  /** Fails the job visibly (before it acts, or instead of a result the server would refuse) when its record is too large. */
+  private checkRecordSize(when: string): void {
+    const chars = JSON.stringify(this.snapshot(this.status)).length;
+    if (chars <= MAX_RECORD_CHARS) return;
+    this.publish('failed');
+    throw ApplicationFailure.create({
+      type: 'RecordTooLargeError',
+      nonRetryable: true,
+      message: `the job's record is ${chars} characters, above the ${MAX_RECORD_CHARS} limit (${when}); nothing more was done`,
+    });
   }
 
   // ---- approvals ---------------------------------------------------------------------------------
@@ -448,8 +494,10 @@ class FactoryJob {
       refusal: (decision) => this.refusal(decision),
       apply: (decision, via) => this.applyDecision(decision, via),
       isSettled: (approvalId) => this.settled.has(approvalId),
-      record: (decision) => this.approvals.push(decision),
+      revisedTo: (approvalId) => this.superseded.get(approvalId),
+      records: () => this.approvals,
       pending: () => this.pending,
+      verify: (decision) => this.verifySignature(decision),
     });
     setHandler(recordQuery, () => this.snapshot(this.status));
     setHandler(progressQuery, () => ({
@@ -470,17 +518,32 @@ class FactoryJob {
       decided: new Set(this.settled.keys()),
       requestedBy: this.request.requestedBy,
       policy: this.policy.approval,
+      superseded: this.superseded,
+      strict: this.rules,
+      reviewerKeys: this.reviewerKeys,
       checkApproval: (approval, edits) => {
         const merged = { ...(approval.proposedAction as object), ...edits };
         if (approval.kind === 'budget') {
           const budget = (merged as { budgetUsd?: unknown }).budgetUsd;
-          return typeof budget === 'number' && budget > this.budget.spentUsd ? undefined : `budgetUsd must be a number above $${this.budget.spentUsd}`;
+          if (!(typeof budget === 'number' && budget > this.budget.spentUsd)) return `budgetUsd must be a number above $${this.budget.spentUsd}`;
+          return this.rules ? boundsProblem(merged, this.policy.bounds) : undefined;
         }
         const schema = approval.kind === 'action' ? proposedActionSchema : stationByName(approval.station).kind === 'model' ? (stationByName(approval.station) as ModelStation).output : proposedActionSchema;
         const parsed = schema.safeParse(merged);
-        return parsed.success ? undefined : parsed.error.issues.map((i) => `${i.path.join('.') || 'output'}: ${i.message}`).join('; ');
+        if (!parsed.success) return parsed.error.issues.map((i) => `${i.path.join('.') || 'output'}: ${i.message}`).join('; ');
+        return this.rules && approval.kind === 'action' ? boundsProblem(merged, this.policy.bounds) : undefined;
       },
     });
+  }
+
+  /** With signed decisions on, a decision counts only once its reviewer's signature verifies. */
+  private verifySignature(decision: Decision): Promise<string | undefined> | undefined {
+    if (Object.keys(this.reviewerKeys).length === 0) return undefined;
+    const publicKey = this.reviewerKeys[decision.reviewer];
+    if (!publicKey || !decision.signature) return Promise.resolve(`signed decisions are on: the decision by ${decision.reviewer} is not signed with a key of theirs`);
+    return reviewerKeys
+      .verifyDecisionSignature({ publicKey, text: signedDecisionText(decision), signature: decision.signature })
+      .then((valid) => (valid ? undefined : `signed decisions are on: the signature does not verify against ${decision.reviewer}'s public key`));
   }
 
   private applyDecision(decision: Decision, via: 'update' | 'signal'): void {
@@ -490,6 +553,10 @@ class FactoryJob {
       this.settle(approval, 'reject', {}, [decision.reviewer]);
       return;
     }
+    if (this.rules) {
+      this.applyApproval(approval, decision);
+      return;
+    }
     approval.approvalsSoFar.push(decision.reviewer);
     const edits = { ...(this.pendingEdits.get(approval.approvalId) ?? {}), ...decision.edits };
     this.pendingEdits.set(approval.approvalId, edits);
@@ -497,6 +564,73 @@ class FactoryJob {
   }
 
   private readonly pendingEdits = new Map<string, Record<string, unknown>>();
+
+  /**
+   * An approval under the current rules. A review's edit is the reviewer's answer. An edit that changes
+   * an action or a budget is a new proposal: it becomes a new revision (new approval id, visible in
+   * pendingApprovals) whose sensitivity and required approvals are computed again from the edited
+   * proposal; approvals of the old revision do not count, nor (unless the policy says so) the editor's.
+   */
+  private applyApproval(approval: PendingApproval, decision: Decision): void {
+    const edits = decision.edits ?? {};
+    if (approval.kind === 'review') {
+      this.settle(approval, 'approve', edits, [decision.reviewer]);
+      return;
+    }
+    const proposal = { ...(approval.proposedAction as Record<string, unknown>), ...edits };
+    if (Object.keys(edits).length > 0 && proposalHashOf(proposal) !== proposalHashOf(approval.proposedAction)) {
+      this.revise(approval, proposal, decision.reviewer);
+      return;
+    }
+    approval.approvalsSoFar.push(decision.reviewer);
+    // A revision's proposal replaces the original one whole.
+    const approved = approval.supersedes ? (approval.proposedAction as Record<string, unknown>) : {};
+    if (approval.approvalsSoFar.length >= approval.requiredApprovals) this.settle(approval, 'approve', approved, approval.approvalsSoFar);
+  }
+
+  private revise(approval: PendingApproval, proposal: Record<string, unknown>, editor: string): void {
+    const station = approval.kind === 'action' ? stationByName(approval.station) : undefined;
+    const sensitivity =
+      station?.kind === 'action' ? this.sensitivityOf(station, proposedActionSchema.parse(proposal)) : `a ${approval.kind} change needs a reviewer`;
+    const revision = (approval.revision ?? 1) + 1;
+    if (!sensitivity) {
+      // The edited proposal would run without a reviewer: the editor's approval is more than it needs.
+      this.decide({ stepId: approval.stepId, kind: 'approval', reason: `${approval.approvalId} edited by ${editor} into a proposal that needs no approval under the policy` });
+      this.settle(approval, 'approve', proposal, [editor]);
+      return;
+    }
+    const approvalId = `${approval.stepId}-${approval.kind}-${++this.approvalCounter}`;
+    const required = this.requiredApprovalsFor(approval.kind, proposal);
+    const next: PendingApproval = {
+      ...approval,
+      approvalId,
+      proposedAction: proposal,
+      evidence: { ...approval.evidence, reason: `revision ${revision} by ${editor} of ${approval.approvalId}: ${sensitivity}` },
+      requestedAt: new Date().toISOString(),
+      reviewers: [...approval.reviewers],
+      requiredApprovals: required,
+      approvalsSoFar: this.policy.approval.editorApproves ? [editor] : [],
+      revision,
+      proposalHash: proposalHashOf(proposal),
+      supersedes: approval.approvalId,
+      editedBy: editor,
+    };
+    this.superseded.set(approval.approvalId, approvalId);
+    this.pending.splice(this.pending.indexOf(approval), 1, next);
+    this.decide({ stepId: approval.stepId, kind: 'approval', reason: `${approval.approvalId} superseded by ${approvalId} (revision ${revision}, edited by ${editor}): waiting for ${required} approval(s): ${sensitivity}` });
+    if (next.approvalsSoFar.length >= required) this.settle(next, 'approve', proposal, next.approvalsSoFar);
+  }
+
+  private requiredApprovalsFor(kind: ApprovalKind, proposal: unknown): number {
+    return kind === 'action' && this.policy.approval.twoPersonActions.includes((proposal as ProposedAction).action) ? 2 : 1;
+  }
+
+  /** The revision that now stands for an approval id (itself when no edit replaced it). */
+  private currentRevision(approvalId: string): string {
+    let current = approvalId;
+    while (this.superseded.has(current)) current = this.superseded.get(current)!;
+    return current;
+  }
 
   private settle(approval: PendingApproval, decision: 'approve' | 'reject', edits: Record<string, unknown>, reviewers: string[]): void {
     this.settled.set(approval.approvalId, { decision, edits, reviewers: [...reviewers] });
@@ -512,11 +646,10 @@ class FactoryJob {
     reason: string,
   ): Promise<{ edits: Record<string, unknown>; reviewers: string[] }> {
     const policy = this.policy.approval;
-    const approvalId = `${stepId}-${kind}-${++this.approvalCounter}`;
-    const requiredApprovals =
-      kind === 'action' && policy.twoPersonActions.includes((proposal as ProposedAction).action) ? 2 : 1;
+    const firstId = `${stepId}-${kind}-${++this.approvalCounter}`;
+    const requiredApprovals = this.requiredApprovalsFor(kind, proposal);
     const approval: PendingApproval = {
-      approvalId,
+      approvalId: firstId,
       kind,
       stepId,
       station,
@@ -531,24 +664,30 @@ class FactoryJob {
       reviewers: [...policy.reviewers],
       requiredApprovals,
       approvalsSoFar: [],
+      revision: 1,
+      proposalHash: proposalHashOf(proposal),
     };
     this.pending.push(approval);
-    this.decide({ stepId, kind: 'approval', reason: `waiting for ${requiredApprovals} approval(s) (${approvalId}): ${reason}` });
+    this.decide({ stepId, kind: 'approval', reason: `waiting for ${requiredApprovals} approval(s) (${firstId}): ${reason}` });
     this.publish('awaiting_approval');
 
+    // An edit may replace the approval by a new revision: the wait follows it.
+    let approvalId = firstId;
+    const settledNow = () => this.settled.has((approvalId = this.currentRevision(firstId)));
     let escalated = false;
-    while (!this.settled.has(approvalId)) {
-      const decided = await condition(() => this.settled.has(approvalId), policy.timeoutMs);
+    while (!settledNow()) {
+      const decided = await condition(settledNow, policy.timeoutMs);
       if (decided) break;
+      const current = this.pending.find((candidate) => candidate.approvalId === approvalId) ?? approval;
       if (policy.onTimeout === 'escalate' && !escalated && policy.escalationReviewers.length > 0) {
         escalated = true;
-        approval.reviewers = [...policy.escalationReviewers];
+        current.reviewers = [...policy.escalationReviewers];
         this.recordTimeout(approvalId, `timed out; escalated to ${policy.escalationReviewers.join(', ')}`);
         continue;
       }
       const verdict = policy.onTimeout === 'approve' ? 'approve' : 'reject';
       this.recordTimeout(approvalId, `timed out; ${verdict === 'approve' ? 'approved by policy' : 'rejected'}`, verdict);
-      this.settle(approval, verdict, {}, ['timeout']);
+      this.settle(current, verdict, {}, ['timeout']);
     }
     const outcome = this.settled.get(approvalId)!;
     this.publish(this.pending.length > 0 ? 'awaiting_approval' : 'running');
@@ -639,6 +778,7 @@ class FactoryJob {
   }
 
   private finish(status: JobStatus, reason?: string): JobResult {
+    if (this.rules) this.checkRecordSize('at the end');
     this.publish(status);
     return { ...this.snapshot(status, reason), finishedAt: new Date().toISOString() };
   }
