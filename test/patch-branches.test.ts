@@ -30,6 +30,9 @@ afterAll(async () => {
   for (const resource of opened.reverse()) await resource.close();
 });
 
+/** The patches that came after collect-examples: code predating it had none of them either. */
+const laterPatches = ['approval-desk-revisions', 'signed-decisions'];
+
 /** A worker predating the given patches, its tiers served by a fake OpenAI-protocol server. */
 async function workerWithout(inactivePatches: string[], fake: FakeServer, fakeTiers: ('small' | 'medium' | 'large')[]) {
   const settings = testSettings(uniqueId('unpatched'));
@@ -61,7 +64,7 @@ describe('before collect-examples', () => {
         : answers.json({ intent: 'refund_request', confidence: 0.96, alternatives: [] }),
     );
     opened.push(fake);
-    const { client, settings } = await workerWithout(['collect-examples'], fake, ['small', 'medium']);
+    const { client, settings } = await workerWithout(['collect-examples', ...laterPatches], fake, ['small', 'medium']);
     const jobId = uniqueId('low-confidence-unpatched');
     await client.startJob({ id: jobId, type: 'triage', input: { text: 'money back?' } });
     const result = await client.getResult(jobId);
@@ -78,7 +81,7 @@ describe('before collect-examples', () => {
   it('a reviewer’s correction is applied as before, and no training example is collected', async () => {
     const fake = await startFakeOpenAI([answers.json({ intent: 'not-an-intent', confidence: 2 })]);
     opened.push(fake);
-    const { client, settings } = await workerWithout(['collect-examples'], fake, ['small', 'medium', 'large']);
+    const { client, settings } = await workerWithout(['collect-examples', ...laterPatches], fake, ['small', 'medium', 'large']);
     const jobId = uniqueId('review-unpatched');
     await client.startJob({ id: jobId, type: 'triage', input: { text: 'gibberish ticket' } });
     const [review] = await eventually(async () => {
