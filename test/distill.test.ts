@@ -4,6 +4,7 @@
  * in the registry and rollback restores the previous version; a candidate trained on poisoned
  * examples is refused by the gate without asking anyone, and the result says why.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -15,6 +16,7 @@ import { trainSizedClassifier } from '../providers/local/model-store';
 import { createSeededRandom, shuffleInPlace } from '../providers/local/prng';
 import type { ConveyorClient } from '../client';
 import { collectAudit, verifyAuditChain } from '../client/audit';
+import { createReviewerKeyActivities } from '../activities/reviewer-keys';
 import { createLearningActivities } from '../learning/activities';
 import { ExampleStore } from '../learning/example-store';
 import { ModelRegistry } from '../learning/model-registry';
@@ -69,7 +71,7 @@ beforeAll(async () => {
     namespace: settings.namespace,
     taskQueue: settings.taskQueue,
     workflowBundle: bundle,
-    activities: createLearningActivities({ dataDir: settings.dataDir, exampleStore: store }),
+    activities: { ...createLearningActivities({ dataDir: settings.dataDir, exampleStore: store }), ...createReviewerKeyActivities({ dataDir: settings.dataDir }) },
   });
   running = worker.run();
   client = await testClient(settings);
@@ -120,6 +122,41 @@ describe('distill workflow', () => {
     const output: string[] = [];
     expect(await rollbackCommand(['--station', station, '--data-dir', settings.dataDir, '--by', 'bob'], { stdout: (s) => output.push(s), stderr: (s) => output.push(s) })).toBe(0);
     expect(registry.state().current).toBe(baseVersion);
+  });
+
+  it('with signed decisions on, counts only promotion approvals whose signature verifies against the reviewer\'s key', async () => {
+    const station = 'classify-intent-signed';
+    const baseVersion = stationWithBaseModel(station);
+    collect(station, (index) => production[index]!.label);
+    const keyFile: Record<string, string> = {};
+    const publicKeys: Record<string, string> = {};
+    for (const reviewer of ['alice', 'dave']) {
+      const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+      publicKeys[reviewer] = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+      keyFile[reviewer] = path.join(settings.dataDir, `${reviewer}-${station}.pem`);
+      fs.writeFileSync(keyFile[reviewer], privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    }
+    // The worker's keys are read when a run starts: only this run has signed decisions on.
+    const keysFile = path.join(settings.dataDir, 'reviewer-keys.json');
+    fs.writeFileSync(keysFile, JSON.stringify(publicKeys));
+    const workflowId = uniqueId('distill-signed');
+    const handle = await client.temporal.workflow.start(distillWorkflow, { taskQueue: settings.taskQueue, workflowId, args: [request(station, { requiredApprovals: 2 })] });
+    try {
+      await eventually(async () => ((await handle.query(pendingApprovalsQuery)).length > 0 ? true : undefined), 90_000);
+    } finally {
+      fs.rmSync(keysFile, { force: true });
+    }
+
+    await expect(client.decide(workflowId, { decision: 'approve', reviewer: 'alice' })).rejects.toThrow(/carries no signature/);
+    await expect(client.decide(workflowId, { decision: 'approve', reviewer: 'alice' }, { keyFile: keyFile.dave })).rejects.toThrow(/does not verify against alice's public key/);
+    expect(await client.decide(workflowId, { decision: 'approve', reviewer: 'alice' }, { keyFile: keyFile.alice })).toMatchObject({ accepted: true, settled: false });
+    expect(await client.decide(workflowId, { decision: 'approve', reviewer: 'dave' }, { keyFile: keyFile.dave })).toMatchObject({ accepted: true, settled: true });
+
+    const result = await handle.result();
+    expect(result).toMatchObject({ status: 'promoted', previousVersion: baseVersion });
+    expect(result.approvals.filter((decision) => decision.accepted).map((decision) => decision.reviewer)).toEqual(['alice', 'dave']);
+    expect(new ModelRegistry(settings.dataDir, station).state().history.at(-1)).toMatchObject({ action: 'promote', by: 'alice, dave' });
+    await recordHistory(client, workflowId, 'distill-signed-decisions');
   });
 
   it('keeps the current model when the promotion is rejected, or not decided in time', async () => {

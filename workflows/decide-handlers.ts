@@ -10,8 +10,9 @@
  * `client-report` and the workflow's own verdict on the reported decision, never as a refusal by the
  * reviewer it names.
  */
-import { ApplicationFailure, setHandler } from '@temporalio/workflow';
-import { decisionSchema, recordRefusal, refusalRecord, type Decision, type PendingApproval, type RecordedDecision } from '../domain/approvals';
+import { ApplicationFailure, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import type { ReviewerKeyActivities } from '../activities/reviewer-keys';
+import { decisionSchema, recordRefusal, refusalRecord, signedDecisionText, type Decision, type PendingApproval, type RecordedDecision } from '../domain/approvals';
 import { decideSignal, decideUpdate, decisionRefusedSignal, pendingApprovalsQuery } from './job';
 
 export interface ApprovalDeskHandlers {
@@ -29,6 +30,27 @@ export interface ApprovalDeskHandlers {
    * decision) and returns why it must be refused; the decision counts only once this returns undefined.
    */
   verify?(decision: Decision): Promise<string | undefined> | undefined;
+}
+
+// Signed decisions: the reviewers' public keys and the signature check (node:crypto) run beside the workflow.
+const reviewerKeyActivities = proxyLocalActivities<ReviewerKeyActivities>({ startToCloseTimeout: '10 seconds', retry: { maximumAttempts: 3 } });
+
+/** The reviewers' public keys the worker holds (reviewer-keys.json); none means signed decisions are off. */
+export function loadReviewerKeys(): Promise<Record<string, string>> {
+  return reviewerKeyActivities.loadReviewerKeys();
+}
+
+/**
+ * With signed decisions on (any reviewer has a key), a decision counts only once its reviewer's
+ * signature verifies: returns why it must be refused, or undefined. Off: undefined, synchronously.
+ */
+export function verifySignedDecision(keys: Readonly<Record<string, string>>, decision: Decision): Promise<string | undefined> | undefined {
+  if (Object.keys(keys).length === 0) return undefined;
+  const publicKey = keys[decision.reviewer];
+  if (!publicKey || !decision.signature) return Promise.resolve(`signed decisions are on: the decision by ${decision.reviewer} is not signed with a key of theirs`);
+  return reviewerKeyActivities
+    .verifyDecisionSignature({ publicKey, text: signedDecisionText(decision), signature: decision.signature })
+    .then((valid) => (valid ? undefined : `signed decisions are on: the signature does not verify against ${decision.reviewer}'s public key`));
 }
 
 /** The refusal of any payload: a check that throws refuses it too, so the validator cannot crash. */

@@ -7,13 +7,13 @@
  * update and signal, the policy's reviewers, two different people when two are required), and only
  * an approval promotes it in the model registry. A timeout rejects: no model is promoted by default.
  */
-import { condition, proxyActivities, setCurrentDetails, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { condition, patched, proxyActivities, setCurrentDetails, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { refusalFor, type Decision, type PendingApproval, type RecordedDecision } from '../domain/approvals';
 import type { ApprovalPolicy } from '../domain/job-types';
 import { ConveyorJobType, ConveyorStatus, type JobStatus } from '../domain/search-attributes';
 import type { LearningActivities } from '../learning/activities';
 import type { DistillRequest, DistillResult, DistillSettings, DistillReport, DistillStatus, ShadowOutcome } from '../learning/types';
-import { registerDecideHandlers } from './decide-handlers';
+import { loadReviewerKeys, registerDecideHandlers, verifySignedDecision } from './decide-handlers';
 
 const PROMOTE_STEP = 'promote';
 
@@ -39,6 +39,9 @@ class DistillRun {
   private readonly decided = new Set<string>();
   private policy: ApprovalPolicy;
   private outcome: 'approve' | 'reject' | undefined;
+  /** The desk's current rules (bounded decisions) and reviewers' keys: off only when replaying runs recorded before them. */
+  private strict = false;
+  private reviewerKeys: Record<string, string> = {};
 
   constructor(private readonly request: DistillRequest) {
     this.policy = {
@@ -55,6 +58,11 @@ class DistillRun {
   }
 
   async run(): Promise<DistillResult> {
+    // The same desk rules as a job's approvals: bounded decisions, and signed decisions when reviewers have keys.
+    if (patched('signed-decisions')) {
+      this.strict = true;
+      this.reviewerKeys = await loadReviewerKeys();
+    }
     this.publish('running', 'curating the collected examples');
     const { settings, curated } = await quick.curateDistillData({ request: this.request, runId: this.runId });
     this.policy = { ...this.policy, reviewers: [...settings.reviewers], timeoutMs: settings.approvalTimeoutMs };
@@ -177,6 +185,7 @@ class DistillRun {
       isSettled: (approvalId) => this.decided.has(approvalId),
       records: () => this.approvals,
       pending: () => this.pending,
+      verify: (decision) => verifySignedDecision(this.reviewerKeys, decision),
     });
   }
 
@@ -186,6 +195,8 @@ class DistillRun {
       decided: this.decided,
       requestedBy: this.request.requestedBy,
       policy: this.policy,
+      strict: this.strict,
+      reviewerKeys: this.reviewerKeys,
       checkApproval: (_approval, edits) => (Object.keys(edits).length > 0 ? 'a model promotion takes no edits; approve or reject it as it is' : undefined),
     });
   }

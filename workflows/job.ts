@@ -20,10 +20,9 @@ import {
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type { LearningActivities } from '../learning/activities';
-import type { ReviewerKeyActivities } from '../activities/reviewer-keys';
 import type { ModelCallResult } from '../activities/types';
-import { registerDecideHandlers } from './decide-handlers';
-import { proposalHashOf, refusalFor, signedDecisionText, type Decision, type PendingApproval, type RecordedDecision, type ApprovalKind } from '../domain/approvals';
+import { loadReviewerKeys, registerDecideHandlers, verifySignedDecision } from './decide-handlers';
+import { proposalHashOf, refusalFor, type Decision, type PendingApproval, type RecordedDecision, type ApprovalKind } from '../domain/approvals';
 import { JobBudget } from '../domain/budget';
 import { InvalidJobInputError, validateJobRequest, type ActionRecord, type JobProgress, type JobRecord, type JobRequest, type JobResult, type LedgerEntry, type RoutingDecisionRecord } from '../domain/job';
 import { boundsProblem, effectivePolicy, jobTypeByName, type JobPolicy, type JobType } from '../domain/job-types';
@@ -103,8 +102,6 @@ const catalog = proxyLocalActivities<Activities>({
   retry: { maximumAttempts: 5 },
 });
 
-// Signed decisions: the reviewers' public keys and the signature check (node:crypto) run beside the workflow.
-const reviewerKeys = proxyLocalActivities<ReviewerKeyActivities>({ startToCloseTimeout: '10 seconds', retry: { maximumAttempts: 3 } });
 
 // The learning loop's side steps: a store blip is retried for about 15 s, then the job records it and goes on.
 const learning = proxyActivities<LearningActivities>({
@@ -182,7 +179,7 @@ class FactoryJob {
 
   async run(): Promise<JobResult> {
     this.publish('planning');
-    if (patched('signed-decisions')) this.reviewerKeys = { ...this.policy.approval.reviewerKeys, ...(await reviewerKeys.loadReviewerKeys()) };
+    if (patched('signed-decisions')) this.reviewerKeys = { ...this.policy.approval.reviewerKeys, ...(await loadReviewerKeys()) };
     this.models = await catalog.loadModelCatalog();
     this.screening = await catalog.screenInput({ jobId: this.request.id, text: textOf(this.request.input) });
     if (this.screening.flagged) {
@@ -497,7 +494,7 @@ class FactoryJob {
       revisedTo: (approvalId) => this.superseded.get(approvalId),
       records: () => this.approvals,
       pending: () => this.pending,
-      verify: (decision) => this.verifySignature(decision),
+      verify: (decision) => verifySignedDecision(this.reviewerKeys, decision),
     });
     setHandler(recordQuery, () => this.snapshot(this.status));
     setHandler(progressQuery, () => ({
@@ -534,16 +531,6 @@ class FactoryJob {
         return this.rules && approval.kind === 'action' ? boundsProblem(merged, this.policy.bounds) : undefined;
       },
     });
-  }
-
-  /** With signed decisions on, a decision counts only once its reviewer's signature verifies. */
-  private verifySignature(decision: Decision): Promise<string | undefined> | undefined {
-    if (Object.keys(this.reviewerKeys).length === 0) return undefined;
-    const publicKey = this.reviewerKeys[decision.reviewer];
-    if (!publicKey || !decision.signature) return Promise.resolve(`signed decisions are on: the decision by ${decision.reviewer} is not signed with a key of theirs`);
-    return reviewerKeys
-      .verifyDecisionSignature({ publicKey, text: signedDecisionText(decision), signature: decision.signature })
-      .then((valid) => (valid ? undefined : `signed decisions are on: the signature does not verify against ${decision.reviewer}'s public key`));
   }
 
   private applyDecision(decision: Decision, via: 'update' | 'signal'): void {
