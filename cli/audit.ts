@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConveyorClient } from '../client';
 import { collectAudit } from '../client/audit';
+import { loadSettings } from '../platform/settings';
 import { parseSince } from './report';
 
 export async function auditCommand(argv: string[], io: { stdout(line: string): void; stderr(line: string): void }): Promise<number> {
@@ -31,7 +32,7 @@ export async function auditCommand(argv: string[], io: { stdout(line: string): v
   try {
     const lines: string[] = [];
     let unreadable = 0;
-    for await (const record of collectAudit(client, { since, type: parsed.values.type, taskQueue: parsed.values['task-queue'] })) {
+    for await (const record of collectAudit(client, { since, type: parsed.values.type, taskQueue: parsed.values['task-queue'], key: loadSettings().auditKey })) {
       lines.push(JSON.stringify(record));
       if (record.kind === 'unreadable') {
         unreadable++;

@@ -2,10 +2,13 @@
  * The audit log: every plan, screening, routing decision, model call, escalation, approval decision
  * (refusals included) and action of a job as append-only records, built from what the workflow itself
  * recorded (its result, or its `record` query while it runs) — so the audit survives any worker.
- * Each record carries hashes of the state before and after it, and a hash chained to the previous
- * record, so an edited or dropped line is detectable.
+ * Each record carries hashes of the state before and after it, the number of records in its job's
+ * trail, and a hash chained to the previous record, so an edited, dropped or cut-off line is detectable.
+ * With an audit key (CONVEYOR_AUDIT_KEY) the chain is an HMAC-SHA256: whoever edits an export cannot
+ * recompute a chain that verifies without the key. Without one it is plain SHA-256, which detects
+ * accidental damage but not an editor who recomputes it.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { RecordedDecision } from '../domain/approvals';
 import type { JobRecord } from '../domain/job';
 import type { DistillResult } from '../learning/types';
@@ -24,16 +27,23 @@ export interface AuditRecord {
   beforeHash: string;
   /** sha256 of the state after it (decision with edits, output, executed action). */
   afterHash: string;
-  /** sha256 of the previous record's hash and this record's content. */
+  /** How many records its job's trail has: a trail cut short no longer matches it. */
+  count: number;
+  /** sha256 (HMAC-SHA256 with the audit key) of the previous record's hash and this record's content. */
   hash: string;
 }
 
 const sha256 = (value: unknown) => createHash('sha256').update(JSON.stringify(value ?? null)).digest('hex');
 
-type Draft = Omit<AuditRecord, 'jobId' | 'seq' | 'hash'>;
+type Draft = Omit<AuditRecord, 'jobId' | 'seq' | 'count' | 'hash'>;
+
+/** One link of the chain: keyed when the export has an audit key. */
+function link(previous: string, content: unknown, key: string | undefined): string {
+  return (key ? createHmac('sha256', key) : createHash('sha256')).update(previous).update(JSON.stringify(content)).digest('hex');
+}
 
 /** The audit trail of one job, in time order, hash-chained. */
-export function auditRecordsOf(record: JobRecord): AuditRecord[] {
+export function auditRecordsOf(record: JobRecord, key?: string): AuditRecord[] {
   const drafts: Draft[] = [];
   const outputsBefore = (step: string) => sha256(record.plan.steps.find((s) => s.id === step)?.inputs ?? null);
   for (const decision of record.decisions) {
@@ -95,22 +105,22 @@ export function auditRecordsOf(record: JobRecord): AuditRecord[] {
       afterHash: sha256({ status: record.status, outputs: record.outputs }),
     });
   }
-  return chain(record.id, drafts);
+  return chain(record.id, drafts, key);
 }
 
 /** Orders a trail by time and links every record to the one before it. */
-function chain(jobId: string, drafts: Draft[]): AuditRecord[] {
+function chain(jobId: string, drafts: Draft[], key: string | undefined): AuditRecord[] {
   drafts.sort((a, b) => a.at.localeCompare(b.at));
   let previous = '';
   return drafts.map((draft, index) => {
-    const withId = { jobId, seq: index + 1, ...draft };
-    previous = createHash('sha256').update(previous).update(JSON.stringify(withId)).digest('hex');
+    const withId = { jobId, seq: index + 1, count: drafts.length, ...draft };
+    previous = link(previous, withId, key);
     return { ...withId, hash: previous };
   });
 }
 
 /** The audit trail of a distill run: the gate's verdict, every decision on the promotion, the outcome. */
-export function auditRecordsOfDistill(workflowId: string, result: DistillResult, closedAt: string): AuditRecord[] {
+export function auditRecordsOfDistill(workflowId: string, result: DistillResult, closedAt: string, key?: string): AuditRecord[] {
   const drafts: Draft[] = [
     {
       at: result.report.generatedAt,
@@ -153,16 +163,22 @@ export function auditRecordsOfDistill(workflowId: string, result: DistillResult,
       afterHash: sha256(result.currentVersion),
     },
   ];
-  return chain(workflowId, drafts);
+  return chain(workflowId, drafts, key);
 }
 
-/** Checks a job's chain: every record's hash follows from the previous one. */
-export function verifyAuditChain(records: readonly AuditRecord[]): boolean {
+/**
+ * Checks one job's trail: numbered 1…count with nothing missing at the end, and every record's hash
+ * following from the previous one (with the audit key, when the export was keyed).
+ */
+export function verifyAuditChain(records: readonly AuditRecord[], key?: string): boolean {
   let previous = '';
-  return records.every(({ hash, ...rest }) => {
-    previous = createHash('sha256').update(previous).update(JSON.stringify(rest)).digest('hex');
-    return previous === hash;
-  });
+  return (
+    records.length > 0 &&
+    records.every(({ hash, ...rest }, index) => {
+      previous = link(previous, rest, key);
+      return rest.seq === index + 1 && rest.count === records.length && previous === hash;
+    })
+  );
 }
 
 /** One line for a recorded decision: its channel, a client report's claimed reviewer, a refused payload's hash. */
@@ -179,18 +195,18 @@ function approvalDetail(approval: RecordedDecision): string {
 
 /** An audit record saying a job could not be read: the export never leaves a job out silently. */
 export function unreadableRecord(jobId: string, at: string, reason: string): AuditRecord {
-  const draft = { jobId, seq: 0, at, step: 'job', kind: 'unreadable' as const, actor: 'audit-export', detail: reason, beforeHash: sha256(null), afterHash: sha256(reason) };
-  return { ...draft, hash: createHash('sha256').update('').update(JSON.stringify(draft)).digest('hex') };
+  const draft = { jobId, seq: 0, count: 0, at, step: 'job', kind: 'unreadable' as const, actor: 'audit-export', detail: reason, beforeHash: sha256(null), afterHash: sha256(reason) };
+  return { ...draft, hash: link('', draft, undefined) };
 }
 
 /** The audit records of every job (and finished distill run) started since `since`, optionally of one job type. */
-export async function* collectAudit(client: ConveyorClient, options: { since: Date; type?: string; taskQueue?: string }): AsyncGenerator<AuditRecord> {
+export async function* collectAudit(client: ConveyorClient, options: { since: Date; type?: string; taskQueue?: string; key?: string }): AsyncGenerator<AuditRecord> {
   const onQueue = options.taskQueue ? ` AND TaskQueue = "${options.taskQueue.replace(/"/g, '')}"` : '';
   if (!options.type || options.type === 'distill') {
     const query = `WorkflowType = "distillWorkflow" AND StartTime >= "${options.since.toISOString()}" AND ExecutionStatus = "Completed"${onQueue}`;
     for await (const execution of client.temporal.workflow.list({ query })) {
       const result = (await client.temporal.workflow.getHandle(execution.workflowId, execution.runId).result()) as DistillResult;
-      yield* auditRecordsOfDistill(execution.workflowId, result, (execution.closeTime ?? new Date()).toISOString());
+      yield* auditRecordsOfDistill(execution.workflowId, result, (execution.closeTime ?? new Date()).toISOString(), options.key);
     }
     if (options.type === 'distill') return;
   }
@@ -206,6 +222,6 @@ export async function* collectAudit(client: ConveyorClient, options: { since: Da
       yield unreadableRecord(execution.workflowId, (execution.closeTime ?? execution.startTime).toISOString(), reason);
       continue;
     }
-    yield* auditRecordsOf(record);
+    yield* auditRecordsOf(record, options.key);
   }
 }

@@ -26,6 +26,8 @@ export const settingsSchema = z.object({
   embeddedUiPort: portSchema.default(8233),
   /** Where a Temporal UI for this cluster is served, for links printed to operators. */
   uiUrl: z.string().url().optional(),
+  /** Keys the audit export's hash chain (HMAC-SHA256), so nobody without it can recompute a chain. */
+  auditKey: z.string().min(16, 'use at least 16 characters (e.g. openssl rand -base64 32)').optional(),
 });
 
 export type ConveyorSettings = z.infer<typeof settingsSchema>;
@@ -56,6 +58,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ConveyorSett
     embeddedGrpcPort: env.CONVEYOR_GRPC_PORT || undefined,
     embeddedUiPort: env.CONVEYOR_UI_PORT || undefined,
     uiUrl: env.CONVEYOR_UI_URL || undefined,
+    auditKey: env.CONVEYOR_AUDIT_KEY || undefined,
   };
   const parsed = settingsSchema.safeParse(raw);
   if (!parsed.success) {
@@ -66,6 +69,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ConveyorSett
       embeddedGrpcPort: 'CONVEYOR_GRPC_PORT',
       embeddedUiPort: 'CONVEYOR_UI_PORT',
       uiUrl: 'CONVEYOR_UI_URL',
+      auditKey: 'CONVEYOR_AUDIT_KEY',
     };
     const problems = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? '');

@@ -3,6 +3,7 @@
  * caller's reviewer identity, and the audit export that keeps every decision — refusals included —
  * from the workflows' own recorded data.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -45,9 +46,12 @@ async function pendingOf(jobId: string) {
   });
 }
 
+// The export's chain is keyed (CONVEYOR_AUDIT_KEY in production): without the key nobody can recompute it.
+const auditKey = `audit-key-${Math.random().toString(36).slice(2)}-for-tests`;
+
 async function auditOf(jobId: string): Promise<AuditRecord[]> {
   const records: AuditRecord[] = [];
-  for await (const record of collectAudit(client, { since: startedAt, type: 'support-ticket', taskQueue: settings.taskQueue })) if (record.jobId === jobId) records.push(record);
+  for await (const record of collectAudit(client, { since: startedAt, type: 'support-ticket', taskQueue: settings.taskQueue, key: auditKey })) if (record.jobId === jobId) records.push(record);
   return records;
 }
 
@@ -73,7 +77,8 @@ describe('reviewer authorisation', () => {
     expect(worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ approvedBy: ['alice', 'bob'] })]);
 
     const audit = await auditOf(jobId);
-    expect(verifyAuditChain(audit)).toBe(true);
+    expect(verifyAuditChain(audit, auditKey)).toBe(true);
+    expect(verifyAuditChain(audit), 'a keyed chain does not verify as a plain one').toBe(false);
     // refused updates leave no history: our client reports them, and the report is recorded as the client's, not the reviewer's
     const refused = audit.filter((record) => record.kind === 'approval-refused');
     expect(refused.map((record) => record.actor)).toEqual(['client-report', 'client-report', 'client-report']);
@@ -86,7 +91,19 @@ describe('reviewer authorisation', () => {
     expect(audit.at(-1)).toMatchObject({ kind: 'outcome', detail: expect.stringMatching(/^completed/) as unknown });
 
     const tampered = audit.map((record, index) => (index === 2 ? { ...record, actor: 'someone-else' } : record));
-    expect(verifyAuditChain(tampered)).toBe(false);
+    expect(verifyAuditChain(tampered, auditKey)).toBe(false);
+    // the tail cut off (say, the action and the outcome): the records' count no longer matches
+    expect(verifyAuditChain(audit.slice(0, -2), auditKey)).toBe(false);
+    // an editor who drops a record and recomputes the chain (renumbered, recounted, rehashed) without the key
+    const edited = audit.filter((record) => record.kind !== 'approval-refused');
+    let previous = '';
+    const recomputed = edited.map(({ hash: _hash, ...rest }, index) => {
+      const content = { ...rest, seq: index + 1, count: edited.length };
+      previous = createHash('sha256').update(previous).update(JSON.stringify(content)).digest('hex');
+      return { ...content, hash: previous };
+    });
+    expect(verifyAuditChain(recomputed), 'the recomputed chain is self-consistent').toBe(true);
+    expect(verifyAuditChain(recomputed, auditKey)).toBe(false);
   });
 
   it('takes the reviewer from the caller identity (CONVEYOR_REVIEWER) when a decision names none', async () => {

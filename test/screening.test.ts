@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { matchInjectionPatterns } from '../domain/screening';
+import { collectAudit, verifyAuditChain, type AuditRecord } from '../client/audit';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { screeningReport } from '../bench/screening';
 import { startFakeOpenAI, type FakeServer } from './fakes/openai-server';
@@ -36,11 +37,11 @@ describe('a flagged job in the factory', () => {
   let fake: FakeServer;
   let worker: RunningWorker;
   let client: ConveyorClient;
+  const settings = testSettings(uniqueId('screening'));
 
   beforeAll(async () => {
     bundle = await bundleConveyorWorkflows();
     fake = await startFakeOpenAI(supportTicketAnswer);
-    const settings = testSettings(uniqueId('screening'));
     worker = await startWorker({ settings, bundle, gateway: { registry: registryWithFakeTiers(fake.url, ['small', 'medium']) } });
     client = await testClient(settings);
   });
@@ -79,5 +80,12 @@ describe('a flagged job in the factory', () => {
     expect(result.screening).toMatchObject({ flagged: true });
     expect(result.decisions.find((decision) => decision.kind === 'screening')?.reason).toMatch(/every action needs a reviewer/);
     expect(worker.outbox.rows(jobId)).toHaveLength(1);
+    // the audit export says who flagged it, and why
+    const audit: AuditRecord[] = [];
+    for await (const record of collectAudit(client, { since: new Date(Date.now() - 10 * 60_000), type: 'support-ticket', taskQueue: settings.taskQueue })) if (record.jobId === jobId) audit.push(record);
+    expect(verifyAuditChain(audit)).toBe(true);
+    expect(audit.filter((record) => record.kind === 'screening')).toEqual([
+      expect.objectContaining({ step: 'screening', actor: 'screening', detail: expect.stringMatching(/^screening: input flagged: .*override-instructions.*every action needs a reviewer/) as unknown }),
+    ]);
   });
 });
