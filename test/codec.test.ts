@@ -28,8 +28,9 @@ import { ensureTemporal, freePort, type TemporalEndpoint } from '../platform/emb
 import { loadSettings, type ConveyorSettings } from '../platform/settings';
 import { createModelGateway } from '../providers/gateway';
 import { bundleConveyorWorkflows, createConveyorWorker } from '../workers/worker';
+import { decideSignal } from '../workflows/job';
 import { launchBrowser } from './support/browser';
-import { tempDir, uniqueId } from './support/temporal';
+import { eventually, tempDir, uniqueId } from './support/temporal';
 import { chromiumMissing } from './support/prerequisites';
 
 const email = 'jane.doe.4471@example.org';
@@ -208,6 +209,62 @@ describe('a job with personal data on an encrypted server', () => {
     for (const secret of personalData) expect(clearText).not.toContain(secret);
     // The plain client cannot read the result either.
     await expect(plainClient!.getResult(jobA)).rejects.toThrow();
+  });
+
+  it('encrypts every payload kind of a history: input, result, memo, summaries, activity inputs and results, markers, signals and updates', async () => {
+    const jobId = uniqueId('pii-kinds');
+    const worker = await startEncryptedWorker(codecA);
+    try {
+      await withClient(codecA, async (client) => {
+        // A refund above the threshold waits for a reviewer: a refused signal and an accepted update reach the history.
+        await client.startJob({ id: jobId, type: 'support-ticket', input: { text: `Refund $900.00 for order #W40004 please. Contact ${email}, card ${card}.` } });
+        const [approval] = await eventually(async () => {
+          const pending = (await client.getStatus(jobId)).pendingApprovals;
+          return pending.length > 0 ? pending : undefined;
+        }, 60_000);
+        await client.temporal.workflow.getHandle(jobId).signal(decideSignal, { approvalId: approval!.approvalId, decision: 'approve', reviewer: 'mallory', comment: `signed off for ${email}` });
+        await client.decide(jobId, { approvalId: approval!.approvalId, decision: 'approve', reviewer: 'alice', comment: `ok for ${email}` });
+        expect((await client.getResult(jobId)).status).toBe('completed');
+      });
+    } finally {
+      await worker.stop();
+    }
+    const history = await plainClient!.temporal.workflow.getHandle(jobId).fetchHistory();
+    // Every payload anywhere in the history, by where it sits; search attributes stay readable by design, and
+    // so does the SDK's own marker bookkeeping (a patch id; a local activity's sequence number, type and times).
+    const sdkBookkeeping = ['markerRecordedEventAttributes.details.patch-data', 'markerRecordedEventAttributes.details.data'];
+    const found = new Map<string, number>();
+    const plain: string[] = [];
+    const visit = (value: unknown, where: string): void => {
+      if (value === null || typeof value !== 'object') return;
+      if (Array.isArray(value)) return value.forEach((item) => visit(item, where));
+      const record = value as Record<string, unknown>;
+      if (record.metadata && record.data instanceof Uint8Array) {
+        found.set(where, (found.get(where) ?? 0) + 1);
+        const encoding = Buffer.from((record.metadata as Record<string, Uint8Array>).encoding ?? new Uint8Array()).toString();
+        if (encoding !== encryptedEncoding && !sdkBookkeeping.some((prefix) => where.startsWith(prefix))) plain.push(`${where} (${encoding})`);
+        return;
+      }
+      for (const [key, child] of Object.entries(record)) if (key !== 'searchAttributes') visit(child, key.endsWith('EventAttributes') ? key : where === 'history' ? key : `${where}.${key}`);
+    };
+    visit(history, 'history');
+    expect(plain, plain.join('; ')).toEqual([]);
+    const kinds = [...found.keys()].join(' ');
+    for (const kind of [
+      'workflowExecutionStartedEventAttributes.input',
+      'workflowExecutionCompletedEventAttributes.result',
+      'workflowPropertiesModifiedEventAttributes.upsertedMemo',
+      'userMetadata.summary',
+      'activityTaskScheduledEventAttributes.input',
+      'activityTaskCompletedEventAttributes.result',
+      'markerRecordedEventAttributes.details.result',
+      'workflowExecutionSignaledEventAttributes.input',
+      'workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest',
+    ]) {
+      expect(kinds, `a payload under ${kind}`).toContain(kind);
+    }
+    const bytes = Buffer.from(temporal.api.history.v1.History.encode(history).finish()).toString('latin1');
+    for (const secret of personalData) expect(bytes.includes(secret), `the history holds "${secret}" in clear`).toBe(false);
   });
 
   it('keeps old histories readable after the current key rotates from A to B', async () => {
