@@ -332,32 +332,38 @@ describe('report, train and eval', () => {
   });
 
   it('train --json saves a model and reports held-out accuracy; eval --json measures it on a small file', async () => {
-    const phrases: Record<string, string[]> = {
-      track_order: ['where is my order', 'my parcel has not arrived', 'tracking has not moved for order', 'when will order ship'],
-      refund_request: ['I want a refund for order', 'please give me my money back for', 'refund the broken item from order', 'return and refund order'],
-      cancel_subscription: ['cancel my subscription', 'stop my plan and billing', 'please end my membership', 'I want to cancel the monthly plan'],
+    // Each label has a vocabulary no other label uses, and every row repeats its label's words: whatever
+    // the held-out tenth is, each of its rows shares its words with training rows of its own label only,
+    // so the known held-out accuracy is exactly 1 (and so is the model's accuracy on the whole file).
+    const vocabulary: Record<string, string[]> = {
+      track_order: ['parcel', 'tracking', 'courier', 'shipment', 'delivery', 'arrive'],
+      refund_request: ['refund', 'money', 'reimburse', 'repayment', 'chargeback', 'returned'],
+      cancel_subscription: ['cancel', 'subscription', 'membership', 'unsubscribe', 'plan', 'terminate'],
     };
-    const rows = Object.entries(phrases).flatMap(([label, texts]) => texts.flatMap((text, index) => [`"${text} ${1000 + index}",${label}`, `"${text} now please ${2000 + index}",${label}`]));
+    const rows = Object.entries(vocabulary).flatMap(([label, words]) =>
+      Array.from({ length: 10 }, (_, index) => `"${words[index % words.length]} ${words[(index + 1) % words.length]} ${words[(index + 2) % words.length]} ${words.join(' ')}",${label}`),
+    );
     const data = path.join(dir, 'intents.csv');
     fs.writeFileSync(data, `text,label\n${rows.join('\n')}\n`);
     const modelFile = path.join(dir, 'intents.model.json');
 
     const train = await conveyor(['train', '--data', data, '--out', modelFile, '--model-size', 'small', '--json'], env);
     expect(train.code).toBe(0);
-    const summary = train.json<{ n: number; trainSize: number; testSize: number; labels: string[]; accuracy: number; out: string }>();
-    expect(summary).toMatchObject({ n: rows.length, labels: Object.keys(phrases).sort(), out: modelFile });
-    expect(summary.trainSize + summary.testSize).toBe(rows.length);
-    expect(summary.accuracy).toBeGreaterThanOrEqual(0);
+    const summary = train.json<{ n: number; trainSize: number; testSize: number; labels: string[]; accuracy: number; accuracyAtTop80: number; out: string }>();
+    expect(summary).toMatchObject({ n: rows.length, labels: Object.keys(vocabulary).sort(), out: modelFile });
+    // a held-out tenth of 30 rows
+    expect({ trainSize: summary.trainSize, testSize: summary.testSize }).toEqual({ trainSize: 27, testSize: 3 });
+    expect({ accuracy: summary.accuracy, accuracyAtTop80: summary.accuracyAtTop80 }).toEqual({ accuracy: 1, accuracyAtTop80: 1 });
     expect(fs.existsSync(modelFile)).toBe(true);
 
     const evaluation = await conveyor(['eval', '--data', data, '--model', modelFile, '--json'], env);
     expect(evaluation.code).toBe(0);
-    const measured = evaluation.json<{ n: number; accuracy: number; coverage: number; escalationRate: number; model: { file: string; labels: number } }>();
+    const measured = evaluation.json<{ n: number; accuracy: number; accuracyOnCovered: number; coverage: number; escalationRate: number; model: { file: string; labels: number } }>();
     expect(measured.n).toBe(rows.length);
     expect(measured.model).toMatchObject({ file: modelFile, labels: 3 });
     expect(measured.coverage + measured.escalationRate).toBeCloseTo(1, 12);
-    expect(measured.accuracy).toBeGreaterThan(0);
-    expect(measured.accuracy).toBeLessThanOrEqual(1);
+    expect(measured.accuracy).toBe(1);
+    expect({ coverage: measured.coverage, accuracyOnCovered: measured.accuracyOnCovered }).toEqual({ coverage: 1, accuracyOnCovered: 1 });
   });
 });
 

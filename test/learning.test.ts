@@ -169,7 +169,7 @@ describe('the gate', () => {
     store.close();
 
     expect(report.gate.passed).toBe(false);
-    expect(report.gate.checks.every((check) => !check.passed)).toBe(true);
+    expect(report.gate.checks.map((check) => check.passed)).toEqual([false, false]); // accuracy and coverage both refused
     expect(report.gate.refusal).toMatch(/refused: golden accuracy .* vs .* now/);
     expect(report.candidate.accuracy).toBeLessThan(report.current!.accuracy - 0.3);
     expect(fs.readFileSync(report.files.markdown, 'utf8')).toContain('**refused**');

@@ -64,7 +64,8 @@ describe('the demo on a configured OpenAI-compatible endpoint', () => {
     const offlineResults = await batchResults(client, offline.output);
     expect(offlineResults).toHaveLength(3);
     const offlineModels = new Set(offlineResults.flatMap((result) => result.ledger.map((entry) => entry.modelId)));
-    expect([...offlineModels].every((id) => id.startsWith('local-'))).toBe(true);
+    expect(offlineModels.size).toBeGreaterThan(0);
+    expect([...offlineModels].filter((id) => !id.startsWith('local-'))).toEqual([]);
 
     const fake: FakeServer = await startFakeOpenAI(supportTicketAnswer);
     cleanups.push(() => fake.close());
@@ -76,7 +77,7 @@ describe('the demo on a configured OpenAI-compatible endpoint', () => {
     const onlineModels = new Set(onlineResults.flatMap((result) => result.ledger.map((entry) => entry.modelId)));
     expect([...onlineModels].some((id) => id.startsWith('local-'))).toBe(false);
     expect(fake.requests.length).toBe(onlineResults.reduce((sum, result) => sum + result.ledger.length, 0));
-    expect(onlineResults.every((result) => result.status === 'completed' && result.actions.length === 1)).toBe(true);
+    expect(onlineResults.map((result) => ({ status: result.status, actions: result.actions.length }))).toEqual(Array.from({ length: 3 }, () => ({ status: 'completed', actions: 1 })));
     expect(online.output).not.toContain('test-key-not-secret');
   }, 180_000);
 });

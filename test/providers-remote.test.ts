@@ -175,11 +175,15 @@ describe('schema enforcement with one repair', () => {
 describe('accounting', () => {
   it('takes usage from the provider and prices it from the registry', async () => {
     const usage = { inputTokens: 1_000, outputTokens: 200 };
-    const { gateway, model } = await gatewayOn(startFakeOpenAI, 'openai-compatible', [answers.json(validAnswer, usage)]);
+    // the fake answers after 150 ms, so the measured latency is bounded below by that and above by the call's own duration
+    const { gateway, model } = await gatewayOn(startFakeOpenAI, 'openai-compatible', [answers.delay(150, answers.json(validAnswer, usage))]);
+    const calledAt = performance.now();
     const outcome = await gateway.call(classifyCall(model.id));
+    const elapsedMs = performance.now() - calledAt;
     expect(outcome).toMatchObject({ usage, modelId: model.id, modelVersion: 'gpt-4o-mini', confidence: null });
     expect(outcome.costUsd).toBeCloseTo(costUsd(model, usage), 12);
-    expect(outcome.latencyMs).toBeGreaterThanOrEqual(0);
+    expect(outcome.latencyMs).toBeGreaterThanOrEqual(140);
+    expect(outcome.latencyMs).toBeLessThanOrEqual(Math.ceil(elapsedMs) + 1);
   });
 
   it('heartbeats while a slow model answers', async () => {
