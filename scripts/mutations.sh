@@ -14,7 +14,7 @@ mutations=(
   "audit tail not counted|client/audit.ts|s/rest\.count === records\.length/true/|test/governance.test.ts"
   "audit chain unkeyed|client/audit.ts|s/\(key \? createHmac\('sha256', key\) : createHash\('sha256'\)\)/createHash('sha256')/|test/audit-chain.test.ts"
   "redaction off for anthropic|providers/redaction.ts|s/return modelSetting \?\? environmentSetting \?\? redactedByDefault\[model\.provider\];/return model.provider === 'anthropic' ? false : (modelSetting ?? environmentSetting ?? redactedByDefault[model.provider]);/|test/redaction-wire.test.ts"
-  "memo sent unencrypted|platform/codec.ts|s/(async encode\(payloads: Payload\[\]\): Promise<Payload\[\]> \{)/$1\n    if (payloads.some((payload) => Buffer.from(payload.data ?? new Uint8Array()).toString().startsWith('{"strategy"'))) return payloads;/|test/codec.test.ts"
+  "memo sent unencrypted|platform/codec.ts|s/(async encode\(payloads: Payload\[\]\): Promise<Payload\[\]> \{)/\$1\n    if (payloads.some((payload) => Buffer.from(payload.data ?? new Uint8Array()).toString().startsWith('{"strategy"'))) return payloads;/|test/codec.test.ts"
   "refusal records unbounded|domain/approvals.ts|s/export const MAX_RECORDED_REFUSALS = 40;/export const MAX_RECORDED_REFUSALS = 1_000_000;/|test/approval-desk.test.ts"
   "scale claim shrinkable in CI|test/scale.test.ts|s/if \(process\.env\.CI && jobCount < claimedJobs\)/if (false)/|test/scale.test.ts"
 )
