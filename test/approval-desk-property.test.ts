@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ConveyorClient } from '../client';
-import { MAX_RECORDED_REFUSALS, type RecordedDecision } from '../domain/approvals';
+import type { RecordedDecision } from '../domain/approvals';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { startFakeOpenAI, type FakeServer } from './fakes/openai-server';
 import { markedTicket, markedTicketAnswer } from './support/desk';
@@ -103,8 +103,8 @@ it('a few hundred random payloads leave a waiting job healthy, unacted and bound
   expect(worker.outbox.rows(jobId)).toEqual([]);
   const live = await client.getRecord(jobId);
   expect(refusals(live.approvals)).toBe(sent);
-  // every refusal is counted, but at most MAX_RECORDED_REFUSALS are kept, then one record that counts the rest
-  expect(live.approvals.length).toBeLessThanOrEqual(MAX_RECORDED_REFUSALS + 1);
+  // every refusal is counted, but at most 40 are kept (the README's bound, written here so a changed cap fails), then one record that counts the rest
+  expect(live.approvals.length).toBeLessThanOrEqual(40 + 1);
   expect(live.approvals.some((decision) => decision.accepted)).toBe(false);
   // client reports name no reviewer; what a refused signal names is its own (self-asserted) claim, refused
   expect(live.approvals.filter((decision) => decision.via === 'client-report').every((decision) => decision.count !== undefined || decision.reviewer === 'client-report')).toBe(true);
