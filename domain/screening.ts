@@ -30,3 +30,11 @@ export function screeningSensitivity(screening: ScreeningResult | undefined): st
   if (!screening?.flagged) return undefined;
   return `the job's input was flagged by prompt-injection screening (${screening.reasons.join(', ')})`;
 }
+
+/**
+ * What an approval's timeout decides: the policy's outcome, except that a flagged job is never approved
+ * by a timeout (it rejects instead), whatever the policy says — a person must approve its actions.
+ */
+export function timeoutVerdict(onTimeout: 'escalate' | 'reject' | 'approve', screening: ScreeningResult | undefined): 'approve' | 'reject' {
+  return onTimeout === 'approve' && !screening?.flagged ? 'approve' : 'reject';
+}

@@ -39,7 +39,7 @@ import {
   type JobStatus,
 } from '../domain/search-attributes';
 import { labelOf } from '../domain/learnable';
-import { screeningSensitivity, type ScreeningResult } from '../domain/screening';
+import { screeningSensitivity, timeoutVerdict, type ScreeningResult } from '../domain/screening';
 import { proposedActionSchema, type ProposedAction } from '../domain/station-schemas';
 import { stakesSensitivity, stationByName, stationCatalogue, type ActionStation, type ModelStation } from '../domain/stations';
 
@@ -672,7 +672,8 @@ class FactoryJob {
         this.recordTimeout(approvalId, `timed out; escalated to ${policy.escalationReviewers.join(', ')}`);
         continue;
       }
-      const verdict = policy.onTimeout === 'approve' ? 'approve' : 'reject';
+      // No built-in job type approves by timeout, so no recorded history takes this branch with a flagged input.
+      const verdict = timeoutVerdict(policy.onTimeout, this.screening);
       this.recordTimeout(approvalId, `timed out; ${verdict === 'approve' ? 'approved by policy' : 'rejected'}`, verdict);
       this.settle(current, verdict, {}, ['timeout']);
     }
