@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ConveyorClient } from '../client';
 import type { RecordedDecision } from '../domain/approvals';
+import { createSeededRandom } from '../providers/local/prng';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { startFakeOpenAI, type FakeServer } from './fakes/openai-server';
 import { markedTicket, markedTicketAnswer } from './support/desk';
@@ -31,17 +32,11 @@ afterAll(async () => {
   await fake?.close();
 });
 
-/** A small seeded generator (mulberry32), so a failure can be reproduced from its seed. */
+/** Random payloads from the project's seeded generator, so a failure can be reproduced from its seed. */
 function random(seed: number) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
+  const generator = createSeededRandom(seed);
+  const next = () => generator.next();
+  const int = (bound: number) => generator.nextInt(bound);
   const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
   const text = (chars: number) => Array.from({ length: Math.ceil(chars / 16) }, () => next().toString(36).slice(2).padEnd(16, 'é')).join('').slice(0, chars);
   const json = (depth: number): unknown => {

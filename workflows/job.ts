@@ -102,7 +102,6 @@ const catalog = proxyLocalActivities<Activities>({
   retry: { maximumAttempts: 5 },
 });
 
-
 // The learning loop's side steps: a store blip is retried for about 15 s, then the job records it and goes on.
 const learning = proxyActivities<LearningActivities>({
   startToCloseTimeout: '20 seconds',
@@ -565,7 +564,7 @@ class FactoryJob {
       return;
     }
     const proposal = { ...(approval.proposedAction as Record<string, unknown>), ...edits };
-    if (Object.keys(edits).length > 0 && proposalHashOf(proposal) !== proposalHashOf(approval.proposedAction)) {
+    if (Object.keys(edits).length > 0 && proposalHashOf(proposal) !== (approval.proposalHash ?? proposalHashOf(approval.proposedAction))) {
       this.revise(approval, proposal, decision.reviewer);
       return;
     }
