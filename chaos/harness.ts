@@ -420,7 +420,7 @@ export interface Accounting {
   missingActions: number;
   /** Paid provider calls beyond the first for a step the ledger accepted without a cache hit, made after a worker held an earlier paid answer. */
   repeatedPaidCalls: number;
-  /** Paid calls beyond the first whose earlier answers no worker ever read: delivered to a worker that was killed first. */
+  /** Paid calls beyond the first whose earlier answers no worker ever kept: delivered to a worker killed before its gateway call returned. */
   answersLostWithWorker: number;
   providerCalls: number;
   paidCalls: number;
@@ -434,9 +434,9 @@ export const definitions = {
   duplicateActions:
     'outbox rows beyond one per job, plus executeAction attempts that inserted a row (the outbox said firstExecution) for an idempotency key another attempt had already inserted',
   repeatedPaidCalls:
-    'for each ledger step with outcome "accepted" and cacheHit false on a fake-provider model, take the provider calls for the same job, station and model (schema-repair prompts excluded) that were paid — answered 200 with a complete completion written to a listening client. Every paid call after the first is a repeat; it counts here when, before it was made, a worker had already received an earlier paid answer for that step (the answer was in the worker\'s hands, so the cache or the workflow history should have kept it). Faulted calls (429, 500, reset, malformed body) and answers the client abandoned at its timeout are not paid (a real provider may still bill an abandoned generation)',
+    'for each ledger step with outcome "accepted" and cacheHit false on a fake-provider model, take the provider calls for the same job, station and model (schema-repair prompts excluded) that were paid — answered 200 with a complete completion written to a listening client. Every paid call after the first is a repeat; it counts here when, before it was made, a worker had already kept an earlier paid answer for that step — the gateway call that paid for it had returned with it, so the cache or the workflow history should have kept it. Faulted calls (429, 500, reset, malformed body) and answers the client abandoned at its timeout are not paid (a real provider may still bill an abandoned generation)',
   answersLostWithWorker:
-    'repeats of a paid call whose earlier answer no worker ever received: the provider wrote it, the worker was SIGKILLed before reading it, and the retry had to ask again — no client can keep an answer it never read',
+    'repeats of a paid call whose earlier answer no worker ever kept: the provider wrote it, the worker was SIGKILLed before its gateway call returned with it (before reading it, validating it, repairing it or caching it), and the retry had to ask again — no client can keep an answer it died holding',
 };
 
 export function accountFor(options: {

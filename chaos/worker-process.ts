@@ -6,6 +6,7 @@
  * model answer the moment the worker holds it, and the gateway's cache counters are rewritten to a
  * per-process stats file every 250 ms.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Outbox, type OutboxRow } from '../activities/outbox';
@@ -18,9 +19,15 @@ import type { ModelProvider } from '../providers/port';
 import { jobTokenPattern, repairMarker, stepKeyOf, type ChaosWorkerConfig, type ExecutionLogLine, type ReceivedLogLine, type WorkerStatsFile } from './evidence';
 import { createConveyorWorker } from '../workers/worker';
 
+/** The answers one gateway call has received so far: they count as held only once the call returns with them. */
+const answersOfThisCall = new AsyncLocalStorage<ReceivedLogLine[]>();
+
 /**
- * The real openai-compatible provider, noting each answer the moment this worker has it: the runner can
- * then tell an answer the worker held (and should never pay for again) from one that died with it.
+ * The real openai-compatible provider, noting each answer this worker receives. The note is written when
+ * the gateway call that asked for it returns (the answer is then cached and on its way into the history),
+ * so the runner can tell an answer the worker kept (and should never pay for again) from one that died
+ * with it: a SIGKILL between the bytes arriving and the gateway keeping them (validation, a schema repair,
+ * the cache write) loses the answer, and asking again is not paying twice for a kept one.
  */
 function recordingProvider(config: ChaosWorkerConfig): ModelProvider {
   const provider = createOpenAICompatibleProvider({ env: process.env });
@@ -34,8 +41,23 @@ function recordingProvider(config: ChaosWorkerConfig): ModelProvider {
         at: Date.now(),
         worker: config.name,
       };
-      fs.appendFileSync(config.receivedLog, `${JSON.stringify(line)}\n`);
+      const pending = answersOfThisCall.getStore();
+      if (pending) pending.push(line);
+      else fs.appendFileSync(config.receivedLog, `${JSON.stringify(line)}\n`);
       return response;
+    },
+  };
+}
+
+/** The gateway, writing the answers a call received to the received log once the call has returned with them. */
+function recordingGateway<Gateway extends ReturnType<typeof createModelGateway>>(gateway: Gateway, config: ChaosWorkerConfig): Gateway {
+  return {
+    ...gateway,
+    async call(call: Parameters<Gateway['call']>[0]) {
+      const received: ReceivedLogLine[] = [];
+      const outcome = await answersOfThisCall.run(received, () => gateway.call(call));
+      if (received.length > 0) fs.appendFileSync(config.receivedLog, received.map((line) => `${JSON.stringify(line)}\n`).join(''));
+      return outcome;
     },
   };
 }
@@ -62,10 +84,13 @@ async function main(): Promise<void> {
   installRuntimeLogging();
   const settings = loadSettings({ TEMPORAL_ADDRESS: config.address, TEMPORAL_NAMESPACE: config.namespace, CONVEYOR_DATA_DIR: config.dataDir });
   const connection = await connectWorkerConnection(settings, config.address);
-  const gateway = createModelGateway({
-    providers: { 'openai-compatible': recordingProvider(config) },
-    log: (message) => console.warn(`[${config.name}] ${message}`),
-  });
+  const gateway = recordingGateway(
+    createModelGateway({
+      providers: { 'openai-compatible': recordingProvider(config) },
+      log: (message) => console.warn(`[${config.name}] ${message}`),
+    }),
+    config,
+  );
   const outbox = new RecordingOutbox(path.join(config.dataDir, 'outbox.sqlite'), config);
   const writeStats = () => {
     const stats: WorkerStatsFile = { worker: config.name, pid: process.pid, ...gateway.cacheStats() };
