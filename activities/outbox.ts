@@ -5,7 +5,7 @@
  * model's redaction placeholders) is sealed at rest with the same keys; ids and reviewers stay readable.
  */
 import type Database from 'better-sqlite3';
-import type { ProposedAction } from '../domain/station-schemas';
+import type { ProposedAction } from '../factories/support/schemas';
 import { openText, sealText, type EncryptionKeyring } from '../platform/codec';
 import { openSqlite } from '../platform/sqlite';
 

@@ -1,7 +1,7 @@
 /**
  * The plain-data shapes of activity inputs and outputs (what crosses into workflow history).
  */
-import type { ProposedAction } from '../domain/station-schemas';
+import type { ProposedAction } from '../factories/support/schemas';
 import type { Usage } from '../domain/models';
 
 export interface ModelCallRequest {

@@ -3,8 +3,9 @@
  * their line number and reason; valid lines still run.
  */
 import fs from 'node:fs';
-import { InvalidJobInputError, validateJobRequest, type JobRequest } from '../domain/job';
-import { stations } from '../domain/stations';
+import { InvalidJobInputError, type JobRequest } from '../domain/job';
+import { stations } from '../legacy/stations';
+import { validateBuiltinJobRequest } from '../legacy/job-types';
 
 /**
  * What a jobs-file line may not say although a job request can: its batch (the batch workflow sets it on
@@ -60,7 +61,7 @@ export function readJobsFile(file: string, defaults: { type?: string } = {}): { 
       }
       const withType = defaults.type && !('type' in raw) ? { ...raw, type: defaults.type } : raw;
       try {
-        const job = validateJobRequest(withType);
+        const job = validateBuiltinJobRequest(withType);
         const problem = lineProblem(job);
         if (problem) {
           problems.push({ line, reason: problem });

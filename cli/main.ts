@@ -15,7 +15,7 @@ import {
   type JobStatusView,
 } from '../client';
 import { jobIdSchema } from '../domain/job';
-import { jobTypeByName, UnknownJobTypeError } from '../domain/job-types';
+import { jobTypeByName, UnknownJobTypeError } from '../legacy/job-types';
 import type { Plan } from '../domain/plan';
 import { ensureTemporal, TemporalUnavailableError } from '../platform/embedded-server';
 import { InvalidSettingsError, loadSettings } from '../platform/settings';

@@ -13,7 +13,7 @@ import type { JobRequest, JobResult } from '../domain/job';
 import { tiers } from '../domain/models';
 import { resolveWire } from '../domain/plan';
 import { route } from '../domain/routing';
-import { modelStation } from '../domain/stations';
+import { modelStation } from '../legacy/stations';
 import { replayPolicy, replayPolicySchema, replayPolicyWithCalls, type NewCallPort, type PolicyReplayReport, type ReplayPolicy } from '../learning/replay-policy';
 import { createModelGateway } from '../providers/gateway';
 import type { ModelGateway } from '../providers/gateway-types';

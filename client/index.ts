@@ -19,8 +19,8 @@ import {
 } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { decisionSchema, signedDecisionText, type Decision, type PendingApproval } from '../domain/approvals';
-import { InvalidJobInputError, validateJobRequest, type JobProgress, type JobRecord, type JobRequest, type JobResult, type LedgerEntry } from '../domain/job';
-import { jobTypeByName } from '../domain/job-types';
+import { InvalidJobInputError, type JobProgress, type JobRecord, type JobRequest, type JobResult, type LedgerEntry } from '../domain/job';
+import { jobTypeByName, validateBuiltinJobRequest } from '../legacy/job-types';
 import { ConveyorBatchId, ConveyorCostUsd, ConveyorJobType, ConveyorStatus, type JobStatus } from '../domain/search-attributes';
 import { INLINE_PAYLOAD_LIMIT_BYTES, storeClaim } from '../platform/claims';
 import { connectClient } from '../platform/connection';
@@ -114,7 +114,7 @@ export class ConveyorClient {
 
   /** Starts a job; the same id returns the existing run instead of starting a second one. */
   async startJob(request: JobRequest): Promise<StartedJob> {
-    const job = validateJobRequest(request);
+    const job = validateBuiltinJobRequest(request);
     const jobType = jobTypeByName(job.type);
     try {
       const handle = await this.temporal.workflow.start(jobWorkflow, {
@@ -146,7 +146,7 @@ export class ConveyorClient {
       const problems: string[] = [];
       request.jobs.forEach((job, index) => {
         try {
-          validateJobRequest(job);
+          validateBuiltinJobRequest(job);
         } catch (error) {
           if (error instanceof InvalidJobInputError) problems.push(`jobs[${index}] (${job.id ?? 'no id'}): ${error.message}`);
           else throw error;

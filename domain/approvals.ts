@@ -5,7 +5,6 @@
  */
 import { z } from 'zod';
 import { canonicalJson, sha256Hex } from './hash';
-import type { ApprovalPolicy } from './job-types';
 
 /** Largest decision accepted (its JSON, in characters): edits and comments are small by nature. */
 export const MAX_DECISION_CHARS = 32_000;
@@ -149,7 +148,7 @@ export interface DecisionContext {
   pending: readonly PendingApproval[];
   decided: ReadonlySet<string>;
   requestedBy?: string;
-  policy: ApprovalPolicy;
+  policy: { allowSelfApproval: boolean };
   /** Validates the proposal with an approval's edits merged onto it; returns a problem or undefined. */
   checkApproval(approval: PendingApproval, edits: Record<string, unknown>): string | undefined;
   /** Approval ids an edit replaced, with the id of the revision that replaced them. */

@@ -3,7 +3,6 @@
  * an operator reads. Plain serialisable data that crosses client, workflow and activity boundaries.
  */
 import { z } from 'zod';
-import { policyOverridesSchema, jobTypeByName, UnknownJobTypeError } from './job-types';
 import type { Tier } from './models';
 import type { Plan } from './plan';
 import type { BudgetSnapshot } from './budget';
@@ -16,6 +15,22 @@ export const jobIdSchema = z
   .min(1, 'must not be empty')
   .max(200, 'longer than 200 characters')
   .regex(/^[\w.:@-]+$/, 'use letters, digits and . _ : @ - only');
+
+/** What a job request may change about its type's policy; reviewers and timeout outcomes are not among them. */
+export const policyOverridesSchema = z
+  .object({
+    planner: z.enum(['recipe', 'model']).optional(),
+    budgetUsd: z.number().positive().optional(),
+    overBudget: z.enum(['pause', 'fail']).optional(),
+    approvalTimeoutMs: z.number().int().positive().optional(),
+    confidenceThresholds: z.record(z.string(), z.number().min(0).max(1)).optional(),
+  })
+  .strict();
+export type PolicyOverrides = z.infer<typeof policyOverridesSchema>;
+
+export class UnknownJobTypeError extends Error {
+  override readonly name = 'UnknownJobTypeError';
+}
 
 export const jobRequestSchema = z
   .object({
@@ -42,20 +57,23 @@ export class InvalidJobInputError extends Error {
   }
 }
 
-/** Validates a job request and its input against the job type; throws InvalidJobInputError naming each bad field. */
-export function validateJobRequest(request: unknown): JobRequest {
+/**
+ * Validates a job request and its input against the job type's input schema (`inputSchemaOf` throws
+ * UnknownJobTypeError for a type it does not know); throws InvalidJobInputError naming each bad field.
+ */
+export function validateJobRequest(request: unknown, inputSchemaOf: (type: string) => z.ZodType): JobRequest {
   const parsed = jobRequestSchema.safeParse(request);
   if (!parsed.success) throw invalid(parsed.error.issues, '');
-  let jobType;
+  let inputSchema;
   try {
-    jobType = jobTypeByName(parsed.data.type);
+    inputSchema = inputSchemaOf(parsed.data.type);
   } catch (error) {
     if (error instanceof UnknownJobTypeError) {
       throw new InvalidJobInputError(`type: ${error.message}`, [{ field: 'type', problem: error.message }]);
     }
     throw error;
   }
-  const input = jobType.input.safeParse(parsed.data.input);
+  const input = inputSchema.safeParse(parsed.data.input);
   if (!input.success) throw invalid(input.error.issues, 'input');
   return { ...parsed.data, input: input.data };
 }

@@ -4,12 +4,11 @@
  * moves up a tier on difficulty signals or escalation, and hands off to a person above the top.
  */
 import { type ModelSpec, type Tier, tiers } from './models';
-import type { ModelStation } from './stations';
 
 export type EscalationCause = 'low-confidence' | 'schema-violation' | 'context-length' | 'model-failure';
 
 export interface RouteRequest {
-  station: Pick<ModelStation, 'name' | 'defaultTier' | 'maxOutputTokens'>;
+  station: { name: string; defaultTier: Tier; maxOutputTokens: number };
   models: readonly ModelSpec[];
   inputChars: number;
   /** Inputs longer than this start one tier up. */

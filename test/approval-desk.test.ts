@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { ConveyorClient } from '../client';
-import { jobTypeByName } from '../domain/job-types';
+import { jobTypeByName } from '../legacy/job-types';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { startFakeOpenAI, type FakeServer } from './fakes/openai-server';
 import { bigObject, hostileCli, markedTicket, markedTicketAnswer } from './support/desk';

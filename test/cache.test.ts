@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { modelSpecSchema } from '../domain/models';
-import { classifyIntentOutputSchema } from '../domain/station-schemas';
+import { classifyIntentOutputSchema } from '../factories/support/schemas';
 import { cacheKey, createRedisCacheStore, createSqliteCacheStore, openCacheStore, type CacheStore } from '../providers/cache';
 import { createModelGateway } from '../providers/gateway';
 import { createRegistry } from '../providers/registry';

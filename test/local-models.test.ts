@@ -18,7 +18,7 @@ import {
   extractCallInfoOutputSchema,
   extractEntitiesOutputSchema,
   proposedActionSchema,
-} from '../domain/station-schemas';
+} from '../factories/support/schemas';
 import type { LocalSkill, ProviderRequest } from '../providers/port';
 import { createLocalProvider, countTokens, InvalidLocalInputError, InvalidModelFileError, UnknownLocalModelError, UnsupportedSkillError } from '../providers/local';
 import { CsvParseError, parseCsv, parseCsvRecords } from '../providers/local/csv';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { modelSpecSchema, type ModelSpec } from '../domain/models';
-import { classifyIntentOutputSchema } from '../domain/station-schemas';
+import { classifyIntentOutputSchema } from '../factories/support/schemas';
 import { createAnthropicProvider } from '../providers/anthropic';
 import { createModelGateway } from '../providers/gateway';
 import { createLocalProvider } from '../providers/local';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { z } from 'zod';
 import { costUsd, modelSpecSchema, type ModelSpec } from '../domain/models';
-import { classifyIntentOutputSchema } from '../domain/station-schemas';
+import { classifyIntentOutputSchema } from '../factories/support/schemas';
 import { createSqliteCacheStore, type CacheStore } from '../providers/cache';
 import { parseRetryAfterMs, SchemaViolationError, toApplicationFailure } from '../providers/errors';
 import { createModelGateway } from '../providers/gateway';

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { modelSpecSchema, type ModelSpec } from '../domain/models';
-import { extractEntitiesOutputSchema } from '../domain/station-schemas';
+import { extractEntitiesOutputSchema } from '../factories/support/schemas';
 import { createSqliteCacheStore } from '../providers/cache';
 import { createModelGateway } from '../providers/gateway';
 import { InvalidRedactionSettingError, isValidIban, passesLuhn, Redactor, redactionEnabledFor, redactionFromEnvironment, redactPii } from '../providers/redaction';

@@ -17,7 +17,7 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { createActivities } from '../activities';
 import type { JobRequest, JobResult } from '../domain/job';
-import { jobTypeByName } from '../domain/job-types';
+import { jobTypeByName } from '../legacy/job-types';
 import { ConveyorBatchId, ConveyorJobType, ConveyorStatus } from '../domain/search-attributes';
 import { jobWorkflow } from './job';
 

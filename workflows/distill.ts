@@ -9,7 +9,7 @@
  */
 import { condition, patched, proxyActivities, setCurrentDetails, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { refusalFor, type Decision, type PendingApproval, type RecordedDecision } from '../domain/approvals';
-import type { ApprovalPolicy } from '../domain/job-types';
+import type { ApprovalPolicy } from '../legacy/job-types';
 import { ConveyorJobType, ConveyorStatus, type JobStatus } from '../domain/search-attributes';
 import type { LearningActivities } from '../learning/activities';
 import type { DistillRequest, DistillResult, DistillSettings, DistillReport, DistillStatus, ShadowOutcome } from '../learning/types';

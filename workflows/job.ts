@@ -24,8 +24,8 @@ import type { ModelCallResult } from '../activities/types';
 import { loadReviewerKeys, registerDecideHandlers, verifySignedDecision } from './decide-handlers';
 import { proposalHashOf, refusalFor, type Decision, type PendingApproval, type RecordedDecision, type ApprovalKind } from '../domain/approvals';
 import { JobBudget } from '../domain/budget';
-import { InvalidJobInputError, validateJobRequest, type ActionRecord, type JobProgress, type JobRecord, type JobRequest, type JobResult, type LedgerEntry, type RoutingDecisionRecord } from '../domain/job';
-import { boundsProblem, effectivePolicy, jobTypeByName, type JobPolicy, type JobType } from '../domain/job-types';
+import { InvalidJobInputError, type ActionRecord, type JobProgress, type JobRecord, type JobRequest, type JobResult, type LedgerEntry, type RoutingDecisionRecord } from '../domain/job';
+import { boundsProblem, effectivePolicy, jobTypeByName, validateBuiltinJobRequest, type JobPolicy, type JobType } from '../legacy/job-types';
 import { tiers, type ModelSpec, type Tier } from '../domain/models';
 import { dependenciesOf, resolveWire, validatePlan, type Plan, type PlanStep } from '../domain/plan';
 import { route, type EscalationCause } from '../domain/routing';
@@ -40,8 +40,8 @@ import {
 } from '../domain/search-attributes';
 import { labelOf } from '../domain/learnable';
 import { screeningSensitivity, timeoutVerdict, type ScreeningResult } from '../domain/screening';
-import { proposedActionSchema, type ProposedAction } from '../domain/station-schemas';
-import { stakesSensitivity, stationByName, stationCatalogue, type ActionStation, type ModelStation } from '../domain/stations';
+import { proposedActionSchema, type ProposedAction } from '../factories/support/schemas';
+import { stakesSensitivity, stationByName, stationCatalogue, type ActionStation, type ModelStation } from '../legacy/stations';
 
 // ---- messages (the reviewers' contract; the client and tests import these very objects) ----------
 
@@ -162,7 +162,7 @@ class FactoryJob {
 
   constructor(rawRequest: JobRequest) {
     try {
-      this.request = validateJobRequest(rawRequest);
+      this.request = validateBuiltinJobRequest(rawRequest);
     } catch (error) {
       if (error instanceof InvalidJobInputError) {
         throw ApplicationFailure.create({ type: error.name, message: error.message, nonRetryable: true, details: [error.issues] });

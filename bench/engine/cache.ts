@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { cacheKey, createSqliteCacheStore, type CacheKeyParts } from '../../providers/cache';
-import { classifyIntentOutputSchema, supportIntents } from '../../domain/station-schemas';
-import { modelStation } from '../../domain/stations';
+import { classifyIntentOutputSchema, supportIntents } from '../../factories/support/schemas';
+import { modelStation } from '../../legacy/stations';
 import { figure, type BenchContext, type SectionOutcome } from './figures';
 import { elapsedMs, summarize } from './measure';
 

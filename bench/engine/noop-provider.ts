@@ -5,7 +5,7 @@
  * provider, so the default registry's local-small/medium/large models all resolve to it.
  */
 import type { ModelProvider, ProviderRequest, ProviderResponse, LocalSkill } from '../../providers/port';
-import type { ModelStation } from '../../domain/stations';
+import type { ModelStation } from '../../legacy/stations';
 import { createModelGateway, type ConveyorModelGateway } from '../../providers/gateway';
 import { loadRegistry } from '../../providers/registry';
 

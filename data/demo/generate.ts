@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createSeededRandom, type SeededRandom } from '../../providers/local/prng';
 import { formatCsvField } from '../../providers/local/csv';
-import type { SupportIntent } from '../../domain/station-schemas';
+import type { SupportIntent } from '../../factories/support/schemas';
 
 const messagesPerIntent = 48;
 const snippetsPerLabel = 70;

@@ -10,7 +10,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { ModelSpec } from '../../domain/models';
-import { classifyIntentOutputSchema, ticketTextInputSchema } from '../../domain/station-schemas';
+import { classifyIntentOutputSchema, ticketTextInputSchema } from '../../factories/support/schemas';
 import type { ModelCall, ModelGateway } from '../../providers/gateway-types';
 import { createLocalProvider, countTokens, InvalidLocalInputError } from '../../providers/local';
 import { classifyText } from '../../providers/local/classifier';

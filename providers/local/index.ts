@@ -19,7 +19,7 @@ import {
   type CheckRelevanceOutput,
   type ClassifyIntentOutput,
   type SupportIntent,
-} from '../../domain/station-schemas';
+} from '../../factories/support/schemas';
 import { classifyText } from './classifier';
 import { extractEntities } from './entities';
 import { assessRisk } from './risk';

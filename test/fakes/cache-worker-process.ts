@@ -5,7 +5,7 @@
  * Environment: FAKE_OPENAI_URL, CONVEYOR_CACHE_REDIS_URL.
  */
 import { modelSpecSchema } from '../../domain/models';
-import { classifyIntentOutputSchema } from '../../domain/station-schemas';
+import { classifyIntentOutputSchema } from '../../factories/support/schemas';
 import { createModelGateway } from '../../providers/gateway';
 import { createRegistry } from '../../providers/registry';
 

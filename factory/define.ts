@@ -1,0 +1,259 @@
+/**
+ * The public definition API: how a team describes its factory — stations (typed model steps), actions
+ * (what the factory does once a proposal is approved) and job types (recipes wired from stations and
+ * actions, with their policies). Definitions hold the team's functions (prompts, confidence rules,
+ * sensitivity, execute); the engine runs those only in activities. What workflows read is the plain-data
+ * snapshot of a definition (factory/snapshot.ts), so changing a definition never changes a job in flight.
+ */
+import type { z } from 'zod';
+import type { Tier } from '../domain/models';
+
+/** The version of this definition API; `factory show` prints it and snapshots record it. */
+export const DEFINITION_API_VERSION = 1;
+
+// ---- stations ------------------------------------------------------------------------------------
+
+/**
+ * Which number a station's confidence is, the one routing compares with its threshold. Explicit, so an
+ * answer that carries no probability never gets a silent constant:
+ * - `{ from: 'model' }`: the model's own probability (the offline classifiers give calibrated ones); an
+ *   answer without one is accepted unscored, and `factory show` says so.
+ * - `{ from: 'model', otherwise: 0.8 }`: the model's probability, else the stated value.
+ * - `{ from: 'field', field: 'confidence' }`: a number in [0, 1] the output itself carries.
+ * - a function `(output, modelConfidence) => number`: the station's own rule.
+ */
+export type ConfidenceRule<O = unknown> =
+  | { from: 'model'; otherwise?: number }
+  | { from: 'field'; field: string }
+  | ((output: O, modelConfidence: number | null) => number);
+
+/** How the offline default (the `local` provider, no network) answers a station. */
+export type LocalAnswer<I = unknown, O = unknown> =
+  /** One of the engine's bundled offline models, by name (see `conveyor factory show`). */
+  | { model: string }
+  /** The team's own offline answerer: an extractor, rules, a classifier it loads itself. */
+  | ((input: I, context: LocalAnswerContext) => LocalAnswerResult<O> | Promise<LocalAnswerResult<O>>);
+
+export interface LocalAnswerContext {
+  /** The registry model asked: its id, tier and `options` (e.g. a model file the registry names). */
+  model: { id: string; tier: Tier; options: Record<string, unknown> };
+}
+
+export interface LocalAnswerResult<O = unknown> {
+  output: O;
+  /** A probability in [0, 1] where the answerer has one. */
+  confidence?: number;
+  /** Recorded in the ledger (e.g. the version of a model file). */
+  modelVersion?: string;
+}
+
+/** What the learning loop trains a station on: the label field of its output and the text field of its input. */
+export interface LearnableField {
+  /** The output field holding the label (a string or a boolean). */
+  label: string;
+  /** The input field holding the text the label describes. */
+  text: string;
+  /** Label names for a boolean label field, e.g. `{ true: 'relevant', false: 'irrelevant' }`. */
+  booleanLabels?: { true: string; false: string };
+}
+
+export interface StationDefinition<I = unknown, O = unknown> {
+  readonly kind: 'station';
+  readonly name: string;
+  readonly description: string;
+  readonly input: z.ZodType<I>;
+  readonly output: z.ZodType<O>;
+  readonly prompt: (input: I) => { system: string; user: string };
+  readonly defaultTier: Tier;
+  /** Answers whose confidence is below this escalate to the next tier, then to a person. */
+  readonly confidenceThreshold: number;
+  readonly confidence: ConfidenceRule<O>;
+  /** Upper bound on output tokens: caps the answer and estimates its cost before the call. */
+  readonly maxOutputTokens: number;
+  /** Offline, without it the local model cannot answer and the step escalates. */
+  readonly local?: LocalAnswer<I, O>;
+  readonly learnable?: LearnableField;
+}
+
+export interface StationSpec<I, O> {
+  name: string;
+  description: string;
+  input: z.ZodType<I>;
+  output: z.ZodType<O>;
+  prompt(input: I): { system: string; user: string };
+  defaultTier: Tier;
+  confidenceThreshold: number;
+  confidence?: ConfidenceRule<O>;
+  maxOutputTokens?: number;
+  local?: LocalAnswer<I, O>;
+  learnable?: LearnableField;
+}
+
+export const DEFAULT_MAX_OUTPUT_TOKENS = 500;
+
+export function defineStation<I, O>(spec: StationSpec<I, O>): StationDefinition<I, O> {
+  return Object.freeze({
+    kind: 'station' as const,
+    ...spec,
+    confidence: spec.confidence ?? ({ from: 'model' } as ConfidenceRule<O>),
+    maxOutputTokens: spec.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
+  });
+}
+
+// ---- actions -------------------------------------------------------------------------------------
+
+/** What a sensitivity rule sees of the job: its input and the outputs and confidences of the steps before. */
+export interface JobView {
+  jobId: string;
+  jobType: string;
+  input: unknown;
+  outputs: Readonly<Record<string, unknown>>;
+  confidences: Readonly<Record<string, number | null>>;
+}
+
+/** Why a proposal needs a person; `approvals: 2` asks for two different reviewers. */
+export type Sensitivity = string | { reason: string; approvals?: 1 | 2 } | undefined;
+
+export interface ActionContext {
+  /** `<jobId>:<stepId>`: the same on every retry, after a worker crash and after a replay. */
+  idempotencyKey: string;
+  jobId: string;
+  stepId: string;
+  /** The reviewers who approved it (empty when the policy let it run on its own). */
+  approvedBy: string[];
+  /** Aborted when Temporal cancels the activity (the job was cancelled or the worker shuts down). */
+  signal: AbortSignal;
+}
+
+/** What `execute` may return: kept in the job's record, the ledger and the audit export. */
+export type ActionReceipt = Record<string, string | number | boolean | null> | undefined | void;
+
+export interface ActionDefinition<P = unknown, S = unknown> {
+  readonly kind: 'action';
+  readonly name: string;
+  readonly description: string;
+  readonly proposal: z.ZodType<P>;
+  /** The schema of this action's settings in a job type's policy (`policy.actions[name]`). */
+  readonly settings?: z.ZodType<S>;
+  readonly sensitivity?: (proposal: P, settings: S, job: JobView) => Sensitivity;
+  /** Why this proposal means "do nothing" (then nothing runs and nobody is asked), or undefined. */
+  readonly skip?: (proposal: P) => string | undefined;
+  readonly execute: (proposal: P, context: ActionContext) => Promise<ActionReceipt>;
+}
+
+export interface ActionSpec<P, S> {
+  name: string;
+  description: string;
+  proposal: z.ZodType<P>;
+  settings?: z.ZodType<S>;
+  sensitivity?(proposal: P, settings: S, job: JobView): Sensitivity;
+  skip?(proposal: P): string | undefined;
+  execute(proposal: P, context: ActionContext): Promise<ActionReceipt>;
+}
+
+export function defineAction<P, S = Record<string, never>>(spec: ActionSpec<P, S>): ActionDefinition<P, S> {
+  return Object.freeze({ kind: 'action' as const, ...spec });
+}
+
+// ---- job types -----------------------------------------------------------------------------------
+
+/** A wire: `$job.<path>` (the job input) or `$steps.<stepId>.<path>` (an earlier step's output). */
+export type Wire = string;
+
+export type RecipeStep =
+  /** A model step: the station's input fields, each wired. */
+  | { id: string; station: string; inputs: Record<string, Wire>; when?: Wire }
+  /** An action step: the proposal (usually an earlier step's output) goes to the action. */
+  | { id: string; action: string; proposal: Wire; when?: Wire }
+  /**
+   * A fan-out: the station runs once per item of the list `each` resolves to, at most `concurrency` at a
+   * time; inputs may read `$item` / `$item.<path>`. The step's output is the list of answers, in order.
+   */
+  | { id: string; station: string; each: Wire; inputs: Record<string, Wire>; concurrency?: number; when?: Wire };
+
+export interface ApprovalPolicySpec {
+  /** Who may decide. '*' allows anyone (demos only). */
+  reviewers: string[];
+  /** Who decides after the first timeout when onTimeout is 'escalate'. */
+  escalationReviewers?: string[];
+  timeoutMs: number;
+  /** What a timeout does. A job whose input was flagged by screening is never approved by a timeout. */
+  onTimeout: 'escalate' | 'reject' | 'approve';
+  allowSelfApproval?: boolean;
+  /** Actions (by name) that need two different reviewers. */
+  twoPersonActions?: string[];
+  /** Does a reviewer who edits a proposal count as an approver of the revision the edit creates? */
+  editorApproves?: boolean;
+  /** Signed decisions (opt-in): reviewer → Ed25519 public key (PEM or base64 SPKI). */
+  reviewerKeys?: Record<string, string>;
+}
+
+export interface JobPolicySpec {
+  planner?: 'recipe' | 'model';
+  budgetUsd: number;
+  /** Over budget: wait for a "raise budget" decision, or fail. */
+  overBudget?: 'pause' | 'fail';
+  /** Per-station overrides of the confidence threshold. */
+  confidenceThresholds?: Record<string, number>;
+  /** Inputs longer than this start one tier up. */
+  longInputChars?: number;
+  approval: ApprovalPolicySpec;
+  /** Each action's settings (checked against the action's `settings` schema). */
+  actions?: Record<string, unknown>;
+  /** Limits no proposal may cross, whoever proposes it (a model, or a reviewer's edit). */
+  bounds?: { maxBudgetUsd?: number; maxProposalChars?: number; maxNumbers?: Record<string, number> };
+}
+
+export interface JobTypeDefinition<I = unknown> {
+  readonly kind: 'job-type';
+  readonly name: string;
+  readonly description: string;
+  readonly input: z.ZodType<I>;
+  readonly recipe: { steps: readonly RecipeStep[] };
+  readonly policy: JobPolicySpec;
+  /** One line for the Temporal UI's summary. */
+  readonly summarize?: (input: I) => string;
+}
+
+export interface JobTypeSpec<I> {
+  name: string;
+  description: string;
+  input: z.ZodType<I>;
+  recipe: { steps: readonly RecipeStep[] };
+  policy: JobPolicySpec;
+  summarize?(input: I): string;
+}
+
+export function defineJobType<I>(spec: JobTypeSpec<I>): JobTypeDefinition<I> {
+  return Object.freeze({ kind: 'job-type' as const, ...spec });
+}
+
+// ---- factories -----------------------------------------------------------------------------------
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- a factory holds stations of any input and output types */
+export type AnyStation = StationDefinition<any, any>;
+export type AnyAction = ActionDefinition<any, any>;
+export type AnyJobType = JobTypeDefinition<any>;
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+export interface FactorySpec {
+  /** The factory's name (e.g. "support"); shown in `factory show` and recorded with every job. */
+  name: string;
+  /**
+   * The factory's declared version. Prompts, confidence rules and `execute` are code the engine cannot
+   * hash: change this string when they change, so jobs record which code they ran on.
+   */
+  version: string;
+  stations: readonly AnyStation[];
+  actions?: readonly AnyAction[];
+  jobTypes: readonly AnyJobType[];
+}
+
+export interface Factory {
+  readonly kind: 'factory';
+  readonly name: string;
+  readonly version: string;
+  readonly stations: ReadonlyMap<string, AnyStation>;
+  readonly actions: ReadonlyMap<string, AnyAction>;
+  readonly jobTypes: ReadonlyMap<string, AnyJobType>;
+}
