@@ -3,6 +3,7 @@
  * a worker, runs the demo batch of support tickets with a live progress view, lists what waits for a
  * reviewer with the exact commands to decide it, and keeps the UI up until Ctrl-C (unless --once).
  */
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import readline from 'node:readline/promises';
 import { ConveyorClient, type PendingItem } from '../client';
@@ -57,8 +58,10 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   };
 
   try {
+    // The stamp is for people; the random suffix keeps two demos started within one second apart (a
+    // batch id already taken would report the earlier batch instead of starting this one).
     const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
-    const batchId = `demo-${stamp}`;
+    const batchId = `demo-${stamp}-${randomBytes(3).toString('hex')}`;
     const { jobs, problems } = readJobsFile(options.jobsFile);
     for (const problem of problems) out(`  skipped line ${problem.line}: ${problem.reason}`);
     const demoJobs = jobs.map((job) => ({ ...job, id: `${batchId}-${job.id.replace(/^demo-/, '')}` }));

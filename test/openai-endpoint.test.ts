@@ -69,7 +69,6 @@ describe('the demo on a configured OpenAI-compatible endpoint', () => {
 
     const fake: FakeServer = await startFakeOpenAI(supportTicketAnswer);
     cleanups.push(() => fake.close());
-    await new Promise((resolve) => setTimeout(resolve, 1100)); // the demo's batch id has one-second resolution
     const online = await runDemo({ ...env, OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'test-key-not-secret' });
     expect(online.code, online.output).toBe(0);
     const onlineResults = await batchResults(client, online.output);

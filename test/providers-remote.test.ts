@@ -32,7 +32,8 @@ function remoteModel(provider: 'openai-compatible' | 'anthropic', baseUrl: strin
     outputPricePerMTokUsd: 0.6,
     contextWindow: 128_000,
     structuredOutput: true,
-    timeoutMs: 2_000,
+    // Far above any answer here, so a loaded machine never turns one into a timeout; the timeout case sets its own.
+    timeoutMs: 30_000,
     options: { baseUrl, apiKeyEnv: 'TEST_API_KEY' },
     ...fields,
   });
@@ -87,12 +88,12 @@ const protocols = [
 ];
 
 describe.each(protocols)('$name failures become ApplicationFailures Temporal can act on', ({ start, provider }) => {
-  const cases: Array<{ scenario: string; answer: FakeAnswer; type: string; nonRetryable: boolean; nextRetryDelay?: number }> = [
+  const cases: Array<{ scenario: string; answer: FakeAnswer; type: string; nonRetryable: boolean; nextRetryDelay?: number; timeoutMs?: number }> = [
     { scenario: '429 with Retry-After seconds', answer: answers.rateLimited('7'), type: 'ModelRateLimitedError', nonRetryable: false, nextRetryDelay: 7_000 },
     { scenario: '500', answer: answers.serverError(500), type: 'ModelServerError', nonRetryable: false },
     { scenario: '503', answer: answers.serverError(503), type: 'ModelServerError', nonRetryable: false },
     { scenario: 'connection reset', answer: answers.reset(), type: 'ModelConnectionError', nonRetryable: false },
-    { scenario: 'answer slower than the timeout', answer: answers.delay(1_500, answers.json(validAnswer)), type: 'ModelTimeoutError', nonRetryable: false },
+    { scenario: 'answer slower than the timeout', answer: answers.delay(600_000, answers.json(validAnswer)), type: 'ModelTimeoutError', nonRetryable: false, timeoutMs: 500 },
     { scenario: 'malformed response body', answer: answers.malformed(), type: 'MalformedModelOutputError', nonRetryable: false },
     {
       scenario: '400 context length exceeded',
@@ -106,8 +107,8 @@ describe.each(protocols)('$name failures become ApplicationFailures Temporal can
     { scenario: '404', answer: answers.error(404, 'The model does not exist'), type: 'ModelNotFoundError', nonRetryable: true },
   ];
 
-  it.each(cases)('$scenario → $type', async ({ answer, type, nonRetryable, nextRetryDelay }) => {
-    const { gateway, server } = await gatewayOn(start, provider, [answer], { model: { timeoutMs: 500 } });
+  it.each(cases)('$scenario → $type', async ({ answer, type, nonRetryable, nextRetryDelay, timeoutMs }) => {
+    const { gateway, server } = await gatewayOn(start, provider, [answer], timeoutMs === undefined ? {} : { model: { timeoutMs } });
     const { error, failure } = await failureOf(gateway.call(classifyCall(`${provider}-test`)));
     expect((error as Error).name).toBe(type);
     expect(failure.type).toBe(type);
@@ -187,9 +188,18 @@ describe('accounting', () => {
   });
 
   it('heartbeats while a slow model answers', async () => {
-    const { gateway, model } = await gatewayOn(startFakeOpenAI, 'openai-compatible', [answers.delay(400, answers.json(validAnswer))], { heartbeatIntervalMs: 50 });
+    // The model answers only once four heartbeats were seen: no race between a delay and the interval.
+    let fourBeats!: () => void;
+    const beaten = new Promise<void>((resolve) => (fourBeats = resolve));
+    const { gateway, model } = await gatewayOn(startFakeOpenAI, 'openai-compatible', [answers.when(beaten, answers.json(validAnswer))], { heartbeatIntervalMs: 50 });
     const beats: unknown[] = [];
-    await gateway.call(classifyCall(model.id, { heartbeat: (details) => beats.push(details) }));
+    await gateway.call(
+      classifyCall(model.id, {
+        heartbeat: (details) => {
+          if (beats.push(details) === 4) fourBeats();
+        },
+      }),
+    );
     expect(beats.length).toBeGreaterThanOrEqual(4);
     expect(beats[0]).toMatchObject({ modelId: model.id, station: 'classify-intent' });
   });
@@ -202,7 +212,8 @@ describe('accounting', () => {
   });
 
   it('stops waiting when the activity is cancelled', async () => {
-    const { gateway, model } = await gatewayOn(startFakeOpenAI, 'openai-compatible', [answers.delay(1_500, answers.json(validAnswer))]);
+    // The answer never comes within the test, so only the abort can end the call.
+    const { gateway, model } = await gatewayOn(startFakeOpenAI, 'openai-compatible', [answers.delay(600_000, answers.json(validAnswer))]);
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 50);
     await expect(gateway.call(classifyCall(model.id, { signal: controller.signal }))).rejects.toMatchObject({ name: 'AbortError' });

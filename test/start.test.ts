@@ -90,7 +90,7 @@ describe('npm start', () => {
       started.output,
     );
     expect(uiUrl).toBe(`http://localhost:${started.ports[1]}`);
-    expect(started.output()).toMatch(/Summary of demo-\d+ \(3 jobs\)/);
+    expect(started.output()).toMatch(/Summary of demo-\d{14}-[0-9a-f]{6} \(3 jobs\)/);
 
     const page = await fetch(uiUrl);
     expect(page.status).toBe(200);
@@ -114,7 +114,7 @@ describe('npm start', () => {
     const output = started.output();
     expect(code, output).toBe(0);
     expect(output).toMatch(/--auto-approve: approving 1 item\(s\)/);
-    const summaries = output.split(/\nSummary of demo-\d+ \(3 jobs\)\n/);
+    const summaries = output.split(/\nSummary of demo-\d{14}-[0-9a-f]{6} \(3 jobs\)\n/);
     expect(summaries).toHaveLength(3);
     expect(summaries[1]).toMatch(/awaiting approval\s+1\b/);
     expect(summaries[2]).toMatch(/completed\s+3\b/);

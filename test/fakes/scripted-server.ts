@@ -23,7 +23,9 @@ export type FakeAnswer =
   /** A 200 whose body is not JSON. */
   | { kind: 'malformed' }
   /** Waits, then gives another answer (use a delay longer than the model timeout to test timeouts). */
-  | { kind: 'delay'; ms: number; then: FakeAnswer };
+  | { kind: 'delay'; ms: number; then: FakeAnswer }
+  /** Waits until the test says so (an event it observed, not a guess at how long that takes), then answers. */
+  | { kind: 'when'; released: Promise<unknown>; then: FakeAnswer };
 
 export const answers = {
   text: (text: string, usage?: FakeUsage): FakeAnswer => ({ kind: 'text', text, usage }),
@@ -34,6 +36,7 @@ export const answers = {
   reset: (): FakeAnswer => ({ kind: 'reset' }),
   malformed: (): FakeAnswer => ({ kind: 'malformed' }),
   delay: (ms: number, then: FakeAnswer): FakeAnswer => ({ kind: 'delay', ms, then }),
+  when: (released: Promise<unknown>, then: FakeAnswer): FakeAnswer => ({ kind: 'when', released, then }),
 };
 
 /** A list of answers (consumed in order, the last repeating) or a function of the request. */
@@ -76,6 +79,11 @@ export async function startScriptedServer(script: FakeScript, protocol: WireProt
         res.on('close', () => clearTimeout(timer));
         return;
       }
+      case 'when':
+        void answer.released.then(() => {
+          if (!res.destroyed) respond(answer.then, request, req, res);
+        });
+        return;
       case 'reset':
         req.socket.destroy();
         return;
