@@ -17,6 +17,8 @@ import { ClaimCheckError, verifyClaim } from '../platform/claims';
 import { toApplicationFailure } from '../providers/errors';
 import { defaultScreener } from '../providers/local/screening';
 import type { ModelGateway } from '../providers/gateway-types';
+import type { LocalAnswerer, LocalSkill } from '../providers/port';
+import type { z } from 'zod';
 import { isLearnableStation, labelOf } from '../domain/learnable';
 import type { LiveModels } from '../learning/live';
 import { runScheduledEvaluation } from './evaluation';
@@ -31,17 +33,18 @@ export interface ActivityDependencies {
   log?: (message: string) => void;
 }
 
-/** One schema-valid answer of a model station from one registry model: the station's prompt and schema through the gateway. */
-export function callStationModel(
+/** One schema-valid answer of a station from one registry model: the station's prompt and schema through the gateway. */
+export function stationCall(
   gateway: ModelGateway,
-  request: { station: string; modelId: string; input: unknown; signal?: AbortSignal; heartbeat?: (details?: unknown) => void; modelOptions?: Record<string, unknown>; cache?: { enabled: boolean } },
+  station: AnswerableStation,
+  request: { modelId: string; input: unknown; signal?: AbortSignal; heartbeat?: (details?: unknown) => void; modelOptions?: Record<string, unknown>; cache?: { enabled: boolean } },
 ) {
-  const station = modelStation(request.station);
   const prompt = station.prompt(request.input);
   return gateway.call({
     modelId: request.modelId,
     station: station.name,
-    skill: station.skill,
+    ...(station.skill ? { skill: station.skill } : {}),
+    ...(station.localAnswer ? { localAnswer: station.localAnswer } : {}),
     input: request.input,
     system: prompt.system,
     prompt: prompt.user,
@@ -51,6 +54,92 @@ export function callStationModel(
     ...(request.modelOptions ? { modelOptions: request.modelOptions } : {}),
     ...(request.cache ? { cache: request.cache } : {}),
   });
+}
+
+/** The same, for a built-in station by name (policy replay, benchmarks). */
+export function callStationModel(
+  gateway: ModelGateway,
+  request: { station: string; modelId: string; input: unknown; signal?: AbortSignal; heartbeat?: (details?: unknown) => void; modelOptions?: Record<string, unknown>; cache?: { enabled: boolean } },
+) {
+  const { station, ...rest } = request;
+  return stationCall(gateway, modelStation(station), rest);
+}
+
+/** What answering a station needs to know of it, whichever catalogue it comes from. */
+export interface AnswerableStation {
+  name: string;
+  prompt(input: unknown): { system: string; user: string };
+  output: z.ZodType;
+  skill?: LocalSkill;
+  localAnswer?: LocalAnswerer;
+}
+
+/**
+ * One model call of a station step, inside an activity: the station's prompt and schema through the
+ * gateway, with the learning registry's say (canary split, shadow) where the station is learnable.
+ */
+export async function answerStation(
+  { gateway, live, log }: { gateway: ModelGateway; live?: LiveModels; log: (message: string) => void },
+  station: AnswerableStation,
+  request: ModelCallRequest,
+): Promise<ModelCallResult> {
+  const context = Context.current();
+  const call = (modelOptions?: Record<string, unknown>, cache?: { enabled: boolean }) =>
+    stationCall(gateway, station, {
+      modelId: request.modelId,
+      input: request.input,
+      signal: context.cancellationSignal,
+      heartbeat: (details) => context.heartbeat(details),
+      modelOptions,
+      cache,
+    });
+  // Only learnable stations consult the learning registry; other calls skip the lookup.
+  const model = live && isLearnableStation(station.name) ? gateway.models().find((spec) => spec.id === request.modelId) : undefined;
+  const learning = live?.applies(station.name, model) ? live : undefined;
+  // One item, one model: the canary split hashes the job and step, so retries and escalations agree.
+  const serving = learning?.serving(station.name, model!, `${request.jobId}:${request.stepId}`);
+  let outcome;
+  try {
+    outcome = await call(serving?.modelOptions);
+  } catch (error) {
+    throw toApplicationFailure(error);
+  }
+  const result: ModelCallResult = {
+    output: outcome.output,
+    confidence: outcome.confidence,
+    usage: outcome.usage,
+    costUsd: outcome.costUsd,
+    latencyMs: outcome.latencyMs,
+    cacheHit: outcome.cacheHit,
+    repaired: outcome.repaired,
+    modelId: outcome.modelId,
+    modelVersion: outcome.modelVersion,
+  };
+  if (!learning) return result;
+  const observed: NonNullable<ModelCallResult['live']> = {};
+  const servedLabel = labelOf(station.name, outcome.output);
+  if (serving && serving.choice.role !== 'current') {
+    observed.servedAs = serving.choice.role;
+    // Both sides of the split are observed: the stable version's agreement is the canary's baseline.
+    if (servedLabel !== undefined) {
+      learning.record(serving.choice.role, { station: station.name, version: serving.choice.version, jobId: request.jobId, stepId: request.stepId, candidateLabel: servedLabel });
+    }
+  }
+  const shadow = learning.shadow(station.name);
+  if (shadow) {
+    // The shadow answers the same input and is only recorded: a failing shadow never fails the step.
+    try {
+      const answer = await call(shadow.modelOptions, { enabled: false });
+      const label = labelOf(station.name, answer.output);
+      if (label !== undefined) {
+        learning.record('shadow', { station: station.name, version: shadow.version, jobId: request.jobId, stepId: request.stepId, candidateLabel: label });
+        observed.shadow = { version: shadow.version, label };
+      }
+    } catch (error) {
+      log(`conveyor: shadow ${shadow.version} of ${station.name} failed on ${request.jobId}/${request.stepId}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  return Object.keys(observed).length > 0 ? { ...result, live: observed } : result;
 }
 
 export function createActivities({ gateway, outbox, live, log = (message) => console.warn(message) }: ActivityDependencies) {
@@ -63,64 +152,7 @@ export function createActivities({ gateway, outbox, live, log = (message) => con
 
     async callModel(request: ModelCallRequest): Promise<ModelCallResult> {
       const station = modelStation(request.station);
-      const context = Context.current();
-      const call = (modelOptions?: Record<string, unknown>, cache?: { enabled: boolean }) =>
-        callStationModel(gateway, {
-          station: station.name,
-          modelId: request.modelId,
-          input: request.input,
-          signal: context.cancellationSignal,
-          heartbeat: (details) => context.heartbeat(details),
-          modelOptions,
-          cache,
-        });
-      // Only learnable stations consult the learning registry; other calls skip the lookup.
-      const model = live && isLearnableStation(station.name) ? gateway.models().find((spec) => spec.id === request.modelId) : undefined;
-      const learning = live?.applies(station.name, model) ? live : undefined;
-      // One item, one model: the canary split hashes the job and step, so retries and escalations agree.
-      const serving = learning?.serving(station.name, model!, `${request.jobId}:${request.stepId}`);
-      let outcome;
-      try {
-        outcome = await call(serving?.modelOptions);
-      } catch (error) {
-        throw toApplicationFailure(error);
-      }
-      const result: ModelCallResult = {
-        output: outcome.output,
-        confidence: outcome.confidence,
-        usage: outcome.usage,
-        costUsd: outcome.costUsd,
-        latencyMs: outcome.latencyMs,
-        cacheHit: outcome.cacheHit,
-        repaired: outcome.repaired,
-        modelId: outcome.modelId,
-        modelVersion: outcome.modelVersion,
-      };
-      if (!learning) return result;
-      const observed: NonNullable<ModelCallResult['live']> = {};
-      const servedLabel = labelOf(station.name, outcome.output);
-      if (serving && serving.choice.role !== 'current') {
-        observed.servedAs = serving.choice.role;
-        // Both sides of the split are observed: the stable version's agreement is the canary's baseline.
-        if (servedLabel !== undefined) {
-          learning.record(serving.choice.role, { station: station.name, version: serving.choice.version, jobId: request.jobId, stepId: request.stepId, candidateLabel: servedLabel });
-        }
-      }
-      const shadow = learning.shadow(station.name);
-      if (shadow) {
-        // The shadow answers the same input and is only recorded: a failing shadow never fails the step.
-        try {
-          const answer = await call(shadow.modelOptions, { enabled: false });
-          const label = labelOf(station.name, answer.output);
-          if (label !== undefined) {
-            learning.record('shadow', { station: station.name, version: shadow.version, jobId: request.jobId, stepId: request.stepId, candidateLabel: label });
-            observed.shadow = { version: shadow.version, label };
-          }
-        } catch (error) {
-          log(`conveyor: shadow ${shadow.version} of ${station.name} failed on ${request.jobId}/${request.stepId}: ${error instanceof Error ? error.message : String(error)}`);
-        }
-      }
-      return Object.keys(observed).length > 0 ? { ...result, live: observed } : result;
+      return answerStation({ gateway, live, log }, station, request);
     },
 
     /** Screens the job's text for prompt injection (patterns plus the local classifier). */

@@ -19,7 +19,7 @@ import { ConveyorClient } from '../client';
 import { freePort, startEmbeddedServer, type TemporalEndpoint } from '../platform/embedded-server';
 import { loadSettings } from '../platform/settings';
 import { findTemporalCli } from '../platform/temporal-cli';
-import { bundleConveyorWorkflows, workflowsPath } from '../workers/worker';
+import { bundleConveyorWorkflows, builtinWorkflowsPath } from '../workers/worker';
 import { runCacheSection } from './engine/cache';
 import type { BenchContext, BenchOptions, SectionOutcome } from './engine/figures';
 import { runGrowthSection } from './engine/growth';
@@ -100,7 +100,7 @@ async function bundleRawWorkflows(): Promise<string> {
 /** The worker's own bundle, or — to try a change — the same workflows with modules shared across workflows. */
 async function bundleFactoryWorkflows(preloadModules: string[]): Promise<string> {
   if (preloadModules.length === 0) return (await bundleConveyorWorkflows()).code;
-  return (await bundleWorkflowCode({ workflowsPath, preloadModules, logger: quietLogger })).code;
+  return (await bundleWorkflowCode({ workflowsPath: builtinWorkflowsPath, preloadModules, logger: quietLogger })).code;
 }
 
 function sdkVersion(): string {

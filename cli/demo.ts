@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import readline from 'node:readline/promises';
 import { ConveyorClient, type PendingItem } from '../client';
-import { ConveyorBatchId, ConveyorStatus } from '../domain/search-attributes';
+import { ConveyorBatchId, ConveyorStatus, jobWorkflowTypeClause } from '../domain/search-attributes';
 import type { JobResult } from '../domain/job';
 import { connectWorkerConnection } from '../platform/connection';
 import { installRuntimeLogging } from '../platform/logging';
@@ -154,7 +154,7 @@ async function countWaiting(client: ConveyorClient, batchId: string): Promise<nu
 async function printSummary(client: ConveyorClient, batchId: string, total: number, startedAt: number, out: (line: string) => void): Promise<void> {
   const results: JobResult[] = [];
   let waiting = 0;
-  for await (const execution of client.temporal.workflow.list({ query: `${ConveyorBatchId.name} = "${batchId}" AND WorkflowType = "jobWorkflow"` })) {
+  for await (const execution of client.temporal.workflow.list({ query: `${ConveyorBatchId.name} = "${batchId}" AND ${jobWorkflowTypeClause}` })) {
     if (execution.status.name === 'COMPLETED') results.push(await client.jobHandle(execution.workflowId).result());
     else if (execution.status.name === 'RUNNING') waiting++;
   }

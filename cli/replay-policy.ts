@@ -5,6 +5,7 @@
  * call (their input rebuilt from the job's recorded request), and only those; `--no-calls` counts
  * them instead, `--max-calls` caps the calls. The report says how many calls were made and their cost.
  */
+import { jobWorkflowTypeClause } from '../domain/search-attributes';
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { callStationModel } from '../activities';
@@ -90,7 +91,7 @@ export async function replayPolicyCommand(argv: string[], io: { stdout(line: str
   const client = await ConveyorClient.connect();
   let report: PolicyReplayReport;
   try {
-    const filters = ['WorkflowType = "jobWorkflow"', 'ExecutionStatus = "Completed"', `StartTime >= "${since.toISOString()}"`];
+    const filters = [jobWorkflowTypeClause, 'ExecutionStatus = "Completed"', `StartTime >= "${since.toISOString()}"`];
     if (values.type) filters.push(`ConveyorJobType = "${values.type.replace(/"/g, '')}"`);
     if (values['task-queue']) filters.push(`TaskQueue = "${values['task-queue'].replace(/"/g, '')}"`);
     const records: JobResult[] = [];

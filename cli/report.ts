@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { ConveyorClient, type JobResult } from '../client';
 import { jobTypeByName, UnknownJobTypeError } from '../legacy/job-types';
 import { tiers, type Tier } from '../domain/models';
-import { ConveyorStatus } from '../domain/search-attributes';
+import { ConveyorStatus, jobWorkflowTypeClause } from '../domain/search-attributes';
 import { percentile, runAsScript, usd } from './output';
 import { ms, percent, renderReportHtml } from './report-html';
 
@@ -231,7 +231,7 @@ const closedWithoutResult = new Set(['FAILED', 'TERMINATED', 'TIMED_OUT', 'CANCE
 
 /** The visibility query for job runs matching the filter (without the open/closed and time clauses). */
 export function jobsQuery(filter: { type?: string; taskQueue?: string }): string {
-  const clauses = ['WorkflowType = "jobWorkflow"'];
+  const clauses = [jobWorkflowTypeClause];
   if (filter.type) clauses.push(`ConveyorJobType = "${queryValue(filter.type, '--type')}"`);
   if (filter.taskQueue) clauses.push(`TaskQueue = "${queryValue(filter.taskQueue, '--task-queue')}"`);
   return clauses.join(' AND ');

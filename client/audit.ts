@@ -8,6 +8,7 @@
  * recompute a chain that verifies without the key. Without one it is plain SHA-256, which detects
  * accidental damage but not an editor who recomputes it.
  */
+import { jobWorkflowTypeClause } from '../domain/search-attributes';
 import { createHash, createHmac } from 'node:crypto';
 import type { RecordedDecision } from '../domain/approvals';
 import type { JobRecord } from '../domain/job';
@@ -210,7 +211,7 @@ export async function* collectAudit(client: ConveyorClient, options: { since: Da
     }
     if (options.type === 'distill') return;
   }
-  const filters = [`WorkflowType = "jobWorkflow"`, `StartTime >= "${options.since.toISOString()}"`];
+  const filters = [jobWorkflowTypeClause, `StartTime >= "${options.since.toISOString()}"`];
   if (options.type) filters.push(`ConveyorJobType = "${options.type.replace(/"/g, '')}"`);
   for await (const execution of client.temporal.workflow.list({ query: filters.join(' AND ') + onQueue })) {
     let record: JobRecord;

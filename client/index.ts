@@ -19,8 +19,9 @@ import {
 } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { decisionSchema, signedDecisionText, type Decision, type PendingApproval } from '../domain/approvals';
-import { InvalidJobInputError, type JobProgress, type JobRecord, type JobRequest, type JobResult, type LedgerEntry } from '../domain/job';
-import { jobTypeByName, validateBuiltinJobRequest } from '../legacy/job-types';
+import { InvalidJobInputError, UnknownJobTypeError, validateJobRequest, type JobProgress, type JobRecord, type JobRequest, type JobResult, type LedgerEntry } from '../domain/job';
+import type { Factory } from '../factory/define';
+import { supportFactory } from '../factories/support';
 import { ConveyorBatchId, ConveyorCostUsd, ConveyorJobType, ConveyorStatus, type JobStatus } from '../domain/search-attributes';
 import { INLINE_PAYLOAD_LIMIT_BYTES, storeClaim } from '../platform/claims';
 import { connectClient } from '../platform/connection';
@@ -31,7 +32,8 @@ import { scheduledEvaluationWorkflow } from '../workflows/evaluation';
 import { distillWorkflow } from '../workflows/distill';
 import type { DistillRequest } from '../learning/types';
 import type { ScheduledEvaluationRequest } from '../activities/evaluation';
-import { decideUpdate, decisionRefusedSignal, jobWorkflow, pendingApprovalsQuery, progressQuery, recordQuery, type DecideResult } from '../workflows/job';
+import { decideUpdate, decisionRefusedSignal, pendingApprovalsQuery, progressQuery, recordQuery, type DecideResult } from '../workflows/messages';
+import { factoryJobWorkflow } from '../workflows/factory-job';
 
 export { InvalidJobInputError } from '../domain/job';
 export type { Decision, PendingApproval } from '../domain/approvals';
@@ -95,10 +97,24 @@ export class ConveyorClient {
     readonly claimsDir?: string,
     /** The reviewer's Ed25519 private key (PEM file, CONVEYOR_REVIEWER_KEY_FILE): decisions are signed with it. */
     readonly reviewerKeyFile?: string,
+    /**
+     * The factory the workers run: the client checks job input against it before starting and writes the UI
+     * summary from it. Workers check again at job start, so a client without the factory still cannot start a bad job.
+     */
+    readonly factory: Factory = supportFactory,
   ) {}
 
+  /** A job request checked against the client's factory: names the bad field, or the job types it has. */
+  validateJob(request: unknown): JobRequest {
+    return validateJobRequest(request, (type) => {
+      const jobType = this.factory.jobTypes.get(type);
+      if (!jobType) throw new UnknownJobTypeError(`Unknown job type "${type}"; known: ${[...this.factory.jobTypes.keys()].join(', ')}`);
+      return jobType.input;
+    });
+  }
+
   /** Connects with the shared settings (TEMPORAL_ADDRESS etc.); `address` overrides the settings' address. */
-  static async connect(options: { settings?: ConveyorSettings; address?: string; uiUrl?: string; reviewerIdentity?: string; reviewerKeyFile?: string } = {}): Promise<ConveyorClient> {
+  static async connect(options: { settings?: ConveyorSettings; address?: string; uiUrl?: string; reviewerIdentity?: string; reviewerKeyFile?: string; factory?: Factory } = {}): Promise<ConveyorClient> {
     const settings = options.settings ?? loadSettings();
     const address = options.address ?? settings.address ?? `127.0.0.1:${settings.embeddedGrpcPort}`;
     const client = await connectClient(settings, address);
@@ -109,15 +125,16 @@ export class ConveyorClient {
       options.reviewerIdentity ?? (process.env.CONVEYOR_REVIEWER || undefined),
       path.join(settings.dataDir, 'claims'),
       options.reviewerKeyFile ?? (process.env.CONVEYOR_REVIEWER_KEY_FILE || undefined),
+      options.factory,
     );
   }
 
   /** Starts a job; the same id returns the existing run instead of starting a second one. */
   async startJob(request: JobRequest): Promise<StartedJob> {
-    const job = validateBuiltinJobRequest(request);
-    const jobType = jobTypeByName(job.type);
+    const job = this.validateJob(request);
+    const jobType = this.factory.jobTypes.get(job.type)!;
     try {
-      const handle = await this.temporal.workflow.start(jobWorkflow, {
+      const handle = await this.temporal.workflow.start(factoryJobWorkflow, {
         workflowId: job.id,
         taskQueue: this.taskQueue,
         args: [job],
@@ -127,7 +144,7 @@ export class ConveyorClient {
           { key: ConveyorJobType, value: job.type },
           ...(job.batchId ? [{ key: ConveyorBatchId, value: job.batchId }] : []),
         ],
-        staticSummary: jobType.summarize(job.input),
+        staticSummary: jobType.summarize?.(job.input) ?? `${job.type}: ${job.id}`,
         staticDetails: `Job ${job.id} of type ${job.type}${job.requestedBy ? `, requested by ${job.requestedBy}` : ''}. ${jobType.description}.`,
       });
       return { jobId: job.id, runId: handle.firstExecutionRunId, created: true };
@@ -146,18 +163,20 @@ export class ConveyorClient {
       const problems: string[] = [];
       request.jobs.forEach((job, index) => {
         try {
-          validateBuiltinJobRequest(job);
+          this.validateJob(job);
         } catch (error) {
           if (error instanceof InvalidJobInputError) problems.push(`jobs[${index}] (${job.id ?? 'no id'}): ${error.message}`);
           else throw error;
         }
       });
       if (problems.length) throw new InvalidJobInputError(problems.join('\n'));
-      const jsonl = request.jobs.map((job) => JSON.stringify(job)).join('\n');
+      const jobs = request.jobs;
+      request = { ...request, summaries: Object.fromEntries(jobs.map((job) => [job.id, this.factory.jobTypes.get(job.type)?.summarize?.(job.input) ?? `${job.type}: ${job.id}`])) };
+      const jsonl = jobs.map((job) => JSON.stringify(job)).join('\n');
       if (Buffer.byteLength(jsonl) > INLINE_PAYLOAD_LIMIT_BYTES) {
         // Too big for the history: pass the jobs by reference (a claim check).
         const claim = storeClaim(this.claimsDir ?? path.resolve('.conveyor', 'claims'), jsonl);
-        request = { ...request, jobs: undefined, jobsFile: claim.file, jobsSha256: claim.sha256 };
+        request = { ...request, jobs: undefined, summaries: undefined, jobsFile: claim.file, jobsSha256: claim.sha256 };
       }
     }
     try {
@@ -183,8 +202,8 @@ export class ConveyorClient {
     }
   }
 
-  jobHandle(jobId: string): WorkflowHandle<typeof jobWorkflow> {
-    return this.temporal.workflow.getHandle<typeof jobWorkflow>(jobId);
+  jobHandle(jobId: string): WorkflowHandle<typeof factoryJobWorkflow> {
+    return this.temporal.workflow.getHandle<typeof factoryJobWorkflow>(jobId);
   }
 
   /**

@@ -127,6 +127,10 @@ export interface RoutingDecisionRecord {
 export interface ActionRecord {
   stepId: string;
   idempotencyKey: string;
+  /** The factory action that ran (factory jobs). */
+  actionName?: string;
+  /** What the action's `execute` returned (e.g. the remote system's id). */
+  receipt?: Record<string, unknown>;
   action: unknown;
   executedAt: string;
   /** False when the sink already held this action (a retry or replay): it did not happen twice. */
@@ -151,6 +155,8 @@ export interface JobResult {
   screening?: ScreeningResult;
   /** Why the job ended as rejected or failed. */
   reason?: string;
+  /** The definition the job ran on (factory jobs): its factory and version (declared version + snapshot hash). */
+  definition?: { factory: string; version: string; hash: string };
   startedAt: string;
   finishedAt: string;
 }

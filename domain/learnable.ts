@@ -27,3 +27,12 @@ export function labelOf(station: string, output: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** The label an answer carries under a station definition's `learnable` field (a string, or a named boolean). */
+export function labelFrom(learnable: { label: string; booleanLabels?: { true: string; false: string } } | undefined, output: unknown): string | undefined {
+  if (!learnable || output === null || typeof output !== 'object') return undefined;
+  const value = (output as Record<string, unknown>)[learnable.label];
+  if (typeof value === 'string') return value;
+  if (typeof value === 'boolean' && learnable.booleanLabels) return value ? learnable.booleanLabels.true : learnable.booleanLabels.false;
+  return undefined;
+}

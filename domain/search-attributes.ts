@@ -23,3 +23,8 @@ export const conveyorSearchAttributes = [
 /** Job statuses as operators see them in `ConveyorStatus`. */
 export const jobStatuses = ['planning', 'running', 'awaiting_approval', 'completed', 'failed', 'rejected'] as const;
 export type JobStatus = (typeof jobStatuses)[number];
+
+/** The workflow types that run jobs: factory jobs, and the first job workflow kept for jobs started on it. */
+export const jobWorkflowTypes = ['factoryJobWorkflow', 'jobWorkflow'] as const;
+/** The visibility clause that selects job runs of either type. */
+export const jobWorkflowTypeClause = `WorkflowType IN (${jobWorkflowTypes.map((type) => `"${type}"`).join(', ')})`;

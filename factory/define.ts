@@ -157,19 +157,8 @@ export function defineAction<P, S = Record<string, never>>(spec: ActionSpec<P, S
 
 // ---- job types -----------------------------------------------------------------------------------
 
-/** A wire: `$job.<path>` (the job input) or `$steps.<stepId>.<path>` (an earlier step's output). */
-export type Wire = string;
-
-export type RecipeStep =
-  /** A model step: the station's input fields, each wired. */
-  | { id: string; station: string; inputs: Record<string, Wire>; when?: Wire }
-  /** An action step: the proposal (usually an earlier step's output) goes to the action. */
-  | { id: string; action: string; proposal: Wire; when?: Wire }
-  /**
-   * A fan-out: the station runs once per item of the list `each` resolves to, at most `concurrency` at a
-   * time; inputs may read `$item` / `$item.<path>`. The step's output is the list of answers, in order.
-   */
-  | { id: string; station: string; each: Wire; inputs: Record<string, Wire>; concurrency?: number; when?: Wire };
+export type { RecipeStep, Wire } from '../domain/recipe';
+import type { RecipeStep } from '../domain/recipe';
 
 export interface ApprovalPolicySpec {
   /** Who may decide. '*' allows anyone (demos only). */

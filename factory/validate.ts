@@ -4,8 +4,8 @@
  */
 import { z } from 'zod';
 import { tiers } from '../domain/models';
-import { parseWire, wireSchema } from '../domain/plan';
-import type { AnyAction, AnyJobType, AnyStation, FactorySpec, RecipeStep } from './define';
+import { recipeProblems, type RecipeFacts, type StationShape } from '../domain/recipe';
+import type { AnyAction, AnyJobType, AnyStation, FactorySpec } from './define';
 
 export interface FactoryProblem {
   /** e.g. `station "classify"`, `job type "intake"`, `action "file-ticket"`, `factory`. */
@@ -27,7 +27,6 @@ export function formatProblem(problem: FactoryProblem): string {
 }
 
 const namePattern = /^[A-Za-z][\w-]*$/;
-const MAX_FAN_OUT_CONCURRENCY = 100;
 
 /** The fields of an object schema (through optional/nullable/default wrappers), or undefined for other schemas. */
 export function objectShape(schema: unknown): Record<string, z.ZodType> | undefined {
@@ -167,123 +166,19 @@ function checkRecipe(
   actions: ReadonlyMap<string, AnyAction>,
   problem: Report,
 ): void {
-  const steps: readonly RecipeStep[] | undefined = jobType.recipe?.steps;
-  if (!steps || !Array.isArray(steps) || steps.length === 0) {
-    problem(where, 'recipe.steps', 'must be a non-empty array of steps');
-    return;
-  }
-  const ids = new Map<string, number>();
-  steps.forEach((step: RecipeStep, index) => {
-    const at = `recipe.steps[${index}]`;
-    if (!isText(step?.id) || !namePattern.test(step.id)) problem(where, `${at}.id`, 'must start with a letter and use letters, digits, _ or -');
-    else if (ids.has(step.id)) problem(where, `${at}.id`, `duplicate step id "${step.id}" (also recipe.steps[${ids.get(step.id)}])`);
-    else ids.set(step.id, index);
-  });
-  const outputOf = (stepId: string): { shape?: Record<string, z.ZodType>; list: boolean } | undefined => {
-    const index = ids.get(stepId);
-    if (index === undefined) return undefined;
-    const step = steps[index] as RecipeStep;
-    if ('station' in step) return { shape: objectShape(stations.get(step.station)?.output), list: 'each' in step };
-    return { shape: undefined, list: false };
+  const facts: RecipeFacts = {
+    ...(inputShape ? { jobInputFields: Object.keys(inputShape) } : {}),
+    stations: new Map([...stations.values()].map((station) => [station.name, stationShapeOf(station)])),
+    actions: new Set(actions.keys()),
   };
-  const checkWire = (wire: unknown, at: string, fanOut: boolean) => {
-    if (typeof wire !== 'string') return problem(where, at, 'must be a wire string ($job.<field>, $steps.<id>.<field> or, in a fan-out, $item)');
-    if (fanOut && /^\$item(\.[\w-]+)*$/.test(wire)) return;
-    if (!wireSchema.safeParse(wire).success) {
-      return problem(where, at, `${JSON.stringify(wire)} is not a wire: expected $job.<field> or $steps.<stepId>.<field>${fanOut ? ' or $item.<field>' : ''}`);
-    }
-    const parsed = parseWire(wire);
-    if (parsed.source === 'job') {
-      const field = parsed.path[0];
-      if (field !== undefined && inputShape && !inputShape[field]) problem(where, at, `${wire}: the job input has no field "${field}" (fields: ${Object.keys(inputShape).join(', ')})`);
-      return;
-    }
-    const source = outputOf(parsed.stepId!);
-    if (!source) return problem(where, at, `${wire}: no step "${parsed.stepId}" in the recipe`);
-    const field = parsed.path[0];
-    if (field === undefined) return;
-    if (source.list) return problem(where, at, `${wire}: step "${parsed.stepId}" is a fan-out; its output is a list, wire it whole ($steps.${parsed.stepId})`);
-    if (source.shape && !source.shape[field]) {
-      problem(where, at, `${wire}: the output of step "${parsed.stepId}" has no field "${field}" (fields: ${Object.keys(source.shape).join(', ')})`);
-    }
-  };
-  steps.forEach((step: RecipeStep, index) => {
-    const at = `recipe.steps[${index}]`;
-    if (step === null || typeof step !== 'object') return;
-    const hasStation = 'station' in step;
-    const hasAction = 'action' in step;
-    if (hasStation === hasAction) {
-      problem(where, at, 'a step names exactly one of station or action');
-      return;
-    }
-    if (step.when !== undefined) checkWire(step.when, `${at}.when`, false);
-    if (hasAction) {
-      if (!actions.has(step.action)) {
-        problem(where, `${at}.action`, `no action "${step.action}" is defined${actions.size ? ` (actions: ${[...actions.keys()].join(', ')})` : ' (the factory defines no actions)'}`);
-      }
-      checkWire(step.proposal, `${at}.proposal`, false);
-      return;
-    }
-    const station = stations.get(step.station);
-    const fanOut = 'each' in step;
-    if (!station) {
-      problem(where, `${at}.station`, `no station "${step.station}" is defined${stations.size ? ` (stations: ${[...stations.keys()].join(', ')})` : ''}`);
-    }
-    if (fanOut) {
-      checkWire(step.each, `${at}.each`, false);
-      if (step.concurrency !== undefined && !(isPositiveInt(step.concurrency) && step.concurrency <= MAX_FAN_OUT_CONCURRENCY)) {
-        problem(where, `${at}.concurrency`, `must be an integer from 1 to ${MAX_FAN_OUT_CONCURRENCY}`);
-      }
-    }
-    if (step.inputs === null || typeof step.inputs !== 'object') {
-      problem(where, `${at}.inputs`, 'must be an object: station input field → wire');
-      return;
-    }
-    for (const [field, wire] of Object.entries(step.inputs)) checkWire(wire, `${at}.inputs.${field}`, fanOut);
-    const shape = station ? objectShape(station.input) : undefined;
-    if (shape) {
-      for (const field of requiredFields(shape)) if (!(field in step.inputs)) problem(where, `${at}.inputs.${field}`, `input "${field}" of station ${station!.name} is not wired`);
-      for (const field of Object.keys(step.inputs)) if (!shape[field]) problem(where, `${at}.inputs.${field}`, `station ${station!.name} has no input "${field}" (inputs: ${Object.keys(shape).join(', ')})`);
-    }
-  });
-  const cycle = findCycle(steps);
-  if (cycle) problem(where, 'recipe.steps', `the steps form a dependency cycle: ${cycle.join(' → ')}`);
+  for (const { field, message } of recipeProblems(jobType.recipe?.steps, facts)) problem(where, field, message);
 }
 
-/** Ids of the steps a recipe step reads from. */
-export function stepDependencies(step: RecipeStep): string[] {
-  const wires = [
-    ...('inputs' in step && step.inputs && typeof step.inputs === 'object' ? Object.values(step.inputs) : []),
-    ...('proposal' in step ? [step.proposal] : []),
-    ...('each' in step ? [step.each] : []),
-    ...(step.when !== undefined ? [step.when] : []),
-  ].filter((wire): wire is string => typeof wire === 'string' && wire.startsWith('$steps.'));
-  return [...new Set(wires.map((wire) => parseWire(wire).stepId!))];
-}
-
-function findCycle(steps: readonly RecipeStep[]): string[] | undefined {
-  const byId = new Map(steps.filter((step) => typeof step?.id === 'string').map((step) => [step.id, step]));
-  const state = new Map<string, 'visiting' | 'done'>();
-  const stack: string[] = [];
-  const visit = (id: string): string[] | undefined => {
-    const step = byId.get(id);
-    if (!step || state.get(id) === 'done') return undefined;
-    if (state.get(id) === 'visiting') return [...stack.slice(stack.indexOf(id)), id];
-    state.set(id, 'visiting');
-    stack.push(id);
-    for (const dependency of stepDependencies(step)) {
-      const cycle = visit(dependency);
-      if (cycle) return cycle;
-    }
-    stack.pop();
-    state.set(id, 'done');
-    return undefined;
-  };
-  for (const id of byId.keys()) {
-    const cycle = visit(id);
-    if (cycle) return cycle;
-  }
-  return undefined;
+/** What recipe checks need of a station, from its zod schemas. */
+export function stationShapeOf(station: AnyStation): StationShape {
+  const input = objectShape(station.input) ?? {};
+  const output = objectShape(station.output);
+  return { inputFields: Object.keys(input), requiredInputFields: requiredFields(input), ...(output ? { outputFields: Object.keys(output) } : {}) };
 }
 
 function checkPolicy(jobType: AnyJobType, where: string, stations: ReadonlyMap<string, AnyStation>, actions: ReadonlyMap<string, AnyAction>, problem: Report): void {

@@ -4,13 +4,15 @@
  */
 import type { z } from 'zod';
 import type { ModelSpec, Usage } from '../domain/models';
-import type { LocalSkill } from './port';
+import type { LocalAnswerer, LocalSkill } from './port';
 
 export interface ModelCall<T> {
   modelId: string;
   /** Station name, for cache keys, opt-outs and summaries. */
   station: string;
-  skill: LocalSkill;
+  /** How the local provider answers offline: a bundled skill, or the factory's own answerer; neither: it cannot. */
+  skill?: LocalSkill;
+  localAnswer?: LocalAnswerer;
   input: unknown;
   system: string;
   prompt: string;

@@ -240,7 +240,8 @@ export function createModelGateway(options: ModelGatewayOptions = {}): ConveyorM
 
     const request: ProviderRequest = {
       model,
-      skill: call.skill,
+      ...(call.skill ? { skill: call.skill } : {}),
+      ...(call.localAnswer ? { localAnswer: call.localAnswer } : {}),
       input: outgoing.input,
       system: outgoing.system,
       prompt: outgoing.prompt,

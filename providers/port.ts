@@ -19,9 +19,21 @@ export type LocalSkill =
   | 'write-action-document'
   | 'plan';
 
+/**
+ * A factory's own offline answerer for a station (its definition's `local` function): what the local
+ * provider runs when the station names no bundled skill.
+ */
+export type LocalAnswerer = (
+  input: unknown,
+  context: { model: { id: string; tier: ModelSpec['tier']; options: Record<string, unknown> } },
+) => { output: unknown; confidence?: number; modelVersion?: string } | Promise<{ output: unknown; confidence?: number; modelVersion?: string }>;
+
 export interface ProviderRequest {
   model: ModelSpec;
-  skill: LocalSkill;
+  /** The bundled offline model that answers this station, if any. */
+  skill?: LocalSkill;
+  /** The factory's own offline answerer, if any (tried before `skill`). */
+  localAnswer?: LocalAnswerer;
   /** Structured station input (what local models read). */
   input: unknown;
   system: string;

@@ -28,7 +28,7 @@ import { ensureTemporal, freePort, type TemporalEndpoint } from '../platform/emb
 import { loadSettings, type ConveyorSettings } from '../platform/settings';
 import { createModelGateway } from '../providers/gateway';
 import { bundleConveyorWorkflows, createConveyorWorker } from '../workers/worker';
-import { decideSignal } from '../workflows/job';
+import { decideSignal } from '../workflows/messages';
 import { launchBrowser } from './support/browser';
 import { eventually, tempDir, uniqueId } from './support/temporal';
 import { chromiumMissing } from './support/prerequisites';

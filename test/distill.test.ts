@@ -23,7 +23,7 @@ import { ModelRegistry } from '../learning/model-registry';
 import { distillCommand, rollbackCommand } from '../learning/commands';
 import type { DistillRequest } from '../learning/types';
 import { distillWorkflow } from '../workflows/distill';
-import { pendingApprovalsQuery } from '../workflows/job';
+import { pendingApprovalsQuery } from '../workflows/messages';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { eventually, recordHistory, testClient, testSettings, uniqueId } from './support/temporal';
 

@@ -13,7 +13,7 @@ import { collectAudit, verifyAuditChain, type AuditRecord } from '../client/audi
 import { auditCommand } from '../cli/audit';
 import { ConveyorJobType } from '../domain/search-attributes';
 import { bundleConveyorWorkflows } from '../workers/worker';
-import { jobWorkflow } from '../workflows/job';
+import { jobWorkflow } from '../legacy/job-workflow';
 import { startFakeOpenAI, type FakeServer } from './fakes/openai-server';
 import { registryWithFakeTiers } from './support/models';
 import { supportTicketAnswer } from './support/station-answers';

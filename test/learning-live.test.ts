@@ -23,7 +23,7 @@ import { saveClassifier } from '../providers/local/model-file';
 import { trainSizedClassifier } from '../providers/local/model-store';
 import { createSeededRandom, shuffleInPlace } from '../providers/local/prng';
 import { distillWorkflow } from '../workflows/distill';
-import { decideUpdate, pendingApprovalsQuery } from '../workflows/job';
+import { decideUpdate, pendingApprovalsQuery } from '../workflows/messages';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { eventually, recordHistory, startWorker, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
 

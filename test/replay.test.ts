@@ -16,8 +16,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, Worker, type InjectedSinks } from '@temporalio/worker';
 import { installRuntimeLogging } from '../platform/logging';
-import { bundleConveyorWorkflows, workflowsPath } from '../workers/worker';
-import * as workflowEntry from '../workflows/index';
+import { bundleConveyorWorkflows, builtinWorkflowsPath } from '../workers/worker';
+import * as workflowEntry from '../legacy/bundle';
 import type { PatchProbeSinks } from './support/patch-probe';
 
 const root = path.join(__dirname, '..');
@@ -62,7 +62,7 @@ describe('recorded histories replay without nondeterminism', () => {
 
 // ---- what the code has: workflow types and patch ids, read from the source -------------------------
 
-/** Workflow types: what workflows/index.ts exports (the bundle's entry, so what the worker runs). */
+/** Workflow types: what the built-in bundle's entry exports (the engine's workflows and the frozen first job workflow). */
 function workflowTypesInCode(): string[] {
   const entry = workflowEntry as Record<string, unknown>;
   return Object.keys(entry).filter((name) => typeof entry[name] === 'function').sort();
@@ -83,7 +83,7 @@ function sourceFiles(dir: string): string[] {
 function patchIdsInCode(): { ids: string[]; unreadable: string[] } {
   const ids = new Set<string>();
   const unreadable: string[] = [];
-  for (const file of [...sourceFiles(path.join(root, 'workflows')), ...sourceFiles(path.join(root, 'domain'))]) {
+  for (const file of ['workflows', 'domain', 'legacy', 'factory'].flatMap((dir) => sourceFiles(path.join(root, dir)))) {
     const source = fs.readFileSync(file, 'utf8');
     for (const call of source.matchAll(/\bpatched\(\s*([^)]*?)\s*\)/g)) {
       const argument = call[1]!;
@@ -169,7 +169,7 @@ describe('the recorded histories cover the workflow code', () => {
     installRuntimeLogging();
     // The same workflow code, with patched() reporting each call (test/support/patch-probe.ts).
     const workflowBundle = await bundleWorkflowCode({
-      workflowsPath,
+      workflowsPath: builtinWorkflowsPath,
       logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error } as never,
       webpackConfigHook: (config) => ({
         ...config,

@@ -11,7 +11,7 @@ import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { ConveyorClient, JobRequest, JobResult } from '../client';
 import { buildReport, collectReport, parseSince, renderReport, reportCommand, type ConveyorReport } from '../cli/report';
 import { tiers } from '../domain/models';
-import { decideSignal } from '../workflows/job';
+import { decideSignal } from '../workflows/messages';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { launchBrowser } from './support/browser';
 import { eventually, startWorker, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';

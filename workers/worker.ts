@@ -7,6 +7,9 @@ import path from 'node:path';
 import type { PayloadCodec } from '@temporalio/common';
 import { bundleWorkflowCode, Worker, type NativeConnection, type PatchActivationCallback, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { createFactoryActivities } from '../activities/factory';
+import type { Factory } from '../factory/define';
+import { supportFactory } from '../factories/support';
 import { Outbox } from '../activities/outbox';
 import { createReviewerKeyActivities } from '../activities/reviewer-keys';
 import { createLearningActivities } from '../learning/activities';
@@ -20,7 +23,10 @@ import { installRuntimeLogging } from '../platform/logging';
 import { ensureTemporal } from '../platform/embedded-server';
 import { loadSettings, type ConveyorSettings } from '../platform/settings';
 
+/** The engine's workflows (factory jobs, batches, evaluation, distill): a worker for any factory. */
 export const workflowsPath = path.resolve(__dirname, '..', 'workflows', 'index.ts');
+/** The same plus the frozen first job workflow: the built-in factory's workers finish and replay jobs started on it. */
+export const builtinWorkflowsPath = path.resolve(__dirname, '..', 'legacy', 'bundle.ts');
 
 export interface ConveyorWorkerOptions {
   connection: NativeConnection;
@@ -28,6 +34,8 @@ export interface ConveyorWorkerOptions {
   taskQueue: string;
   gateway: ModelGateway;
   outbox: Outbox;
+  /** The factory whose job types the worker runs (default: the built-in support factory). */
+  factory?: Factory;
   /** A pre-built bundle (tests bundle once per file); otherwise the worker bundles at start. */
   workflowBundle?: WorkflowBundleWithSourceMap;
   maxConcurrentActivityTaskExecutions?: number;
@@ -54,13 +62,15 @@ export async function createConveyorWorker(options: ConveyorWorkerOptions): Prom
   const dataDir = options.dataDir ?? loadSettings().dataDir;
   // The learning registry's promoted, canary and shadow models serve the small tier of learnable stations.
   const live = new LiveModels(dataDir);
+  const factory = options.factory ?? supportFactory;
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: factory === supportFactory ? builtinWorkflowsPath : workflowsPath }),
     activities: {
       ...createActivities({ gateway: options.gateway, outbox: options.outbox, live }),
+      ...createFactoryActivities({ factory, gateway: options.gateway, outbox: options.outbox, live }),
       ...createLearningActivities({ dataDir, live, exampleStore: options.exampleStore }),
       ...createReviewerKeyActivities({ dataDir }),
     },
@@ -71,8 +81,9 @@ export async function createConveyorWorker(options: ConveyorWorkerOptions): Prom
   });
 }
 
-export function bundleConveyorWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error } as never });
+/** Bundles the workflows once (tests share a bundle per file): the built-in bundle unless `engineOnly`. */
+export function bundleConveyorWorkflows(options: { engineOnly?: boolean } = {}): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath: options.engineOnly ? workflowsPath : builtinWorkflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error } as never });
 }
 
 export function defaultOutbox(settings: ConveyorSettings): Outbox {

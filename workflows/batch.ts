@@ -10,6 +10,7 @@ import {
   defineQuery,
   executeChild,
   proxyActivities,
+  patched,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -17,9 +18,7 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { createActivities } from '../activities';
 import type { JobRequest, JobResult } from '../domain/job';
-import { jobTypeByName } from '../legacy/job-types';
 import { ConveyorBatchId, ConveyorJobType, ConveyorStatus } from '../domain/search-attributes';
-import { jobWorkflow } from './job';
 
 export interface BatchRequest {
   batchId: string;
@@ -31,6 +30,8 @@ export interface BatchRequest {
   concurrency?: number;
   /** How many jobs one run handles before continuing as new. */
   jobsPerRun?: number;
+  /** One line per job for the Temporal UI (the client writes them from its factory); else `<type>: <id>`. */
+  summaries?: Record<string, string>;
   /** Carried across continue-as-new. */
   cursor?: number;
   totals?: BatchTotals;
@@ -102,7 +103,7 @@ export async function batchWorkflow(request: BatchRequest): Promise<BatchResult>
   for (const job of window) {
     while (inFlight.size >= concurrency) await Promise.race(inFlight.values());
     totals.started++;
-    const running = runChild(job, request.batchId, totals).finally(() => {
+    const running = runChild(job, request.batchId, totals, request.summaries?.[job.id]).finally(() => {
       inFlight.delete(job.id);
       showProgress(request.batchId, totals, inFlight.size);
     });
@@ -118,15 +119,11 @@ export async function batchWorkflow(request: BatchRequest): Promise<BatchResult>
   return { batchId: request.batchId, ...totals, finishedAt: new Date().toISOString() };
 }
 
-async function runChild(job: JobRequest, batchId: string, totals: BatchTotals): Promise<void> {
-  let summary = `${job.type}: ${job.id}`;
+async function runChild(job: JobRequest, batchId: string, totals: BatchTotals, summary = `${job.type}: ${job.id}`): Promise<void> {
+  // Batches started before factory jobs run their children on the frozen first job workflow type.
+  const childType = patched('factory-jobs') ? 'factoryJobWorkflow' : 'jobWorkflow';
   try {
-    summary = jobTypeByName(job.type).summarize(job.input);
-  } catch {
-    // unknown type: the child fails with a typed error naming it
-  }
-  try {
-    const result: JobResult = await executeChild(jobWorkflow, {
+    const result = await executeChild<(request: JobRequest) => Promise<JobResult>>(childType, {
       workflowId: job.id,
       args: [{ ...job, batchId }],
       staticSummary: summary,

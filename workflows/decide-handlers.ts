@@ -13,12 +13,13 @@
 import { ApplicationFailure, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { ReviewerKeyActivities } from '../activities/reviewer-keys';
 import { decisionSchema, recordRefusal, refusalRecord, signedDecisionText, type Decision, type PendingApproval, type RecordedDecision } from '../domain/approvals';
-import { decideSignal, decideUpdate, decisionRefusedSignal, pendingApprovalsQuery } from './job';
+import { decideSignal, decideUpdate, decisionRefusedSignal, pendingApprovalsQuery } from './messages';
 
 export interface ApprovalDeskHandlers {
   /** Why a decision must be refused, or undefined. */
   refusal(decision: unknown): string | undefined;
-  apply(decision: Decision, via: 'update' | 'signal'): void;
+  /** Applies an accepted decision; a desk that must ask an activity first (an edit's new revision) returns a promise. */
+  apply(decision: Decision, via: 'update' | 'signal'): void | Promise<void>;
   isSettled(approvalId: string): boolean;
   /** The revision that replaced an approval id, if an edit replaced it. */
   revisedTo?(approvalId: string): string | undefined;
@@ -68,10 +69,17 @@ export function registerDecideHandlers(desk: ApprovalDeskHandlers): void {
     decideUpdate,
     (raw: unknown) => {
       const decision = decisionSchema.parse(raw);
-      const apply = () => {
-        desk.apply(decision, 'update');
+      const result = () => {
         const revisedTo = desk.revisedTo?.(decision.approvalId);
         return { approvalId: decision.approvalId, accepted: true as const, settled: desk.isSettled(decision.approvalId), ...(revisedTo ? { revisedTo } : {}) };
+      };
+      const apply = () => {
+        const applying = desk.apply(decision, 'update');
+        if (!applying) return result();
+        return applying.then(result, (error: unknown) => {
+          recordRefusal(desk.records(), refusalRecord(decision, error instanceof Error ? error.message : String(error), 'update', now()));
+          throw error;
+        });
       };
       // Without signed decisions the handler stays synchronous, exactly as recorded histories expect.
       const verifying = desk.verify?.(decision);
@@ -97,11 +105,16 @@ export function registerDecideHandlers(desk: ApprovalDeskHandlers): void {
       return;
     }
     const decision = parsed.data;
+    // A desk that assesses an edit first may refuse it then: the signal's refusal is recorded, never thrown.
+    const applyRecorded = (): void | Promise<void> => {
+      const applying = desk.apply(decision, 'signal');
+      return applying?.catch((error: unknown) => recordRefusal(desk.records(), refusalRecord(decision, error instanceof Error ? error.message : String(error), 'signal', now())));
+    };
     const verifying = desk.verify?.(decision);
-    if (!verifying) return desk.apply(decision, 'signal');
+    if (!verifying) return applyRecorded();
     return verifying.then((problem = safeRefusal(desk, decision)) => {
       if (problem) recordRefusal(desk.records(), refusalRecord(decision, problem, 'signal', now()));
-      else desk.apply(decision, 'signal');
+      else return applyRecorded();
     });
   });
   setHandler(decisionRefusedSignal, (raw: unknown) => {

@@ -1,5 +1,5 @@
-/** The workflow bundle's entry: every workflow the Conveyor worker runs. */
-export { jobWorkflow } from './job';
+/** The engine's workflow bundle entry: every workflow a Conveyor worker runs for any factory. */
+export { factoryJobWorkflow } from './factory-job';
 export { batchWorkflow } from './batch';
 export { scheduledEvaluationWorkflow } from './evaluation';
 export { distillWorkflow } from './distill';

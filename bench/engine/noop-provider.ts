@@ -25,7 +25,7 @@ export function createNoopProvider(): ModelProvider {
   return {
     kind: 'local',
     generate(request: ProviderRequest): Promise<ProviderResponse> {
-      const json = noopAnswers[request.skill];
+      const json = noopAnswers[request.skill ?? 'plan'];
       const confidence = (json as { confidence?: number }).confidence;
       return Promise.resolve({
         json,

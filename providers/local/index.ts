@@ -130,24 +130,34 @@ export function createLocalProvider(options: LocalProviderOptions = {}): ModelPr
     },
   };
 
+  const bundledSkill = (request: ProviderRequest): ((request: ProviderRequest) => SkillAnswer) => {
+    const skill = request.skill !== undefined && Object.hasOwn(skills, request.skill) ? skills[request.skill] : undefined;
+    if (skill) return skill;
+    throw new UnsupportedSkillError(
+      request.skill === undefined
+        ? `station ${request.schemaName} has no offline answerer (its definition sets no \`local\`): the local model cannot answer it, so the step escalates`
+        : `skill "${String(request.skill)}" is not known to the local provider`,
+    );
+  };
+
   return {
     kind: 'local',
-    generate(request: ProviderRequest): Promise<ProviderResponse> {
+    async generate(request: ProviderRequest): Promise<ProviderResponse> {
       try {
         request.signal?.throwIfAborted();
-        const skill = Object.hasOwn(skills, request.skill) ? skills[request.skill] : undefined;
-        if (!skill) throw new UnsupportedSkillError(`skill "${String(request.skill)}" is not known to the local provider`);
-        const answer = skill(request);
+        const answer = request.localAnswer
+          ? await request.localAnswer(request.input, { model: { id: request.model.id, tier: request.model.tier, options: { ...request.model.options } } })
+          : bundledSkill(request)(request);
         const text = JSON.stringify(answer.output);
-        return Promise.resolve({
+        return {
           json: answer.output,
           text,
-          confidence: answer.confidence,
+          ...(answer.confidence !== undefined ? { confidence: answer.confidence } : {}),
           usage: { inputTokens: countValueTokens(request.input), outputTokens: countTokens(text) },
-          modelVersion: answer.modelVersion,
-        });
+          ...(answer.modelVersion !== undefined ? { modelVersion: answer.modelVersion } : {}),
+        };
       } catch (error) {
-        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+        throw error instanceof Error ? error : new Error(String(error));
       }
     },
   };

@@ -1,4 +1,8 @@
 /**
+ * FROZEN: the first job workflow type, `jobWorkflow`, kept to finish and replay jobs started on it. New
+ * jobs run on `factoryJobWorkflow` (workflows/factory-job.ts). Change nothing here that changes the
+ * commands it issues; recorded histories in test/fixtures/histories replay against it in CI.
+ *
  * The job workflow: plan, then execute each step on the cheapest model that is good enough,
  * escalating by tier and finally to a person, pausing sensitive actions for approval, and acting
  * once. Deterministic by construction: all I/O is in activities, all policy in domain/.
@@ -7,9 +11,6 @@ import {
   ActivityFailure,
   ApplicationFailure,
   condition,
-  defineQuery,
-  defineSignal,
-  defineUpdate,
   proxyActivities,
   patched,
   proxyLocalActivities,
@@ -21,11 +22,12 @@ import {
 import type { createActivities } from '../activities';
 import type { LearningActivities } from '../learning/activities';
 import type { ModelCallResult } from '../activities/types';
-import { loadReviewerKeys, registerDecideHandlers, verifySignedDecision } from './decide-handlers';
+import { loadReviewerKeys, registerDecideHandlers, verifySignedDecision } from '../workflows/decide-handlers';
+import { MAX_RECORD_CHARS, progressQuery, recordQuery } from '../workflows/messages';
 import { proposalHashOf, refusalFor, type Decision, type PendingApproval, type RecordedDecision, type ApprovalKind } from '../domain/approvals';
 import { JobBudget } from '../domain/budget';
-import { InvalidJobInputError, type ActionRecord, type JobProgress, type JobRecord, type JobRequest, type JobResult, type LedgerEntry, type RoutingDecisionRecord } from '../domain/job';
-import { boundsProblem, effectivePolicy, jobTypeByName, validateBuiltinJobRequest, type JobPolicy, type JobType } from '../legacy/job-types';
+import { InvalidJobInputError, type ActionRecord, type JobRecord, type JobRequest, type JobResult, type LedgerEntry, type RoutingDecisionRecord } from '../domain/job';
+import { boundsProblem, effectivePolicy, jobTypeByName, validateBuiltinJobRequest, type JobPolicy, type JobType } from './job-types';
 import { tiers, type ModelSpec, type Tier } from '../domain/models';
 import { dependenciesOf, resolveWire, validatePlan, type Plan, type PlanStep } from '../domain/plan';
 import { route, type EscalationCause } from '../domain/routing';
@@ -41,39 +43,9 @@ import {
 import { labelOf } from '../domain/learnable';
 import { screeningSensitivity, timeoutVerdict, type ScreeningResult } from '../domain/screening';
 import { proposedActionSchema, type ProposedAction } from '../factories/support/schemas';
-import { stakesSensitivity, stationByName, stationCatalogue, type ActionStation, type ModelStation } from '../legacy/stations';
+import { stakesSensitivity, stationByName, stationCatalogue, type ActionStation, type ModelStation } from './stations';
 
-// ---- messages (the reviewers' contract; the client and tests import these very objects) ----------
-
-/** Update `decide`: validated before it is accepted, so a bad decision is refused to the caller. */
-export const decideUpdate = defineUpdate<DecideResult, [Decision]>('decide');
-/** Signal `decide`: the same payload, for clients that can only signal (Temporal CLI, UI). */
-export const decideSignal = defineSignal<[Decision]>('decide');
-export const pendingApprovalsQuery = defineQuery<PendingApproval[]>('pendingApprovals');
-export const progressQuery = defineQuery<JobProgress>('progress');
-/** The job's record so far (plan, ledger, decisions, approvals, actions): what the audit export reads. */
-export const recordQuery = defineQuery<JobRecord>('record');
-/**
- * Signal `decisionRefused`: our client reports an update that the validator refused, so the refusal is
- * part of the job's recorded data (a refused update leaves no trace in the history by itself).
- */
-export const decisionRefusedSignal = defineSignal<[{ decision: Decision; refusal: string }]>('decisionRefused');
-
-export interface DecideResult {
-  approvalId: string;
-  accepted: true;
-  /** True once the approval is settled (a two-person approval needs a second reviewer first). */
-  settled: boolean;
-  /** The edit changed the proposal: the new revision's approval id, which waits for its own approvals. */
-  revisedTo?: string;
-}
-
-/**
- * Largest job record (its JSON, in characters) a job will act with or return: well under Temporal's
- * 2 MB payload limit, so a job that would cross it fails visibly before acting instead of being
- * terminated by the server after.
- */
-export const MAX_RECORD_CHARS = 1_000_000;
+// The reviewers' contract (messages) lives in workflows/messages.ts, shared with the factory job workflow.
 
 // ---- activities, one timeout/retry profile per kind of work ----------------------------------------
 

@@ -1,0 +1,244 @@
+/**
+ * The activities of a factory's jobs: where the team's code runs (prompts, offline answerers, confidence
+ * rules, sensitivity, execute), never in the workflow. The workflow sees plain data only: the job type's
+ * snapshot at job start, answers with their scored confidence, the verdict on a proposal, receipts.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { InvalidJobInputError, UnknownJobTypeError, validateJobRequest } from '../domain/job';
+import { scoreConfidence } from '../factory/confidence';
+import type { AnyStation, Factory, JobView, Sensitivity } from '../factory/define';
+import { actionFacts, snapshotJobType, stationFacts, type ActionFacts, type JobDefinition, type StationFacts } from '../factory/snapshot';
+import { recipePlanSchema } from '../domain/recipe';
+import type { LiveModels } from '../learning/live';
+import { toApplicationFailure } from '../providers/errors';
+import type { ModelGateway } from '../providers/gateway-types';
+import type { LocalAnswerer, LocalSkill } from '../providers/port';
+import { answerStation, type AnswerableStation } from './index';
+import type { Outbox } from './outbox';
+import type { ModelCallRequest, ModelCallResult } from './types';
+
+export interface FactoryActivityDependencies {
+  factory: Factory;
+  gateway: ModelGateway;
+  outbox: Outbox;
+  live?: LiveModels;
+  log?: (message: string) => void;
+}
+
+/** A station's answer with the confidence its definition's rule gives it (null: the rule found none). */
+export interface StationCallResult extends ModelCallResult {
+  stationConfidence: number | null;
+}
+
+export interface AssessProposalRequest {
+  jobId: string;
+  jobType: string;
+  stepId: string;
+  action: string;
+  proposal: unknown;
+  /** The action's settings from the job's definition snapshot (not the worker's current policy). */
+  settings: unknown;
+  input: unknown;
+  outputs: Record<string, unknown>;
+  confidences: Record<string, number | null>;
+}
+
+/** The factory's verdict on a proposal: invalid (problem), nothing to do (skip), or who must approve it. */
+export interface ProposalAssessment {
+  problem?: string;
+  skip?: string;
+  sensitivity?: { reason: string; approvals: 1 | 2 };
+}
+
+export interface RunActionRequest {
+  jobId: string;
+  stepId: string;
+  action: string;
+  proposal: unknown;
+  approvedBy: string[];
+}
+
+export interface ActionOutcome {
+  idempotencyKey: string;
+  executedAt: string;
+  /** False when the outbox already held this key (a retry or replay): `execute` did not run again. */
+  firstExecution: boolean;
+  receipt?: Record<string, unknown>;
+}
+
+export interface PlanJobRequest {
+  jobId: string;
+  jobType: string;
+  description: string;
+  input: unknown;
+  modelId: string;
+  repairHint?: string;
+  stations: { name: string; description: string; inputFields: string[] }[];
+  actions: { name: string; description: string }[];
+}
+
+const nonRetryable = (type: string, message: string, details?: unknown) => ApplicationFailure.create({ type, message, nonRetryable: true, ...(details ? { details: [details] } : {}) });
+
+const issuesText = (issues: readonly { path: PropertyKey[]; message: string }[], root: string) =>
+  issues.map((issue) => `${issue.path.map(String).join('.') || root}: ${issue.message}`).join('; ');
+
+function normalizeSensitivity(value: Sensitivity): ProposalAssessment['sensitivity'] {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string') return { reason: value, approvals: 1 };
+  return { reason: value.reason, approvals: value.approvals === 2 ? 2 : 1 };
+}
+
+/** How the activities answer a factory station: its prompt and schema, and how it answers offline. */
+export function answerableStation(station: AnyStation): AnswerableStation {
+  const local = station.local;
+  return {
+    name: station.name,
+    prompt: (input) => station.prompt(input),
+    output: station.output,
+    ...(local !== undefined && typeof local !== 'function' ? { skill: local.model as LocalSkill } : {}),
+    ...(typeof local === 'function' ? { localAnswer: local as LocalAnswerer } : {}),
+  };
+}
+
+export function createFactoryActivities({ factory, gateway, outbox, live, log = (message) => console.warn(message) }: FactoryActivityDependencies) {
+  const snapshots = new Map<string, JobDefinition>();
+  const stationNamed = (name: string): AnyStation => {
+    const station = factory.stations.get(name);
+    if (!station) throw nonRetryable('UnknownStationError', `factory ${factory.name} ${factory.version} has no station "${name}" (stations: ${[...factory.stations.keys()].join(', ')})`);
+    return station;
+  };
+  const actionNamed = (name: string) => {
+    const action = factory.actions.get(name);
+    if (!action) throw nonRetryable('UnknownActionError', `factory ${factory.name} ${factory.version} has no action "${name}"`);
+    return action;
+  };
+
+  return {
+    /**
+     * The job's definition, taken once at its start and kept in its history: the snapshot of its job type
+     * and its input checked against the type's schema (a bad input fails the job before anything runs).
+     */
+    async loadJobDefinition(request: { jobId: string; type: string; input: unknown }): Promise<{ definition: JobDefinition; input: unknown }> {
+      let validated;
+      try {
+        validated = validateJobRequest({ id: request.jobId, type: request.type, input: request.input }, (type) => {
+          const jobType = factory.jobTypes.get(type);
+          if (!jobType) throw new UnknownJobTypeError(`Unknown job type "${type}"; factory ${factory.name} has: ${[...factory.jobTypes.keys()].join(', ')}`);
+          return jobType.input;
+        });
+      } catch (error) {
+        if (error instanceof InvalidJobInputError) throw nonRetryable(error.name, error.message, error.issues);
+        throw error;
+      }
+      let definition = snapshots.get(request.type);
+      if (!definition) snapshots.set(request.type, (definition = snapshotJobType(factory, request.type)));
+      return { definition, input: validated.input };
+    },
+
+    /** The factory's stations and actions as plain data (for workflows that call the primitives). */
+    async describeFactory(): Promise<{ name: string; version: string; stations: Record<string, StationFacts>; actions: Record<string, ActionFacts> }> {
+      return {
+        name: factory.name,
+        version: factory.version,
+        stations: Object.fromEntries([...factory.stations.values()].map((station) => [station.name, stationFacts(station)])),
+        actions: Object.fromEntries([...factory.actions.values()].map((action) => [action.name, actionFacts(action)])),
+      };
+    },
+
+    /** One model call of a station step; the answer's confidence is scored by the station's own rule. */
+    async callStation(request: ModelCallRequest): Promise<StationCallResult> {
+      const station = stationNamed(request.station);
+      const parsed = station.input.safeParse(request.input);
+      if (!parsed.success) throw nonRetryable('StationInputError', `step "${request.stepId}" (${station.name}): ${issuesText(parsed.error.issues, 'input')}`);
+      const result = await answerStation({ gateway, live, log }, answerableStation(station), { ...request, input: parsed.data });
+      let stationConfidence: number | null;
+      try {
+        stationConfidence = scoreConfidence(station.confidence, result.output, result.confidence);
+      } catch (error) {
+        throw nonRetryable('ConfidenceRuleError', `station ${station.name}: its confidence rule threw: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      if (stationConfidence !== null && !(Number.isFinite(stationConfidence) && stationConfidence >= 0 && stationConfidence <= 1)) {
+        throw nonRetryable('ConfidenceRuleError', `station ${station.name}: its confidence rule gave ${String(stationConfidence)}, not a number in [0, 1]`);
+      }
+      return { ...result, stationConfidence };
+    },
+
+    /** A plan written by a large model from the factory's stations and actions. */
+    async planJob(request: PlanJobRequest): Promise<{ plan: unknown; costUsd: number; modelId: string }> {
+      const system =
+        'You are the planner of an AI factory. Write a plan as JSON {"steps": [...]} where a step is either ' +
+        '{"id", "station", "inputs": {field: wire}, "when"?} or {"id", "action", "proposal": wire, "when"?}, ' +
+        'using only these stations (name: description; inputs):\n' +
+        request.stations.map((s) => `- ${s.name}: ${s.description}; inputs ${s.inputFields.join(', ')}`).join('\n') +
+        (request.actions.length ? `\nand these actions:\n${request.actions.map((a) => `- ${a.name}: ${a.description}`).join('\n')}` : '') +
+        '\nA wire is "$job.<field>" (the job input) or "$steps.<stepId>.<field>" (an earlier step\'s output).';
+      const prompt = [
+        `Job type: ${request.jobType} (${request.description})`,
+        `Job input: ${JSON.stringify(request.input)}`,
+        request.repairHint ? `Your previous plan was invalid: ${request.repairHint}. Fix exactly these problems.` : '',
+      ]
+        .filter(Boolean)
+        .join('\n');
+      try {
+        const outcome = await gateway.call({
+          modelId: request.modelId,
+          station: 'plan',
+          skill: 'plan',
+          input: { jobType: request.jobType, input: request.input },
+          system,
+          prompt,
+          schema: recipePlanSchema,
+          signal: Context.current().cancellationSignal,
+        });
+        return { plan: outcome.output, costUsd: outcome.costUsd, modelId: outcome.modelId };
+      } catch (error) {
+        throw toApplicationFailure(error);
+      }
+    },
+
+    /** The factory's verdict on a proposal (a model's, or a reviewer's edit): valid? nothing to do? who must approve? */
+    async assessProposal(request: AssessProposalRequest): Promise<ProposalAssessment> {
+      const action = actionNamed(request.action);
+      const parsed = action.proposal.safeParse(request.proposal);
+      if (!parsed.success) return { problem: issuesText(parsed.error.issues, 'proposal') };
+      const skip = action.skip?.(parsed.data);
+      if (skip) return { skip };
+      const job: JobView = { jobId: request.jobId, jobType: request.jobType, input: request.input, outputs: request.outputs, confidences: request.confidences };
+      const sensitivity = normalizeSensitivity(action.sensitivity?.(parsed.data, request.settings, job));
+      return sensitivity ? { sensitivity } : {};
+    },
+
+    /**
+     * Executes an approved (or not sensitive) action once per idempotency key `<jobId>:<stepId>`: a key the
+     * outbox already holds returns its receipt without running `execute` again; `execute` gets the same key
+     * on every retry, so the team's system can drop a repeat that a crash between execute and record causes.
+     */
+    async runAction(request: RunActionRequest): Promise<ActionOutcome> {
+      const idempotencyKey = `${request.jobId}:${request.stepId}`;
+      const done = outbox.find(idempotencyKey);
+      if (done) return { idempotencyKey, executedAt: done.executedAt, firstExecution: false, ...(done.receipt ? { receipt: done.receipt } : {}) };
+      const action = actionNamed(request.action);
+      const parsed = action.proposal.safeParse(request.proposal);
+      if (!parsed.success) throw nonRetryable('InvalidProposalError', `action ${action.name}: ${issuesText(parsed.error.issues, 'proposal')}`);
+      let receipt;
+      try {
+        receipt = await action.execute(parsed.data, {
+          idempotencyKey,
+          jobId: request.jobId,
+          stepId: request.stepId,
+          approvedBy: [...request.approvedBy],
+          signal: Context.current().cancellationSignal,
+        });
+      } catch (error) {
+        // Retried with the activity's backoff, with the same idempotency key.
+        throw ApplicationFailure.create({ type: 'ActionFailedError', message: `action ${action.name} (${idempotencyKey}): ${error instanceof Error ? error.message : String(error)}` });
+      }
+      const kept = receipt && typeof receipt === 'object' ? (JSON.parse(JSON.stringify(receipt)) as Record<string, unknown>) : undefined;
+      const recorded = outbox.execute({ idempotencyKey, jobId: request.jobId, stepId: request.stepId, action: parsed.data as Record<string, unknown>, approvedBy: request.approvedBy, actionName: action.name, ...(kept ? { receipt: kept } : {}) });
+      return { idempotencyKey, executedAt: recorded.executedAt, firstExecution: recorded.firstExecution, ...(kept ? { receipt: kept } : {}) };
+    },
+  };
+}
+
+export type FactoryActivities = ReturnType<typeof createFactoryActivities>;

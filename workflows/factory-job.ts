@@ -1,0 +1,229 @@
+/**
+ * The factory job workflow: interprets one job of any factory. At its start a recorded activity takes the
+ * plain-data snapshot of the job type (recipe, policy, each station's tier, threshold and schemas), so the
+ * job finishes and replays on the definition it started with, whatever the workers' code says later.
+ * Then: screen the input, plan (the recipe, or a large model's plan checked against the definition), run
+ * each step when the steps it reads from are done — stations through the step runner, actions through the
+ * factory's assessment and the approval desk — and return the job's record.
+ */
+import { ApplicationFailure, upsertMemo } from '@temporalio/workflow';
+import { JobBudget } from '../domain/budget';
+import { InvalidJobInputError, jobRequestSchema, type JobRequest, type JobResult } from '../domain/job';
+import { isActionStep, isFanOut, orderSteps, planProblemText, recipeProblems, resolveRecipeWire, stepDependencies, DEFAULT_FAN_OUT_CONCURRENCY, type RecipeFacts, type RecipeStep } from '../domain/recipe';
+import type { JobDefinition, ResolvedJobPolicy } from '../factory/snapshot';
+import { ApprovalDesk, JobRejected } from './approval-desk';
+import { loadReviewerKeys } from './decide-handlers';
+import { JobRecorder } from './job-record';
+import { asJobFailure, definitions, engine, failureSummary, models } from './proxies';
+import { StepRunner } from './step-runner';
+
+/** Every string in the job input, for screening. */
+function textOf(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) return value.map(textOf).join('\n');
+  if (value !== null && typeof value === 'object') return Object.values(value).map(textOf).join('\n');
+  return '';
+}
+
+function parseRequest(raw: unknown): JobRequest {
+  const parsed = jobRequestSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((issue) => ({ field: issue.path.map(String).join('.') || 'request', problem: issue.message }));
+  const error = new InvalidJobInputError(`Invalid job: ${issues.map((i) => `${i.field}: ${i.problem}`).join('; ')}`, issues);
+  throw ApplicationFailure.create({ type: error.name, message: error.message, nonRetryable: true, details: [issues] });
+}
+
+/** The job type's policy with the request's overrides (budget, planner, thresholds, approval timeout). */
+export function effectiveJobPolicy(policy: ResolvedJobPolicy, request: JobRequest): ResolvedJobPolicy {
+  const overrides = request.policy ?? {};
+  return {
+    ...policy,
+    planner: overrides.planner ?? policy.planner,
+    budgetUsd: overrides.budgetUsd ?? policy.budgetUsd,
+    overBudget: overrides.overBudget ?? policy.overBudget,
+    confidenceThresholds: { ...policy.confidenceThresholds, ...overrides.confidenceThresholds },
+    approval: { ...policy.approval, timeoutMs: overrides.approvalTimeoutMs ?? policy.approval.timeoutMs },
+  };
+}
+
+/** What recipe checks know of a definition: field lists from its snapshot's schemas. */
+export function recipeFactsOf(definition: JobDefinition, jobInputFields?: readonly string[]): RecipeFacts {
+  const fieldsOf = (schema: Record<string, unknown>) => (schema.type === 'object' && schema.properties && typeof schema.properties === 'object' ? Object.keys(schema.properties) : undefined);
+  return {
+    ...(jobInputFields ? { jobInputFields } : {}),
+    stations: new Map(
+      Object.values(definition.stations).map((station) => {
+        const outputFields = fieldsOf(station.outputSchema);
+        return [station.name, { inputFields: station.inputFields, requiredInputFields: station.requiredInputFields, ...(outputFields ? { outputFields } : {}) }];
+      }),
+    ),
+    actions: new Set(Object.keys(definition.actions)),
+  };
+}
+
+export async function factoryJobWorkflow(rawRequest: JobRequest): Promise<JobResult> {
+  const request = parseRequest(rawRequest);
+  // Handlers first (an early query or decision gets an answer), the definition right after.
+  // Known once the definition is loaded; the handlers registered before read them when a decision comes.
+  const known: { policy?: ResolvedJobPolicy; runner?: StepRunner } = {};
+  const recorder = new JobRecorder({ jobId: request.id, jobType: request.type, ...(request.batchId ? { batchId: request.batchId } : {}) }, new JobBudget(0));
+  const desk = new ApprovalDesk({
+    recorder,
+    policy: () => known.policy!.approval,
+    requestedBy: request.requestedBy,
+    checkApproval: (approval, merged) => (known.runner ? known.runner.checkApproval(approval, merged) : 'the job is not ready for decisions yet'),
+    assessRevision: async (approval, proposal) =>
+      definitions.assessProposal.executeWithOptions({ summary: `assess edited ${approval.station} proposal` }, [
+        { jobId: request.id, jobType: request.type, stepId: approval.stepId, action: approval.station, proposal, settings: known.policy!.actions[approval.station], input: request.input, outputs: { ...recorder.outputs }, confidences: { ...recorder.confidences } },
+      ]),
+    minimumApprovals: (approval) => (approval.kind === 'action' && known.policy!.approval.twoPersonActions.includes(approval.station) ? 2 : 1),
+  });
+  recorder.registerQueries();
+  desk.registerHandlers();
+  recorder.publish('planning');
+
+  let loaded;
+  try {
+    loaded = await definitions.loadJobDefinition.executeWithOptions({ summary: `definition of ${request.type}` }, [{ jobId: request.id, type: request.type, input: request.input }]);
+  } catch (error) {
+    recorder.publish('failed');
+    throw asJobFailure(error);
+  }
+  const { definition, input } = loaded;
+  const policy = (known.policy = effectiveJobPolicy(definition.jobType.policy, request));
+  recorder.budget = new JobBudget(policy.budgetUsd);
+  recorder.definition = { factory: definition.factory.name, version: definition.version, hash: definition.hash };
+  upsertMemo({ definition: recorder.definition });
+
+  desk.reviewerKeys = { ...policy.approval.reviewerKeys, ...(await loadReviewerKeys()) };
+  const catalogue = await engine.loadModelCatalog();
+  recorder.screening = await engine.screenInput({ jobId: request.id, text: textOf(input) });
+  if (recorder.screening.flagged) {
+    recorder.decide({ stepId: 'screening', kind: 'screening', reason: `input flagged: ${recorder.screening.reasons.join(', ')}; every action needs a reviewer` });
+  }
+  const runner = (known.runner = new StepRunner({ jobId: request.id, jobType: request.type, input, recorder, desk, stations: definition.stations, actions: definition.actions, policy, models: catalogue }));
+
+  recorder.plan = await makePlan(definition, policy, request, input, recorder, catalogue);
+  upsertMemo({ plan: recorder.plan });
+  recorder.publish('running');
+  try {
+    await executePlan(recorder.plan.steps, runner, recorder, input, policy);
+  } catch (error) {
+    if (error instanceof JobRejected) return recorder.finish('rejected', error.message);
+    recorder.publish('failed');
+    throw error;
+  }
+  return recorder.finish('completed');
+}
+
+// ---- planning --------------------------------------------------------------------------------------
+
+async function makePlan(definition: JobDefinition, policy: ResolvedJobPolicy, request: JobRequest, input: unknown, recorder: JobRecorder, catalogue: { id: string; tier: string }[]): Promise<JobRecorder['plan']> {
+  const recipe = { strategy: 'recipe' as const, steps: definition.jobType.recipe.steps };
+  if (policy.planner === 'recipe') {
+    recorder.decide({ stepId: 'plan', kind: 'plan', reason: `recipe of ${definition.jobType.name} (definition ${definition.version})` });
+    return recipe;
+  }
+  const fallBack = (reason: string) => {
+    recorder.decide({ stepId: 'plan', kind: 'plan', reason: `fell back to the recipe: ${reason}` });
+    return { ...recipe, fallbackReason: reason };
+  };
+  const planner = catalogue.filter((model) => model.tier === 'large').sort((a, b) => a.id.localeCompare(b.id))[0];
+  if (!planner) return fallBack('no large model in the registry to plan with');
+  const facts = recipeFactsOf(definition);
+  let repairHint: string | undefined;
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    let proposal;
+    try {
+      proposal = await models.planJob.executeWithOptions({ summary: `plan ${definition.jobType.name} with ${planner.id}${repairHint ? ' (repair)' : ''}` }, [
+        {
+          jobId: request.id,
+          jobType: definition.jobType.name,
+          description: definition.jobType.description,
+          input,
+          modelId: planner.id,
+          ...(repairHint ? { repairHint } : {}),
+          stations: Object.values(definition.stations).map((s) => ({ name: s.name, description: s.description, inputFields: s.inputFields })),
+          actions: Object.values(definition.actions).map((a) => ({ name: a.name, description: a.description })),
+        },
+      ]);
+    } catch (error) {
+      return fallBack(`model planner failed: ${failureSummary(error)}`);
+    }
+    recorder.budget.reserve(`plan#${attempt}`, proposal.costUsd);
+    recorder.budget.settle(`plan#${attempt}`, proposal.costUsd);
+    const steps = (proposal.plan as { steps?: unknown }).steps;
+    const problems = recipeProblems(steps, facts).map((problem) => planProblemText(steps, problem));
+    if (problems.length === 0) {
+      recorder.decide({ stepId: 'plan', kind: 'plan', reason: `model plan by ${planner.id}${attempt > 1 ? ' after one repair' : ''}`, modelId: planner.id, tier: 'large' });
+      return { strategy: 'model', steps: steps as RecipeStep[] };
+    }
+    repairHint = problems.join('; ');
+    recorder.decide({ stepId: 'plan', kind: 'plan', reason: `model plan invalid (attempt ${attempt}): ${repairHint}`, modelId: planner.id, tier: 'large' });
+  }
+  return fallBack(`model plan still invalid after one repair: ${repairHint}`);
+}
+
+// ---- execution -------------------------------------------------------------------------------------
+
+/** Each step starts when the steps it reads from are done; independent steps run in parallel. */
+async function executePlan(steps: readonly RecipeStep[], runner: StepRunner, recorder: JobRecorder, input: unknown, policy: ResolvedJobPolicy): Promise<void> {
+  const done = new Map<string, Promise<void>>();
+  for (const step of orderSteps(steps)) {
+    const dependencies = stepDependencies(step).map((id) => done.get(id)!);
+    done.set(step.id, Promise.all(dependencies).then(() => runStep(step, runner, recorder, input, policy)));
+  }
+  await Promise.all(done.values());
+}
+
+async function runStep(step: RecipeStep, runner: StepRunner, recorder: JobRecorder, input: unknown, policy: ResolvedJobPolicy): Promise<void> {
+  const resolve = (wire: string, item?: { value: unknown }) => resolveRecipeWire(wire, input, recorder.outputs, item);
+  if (step.when !== undefined && !resolve(step.when)) {
+    recorder.decide({ stepId: step.id, kind: 'skip', reason: `skipped: ${step.when} is false` });
+    recorder.stepsDone++;
+    return;
+  }
+  if (isActionStep(step)) {
+    const output = await runner.runAction(step.id, step.action, resolve(step.proposal), policy.actions[step.action]);
+    if (output) recorder.outputs[step.id] = output;
+  } else {
+    const upstream = stepDependencies(step)
+      .map((id) => recorder.confidences[id])
+      .filter((value): value is number => typeof value === 'number');
+    const upstreamConfidence = upstream.length ? Math.min(...upstream) : undefined;
+    const inputsFor = (item?: { value: unknown }) => Object.fromEntries(Object.entries(step.inputs).map(([field, wire]) => [field, resolve(wire, item)]));
+    if (isFanOut(step)) {
+      const items = resolve(step.each);
+      if (!Array.isArray(items)) {
+        throw ApplicationFailure.create({ type: 'StationInputError', nonRetryable: true, message: `step "${step.id}": ${step.each} is not a list (fan-out needs one)` });
+      }
+      const answers = await mapBounded(items, step.concurrency ?? DEFAULT_FAN_OUT_CONCURRENCY, (item, index) =>
+        runner.runStation(`${step.id}[${index}]`, step.station, inputsFor({ value: item }), upstreamConfidence),
+      );
+      recorder.outputs[step.id] = answers.map((answer) => answer.output);
+      const scored = answers.map((answer) => answer.confidence).filter((value): value is number => value !== null);
+      recorder.confidences[step.id] = scored.length ? Math.min(...scored) : null;
+    } else {
+      const answer = await runner.runStation(step.id, step.station, inputsFor(), upstreamConfidence);
+      recorder.outputs[step.id] = answer.output;
+      recorder.confidences[step.id] = answer.confidence;
+    }
+    recorder.publish();
+  }
+  recorder.stepsDone++;
+  recorder.refreshDetails();
+}
+
+/** Maps items with at most `limit` in flight, results in input order. */
+async function mapBounded<T, R>(items: readonly T[], limit: number, run: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await run(items[index]!, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}

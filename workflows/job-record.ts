@@ -1,0 +1,135 @@
+/**
+ * The job's record as it runs: decisions, the ledger, approvals, actions, cost and the tier reached, and
+ * what operators see of it — search attributes, the current details in the Temporal UI, the `record`
+ * and `progress` queries, and the result. One per job (or per workflow using the primitives).
+ */
+import { ApplicationFailure, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import type { PendingApproval, RecordedDecision } from '../domain/approvals';
+import { type JobBudget } from '../domain/budget';
+import type { ActionRecord, JobRecord, JobResult, LedgerEntry, RoutingDecisionRecord } from '../domain/job';
+import { tiers, type Tier } from '../domain/models';
+import type { RecipeStep } from '../domain/recipe';
+import type { ScreeningResult } from '../domain/screening';
+import { ConveyorBatchId, ConveyorCostUsd, ConveyorEscalations, ConveyorJobType, ConveyorStatus, ConveyorTopTier, type JobStatus } from '../domain/search-attributes';
+import { MAX_RECORD_CHARS, progressQuery, recordQuery } from './messages';
+import { roundUsd } from './proxies';
+
+export interface RecordIdentity {
+  jobId: string;
+  jobType: string;
+  batchId?: string;
+}
+
+export class JobRecorder {
+  readonly startedAt = new Date().toISOString();
+  status: JobStatus = 'planning';
+  plan: { strategy: 'recipe' | 'model'; steps: RecipeStep[]; fallbackReason?: string } = { strategy: 'recipe', steps: [] };
+  readonly outputs: Record<string, unknown> = {};
+  readonly confidences: Record<string, number | null> = {};
+  readonly ledger: LedgerEntry[] = [];
+  readonly decisions: RoutingDecisionRecord[] = [];
+  readonly approvals: RecordedDecision[] = [];
+  readonly actions: ActionRecord[] = [];
+  /** What waits for people now: the approval desk adds and removes, the record shows. */
+  readonly pending: PendingApproval[] = [];
+  escalations = 0;
+  topTier: Tier | 'human' | 'none' = 'none';
+  stepsDone = 0;
+  screening: ScreeningResult | undefined;
+  definition: JobResult['definition'];
+
+  constructor(
+    readonly identity: RecordIdentity,
+    /** Replaced once the job's definition (and so its budget) is known. */
+    public budget: JobBudget,
+  ) {}
+
+  /** Answers the `record` and `progress` queries from this record. */
+  registerQueries(): void {
+    setHandler(recordQuery, () => this.snapshot(this.status));
+    setHandler(progressQuery, () => ({
+      id: this.identity.jobId,
+      type: this.identity.jobType,
+      status: this.status,
+      stepsDone: this.stepsDone,
+      stepsTotal: this.plan.steps.length,
+      costUsd: roundUsd(this.budget.spentUsd),
+      escalations: this.escalations,
+      pendingApprovals: this.pending,
+    }));
+  }
+
+  decide(record: Omit<RoutingDecisionRecord, 'at'>): void {
+    this.decisions.push({ at: new Date().toISOString(), ...record });
+  }
+
+  noteTier(tier: Tier | 'human'): void {
+    const rank = (value: Tier | 'human' | 'none') => (value === 'none' ? -1 : value === 'human' ? tiers.length : tiers.indexOf(value));
+    if (rank(tier) > rank(this.topTier)) this.topTier = tier;
+  }
+
+  publish(status: JobStatus = this.status): void {
+    this.status = status;
+    upsertSearchAttributes([
+      { key: ConveyorStatus, value: status },
+      { key: ConveyorJobType, value: this.identity.jobType },
+      { key: ConveyorTopTier, value: this.topTier },
+      { key: ConveyorCostUsd, value: roundUsd(this.budget.spentUsd) },
+      { key: ConveyorEscalations, value: this.escalations },
+      ...(this.identity.batchId ? [{ key: ConveyorBatchId, value: this.identity.batchId }] : []),
+    ]);
+    this.refreshDetails();
+  }
+
+  refreshDetails(): void {
+    const lines = [
+      `**${this.status}** · ${this.stepsDone}/${this.plan.steps.length} steps · $${roundUsd(this.budget.spentUsd)} · ${this.escalations} escalation(s) · top tier ${this.topTier}`,
+      ...this.ledger.map(
+        (entry) =>
+          `- ${entry.stepId}: ${entry.station} → ${entry.modelId} (${entry.tier}) ${entry.outcome}${entry.confidence !== null ? ` @ ${entry.confidence.toFixed(2)}` : ''}${entry.escalationReason ? ` — ${entry.escalationReason}` : ''}`,
+      ),
+      ...this.pending.map((approval) => `- ⏸ ${approval.approvalId} waits for ${approval.reviewers.join(' / ')}: ${approval.evidence.reason}`),
+    ];
+    setCurrentDetails(lines.join('\n'));
+  }
+
+  /** Fails the job visibly (before it acts, or instead of a result the server would refuse) when its record is too large. */
+  checkSize(when: string): void {
+    const chars = JSON.stringify(this.snapshot(this.status)).length;
+    if (chars <= MAX_RECORD_CHARS) return;
+    this.publish('failed');
+    throw ApplicationFailure.create({
+      type: 'RecordTooLargeError',
+      nonRetryable: true,
+      message: `the job's record is ${chars} characters, above the ${MAX_RECORD_CHARS} limit (${when}); nothing more was done`,
+    });
+  }
+
+  finish(status: JobStatus, reason?: string): JobResult {
+    this.checkSize('at the end');
+    this.publish(status);
+    return { ...this.snapshot(status, reason), finishedAt: new Date().toISOString() };
+  }
+
+  snapshot(status: JobStatus, reason?: string): JobRecord {
+    return {
+      id: this.identity.jobId,
+      type: this.identity.jobType,
+      status,
+      plan: this.plan as JobRecord['plan'],
+      outputs: this.outputs,
+      ledger: this.ledger,
+      decisions: this.decisions,
+      approvals: this.approvals,
+      actions: this.actions,
+      costUsd: roundUsd(this.budget.spentUsd),
+      budget: this.budget.snapshot(),
+      escalations: this.escalations,
+      topTier: this.topTier,
+      screening: this.screening,
+      reason,
+      ...(this.definition ? { definition: this.definition } : {}),
+      startedAt: this.startedAt,
+    };
+  }
+}

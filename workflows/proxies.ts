@@ -1,0 +1,83 @@
+/**
+ * The activities factory jobs call, one timeout/retry profile per kind of work, and how their typed
+ * failures read inside the workflow. Shared by the recipe interpreter and the primitives.
+ */
+import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import type { FactoryActivities } from '../activities/factory';
+import type { createActivities } from '../activities';
+import type { LearningActivities } from '../learning/activities';
+import type { EscalationCause } from '../domain/routing';
+
+type EngineActivities = ReturnType<typeof createActivities>;
+
+const nonRetryableModelErrors = [
+  'SchemaViolationError',
+  'ContextLengthExceededError',
+  'ModelBadRequestError',
+  'ModelAuthError',
+  'ModelNotFoundError',
+  'UnsupportedSkillError',
+  'UnknownStationError',
+  'StationInputError',
+  'ConfidenceRuleError',
+];
+
+// The gateway heartbeats every 5 s while a model answers, so a dead worker is noticed within 20 s.
+export const models = proxyActivities<FactoryActivities>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '20 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6, nonRetryableErrorTypes: nonRetryableModelErrors },
+});
+
+// Local activities: the definition, the model registry, screening and verdicts need no round trip through the server.
+export const definitions = proxyLocalActivities<FactoryActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidJobInputError', 'UnknownJobTypeError', 'UnknownActionError'] },
+});
+export const engine = proxyLocalActivities<EngineActivities>({ startToCloseTimeout: '30 seconds', retry: { maximumAttempts: 5 } });
+
+// The learning loop's side steps: a store blip is retried for about 15 s, then the job records it and goes on.
+export const learning = proxyActivities<LearningActivities>({
+  startToCloseTimeout: '20 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '8 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidExampleError'] },
+});
+
+// A team's `execute` may call a remote system: retried with backoff, the same idempotency key every time.
+export const actions = proxyActivities<FactoryActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: ['InvalidProposalError', 'UnknownActionError'] },
+});
+
+const escalatingFailures: Record<string, EscalationCause> = {
+  SchemaViolationError: 'schema-violation',
+  ContextLengthExceededError: 'context-length',
+  MalformedModelOutputError: 'schema-violation',
+};
+
+/** Which escalation a failed model call causes; undefined: the failure is the job's, not the model's. */
+export function escalationCauseOf(error: unknown): EscalationCause | undefined {
+  if (!(error instanceof ActivityFailure)) return undefined;
+  if (!(error.cause instanceof ApplicationFailure)) return 'model-failure';
+  const type = error.cause.type ?? '';
+  if (type in escalatingFailures) return escalatingFailures[type];
+  // Retries exhausted or a permanent provider error: another tier's model may still answer.
+  return ['UnknownStationError', 'StationInputError', 'ConfidenceRuleError'].includes(type) ? undefined : 'model-failure';
+}
+
+export function failureSummary(error: unknown): string {
+  if (error instanceof ActivityFailure && error.cause) return `${(error.cause as ApplicationFailure).type ?? error.cause.name}: ${error.cause.message}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** An activity's typed failure, re-raised as the workflow's own (the job fails with the same type and message). */
+export function asJobFailure(error: unknown): unknown {
+  if (error instanceof ActivityFailure && error.cause instanceof ApplicationFailure) {
+    const cause = error.cause;
+    return ApplicationFailure.create({ type: cause.type ?? 'ActivityFailure', message: cause.message, nonRetryable: true, details: cause.details ? [...cause.details] : undefined });
+  }
+  return error;
+}
+
+export function roundUsd(value: number): number {
+  return Math.round(value * 1e8) / 1e8;
+}

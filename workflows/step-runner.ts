@@ -1,0 +1,291 @@
+/**
+ * The step runner: a station step is routed to the cheapest model that is good enough, called, scored by
+ * the station's confidence rule and escalated by tier, finally to a person; an action step is assessed by
+ * the factory (valid? nothing to do? who must approve?), waits for approval when sensitive, and runs once.
+ * Every call leaves a ledger entry and every choice a decision, with its reason.
+ */
+import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import type { PendingApproval } from '../domain/approvals';
+import type { LedgerEntry } from '../domain/job';
+import { labelFrom } from '../domain/learnable';
+import type { ModelSpec, Tier } from '../domain/models';
+import { route, type EscalationCause } from '../domain/routing';
+import { screeningSensitivity } from '../domain/screening';
+import type { ActionFacts, ResolvedJobPolicy, StationFacts } from '../factory/snapshot';
+import type { StationCallResult } from '../activities/factory';
+import { JobRejected, type ApprovalDesk } from './approval-desk';
+import type { JobRecorder } from './job-record';
+import { actions, definitions, escalationCauseOf, failureSummary, learning, models, roundUsd } from './proxies';
+import { schemaProblem } from './schemas';
+
+export interface RunContext {
+  jobId: string;
+  jobType: string;
+  input: unknown;
+  recorder: JobRecorder;
+  desk: ApprovalDesk;
+  stations: Readonly<Record<string, StationFacts>>;
+  actions: Readonly<Record<string, ActionFacts>>;
+  policy: ResolvedJobPolicy;
+  models: readonly ModelSpec[];
+}
+
+export interface StationAnswer {
+  output: unknown;
+  confidence: number | null;
+}
+
+export class StepRunner {
+  private budgetRaise: Promise<void> | undefined;
+
+  constructor(private readonly ctx: RunContext) {}
+
+  station(name: string): StationFacts {
+    const station = this.ctx.stations[name];
+    if (!station) throw ApplicationFailure.create({ type: 'UnknownStationError', nonRetryable: true, message: `no station "${name}" in the job's definition (stations: ${Object.keys(this.ctx.stations).join(', ')})` });
+    return station;
+  }
+
+  /** Why a merged proposal cannot be approved (schema, bounds), for the approval desk's validator. */
+  checkApproval(approval: PendingApproval, merged: Record<string, unknown>): string | undefined {
+    const { bounds } = this.ctx.policy;
+    const chars = JSON.stringify(merged).length;
+    if (chars > bounds.maxProposalChars) return `proposal is ${chars} characters, above the policy's ${bounds.maxProposalChars}`;
+    if (approval.kind === 'budget') {
+      const budget = merged.budgetUsd;
+      const spent = this.ctx.recorder.budget.spentUsd;
+      if (!(typeof budget === 'number' && budget > spent)) return `budgetUsd must be a number above $${spent}`;
+      if (budget > bounds.maxBudgetUsd) return `budgetUsd ${JSON.stringify(budget)} is above the policy's limit of $${bounds.maxBudgetUsd}`;
+      return undefined;
+    }
+    const schema = approval.kind === 'action' ? this.ctx.actions[approval.station]?.proposalSchema : this.ctx.stations[approval.station]?.outputSchema;
+    const problem = schema ? schemaProblem(schema, merged, 'output') : undefined;
+    if (problem) return problem;
+    if (approval.kind !== 'action') return undefined;
+    for (const [field, max] of Object.entries(bounds.maxNumbers)) {
+      const value = merged[field];
+      if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value > max)) return `${field} ${JSON.stringify(value)} is above the policy's limit of ${max}`;
+    }
+    return undefined;
+  }
+
+  // ---- station steps -------------------------------------------------------------------------------
+
+  /** One station answer for a step (or one item of a fan-out): route → call → score → escalate → person. */
+  async runStation(stepId: string, stationName: string, input: unknown, upstreamConfidence?: number): Promise<StationAnswer> {
+    const { recorder, policy } = this.ctx;
+    const station = this.station(stationName);
+    const problem = schemaProblem(station.inputSchema, input, 'input');
+    if (problem) throw ApplicationFailure.create({ type: 'StationInputError', nonRetryable: true, message: `step "${stepId}" (${station.name}): ${problem}` });
+    const inputChars = JSON.stringify(input).length;
+    const threshold = policy.confidenceThresholds[station.name] ?? station.confidenceThreshold;
+    let escalation: { fromTier: Tier; cause: EscalationCause } | undefined;
+    let lastOutput: unknown;
+    for (let call = 1; ; call++) {
+      const decision = route({
+        station,
+        models: this.ctx.models,
+        inputChars,
+        longInputChars: policy.longInputChars,
+        upstreamConfidence,
+        escalation,
+        budgetRemainingUsd: recorder.budget.remainingUsd,
+      });
+      if (decision.kind === 'human') {
+        recorder.decide({ stepId, kind: 'human-review', reason: decision.reason });
+        recorder.noteTier('human');
+        const reviewed = await this.ctx.desk.request('review', stepId, station.name, lastOutput ?? {}, decision.reason, 1);
+        const last = [...recorder.ledger].reverse().find((entry) => entry.stepId === stepId);
+        if (last) last.decision = { approvalId: reviewed.approvalId, decision: reviewed.decision, reviewers: reviewed.reviewers, edited: Object.keys(reviewed.edits).length > 0 };
+        if (reviewed.decision === 'reject') throw JobRejected.of(reviewed);
+        const output = { ...(lastOutput as object), ...reviewed.edits };
+        if (Object.keys(reviewed.edits).length > 0) await this.collectExample(stepId, station, input, output, 'reviewer-edit', `reviewer:${reviewed.reviewers.join(',')}`);
+        await this.settleObservations(stepId, station, output, 'reviewer');
+        return { output, confidence: 1 };
+      }
+      if (decision.kind === 'over-budget') {
+        await this.overBudget(stepId, decision.estimatedCostUsd, decision.reason);
+        call--;
+        continue;
+      }
+      recorder.decide({ stepId, kind: escalation ? 'escalate' : 'route', reason: decision.reason, modelId: decision.model.id, tier: decision.tier });
+      const callKey = `${stepId}#${call}`;
+      recorder.budget.reserve(callKey, decision.estimatedCostUsd);
+      let result: StationCallResult;
+      try {
+        result = await models.callStation.executeWithOptions(
+          { summary: `${station.name} · ${decision.model.id} (${decision.tier})${escalation ? ` · escalated: ${escalation.cause}` : ''}` },
+          [{ jobId: this.ctx.jobId, stepId, call, station: station.name, modelId: decision.model.id, input }],
+        );
+      } catch (error) {
+        recorder.budget.release(callKey);
+        const cause = escalationCauseOf(error);
+        if (!cause) throw error;
+        recorder.escalations++;
+        recorder.noteTier(decision.tier);
+        recorder.ledger.push(ledgerEntry(stepId, station.name, call, decision.model, decision.tier, undefined, 'escalated', `${cause}: ${failureSummary(error)}`));
+        escalation = { fromTier: decision.tier, cause };
+        continue;
+      }
+      recorder.budget.settle(callKey, result.costUsd);
+      recorder.noteTier(decision.tier);
+      const confidence = result.stationConfidence;
+      if (confidence !== null && confidence < threshold) {
+        recorder.escalations++;
+        recorder.ledger.push(ledgerEntry(stepId, station.name, call, decision.model, decision.tier, result, 'escalated', `confidence ${confidence.toFixed(2)} below ${threshold}`, confidence));
+        lastOutput = result.output;
+        escalation = { fromTier: decision.tier, cause: 'low-confidence' };
+        recorder.publish();
+        continue;
+      }
+      recorder.ledger.push(ledgerEntry(stepId, station.name, call, decision.model, decision.tier, result, 'accepted', undefined, confidence));
+      recorder.publish();
+      if (escalation) await this.collectExample(stepId, station, input, result.output, 'escalation', `model:${result.modelId}${result.modelVersion ? `@${result.modelVersion}` : ''}`);
+      await this.settleObservations(stepId, station, result.output, escalation ? 'escalation' : 'serving');
+      return { output: result.output, confidence };
+    }
+  }
+
+  /**
+   * A better answer than the small model's exists (a larger tier's, or a reviewer's edit): keep it as a
+   * training example for the next distill round. Learnable stations only (their definition names the label).
+   */
+  private async collectExample(stepId: string, station: StationFacts, input: unknown, output: unknown, source: 'escalation' | 'reviewer-edit', answeredBy: string): Promise<void> {
+    const label = labelFrom(station.learnable, output);
+    const text = station.learnable ? (input as Record<string, unknown>)[station.learnable.text] : undefined;
+    if (label === undefined || typeof text !== 'string' || !text.trim()) return;
+    const smallModel = this.ctx.recorder.ledger.find((entry) => entry.stepId === stepId && entry.call === 1);
+    await this.learningSideStep(stepId, 'training example not collected', () =>
+      learning.collectExample.executeWithOptions({ summary: `collect example: ${station.name} → ${label} (${source})` }, [
+        { station: station.name, jobType: this.ctx.jobType, jobId: this.ctx.jobId, stepId, text, label, source, modelVersion: smallModel?.modelVersion, answeredBy },
+      ]),
+    );
+  }
+
+  /** When a shadow or canary answered this step, tell the learning loop the accepted answer and who gave it. */
+  private async settleObservations(stepId: string, station: StationFacts, accepted: unknown, acceptedBy: 'serving' | 'escalation' | 'reviewer'): Promise<void> {
+    const observed = this.ctx.recorder.ledger.some((entry) => entry.stepId === stepId && (entry.servedAs !== undefined || entry.shadow !== undefined));
+    const acceptedLabel = labelFrom(station.learnable, accepted);
+    if (!observed || acceptedLabel === undefined) return;
+    const outcome = await this.learningSideStep(stepId, 'live observations not recorded', () =>
+      learning.settleObservations.executeWithOptions({ summary: `settle live observations: ${station.name} → ${acceptedLabel} (${acceptedBy})` }, [
+        { station: station.name, jobId: this.ctx.jobId, stepId, acceptedLabel, acceptedBy },
+      ]),
+    );
+    if (outcome && (outcome.decision.kind === 'rollback' || outcome.decision.kind === 'keep')) {
+      this.ctx.recorder.decide({ stepId, kind: 'canary', reason: `canary ${outcome.version} ${outcome.decision.kind === 'rollback' ? 'rolled back' : 'kept'}: ${outcome.decision.reason}` });
+    }
+  }
+
+  /** The learning loop feeds on the job but never decides it: a store down after the retries is recorded, and the job goes on. */
+  private async learningSideStep<T>(stepId: string, what: string, run: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await run();
+    } catch (error) {
+      if (!(error instanceof ActivityFailure)) throw error;
+      this.ctx.recorder.decide({ stepId, kind: 'learning', reason: `${what}: ${failureSummary(error)}` });
+      return undefined;
+    }
+  }
+
+  private async overBudget(stepId: string, estimateUsd: number, reason: string): Promise<void> {
+    const { recorder, policy } = this.ctx;
+    recorder.decide({ stepId, kind: 'budget', reason });
+    if (policy.overBudget === 'fail') {
+      recorder.publish('failed');
+      throw ApplicationFailure.create({
+        type: 'BudgetExhaustedError',
+        nonRetryable: true,
+        message: `step "${stepId}": ${reason} (budget $${recorder.budget.limitUsd}, spent $${recorder.budget.spentUsd.toFixed(6)})`,
+      });
+    }
+    // Parallel steps that hit the limit together share one "raise budget" decision.
+    this.budgetRaise ??= this.askForMoreBudget(stepId, estimateUsd, reason).finally(() => {
+      this.budgetRaise = undefined;
+    });
+    await this.budgetRaise;
+  }
+
+  private async askForMoreBudget(stepId: string, estimateUsd: number, reason: string): Promise<void> {
+    const { budget } = this.ctx.recorder;
+    const asked = roundUsd(Math.max(budget.limitUsd, budget.spentUsd + budget.reservedUsd + estimateUsd * 4));
+    const raised = await this.ctx.desk.request('budget', stepId, 'budget', { budgetUsd: asked }, reason, 1);
+    if (raised.decision === 'reject') throw JobRejected.of(raised);
+    const budgetUsd = Number((raised.edits.budgetUsd as number | undefined) ?? asked);
+    budget.raise(budgetUsd);
+    this.ctx.recorder.decide({ stepId, kind: 'budget', reason: `budget raised to $${budgetUsd} by ${raised.reviewers.join(', ')}` });
+  }
+
+  // ---- action steps --------------------------------------------------------------------------------
+
+  /**
+   * Runs an action on a proposal: the factory says whether it is valid, a no-op, or sensitive (its own rule,
+   * seeing the job's earlier outputs); a flagged input makes it sensitive whatever the rule says. Sensitive:
+   * it waits for the approvals the policy and the rule ask for. It runs once per `<jobId>:<stepId>`.
+   */
+  async runAction(stepId: string, actionName: string, proposal: unknown, settings: unknown): Promise<Record<string, unknown> | undefined> {
+    const { recorder, policy } = this.ctx;
+    const action = this.ctx.actions[actionName];
+    if (!action) throw ApplicationFailure.create({ type: 'UnknownActionError', nonRetryable: true, message: `no action "${actionName}" in the job's definition` });
+    const verdict = await definitions.assessProposal.executeWithOptions({ summary: `assess ${actionName} proposal` }, [
+      { jobId: this.ctx.jobId, jobType: this.ctx.jobType, stepId, action: actionName, proposal, settings, input: this.ctx.input, outputs: { ...recorder.outputs }, confidences: { ...recorder.confidences } },
+    ]);
+    if (verdict.problem) throw ApplicationFailure.create({ type: 'InvalidProposalError', nonRetryable: true, message: `step "${stepId}" (${actionName}): ${verdict.problem}` });
+    if (verdict.skip) {
+      recorder.decide({ stepId, kind: 'action', reason: verdict.skip });
+      return undefined;
+    }
+    const sensitivity = verdict.sensitivity?.reason ?? screeningSensitivity(recorder.screening);
+    let approved = proposal as Record<string, unknown>;
+    let approvedBy: string[] = [];
+    if (sensitivity) {
+      const required = Math.max(verdict.sensitivity?.approvals ?? 1, policy.approval.twoPersonActions.includes(actionName) ? 2 : 1);
+      const outcome = await this.ctx.desk.request('action', stepId, actionName, proposal, sensitivity, required);
+      if (outcome.decision === 'reject') throw JobRejected.of(outcome);
+      approved = { ...approved, ...outcome.edits };
+      approvedBy = outcome.reviewers;
+    } else {
+      recorder.decide({ stepId, kind: 'action', reason: `${actionName} is not sensitive under the policy: runs without approval` });
+    }
+    recorder.checkSize(`before ${actionName}`);
+    const receipt = await actions.runAction.executeWithOptions({ summary: `act: ${actionName} (${stepId})` }, [{ jobId: this.ctx.jobId, stepId, action: actionName, proposal: approved, approvedBy }]);
+    recorder.actions.push({ stepId, actionName, idempotencyKey: receipt.idempotencyKey, action: approved, executedAt: receipt.executedAt, firstExecution: receipt.firstExecution, ...(receipt.receipt ? { receipt: receipt.receipt } : {}) });
+    recorder.decide({ stepId, kind: 'action', reason: `${actionName} executed (key ${receipt.idempotencyKey})` });
+    return { ...approved, executedAt: receipt.executedAt };
+  }
+}
+
+function ledgerEntry(
+  stepId: string,
+  station: string,
+  call: number,
+  model: ModelSpec,
+  tier: Tier,
+  result: StationCallResult | undefined,
+  outcome: LedgerEntry['outcome'],
+  escalationReason?: string,
+  confidence?: number | null,
+): LedgerEntry {
+  return {
+    at: new Date().toISOString(),
+    stepId,
+    station,
+    call,
+    modelId: model.id,
+    tier,
+    modelVersion: result?.modelVersion,
+    inputTokens: result?.usage.inputTokens ?? 0,
+    outputTokens: result?.usage.outputTokens ?? 0,
+    costUsd: result?.costUsd ?? 0,
+    latencyMs: result?.latencyMs ?? 0,
+    confidence: confidence ?? null,
+    cacheHit: result?.cacheHit ?? false,
+    repaired: result?.repaired ?? false,
+    outcome,
+    escalationReason,
+    // What an escalated call answered (the accepted answer is the step's output): policy replay compares them.
+    ...(outcome === 'escalated' && result ? { output: result.output } : {}),
+    ...(result?.live?.servedAs ? { servedAs: result.live.servedAs } : {}),
+    ...(result?.live?.shadow ? { shadow: result.live.shadow } : {}),
+  };
+}
