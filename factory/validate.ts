@@ -175,7 +175,8 @@ function checkRecipe(
   const ids = new Map<string, number>();
   steps.forEach((step: RecipeStep, index) => {
     const at = `recipe.steps[${index}]`;
-    if (!isText(step?.id) || !namePattern.test(step.id)) problem(where, `${at}.id`, 'must start with a letter and use letters, digits, _ or -');
+    if (step === null || typeof step !== 'object') problem(where, at, 'must be a step object: { id, station, inputs } or { id, action, proposal }');
+    else if (!isText(step.id) || !namePattern.test(step.id)) problem(where, `${at}.id`, 'must start with a letter and use letters, digits, _ or -');
     else if (ids.has(step.id)) problem(where, `${at}.id`, `duplicate step id "${step.id}" (also recipe.steps[${ids.get(step.id)}])`);
     else ids.set(step.id, index);
   });
@@ -262,7 +263,9 @@ export function stepDependencies(step: RecipeStep): string[] {
 }
 
 function findCycle(steps: readonly RecipeStep[]): string[] | undefined {
-  const byId = new Map(steps.filter((step) => typeof step?.id === 'string').map((step) => [step.id, step]));
+  // The first step of an id, as wires read it: a duplicate id is reported as such, not as a cycle through it.
+  const byId = new Map<string, RecipeStep>();
+  for (const step of steps) if (typeof step?.id === 'string' && !byId.has(step.id)) byId.set(step.id, step);
   const state = new Map<string, 'visiting' | 'done'>();
   const stack: string[] = [];
   const visit = (id: string): string[] | undefined => {
@@ -319,9 +322,11 @@ function checkPolicy(jobType: AnyJobType, where: string, stations: ReadonlyMap<s
       if (!isText(key)) problem(where, `policy.approval.reviewerKeys.${reviewer}`, 'must be a public key (PEM or base64 SPKI)');
     }
   }
-  const used = new Set((jobType.recipe?.steps ?? []).flatMap((step) => ('action' in step ? [step.action] : [])));
+  const steps: unknown[] = Array.isArray(jobType.recipe?.steps) ? jobType.recipe.steps : [];
+  const used = steps.flatMap((step) => (step !== null && typeof step === 'object' && 'action' in step ? [(step as { action: string }).action] : []));
   for (const name of Object.keys(policy.actions ?? {})) if (!actions.has(name)) problem(where, `policy.actions.${name}`, `no action "${name}" is defined`);
-  for (const name of used) {
+  // The snapshot parses the settings of every action the recipe uses or the policy sets: check them all here.
+  for (const name of new Set([...used, ...Object.keys(policy.actions ?? {})])) {
     const action = actions.get(name);
     if (!action?.settings || !isSchema(action.settings)) continue;
     const parsed = action.settings.safeParse(policy.actions?.[name]);
