@@ -27,6 +27,7 @@ import { evalCommand } from './eval';
 import { reportCommand } from './report';
 import { trainCommand } from './train';
 import { auditCommand } from './audit';
+import { factoryCommand, factoryUsage } from './factory';
 import { replayPolicyCommand } from './replay-policy';
 import { distillCommand, distillUsage, modelsCommand, modelsUsage, rollbackCommand, rollbackUsage, shadowCommand, shadowUsage } from '../learning/commands';
 import { runCodecServer } from '../platform/codec-server';
@@ -61,6 +62,7 @@ const commandUsage: Record<string, string> = {
   report: 'conveyor report [--since 24h|7d|ISO] [--type T] [--task-queue Q] [--format md|json|html | --json] [--out FILE]',
   train: 'conveyor train --data FILE [--text-column text] [--label-column label] [--model-size small|medium|large] --out MODEL [--json]',
   audit: 'conveyor audit export [--since 24h|7d|ISO] [--type T] [--task-queue Q] [--out FILE]',
+  factory: factoryUsage,
   bench: 'conveyor bench [--quick] [--sizes 100,1000,10000] [--sections cache,overhead,throughput,growth,memory]   (= npm run bench)',
   'replay-policy': 'conveyor replay-policy --policy FILE [--since 24h|7d|ISO] [--type T] [--task-queue Q] [--no-calls | --max-calls 1000] [--json]',
   distill: distillUsage,
@@ -85,6 +87,7 @@ const usage = `conveyor — a durable AI factory on Temporal
   ${commandUsage.report}
   ${commandUsage.train}
   ${commandUsage.audit}
+  ${commandUsage.factory}
   ${commandUsage.bench}
   ${commandUsage['replay-policy']}
   ${commandUsage.distill}
@@ -98,6 +101,8 @@ run: each line of the file is {"id", "type", "input", "requestedBy"?, "policy"?}
   finished or waits for a person (a batch draws a progress bar when the output is a terminal).
 approve/reject: --by defaults to $CONVEYOR_REVIEWER (your configured reviewer identity); without --approval
   the job's only pending approval is decided.
+factory check/show: <module> is a .ts or .js file whose default export (or export named "factory") is a
+  defineFactory(...); without it, the built-in support factory. check exits 2 and lists every problem on stderr.
 --json prints one JSON document on stdout (shapes in the README). Exit codes: 0 ok; 1 some lines invalid
   or some jobs failed; 2 bad usage, unknown job, refused decision or unreachable Temporal.
 
@@ -484,6 +489,9 @@ export async function main(argv: string[]): Promise<number> {
 
     case 'audit':
       return auditCommand(rest, { stdout: out, stderr: err });
+
+    case 'factory':
+      return factoryCommand(rest, { stdout: out, stderr: err });
 
     case 'bench': {
       // The engine benchmark runs in a process of its own: it starts servers and worker processes.

@@ -1,11 +1,12 @@
 /** Small helpers for human-friendly CLI output: tables, money, a progress bar. */
 
-export function table(rows: readonly Record<string, unknown>[], columns?: string[]): string {
+/** Cells wider than `maxWidth` are clipped with an ellipsis. */
+export function table(rows: readonly Record<string, unknown>[], columns?: string[], maxWidth = 60): string {
   if (rows.length === 0) return '(none)';
   const keys = columns ?? Object.keys(rows[0]!);
   const cell = (value: unknown): string =>
     value === undefined || value === null ? '' : typeof value === 'string' ? value : JSON.stringify(value);
-  const widths = keys.map((key) => Math.min(60, Math.max(key.length, ...rows.map((row) => cell(row[key]).length))));
+  const widths = keys.map((key) => Math.min(maxWidth, Math.max(key.length, ...rows.map((row) => cell(row[key]).length))));
   const clip = (text: string, width: number) => (text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width));
   const line = (values: string[]) => values.map((value, index) => clip(value, widths[index]!)).join('  ');
   return [line(keys), line(widths.map((width) => '─'.repeat(width))), ...rows.map((row) => line(keys.map((key) => cell(row[key]))))].join('\n');

@@ -85,7 +85,8 @@ export function recipeProblems(steps: unknown, facts: RecipeFacts): RecipeProble
   list.forEach((step, index) => {
     const at = `recipe.steps[${index}]`;
     const id: unknown = (step as { id?: unknown } | null)?.id;
-    if (typeof id !== 'string' || !stepIdPattern.test(id)) problem(`${at}.id`, 'must start with a letter and use letters, digits, _ or -');
+    if (step === null || typeof step !== 'object') problem(at, 'must be a step object: { id, station, inputs } or { id, action, proposal }');
+    else if (typeof id !== 'string' || !stepIdPattern.test(id)) problem(`${at}.id`, 'must start with a letter and use letters, digits, _ or -');
     else if (ids.has(id)) problem(`${at}.id`, `duplicate step id "${id}" (also recipe.steps[${ids.get(id)}])`);
     else ids.set(id, index);
   });
@@ -121,7 +122,7 @@ export function recipeProblems(steps: unknown, facts: RecipeFacts): RecipeProble
   };
   list.forEach((step, index) => {
     const at = `recipe.steps[${index}]`;
-    if (step === null || typeof step !== 'object') return problem(at, 'must be a step object');
+    if (step === null || typeof step !== 'object') return;
     const hasStation = 'station' in step;
     const hasAction = 'action' in step;
     if (hasStation === hasAction) return problem(at, 'a step names exactly one of station or action');
@@ -157,7 +158,9 @@ export function recipeProblems(steps: unknown, facts: RecipeFacts): RecipeProble
 }
 
 function findCycle(steps: readonly RecipeStep[]): string[] | undefined {
-  const byId = new Map(steps.filter((step) => typeof step?.id === 'string').map((step) => [step.id, step]));
+  // The first step of an id, as wires read it: a duplicate id is reported as such, not as a cycle through it.
+  const byId = new Map<string, RecipeStep>();
+  for (const step of steps) if (typeof step?.id === 'string' && !byId.has(step.id)) byId.set(step.id, step);
   const state = new Map<string, 'visiting' | 'done'>();
   const stack: string[] = [];
   const visit = (id: string): string[] | undefined => {

@@ -192,7 +192,7 @@ function checkPolicy(jobType: AnyJobType, where: string, stations: ReadonlyMap<s
   if (policy.overBudget !== undefined && policy.overBudget !== 'pause' && policy.overBudget !== 'fail') problem(where, 'policy.overBudget', "must be 'pause' or 'fail'");
   if (policy.longInputChars !== undefined && !isPositiveInt(policy.longInputChars)) problem(where, 'policy.longInputChars', 'must be a positive integer');
   for (const [name, threshold] of Object.entries(policy.confidenceThresholds ?? {})) {
-    if (!stations.has(name)) problem(where, `policy.confidenceThresholds.${name}`, `no station "${name}" is defined`);
+    if (!stations.has(name)) problem(where, `policy.confidenceThresholds.${name}`, `unknown station "${name}"`);
     if (!isUnitInterval(threshold)) problem(where, `policy.confidenceThresholds.${name}`, `must be a number in [0, 1]; got ${JSON.stringify(threshold)}`);
   }
   const approval = policy.approval;
@@ -208,15 +208,17 @@ function checkPolicy(jobType: AnyJobType, where: string, stations: ReadonlyMap<s
       problem(where, 'policy.approval.escalationReviewers', "onTimeout 'escalate' needs at least one escalation reviewer");
     }
     for (const [index, name] of (approval.twoPersonActions ?? []).entries()) {
-      if (!actions.has(name)) problem(where, `policy.approval.twoPersonActions[${index}]`, `no action "${name}" is defined`);
+      if (!actions.has(name)) problem(where, `policy.approval.twoPersonActions[${index}]`, `unknown action "${name}"`);
     }
     for (const [reviewer, key] of Object.entries(approval.reviewerKeys ?? {})) {
       if (!isText(key)) problem(where, `policy.approval.reviewerKeys.${reviewer}`, 'must be a public key (PEM or base64 SPKI)');
     }
   }
-  const used = new Set((jobType.recipe?.steps ?? []).flatMap((step) => ('action' in step ? [step.action] : [])));
-  for (const name of Object.keys(policy.actions ?? {})) if (!actions.has(name)) problem(where, `policy.actions.${name}`, `no action "${name}" is defined`);
-  for (const name of used) {
+  const steps: unknown[] = Array.isArray(jobType.recipe?.steps) ? jobType.recipe.steps : [];
+  const used = steps.flatMap((step) => (step !== null && typeof step === 'object' && 'action' in step ? [(step as { action: string }).action] : []));
+  for (const name of Object.keys(policy.actions ?? {})) if (!actions.has(name)) problem(where, `policy.actions.${name}`, `unknown action "${name}"`);
+  // The snapshot parses the settings of every action the recipe uses or the policy sets: check them all here.
+  for (const name of new Set([...used, ...Object.keys(policy.actions ?? {})])) {
     const action = actions.get(name);
     if (!action?.settings || !isSchema(action.settings)) continue;
     const parsed = action.settings.safeParse(policy.actions?.[name]);
