@@ -4,8 +4,7 @@
  * (routing, validation) and activities (prompts, schemas for the model layer).
  */
 import { z } from 'zod';
-import type { LocalSkill } from '../providers/port';
-import type { Tier } from './models';
+import type { LocalSkill, Tier } from './models';
 import {
   actionDocumentSchema,
   assessRiskInputSchema,

@@ -3,8 +3,7 @@
  * Implemented by `createModelGateway` in providers/gateway.ts.
  */
 import type { z } from 'zod';
-import type { ModelSpec, Usage } from '../domain/models';
-import type { LocalSkill } from './port';
+import type { LocalSkill, ModelSpec, Usage } from '../domain/models';
 
 export interface ModelCall<T> {
   modelId: string;
