@@ -28,7 +28,7 @@ import { reportCommand } from './report';
 import { trainCommand } from './train';
 import { auditCommand } from './audit';
 import { replayPolicyCommand } from './replay-policy';
-import { distillCommand, distillUsage, modelsCommand, modelsUsage, rollbackCommand, rollbackUsage, shadowCommand, shadowUsage } from '../learning/commands';
+import { distillCommand, distillUsage, modelsCommand, modelsUsage, rollbackCommand, rollbackUsage, shadowCommand, shadowUsage } from './learning';
 import { runCodecServer } from '../platform/codec-server';
 
 /** A usage error: exit code 2 with a message naming what was wrong and the command's usage. */

@@ -9,10 +9,10 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { ConveyorClient } from '../client';
 import { loadSettings } from '../platform/settings';
 import { distillWorkflow } from '../workflows/distill';
-import { ModelRegistry, ModelRegistryError } from './model-registry';
-import { defaultObservationStoreFile, ObservationStore } from './observations';
-import { InvalidDistillRequestError, parseDistillRequest } from './activities';
-import type { DistillRequest, DistillResult, RegistryState } from './types';
+import { ModelRegistry, ModelRegistryError } from '../learning/model-registry';
+import { defaultObservationStoreFile, ObservationStore } from '../learning/observations';
+import { InvalidDistillRequestError, parseDistillRequest } from '../learning/activities';
+import type { DistillRequest, DistillResult, RegistryState } from '../learning/types';
 
 export interface CommandIo {
   stdout(s: string): void;
