@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BatchResult } from '../workflows/batch';
-import { startRedis, type TestRedis } from '../test/fakes/redis-server';
+import { startRedis, type TestRedis } from '../fakes/redis-server';
 import {
   accountFor,
   cacheStatsOf,

@@ -13,7 +13,7 @@ import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { ConveyorClient } from '../client';
 import { jobTypeByName } from '../domain/job-types';
 import { bundleConveyorWorkflows } from '../workers/worker';
-import { startFakeOpenAI, type FakeServer } from './fakes/openai-server';
+import { startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
 import { bigObject, hostileCli, markedTicket, markedTicketAnswer } from './support/desk';
 import { registryWithFakeTiers } from './support/models';
 import { eventually, recordHistory, startWorker, tempDir, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
