@@ -328,7 +328,7 @@ async function decideCommand(command: 'approve' | 'reject', rest: string[]): Pro
       : { approval: { type: 'string' }, by: { type: 'string' }, reason: { type: 'string' }, edit: { type: 'string' }, key: { type: 'string' } };
   const { values, positionals } = parse(command, rest, options, { json: true });
   const jobId = onePositional(command, positionals, 'job id');
-  const reviewer = required(command, text(values, 'by') ?? (process.env.CONVEYOR_REVIEWER || undefined), '--by <reviewer> (or set CONVEYOR_REVIEWER)');
+  const reviewer = required(command, text(values, 'by') ?? loadSettings().reviewer, '--by <reviewer> (or set CONVEYOR_REVIEWER)');
   if (command === 'reject' && values.edit !== undefined) throw new UsageError('--edit is only allowed with approve', command);
   let edits: Record<string, unknown> | undefined;
   const editText = text(values, 'edit');

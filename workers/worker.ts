@@ -62,7 +62,7 @@ export async function createConveyorWorker(options: ConveyorWorkerOptions): Prom
     activities: {
       ...createActivities({ gateway: options.gateway, outbox: options.outbox, live }),
       ...createLearningActivities({ dataDir, live, exampleStore: options.exampleStore }),
-      ...createReviewerKeyActivities({ dataDir }),
+      ...createReviewerKeyActivities({ dataDir, keysFile: loadSettings().reviewerKeysFile }),
     },
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 50,
     maxCachedWorkflows: options.maxCachedWorkflows,
@@ -76,7 +76,7 @@ export function bundleConveyorWorkflows(): Promise<WorkflowBundleWithSourceMap> 
 }
 
 export function defaultOutbox(settings: ConveyorSettings): Outbox {
-  return new Outbox(process.env.CONVEYOR_OUTBOX_FILE ?? path.join(settings.dataDir, 'outbox.sqlite'), loadKeyring());
+  return new Outbox(settings.outboxFile ?? path.join(settings.dataDir, 'outbox.sqlite'), loadKeyring());
 }
 
 /** Runs a worker until SIGINT/SIGTERM. */
