@@ -3,6 +3,7 @@
  * workflows) and returns its headline figures for the workflow to compare with the baseline.
  */
 import { Context } from '@temporalio/activity';
+import { runEvaluation } from '../evaluation/eval/run';
 
 export interface ScheduledEvaluationRequest {
   dataset?: 'banking77' | 'clinc150' | 'bitext-customer-support';
@@ -34,8 +35,6 @@ export function modelAccuracyOf(curve: readonly { threshold: number; accuracyOnC
 }
 
 export async function runScheduledEvaluation(request: ScheduledEvaluationRequest): Promise<ScheduledEvaluationResult> {
-  // Loaded on first use: the evaluation code pulls in worker machinery that imports these activities.
-  const { runEvaluation } = await import('../evaluation/eval/run.js');
   const heartbeat = setInterval(() => Context.current().heartbeat(), 10_000);
   try {
     const run = await runEvaluation({ dataset: request.dataset, dataFile: request.dataFile, modelFile: request.modelFile, limit: request.limit, threshold: request.threshold });

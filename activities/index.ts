@@ -8,16 +8,15 @@ import { ApplicationFailure } from '@temporalio/common';
 import fs from 'node:fs';
 import readline from 'node:readline';
 import { jobRequestSchema, type JobRequest } from '../domain/job';
-import { jobTypeByName } from '../legacy/job-types';
 import type { ModelSpec } from '../domain/models';
 import { planSchema } from '../domain/plan';
-import { modelStation, stationCatalogue } from '../legacy/stations';
 import type { ScreeningResult } from '../domain/screening';
 import { ClaimCheckError, verifyClaim } from '../platform/claims';
 import { toApplicationFailure } from '../providers/errors';
 import { defaultScreener } from '../providers/local/screening';
 import type { ModelGateway } from '../providers/gateway-types';
-import type { LocalAnswerer, LocalSkill } from '../providers/port';
+import type { LocalAnswerer } from '../providers/port';
+import type { LocalSkill } from '../domain/models';
 import type { z } from 'zod';
 import { isLearnableStation, labelOf } from '../domain/learnable';
 import type { LiveModels } from '../learning/live';
@@ -25,9 +24,21 @@ import { runScheduledEvaluation } from './evaluation';
 import type { Outbox } from './outbox';
 import type { ActionReceipt, ActionRequest, ModelCallRequest, ModelCallResult, PlanRequest, PlanResult } from './types';
 
+/**
+ * What the first job workflow's activities (`callModel`, `planWithModel`) know of its stations and job
+ * types: the worker passes the built-in catalogue in, so the activities import no factory of their own.
+ */
+export interface StationCatalogue {
+  station(name: string): AnswerableStation;
+  /** Every station a model planner may use, in the order its prompt lists them. */
+  planStations: readonly { name: string; description: string; inputFields: readonly string[] }[];
+  jobType(name: string): { name: string; description: string };
+}
+
 export interface ActivityDependencies {
   gateway: ModelGateway;
   outbox: Outbox;
+  catalogue: StationCatalogue;
   /** The learning registry on live steps (promoted versions, canaries, shadows); none: registry models only. */
   live?: LiveModels;
   log?: (message: string) => void;
@@ -54,15 +65,6 @@ export function stationCall(
     ...(request.modelOptions ? { modelOptions: request.modelOptions } : {}),
     ...(request.cache ? { cache: request.cache } : {}),
   });
-}
-
-/** The same, for a built-in station by name (policy replay, benchmarks). */
-export function callStationModel(
-  gateway: ModelGateway,
-  request: { station: string; modelId: string; input: unknown; signal?: AbortSignal; heartbeat?: (details?: unknown) => void; modelOptions?: Record<string, unknown>; cache?: { enabled: boolean } },
-) {
-  const { station, ...rest } = request;
-  return stationCall(gateway, modelStation(station), rest);
 }
 
 /** What answering a station needs to know of it, whichever catalogue it comes from. */
@@ -142,7 +144,7 @@ export async function answerStation(
   return Object.keys(observed).length > 0 ? { ...result, live: observed } : result;
 }
 
-export function createActivities({ gateway, outbox, live, log = (message) => console.warn(message) }: ActivityDependencies) {
+export function createActivities({ gateway, outbox, catalogue, live, log = (message) => console.warn(message) }: ActivityDependencies) {
   return {
     runScheduledEvaluation,
 
@@ -151,7 +153,7 @@ export function createActivities({ gateway, outbox, live, log = (message) => con
     },
 
     async callModel(request: ModelCallRequest): Promise<ModelCallResult> {
-      const station = modelStation(request.station);
+      const station = catalogue.station(request.station);
       return answerStation({ gateway, live, log }, station, request);
     },
 
@@ -161,11 +163,11 @@ export function createActivities({ gateway, outbox, live, log = (message) => con
     },
 
     async planWithModel(request: PlanRequest): Promise<PlanResult> {
-      const jobType = jobTypeByName(request.jobType);
+      const jobType = catalogue.jobType(request.jobType);
       const system =
         'You are the planner of an AI factory. Write a plan as JSON {"steps": [{"id", "station", "inputs": {field: wire}, "when"?}]} ' +
         'using only these stations (name: description; inputs):\n' +
-        stationCatalogue.map((s) => `- ${s.name}: ${s.description}; inputs ${s.inputFields.join(', ')}`).join('\n') +
+        catalogue.planStations.map((s) => `- ${s.name}: ${s.description}; inputs ${s.inputFields.join(', ')}`).join('\n') +
         '\nA wire is "$job.<field>" (the job input) or "$steps.<stepId>.<field>" (an earlier step\'s output).';
       const prompt = [
         `Job type: ${jobType.name} (${jobType.description})`,

@@ -14,18 +14,15 @@ export interface ReviewerKeyActivities {
   verifyDecisionSignature(request: { publicKey: string; text: string; signature: string }): Promise<boolean>;
 }
 
-export function reviewerKeysFile(dataDir: string): string {
-  return process.env.CONVEYOR_REVIEWER_KEYS_FILE || path.join(dataDir, 'reviewer-keys.json');
-}
-
 function publicKeyOf(text: string) {
   return text.includes('BEGIN') ? createPublicKey(text) : createPublicKey({ key: Buffer.from(text, 'base64'), format: 'der', type: 'spki' });
 }
 
-export function createReviewerKeyActivities({ dataDir }: { dataDir: string }): ReviewerKeyActivities {
+/** `keysFile` is the settings' reviewerKeysFile (CONVEYOR_REVIEWER_KEYS_FILE); unset, the data dir's reviewer-keys.json. */
+export function createReviewerKeyActivities({ dataDir, keysFile }: { dataDir: string; keysFile?: string }): ReviewerKeyActivities {
+  const file = keysFile ?? path.join(dataDir, 'reviewer-keys.json');
   return {
     async loadReviewerKeys() {
-      const file = reviewerKeysFile(dataDir);
       if (!fs.existsSync(file)) return {};
       const keys = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, string>;
       for (const key of Object.values(keys)) publicKeyOf(key); // a bad key fails here, loudly, not at the first decision

@@ -20,8 +20,8 @@ import { loadSettings, type ConveyorSettings } from '../platform/settings';
 import { loadRegistry } from '../providers/registry';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import type { BatchResult } from '../workflows/batch';
-import { answers, contentOf, startScriptedServer, type FakeAnswer, type RecordedRequest } from '../test/fakes/scripted-server';
-import { supportTicketAnswer } from '../test/support/station-answers';
+import { answers, contentOf, startScriptedServer, type FakeAnswer, type RecordedRequest } from '../fakes/scripted-server';
+import { supportTicketAnswer } from '../fakes/station-answers';
 import { jobTokenPattern, repairMarker, stepKeyOf, type ChaosWorkerConfig, type ExecutionLogLine, type ReceivedLogLine, type WorkerStatsFile } from './evidence';
 
 const repoRoot = path.resolve(__dirname, '..');
@@ -248,7 +248,7 @@ function describeRequest(request: RecordedRequest) {
 }
 
 /**
- * The OpenAI chat-completions protocol of test/fakes/openai-server.ts, on the shared scripted server;
+ * The OpenAI chat-completions protocol of fakes/openai-server.ts, on the shared scripted server;
  * `success` runs only when a completion is actually written, which is what marks a call as paid.
  */
 export async function startChaosModelServer(faults: FaultPlan): Promise<ChaosModelServer> {

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BatchResult } from '../workflows/batch';
-import { startRedis, type TestRedis } from '../test/fakes/redis-server';
+import { startRedis, type TestRedis } from '../fakes/redis-server';
 import {
   accountFor,
   cacheStatsOf,
@@ -179,6 +179,7 @@ async function runScenario(plan: ScenarioPlan, context: ChaosRunContext): Promis
     }
     for (const lost of row.lostJobs.slice(0, 5)) notes.push(`lost ${lost.jobId}: ${lost.why}`);
     plan.inspect?.(row, fleet);
+    // eslint-disable-next-line no-restricted-syntax -- the chaos tool's own switch (keep every run's data), not a Conveyor setting
     keep = row.lost > 0 || row.duplicateActions > 0 || row.repeatedPaidCalls > 0 || process.env.CHAOS_KEEP === '1';
     if (keep) {
       row.dataDir = dataDir;

@@ -11,6 +11,7 @@ import { modelAccuracyOf } from '../activities/evaluation';
 import { ConveyorClient } from '../client';
 import { datasetNames, EvalDataError, EvalModelError, isDatasetName, runEvaluation, type DatasetName, type EvaluationOptions, type EvaluationRun } from '../evaluation/eval';
 import { InvalidRegistryError } from '../providers/registry';
+import { durableEvaluator } from './eval-durable';
 import { runAsScript, table, usd } from './output';
 
 export interface CommandOutput {
@@ -24,8 +25,10 @@ const usage =
   '                     [--schedule <cron> [--schedule-id ID] [--baseline <accuracy>] [--tolerance 0.02]]';
 
 /** The evaluation's own options as flags give them, plus what only the command uses. */
-export interface EvalArguments extends Pick<EvaluationOptions, 'dataset' | 'dataFile' | 'textColumn' | 'labelColumn' | 'modelFile' | 'threshold' | 'limit' | 'concurrency' | 'outDir'> {
+export interface EvalArguments extends Pick<EvaluationOptions, 'dataset' | 'dataFile' | 'textColumn' | 'labelColumn' | 'modelFile' | 'threshold' | 'limit' | 'outDir'> {
   durable: boolean;
+  /** Jobs in flight at once in the durable run. */
+  concurrency?: number;
   json: boolean;
   /** Register a Temporal Schedule that re-runs this evaluation on the cron. */
   schedule?: { cron: string; scheduleId?: string; baseline?: number; tolerance: number };
@@ -172,6 +175,7 @@ export async function evalCommand(argv: string[], out: CommandOutput, env: NodeJ
   try {
     run = await runEvaluation({
       ...options,
+      durable: options.durable ? durableEvaluator({ concurrency: options.concurrency }) : undefined,
       command: ['conveyor eval', ...argv].join(' '),
       env,
       log: (line) => out.stderr(line),

@@ -4,8 +4,8 @@
  */
 import fs from 'node:fs';
 import { InvalidJobInputError, type JobRequest } from '../domain/job';
-import { stations } from '../legacy/stations';
-import { validateBuiltinJobRequest } from '../legacy/job-types';
+import { stations } from '../factories/support/legacy-stations';
+import { validateBuiltinJobRequest } from '../factories/support/legacy-job-types';
 
 /**
  * What a jobs-file line may not say although a job request can: its batch (the batch workflow sets it on

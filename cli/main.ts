@@ -15,7 +15,7 @@ import {
   type JobStatusView,
 } from '../client';
 import { jobIdSchema } from '../domain/job';
-import { jobTypeByName, UnknownJobTypeError } from '../legacy/job-types';
+import { jobTypeByName, UnknownJobTypeError } from '../factories/support/legacy-job-types';
 import type { Plan } from '../domain/plan';
 import { ensureTemporal, TemporalUnavailableError } from '../platform/embedded-server';
 import { InvalidSettingsError, loadSettings } from '../platform/settings';
@@ -29,7 +29,7 @@ import { trainCommand } from './train';
 import { auditCommand } from './audit';
 import { factoryCommand, factoryUsage } from './factory';
 import { replayPolicyCommand } from './replay-policy';
-import { distillCommand, distillUsage, modelsCommand, modelsUsage, rollbackCommand, rollbackUsage, shadowCommand, shadowUsage } from '../learning/commands';
+import { distillCommand, distillUsage, modelsCommand, modelsUsage, rollbackCommand, rollbackUsage, shadowCommand, shadowUsage } from './learning';
 import { runCodecServer } from '../platform/codec-server';
 
 /** A usage error: exit code 2 with a message naming what was wrong and the command's usage. */
@@ -333,7 +333,7 @@ async function decideCommand(command: 'approve' | 'reject', rest: string[]): Pro
       : { approval: { type: 'string' }, by: { type: 'string' }, reason: { type: 'string' }, edit: { type: 'string' }, key: { type: 'string' } };
   const { values, positionals } = parse(command, rest, options, { json: true });
   const jobId = onePositional(command, positionals, 'job id');
-  const reviewer = required(command, text(values, 'by') ?? (process.env.CONVEYOR_REVIEWER || undefined), '--by <reviewer> (or set CONVEYOR_REVIEWER)');
+  const reviewer = required(command, text(values, 'by') ?? loadSettings().reviewer, '--by <reviewer> (or set CONVEYOR_REVIEWER)');
   if (command === 'reject' && values.edit !== undefined) throw new UsageError('--edit is only allowed with approve', command);
   let edits: Record<string, unknown> | undefined;
   const editText = text(values, 'edit');

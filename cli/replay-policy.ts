@@ -8,13 +8,13 @@
 import { jobWorkflowTypeClause } from '../domain/search-attributes';
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { callStationModel } from '../activities';
+import { callBuiltinStation } from '../workers/builtin-catalogue';
 import { ConveyorClient } from '../client';
 import type { JobRequest, JobResult } from '../domain/job';
 import { tiers } from '../domain/models';
 import { resolveWire } from '../domain/plan';
 import { route } from '../domain/routing';
-import { modelStation } from '../legacy/stations';
+import { modelStation } from '../factories/support/legacy-stations';
 import { replayPolicy, replayPolicySchema, replayPolicyWithCalls, type NewCallPort, type PolicyReplayReport, type ReplayPolicy } from '../learning/replay-policy';
 import { createModelGateway } from '../providers/gateway';
 import type { ModelGateway } from '../providers/gateway-types';
@@ -50,7 +50,7 @@ export function gatewayCallPort(client: ConveyorClient, gateway: ModelGateway): 
         budgetRemainingUsd: Number.POSITIVE_INFINITY,
       });
       if (decision.kind !== 'model') throw new Error(decision.reason);
-      const outcome = await callStationModel(gateway, { station: name, modelId: decision.model.id, input });
+      const outcome = await callBuiltinStation(gateway, { station: name, modelId: decision.model.id, input });
       return { output: outcome.output, confidence: station.confidenceOf(outcome.output, outcome.confidence), costUsd: outcome.costUsd, modelId: outcome.modelId };
     },
   };

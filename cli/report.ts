@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConveyorClient, type JobResult } from '../client';
-import { jobTypeByName, UnknownJobTypeError } from '../legacy/job-types';
+import { jobTypeByName, UnknownJobTypeError } from '../factories/support/legacy-job-types';
 import { tiers, type Tier } from '../domain/models';
 import { ConveyorStatus, jobWorkflowTypeClause } from '../domain/search-attributes';
 import { percentile, runAsScript, usd } from './output';

@@ -122,9 +122,9 @@ export class ConveyorClient {
       client,
       settings.taskQueue,
       options.uiUrl ?? settings.uiUrl ?? (settings.address ? undefined : `http://localhost:${settings.embeddedUiPort}`),
-      options.reviewerIdentity ?? (process.env.CONVEYOR_REVIEWER || undefined),
+      options.reviewerIdentity ?? settings.reviewer,
       path.join(settings.dataDir, 'claims'),
-      options.reviewerKeyFile ?? (process.env.CONVEYOR_REVIEWER_KEY_FILE || undefined),
+      options.reviewerKeyFile ?? settings.reviewerKeyFile,
       options.factory,
     );
   }

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { JobRecord, LedgerEntry } from '../domain/job';
 import { labelOf } from '../domain/learnable';
 import { tiers, tierSchema, type Tier } from '../domain/models';
-import { stations } from '../legacy/stations';
+import { stations } from '../factories/support/legacy-stations';
 
 export const replayPolicySchema = z
   .object({

@@ -27,7 +27,7 @@ import { MAX_RECORD_CHARS, progressQuery, recordQuery } from '../workflows/messa
 import { proposalHashOf, refusalFor, type Decision, type PendingApproval, type RecordedDecision, type ApprovalKind } from '../domain/approvals';
 import { JobBudget } from '../domain/budget';
 import { InvalidJobInputError, type ActionRecord, type JobRecord, type JobRequest, type JobResult, type LedgerEntry, type RoutingDecisionRecord } from '../domain/job';
-import { boundsProblem, effectivePolicy, jobTypeByName, validateBuiltinJobRequest, type JobPolicy, type JobType } from './job-types';
+import { boundsProblem, effectivePolicy, jobTypeByName, validateBuiltinJobRequest, type JobPolicy, type JobType } from '../factories/support/legacy-job-types';
 import { tiers, type ModelSpec, type Tier } from '../domain/models';
 import { dependenciesOf, resolveWire, validatePlan, type Plan, type PlanStep } from '../domain/plan';
 import { route, type EscalationCause } from '../domain/routing';
@@ -43,7 +43,7 @@ import {
 import { labelOf } from '../domain/learnable';
 import { screeningSensitivity, timeoutVerdict, type ScreeningResult } from '../domain/screening';
 import { proposedActionSchema, type ProposedAction } from '../factories/support/schemas';
-import { stakesSensitivity, stationByName, stationCatalogue, type ActionStation, type ModelStation } from './stations';
+import { stakesSensitivity, stationByName, stationCatalogue, type ActionStation, type ModelStation } from '../factories/support/legacy-stations';
 
 // The reviewers' contract (messages) lives in workflows/messages.ts, shared with the factory job workflow.
 

@@ -37,7 +37,7 @@ export interface EnsureTemporalOptions {
   fresh?: boolean;
   /**
    * The codec endpoint the Web UI calls to show encrypted payloads in clear (platform/codec-server.ts);
-   * default CONVEYOR_UI_CODEC_ENDPOINT. Applies only when this call starts the server.
+   * default the settings' uiCodecEndpoint (CONVEYOR_UI_CODEC_ENDPOINT). Applies only when this call starts the server.
    */
   uiCodecEndpoint?: string;
 }
@@ -73,7 +73,7 @@ export async function startEmbeddedServer(settings: ConveyorSettings, options: E
   const dbFile = dbFileFor(settings);
   const logFile = path.join(settings.dataDir, 'temporal-server.log');
   const address = `127.0.0.1:${settings.embeddedGrpcPort}`;
-  const uiCodecEndpoint = options.uiCodecEndpoint ?? (process.env.CONVEYOR_UI_CODEC_ENDPOINT || undefined);
+  const uiCodecEndpoint = options.uiCodecEndpoint ?? settings.uiCodecEndpoint;
   if (uiCodecEndpoint && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(uiCodecEndpoint)) {
     throw new TemporalUnavailableError(`CONVEYOR_UI_CODEC_ENDPOINT=${uiCodecEndpoint} is not an http(s) URL, e.g. http://127.0.0.1:8888`);
   }

@@ -1,5 +1,6 @@
 /**
- * Connection settings, read once from the environment by the worker, the client and the CLI alike.
+ * Conveyor's settings, read once from the environment by the worker, the client and the CLI alike, and
+ * passed in from there: the one module that reads Conveyor's variables (lint-enforced, see eslint.config.js).
  * No TEMPORAL_ADDRESS means "the embedded dev server": started on demand under CONVEYOR_DATA_DIR.
  */
 import path from 'node:path';
@@ -28,6 +29,16 @@ export const settingsSchema = z.object({
   uiUrl: z.string().url().optional(),
   /** Keys the audit export's hash chain (HMAC-SHA256), so nobody without it can recompute a chain. */
   auditKey: z.string().min(16, 'use at least 16 characters (e.g. openssl rand -base64 32)').optional(),
+  /** The codec endpoint the embedded server's Web UI calls to show encrypted payloads (platform/codec-server.ts). */
+  uiCodecEndpoint: z.string().optional(),
+  /** The caller's reviewer identity: used by the client and the CLI when a decision names no reviewer. */
+  reviewer: z.string().min(1).optional(),
+  /** The caller's Ed25519 private key (PEM file): the client signs decisions with it. */
+  reviewerKeyFile: z.string().min(1).optional(),
+  /** The worker's file of reviewers' public keys; unset: reviewer-keys.json in the data dir. */
+  reviewerKeysFile: z.string().min(1).optional(),
+  /** The worker's action outbox (SQLite); unset: outbox.sqlite in the data dir. */
+  outboxFile: z.string().min(1).optional(),
 });
 
 export type ConveyorSettings = z.infer<typeof settingsSchema>;
@@ -59,6 +70,11 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ConveyorSett
     embeddedUiPort: env.CONVEYOR_UI_PORT || undefined,
     uiUrl: env.CONVEYOR_UI_URL || undefined,
     auditKey: env.CONVEYOR_AUDIT_KEY || undefined,
+    uiCodecEndpoint: env.CONVEYOR_UI_CODEC_ENDPOINT || undefined,
+    reviewer: env.CONVEYOR_REVIEWER || undefined,
+    reviewerKeyFile: env.CONVEYOR_REVIEWER_KEY_FILE || undefined,
+    reviewerKeysFile: env.CONVEYOR_REVIEWER_KEYS_FILE || undefined,
+    outboxFile: env.CONVEYOR_OUTBOX_FILE || undefined,
   };
   const parsed = settingsSchema.safeParse(raw);
   if (!parsed.success) {
@@ -70,6 +86,11 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ConveyorSett
       embeddedUiPort: 'CONVEYOR_UI_PORT',
       uiUrl: 'CONVEYOR_UI_URL',
       auditKey: 'CONVEYOR_AUDIT_KEY',
+      uiCodecEndpoint: 'CONVEYOR_UI_CODEC_ENDPOINT',
+      reviewer: 'CONVEYOR_REVIEWER',
+      reviewerKeyFile: 'CONVEYOR_REVIEWER_KEY_FILE',
+      reviewerKeysFile: 'CONVEYOR_REVIEWER_KEYS_FILE',
+      outboxFile: 'CONVEYOR_OUTBOX_FILE',
     };
     const problems = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? '');

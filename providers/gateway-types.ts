@@ -3,8 +3,8 @@
  * Implemented by `createModelGateway` in providers/gateway.ts.
  */
 import type { z } from 'zod';
-import type { ModelSpec, Usage } from '../domain/models';
-import type { LocalAnswerer, LocalSkill } from './port';
+import type { LocalSkill, ModelSpec, Usage } from '../domain/models';
+import type { LocalAnswerer } from './port';
 
 export interface ModelCall<T> {
   modelId: string;

@@ -2,22 +2,7 @@
  * The provider port: the one small interface every model provider implements (local, openai-compatible,
  * anthropic, replay). Providers are reached only from activities and workers, never from workflows.
  */
-import type { ModelSpec, Usage } from '../domain/models';
-
-/**
- * What local models know how to do. A request names the skill it needs so the local provider can
- * run the right in-process model; remote LLM providers ignore it and follow the prompt instead.
- */
-export type LocalSkill =
-  | 'classify-intent'
-  | 'extract-entities'
-  | 'assess-risk'
-  | 'draft-reply'
-  | 'propose-action'
-  | 'check-relevance'
-  | 'extract-call-info'
-  | 'write-action-document'
-  | 'plan';
+import type { LocalSkill, ModelSpec, Usage } from '../domain/models';
 
 /**
  * A factory's own offline answerer for a station (its definition's `local` function): what the local

@@ -9,7 +9,7 @@ import type { ConveyorClient } from '../client';
 import type { RecordedDecision } from '../domain/approvals';
 import { createSeededRandom } from '../providers/local/prng';
 import { bundleConveyorWorkflows } from '../workers/worker';
-import { startFakeOpenAI, type FakeServer } from './fakes/openai-server';
+import { startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
 import { markedTicket, markedTicketAnswer } from './support/desk';
 import { registryWithFakeTiers } from './support/models';
 import { eventually, startWorker, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';

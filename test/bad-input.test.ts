@@ -14,9 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidJobInputError, type ConveyorClient } from '../client';
 import { readJobsFile } from '../cli/jobs-file';
 import { bundleConveyorWorkflows } from '../workers/worker';
-import { startFakeOpenAI, type FakeServer } from './fakes/openai-server';
+import { startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
 import { registryWithFakeTiers } from './support/models';
-import { supportTicketAnswer } from './support/station-answers';
+import { supportTicketAnswer } from '../fakes/station-answers';
 import { startWorker, tempDir, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
 
 type Issue = { field: string; problem: string };

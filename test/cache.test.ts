@@ -14,8 +14,8 @@ import { classifyIntentOutputSchema } from '../factories/support/schemas';
 import { cacheKey, createRedisCacheStore, createSqliteCacheStore, openCacheStore, type CacheStore } from '../providers/cache';
 import { createModelGateway } from '../providers/gateway';
 import { createRegistry } from '../providers/registry';
-import { answers, startFakeOpenAI, type FakeServer } from './fakes/openai-server';
-import { startRedis, type TestRedis } from './fakes/redis-server';
+import { answers, startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
+import { startRedis, type TestRedis } from '../fakes/redis-server';
 import { eventually } from './support/temporal';
 
 const run = promisify(execFile);
@@ -164,7 +164,7 @@ describe('a cache shared by several workers', () => {
   it('serves a second worker process from the first one’s answer', async () => {
     const before = server.requests.length;
     const worker = () =>
-      run(process.execPath, ['--import', 'tsx', path.join(__dirname, 'fakes/cache-worker-process.ts')], {
+      run(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'fakes', 'cache-worker-process.ts')], {
         cwd: path.resolve(__dirname, '..'),
         env: { ...process.env, FAKE_OPENAI_URL: server.url, CONVEYOR_CACHE_REDIS_URL: redis.url },
         timeout: 60_000,

@@ -20,7 +20,7 @@ import { createReviewerKeyActivities } from '../activities/reviewer-keys';
 import { createLearningActivities } from '../learning/activities';
 import { ExampleStore } from '../learning/example-store';
 import { ModelRegistry } from '../learning/model-registry';
-import { distillCommand, rollbackCommand } from '../learning/commands';
+import { distillCommand, rollbackCommand } from '../cli/learning';
 import type { DistillRequest } from '../learning/types';
 import { distillWorkflow } from '../workflows/distill';
 import { pendingApprovalsQuery } from '../workflows/messages';

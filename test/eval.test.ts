@@ -9,6 +9,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { evalCommand } from '../cli/eval';
+import { durableEvaluator } from '../cli/eval-durable';
 import { loadNamedDataset, sampleItems } from '../evaluation/eval/datasets';
 import { coveredAt, percentile } from '../evaluation/eval/metrics';
 import { runEvaluation } from '../evaluation/eval/run';
@@ -143,7 +144,7 @@ describe('durable evaluation', () => {
       TEMPORAL_NAMESPACE: inject('temporalNamespace'),
       CONVEYOR_TASK_QUEUE: uniqueId('eval'),
     });
-    const run = await runEvaluation({ dataset: 'banking77', modelFile, limit: SAMPLE, durable: true, concurrency: 16, workflowBundle: bundle, env });
+    const run = await runEvaluation({ dataset: 'banking77', modelFile, limit: SAMPLE, durable: durableEvaluator({ concurrency: 16, workflowBundle: bundle }), env });
     expect(run.durable).toHaveLength(SAMPLE);
     expect(run.agreement?.disagreements).toEqual([]);
     expect(run.agreement?.agreed).toBe(SAMPLE);

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLearningActivities } from '../learning/activities';
 import { ExampleStore } from '../learning/example-store';
 import { createRedisExampleRepository, openExampleRepository, sqliteExampleRepository, type ExampleRepository } from '../learning/example-repository';
-import { startRedis, type TestRedis } from './fakes/redis-server';
+import { startRedis, type TestRedis } from '../fakes/redis-server';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { eventually, startWorker, tempDir, testClient, testSettings, uniqueId } from './support/temporal';
 

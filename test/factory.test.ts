@@ -15,9 +15,9 @@ import { defaultExampleStoreFile, ExampleStore } from '../learning/example-store
 import { storeClaim } from '../platform/claims';
 import { findTemporalCli } from '../platform/temporal-cli';
 import { bundleConveyorWorkflows } from '../workers/worker';
-import { answers, startFakeOpenAI, type FakeServer } from './fakes/openai-server';
+import { answers, startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
 import { registryWithFakeTiers, requestedModel } from './support/models';
-import { supportTicketAnswer } from './support/station-answers';
+import { supportTicketAnswer } from '../fakes/station-answers';
 import { eventually, recordHistory, startWorker, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
 
 let bundle: WorkflowBundleWithSourceMap;

@@ -14,9 +14,9 @@ import { auditCommand } from '../cli/audit';
 import { ConveyorJobType } from '../domain/search-attributes';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { jobWorkflow } from '../legacy/job-workflow';
-import { startFakeOpenAI, type FakeServer } from './fakes/openai-server';
+import { startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
 import { registryWithFakeTiers } from './support/models';
-import { supportTicketAnswer } from './support/station-answers';
+import { supportTicketAnswer } from '../fakes/station-answers';
 import { eventually, startWorker, tempDir, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
 
 let bundle: WorkflowBundleWithSourceMap;

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConveyorClient } from '../client';
 import { collectAudit, type AuditRecord } from '../client/audit';
 import type { JobResult } from '../domain/job';
-import { modelsCommand } from '../learning/commands';
+import { modelsCommand } from '../cli/learning';
 import { ExampleStore } from '../learning/example-store';
 import { ModelRegistry } from '../learning/model-registry';
 import { defaultObservationStoreFile, ObservationStore } from '../learning/observations';

@@ -19,7 +19,7 @@ import { currentModelFile, ModelRegistry, ModelRegistryError } from '../learning
 import { curateRun, evaluateCandidate, trainCandidate } from '../learning/pipeline';
 import { canaryDecision, canaryDecisionFor, routesToCanary, superviseCanary, type CanarySettings, type ShadowObservation } from '../learning/canary';
 import { InvalidDistillRequestError, parseDistillRequest } from '../learning/activities';
-import { distillCommand, modelsCommand, rollbackCommand, shadowCommand } from '../learning/commands';
+import { distillCommand, modelsCommand, rollbackCommand, shadowCommand } from '../cli/learning';
 import { distillRequestSchema, type CollectedExample } from '../learning/types';
 import { tempDir } from './support/temporal';
 

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ZodType } from 'zod';
-import { modelSpecSchema, type ModelSpec } from '../domain/models';
+import { modelSpecSchema, type LocalSkill, type ModelSpec } from '../domain/models';
 import {
   actionDocumentSchema,
   assessRiskOutputSchema,
@@ -19,7 +19,7 @@ import {
   extractEntitiesOutputSchema,
   proposedActionSchema,
 } from '../factories/support/schemas';
-import type { LocalSkill, ProviderRequest } from '../providers/port';
+import type { ProviderRequest } from '../providers/port';
 import { createLocalProvider, countTokens, InvalidLocalInputError, InvalidModelFileError, UnknownLocalModelError, UnsupportedSkillError } from '../providers/local';
 import { CsvParseError, parseCsv, parseCsvRecords } from '../providers/local/csv';
 import { extractEntities } from '../providers/local/entities';

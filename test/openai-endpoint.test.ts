@@ -9,8 +9,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { ConveyorClient } from '../client';
 import type { JobResult } from '../domain/job';
-import { startFakeOpenAI, type FakeServer } from './fakes/openai-server';
-import { supportTicketAnswer } from './support/station-answers';
+import { startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
+import { supportTicketAnswer } from '../fakes/station-answers';
 import { tempDir, testClient, testSettings, uniqueId } from './support/temporal';
 
 const repoRoot = path.resolve(__dirname, '..');

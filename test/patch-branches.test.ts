@@ -15,7 +15,7 @@ import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { ConveyorClient } from '../client';
 import { defaultExampleStoreFile, ExampleStore } from '../learning/example-store';
 import { bundleConveyorWorkflows } from '../workers/worker';
-import { answers, startFakeOpenAI, type FakeServer } from './fakes/openai-server';
+import { answers, startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
 import { registryWithFakeTiers, requestedModel } from './support/models';
 import { eventually, recordHistory, startWorker, testClient, testSettings, uniqueId } from './support/temporal';
 

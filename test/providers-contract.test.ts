@@ -16,10 +16,10 @@ import { createLocalProvider } from '../providers/local';
 import { createOpenAICompatibleProvider } from '../providers/openai-compatible';
 import type { ModelProvider, ProviderRequest } from '../providers/port';
 import { createReplayProvider, replayOutputSchema } from '../providers/replay';
-import { startFakeAnthropic } from './fakes/anthropic-server';
+import { startFakeAnthropic } from '../fakes/anthropic-server';
 import { sharedDataMissing } from './support/prerequisites';
 import { resolveSharedDataDir } from '../providers/local/dataset';
-import { answers, startFakeOpenAI, type FakeAnswer, type FakeServer } from './fakes/openai-server';
+import { answers, startFakeOpenAI, type FakeAnswer, type FakeServer } from '../fakes/openai-server';
 
 interface ContractSubject {
   provider: ModelProvider;

@@ -16,8 +16,8 @@ import { createModelGateway } from '../providers/gateway';
 import type { ModelCall } from '../providers/gateway-types';
 import { createRateLimiter } from '../providers/rate-limiter';
 import { createRegistry } from '../providers/registry';
-import { startFakeAnthropic } from './fakes/anthropic-server';
-import { answers, startFakeOpenAI, type FakeAnswer, type FakeServer } from './fakes/openai-server';
+import { startFakeAnthropic } from '../fakes/anthropic-server';
+import { answers, startFakeOpenAI, type FakeAnswer, type FakeServer } from '../fakes/openai-server';
 
 const apiKey = 'sk-test-secret-4242';
 const validAnswer = { intent: 'refund_request', confidence: 0.9, alternatives: [] };

@@ -10,9 +10,9 @@ import type { ConveyorClient } from '../client';
 import type { ModelSpec, Tier } from '../domain/models';
 import { createRegistry } from '../providers/registry';
 import { bundleConveyorWorkflows } from '../workers/worker';
-import { startFakeAnthropic } from './fakes/anthropic-server';
-import { startFakeOpenAI, type FakeServer } from './fakes/openai-server';
-import { supportTicketAnswer } from './support/station-answers';
+import { startFakeAnthropic } from '../fakes/anthropic-server';
+import { startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
+import { supportTicketAnswer } from '../fakes/station-answers';
 import { startWorker, testClient, testSettings, uniqueId } from './support/temporal';
 
 const email = 'morgan.lee.5512@example.org';

@@ -12,7 +12,7 @@ import { createSqliteCacheStore } from '../providers/cache';
 import { createModelGateway } from '../providers/gateway';
 import { InvalidRedactionSettingError, isValidIban, passesLuhn, Redactor, redactionEnabledFor, redactionFromEnvironment, redactPii } from '../providers/redaction';
 import { createRegistry, loadRegistry } from '../providers/registry';
-import { answers, startFakeOpenAI, type FakeServer } from './fakes/openai-server';
+import { answers, startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
 import { tempDir } from './support/temporal';
 
 const email = 'jane.doe.4471@example.org';

@@ -12,7 +12,7 @@ import { gatewayCallPort, replayPolicyCommand } from '../cli/replay-policy';
 import { replayPolicy, replayPolicySchema, replayPolicyWithCalls } from '../learning/replay-policy';
 import { createModelGateway } from '../providers/gateway';
 import { bundleConveyorWorkflows } from '../workers/worker';
-import { answers, startFakeOpenAI, type FakeServer } from './fakes/openai-server';
+import { answers, startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
 import { registryWithFakeTiers, requestedModel } from './support/models';
 import { startWorker, tempDir, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
 

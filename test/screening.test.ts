@@ -9,9 +9,9 @@ import { collectAudit, verifyAuditChain, type AuditRecord } from '../client/audi
 import { timeoutVerdict } from '../domain/screening';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { screeningReport } from '../bench/screening';
-import { startFakeOpenAI, type FakeServer } from './fakes/openai-server';
+import { startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
 import { registryWithFakeTiers } from './support/models';
-import { supportTicketAnswer } from './support/station-answers';
+import { supportTicketAnswer } from '../fakes/station-answers';
 import { eventually, startWorker, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
 import type { ConveyorClient } from '../client';
 

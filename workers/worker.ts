@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { PayloadCodec } from '@temporalio/common';
 import { bundleWorkflowCode, Worker, type NativeConnection, type PatchActivationCallback, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { builtinCatalogue } from './builtin-catalogue';
 import { createFactoryActivities } from '../activities/factory';
 import type { Factory } from '../factory/define';
 import { supportFactory } from '../factories/support';
@@ -69,10 +70,10 @@ export async function createConveyorWorker(options: ConveyorWorkerOptions): Prom
     taskQueue: options.taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: factory === supportFactory ? builtinWorkflowsPath : workflowsPath }),
     activities: {
-      ...createActivities({ gateway: options.gateway, outbox: options.outbox, live }),
+      ...createActivities({ gateway: options.gateway, outbox: options.outbox, catalogue: builtinCatalogue, live }),
       ...createFactoryActivities({ factory, gateway: options.gateway, outbox: options.outbox, live }),
       ...createLearningActivities({ dataDir, live, exampleStore: options.exampleStore }),
-      ...createReviewerKeyActivities({ dataDir }),
+      ...createReviewerKeyActivities({ dataDir, keysFile: loadSettings().reviewerKeysFile }),
     },
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 50,
     maxCachedWorkflows: options.maxCachedWorkflows,
@@ -87,7 +88,7 @@ export function bundleConveyorWorkflows(options: { engineOnly?: boolean } = {}):
 }
 
 export function defaultOutbox(settings: ConveyorSettings): Outbox {
-  return new Outbox(process.env.CONVEYOR_OUTBOX_FILE ?? path.join(settings.dataDir, 'outbox.sqlite'), loadKeyring());
+  return new Outbox(settings.outboxFile ?? path.join(settings.dataDir, 'outbox.sqlite'), loadKeyring());
 }
 
 /** Runs a worker until SIGINT/SIGTERM. */

@@ -9,7 +9,7 @@
  */
 import { condition, patched, proxyActivities, setCurrentDetails, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { refusalFor, type Decision, type PendingApproval, type RecordedDecision } from '../domain/approvals';
-import type { ApprovalPolicy } from '../legacy/job-types';
+import type { ResolvedApprovalPolicy } from '../factory/snapshot';
 import { ConveyorJobType, ConveyorStatus, type JobStatus } from '../domain/search-attributes';
 import type { LearningActivities } from '../learning/activities';
 import type { DistillRequest, DistillResult, DistillSettings, DistillReport, DistillStatus, ShadowOutcome } from '../learning/types';
@@ -37,7 +37,7 @@ class DistillRun {
   private readonly pending: PendingApproval[] = [];
   private readonly approvals: RecordedDecision[] = [];
   private readonly decided = new Set<string>();
-  private policy: ApprovalPolicy;
+  private policy: ResolvedApprovalPolicy;
   private outcome: 'approve' | 'reject' | undefined;
   /** The desk's current rules (bounded decisions) and reviewers' keys: off only when replaying runs recorded before them. */
   private strict = false;

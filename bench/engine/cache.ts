@@ -10,7 +10,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { cacheKey, createSqliteCacheStore, type CacheKeyParts } from '../../providers/cache';
 import { classifyIntentOutputSchema, supportIntents } from '../../factories/support/schemas';
-import { modelStation } from '../../legacy/stations';
+import { modelStation } from '../../factories/support/legacy-stations';
 import { figure, type BenchContext, type SectionOutcome } from './figures';
 import { elapsedMs, summarize } from './measure';
 

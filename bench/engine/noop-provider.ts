@@ -4,8 +4,9 @@
  * workflow, the gateway's validation and accounting — and not a model. It registers as the `local`
  * provider, so the default registry's local-small/medium/large models all resolve to it.
  */
-import type { ModelProvider, ProviderRequest, ProviderResponse, LocalSkill } from '../../providers/port';
-import type { ModelStation } from '../../legacy/stations';
+import type { LocalSkill } from '../../domain/models';
+import type { ModelProvider, ProviderRequest, ProviderResponse } from '../../providers/port';
+import type { ModelStation } from '../../factories/support/legacy-stations';
 import { createModelGateway, type ConveyorModelGateway } from '../../providers/gateway';
 import { loadRegistry } from '../../providers/registry';
 

@@ -7,9 +7,9 @@
  * per-step figures are a job's end-to-end latency divided by its model steps (ledger entries).
  */
 import type { ConveyorClient, JobRequest, JobResult } from '../../client';
-import { jobTypeByName } from '../../legacy/job-types';
+import { jobTypeByName } from '../../factories/support/legacy-job-types';
 import { dependenciesOf, type PlanStep } from '../../domain/plan';
-import { modelStation, stationByName } from '../../legacy/stations';
+import { modelStation, stationByName } from '../../factories/support/legacy-stations';
 import { createNoopGateway, noopAnswers, stationCall } from './noop-provider';
 import { figure, type BenchContext, type SectionOutcome } from './figures';
 import { elapsedMs, summarize } from './measure';

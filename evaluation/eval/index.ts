@@ -1,7 +1,7 @@
 /**
  * Conveyor's evaluation: golden sets from the shared datasets, the factory's own routing replayed
- * offline or run durably on Temporal, and the cost/quality report. The pure pieces (metrics, curve,
- * agreement, rendering) are importable on their own.
+ * offline (cli/eval-durable.ts runs it durably on Temporal), and the cost/quality report. The pure
+ * pieces (metrics, curve, agreement, rendering) are importable on their own.
  */
 export { datasetNames, isDatasetName, loadNamedDataset, loadFileDataset, sampleItems, EvalDataError, EVAL_SEED, type DatasetName, type EvalDataset } from './datasets';
 export { cachedTrainedModel, openModelFile, trainingDataHash, EvalModelError, type EvalModel } from './model';
@@ -22,5 +22,4 @@ export {
   type Disagreement,
 } from './metrics';
 export { reportMarkdown, coverageAccuracySvg, costQualitySvg, linePlotSvg, writeReportFiles, type FullReport, type ReportContext } from './render';
-export { startEvaluationWorker, evaluateDurably, triageJobs, modelAnswersFromHistory, decisionFromJob, type DurableRun } from './durable';
-export { runEvaluation, type EvaluationOptions, type EvaluationRun } from './run';
+export { runEvaluation, type EvaluationOptions, type EvaluationRun, type DurableEvaluator, type DurableEvaluationRequest } from './run';

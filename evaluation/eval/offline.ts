@@ -5,10 +5,10 @@
  * model calls made in-process through the model gateway instead of as Temporal activities. The
  * per-item decisions it returns are what the metrics and the durable comparison are computed from.
  */
-import { effectivePolicy, jobTypeByName, type JobPolicy } from '../../legacy/job-types';
+import { effectivePolicy, jobTypeByName, type JobPolicy } from '../../factories/support/legacy-job-types';
 import type { ModelSpec, Tier } from '../../domain/models';
 import { route, type EscalationCause } from '../../domain/routing';
-import { modelStation } from '../../legacy/stations';
+import { modelStation } from '../../factories/support/legacy-stations';
 import type { ModelGateway } from '../../providers/gateway-types';
 import type { LabelledText } from '../../providers/local/classifier';
 import { CLASSIFY_INTENT, type OpenIntentOutput } from './open-label';

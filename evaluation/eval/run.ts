@@ -1,20 +1,17 @@
 /**
  * One evaluation run, end to end: load the items, find or train the model, decide every item offline
  * with the factory's routing, optionally run the same items as triage jobs on Temporal and compare,
- * and build the report (and its files). `conveyor eval` is a thin layer of flags over this.
+ * and build the report (and its files). `conveyor eval` is a thin layer of flags over this. The durable
+ * run is passed in (cli/eval-durable.ts): it needs a worker and a client, which this library, run
+ * by the scheduled evaluation's activity too, may not import.
  */
-import { ConveyorClient } from '../../client';
-import { connectWorkerConnection } from '../../platform/connection';
-import { ensureTemporal } from '../../platform/embedded-server';
-import { loadSettings } from '../../platform/settings';
+import { loadSettings, type ConveyorSettings } from '../../platform/settings';
 import { createModelGateway } from '../../providers/gateway';
-import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import path from 'node:path';
 import { loadFileDataset, loadNamedDataset, sampleItems, type DatasetName, type EvalDataset } from './datasets';
-import { evaluationOutboxFile, evaluateDurably, startEvaluationWorker } from './durable';
 import { compareDecisions, summarize, type Agreement } from './metrics';
 import { cachedTrainedModel, openModelFile, type EvalModel } from './model';
-import { evaluateOffline, triageStepSettings, type ItemDecision } from './offline';
+import { evaluateOffline, triageStepSettings, type ItemDecision, type StepSettings } from './offline';
 import { createOpenLabelLocalProvider, evaluationRegistry, withOpenIntentLabels } from './open-label';
 import { writeReportFiles, type FullReport } from './render';
 
@@ -26,16 +23,26 @@ export interface EvaluationOptions {
   modelFile?: string;
   threshold?: number;
   limit?: number;
-  durable?: boolean;
+  /** Also run the items as jobs on Temporal and compare (cli/eval-durable.ts durableEvaluator). */
+  durable?: DurableEvaluator;
   outDir?: string;
-  /** Jobs in flight at once in the durable run. */
-  concurrency?: number;
-  /** A pre-built workflow bundle for the durable run's worker (tests bundle once per file). */
-  workflowBundle?: WorkflowBundleWithSourceMap;
   command?: string;
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
 }
+
+/** What a durable run gets: the items, the model under evaluation and the routing settings the offline run used. */
+export interface DurableEvaluationRequest {
+  settings: ConveyorSettings;
+  env: NodeJS.ProcessEnv;
+  model: EvalModel;
+  items: EvalDataset['test'];
+  stepSettings: StepSettings;
+  log: (line: string) => void;
+}
+
+/** Runs the items as jobs on Temporal and returns the decisions the factory recorded, one per item. */
+export type DurableEvaluator = (request: DurableEvaluationRequest) => Promise<ItemDecision[]>;
 
 export interface EvaluationRun {
   report: FullReport;
@@ -88,7 +95,7 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
   let durable: ItemDecision[] | undefined;
   let agreement: Agreement | undefined;
   if (options.durable) {
-    durable = await runDurable(options, settings, env, model, items, stepSettings, log);
+    durable = await options.durable({ settings, env, model, items, stepSettings, log });
     agreement = compareDecisions(offline, durable);
   }
 
@@ -113,43 +120,4 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
   };
   const files = options.outDir ? writeReportFiles(options.outDir, report) : [];
   return { report, offline, durable, agreement, model, files };
-}
-
-async function runDurable(
-  options: EvaluationOptions,
-  settings: ReturnType<typeof loadSettings>,
-  env: NodeJS.ProcessEnv,
-  model: EvalModel,
-  items: EvalDataset['test'],
-  stepSettings: ReturnType<typeof triageStepSettings>,
-  log: (line: string) => void,
-): Promise<ItemDecision[]> {
-  const runId = `eval-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 17)}-${Math.random().toString(36).slice(2, 6)}`;
-  // A task queue of its own, so no other worker (with another small model) picks up these jobs.
-  const taskQueue = `${settings.taskQueue}-${runId}`;
-  const endpoint = await ensureTemporal(settings, { log });
-  const connection = await connectWorkerConnection(settings, endpoint.address);
-  let evaluationWorker: Awaited<ReturnType<typeof startEvaluationWorker>> | undefined;
-  let client: ConveyorClient | undefined;
-  try {
-    log(options.workflowBundle ? 'starting an evaluation worker…' : 'bundling workflows and starting an evaluation worker…');
-    evaluationWorker = await startEvaluationWorker({
-      connection,
-      namespace: settings.namespace,
-      taskQueue,
-      modelFile: model.file,
-      outboxFile: evaluationOutboxFile(settings.dataDir),
-      workflowBundle: options.workflowBundle,
-      env,
-    });
-    client = await ConveyorClient.connect({ settings: { ...settings, taskQueue }, address: endpoint.address, uiUrl: endpoint.uiUrl });
-    const run = await evaluateDurably({ client, items, knownLabels: model.labels, settings: stepSettings, runId, concurrency: options.concurrency, log });
-    log(`durable run ${run.batchId}: ${run.decisions.length} jobs in ${(run.elapsedMs / 1000).toFixed(1)} s${client.uiLink(run.batchId) ? ` — ${client.uiLink(run.batchId)}` : ''}`);
-    return run.decisions;
-  } finally {
-    await client?.close();
-    await evaluationWorker?.stop();
-    await connection.close();
-    await endpoint.stop();
-  }
 }

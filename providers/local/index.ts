@@ -6,8 +6,8 @@
  * and `model.options.relevanceModelFile` (relevance) load saved models trained with `conveyor train`.
  */
 import type { ZodType } from 'zod';
-import type { ModelProvider, ProviderRequest, ProviderResponse, LocalSkill } from '../port';
-import type { ModelSpec } from '../../domain/models';
+import type { ModelProvider, ProviderRequest, ProviderResponse } from '../port';
+import type { LocalSkill, ModelSpec } from '../../domain/models';
 import {
   assessRiskInputSchema,
   draftReplyInputSchema,

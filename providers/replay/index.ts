@@ -13,6 +13,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ModelBadRequestError, ProviderNotConfiguredError } from '../errors';
 import { countTokens } from '../local';
+import { resolveSharedDataDir } from '../local/dataset';
 import type { ModelProvider } from '../port';
 
 export const replayInputSchema = z.object({ prompt: z.string() });
@@ -90,7 +91,7 @@ function loadRecordings(files: string[], column: string): Map<string, RecordedAn
 }
 
 export function createReplayProvider(settings: ReplayProviderSettings = {}): ModelProvider {
-  const dataDir = path.resolve(settings.dataDir ?? path.resolve(__dirname, '../..', process.env.CONVEYOR_SHARED_DATA || '../shared/data'));
+  const dataDir = path.resolve(settings.dataDir ?? resolveSharedDataDir());
   const recordings = new Map<string, Map<string, RecordedAnswer>>();
 
   return {

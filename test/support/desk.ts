@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { findTemporalCli } from '../../platform/temporal-cli';
-import { answers, type FakeAnswer, type RecordedRequest } from '../fakes/openai-server';
+import { answers, type FakeAnswer, type RecordedRequest } from '../../fakes/openai-server';
 import { tempDir } from './temporal';
 
 /** A ticket text that makes the scripted models propose `action` (with an amount) at the given risk. */

@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { freePort } from '../../platform/embedded-server';
+import { freePort } from '../platform/embedded-server';
 
 export interface TestRedis {
   url: string;

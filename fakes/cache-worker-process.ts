@@ -4,10 +4,10 @@
  * separate processes share answers through Redis.
  * Environment: FAKE_OPENAI_URL, CONVEYOR_CACHE_REDIS_URL.
  */
-import { modelSpecSchema } from '../../domain/models';
-import { classifyIntentOutputSchema } from '../../factories/support/schemas';
-import { createModelGateway } from '../../providers/gateway';
-import { createRegistry } from '../../providers/registry';
+import { modelSpecSchema } from '../domain/models';
+import { classifyIntentOutputSchema } from '../factories/support/schemas';
+import { createModelGateway } from '../providers/gateway';
+import { createRegistry } from '../providers/registry';
 
 async function main() {
   const baseUrl = process.env.FAKE_OPENAI_URL;

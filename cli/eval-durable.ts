@@ -1,23 +1,28 @@
 /**
- * Durable evaluation: the same items run through the factory on Temporal as `triage` jobs (one batch,
- * bounded concurrency), on a worker whose small tier is the model under evaluation, and each job's
- * recorded decisions — the ledger, and the small model's answer from the callModel activity result in
- * the workflow history — become per-item decisions comparable with the offline run's.
+ * Durable evaluation, the `--durable` half of `conveyor eval`: the same items run through the factory
+ * on Temporal as `triage` jobs (one batch, bounded concurrency), on a worker whose small tier is the
+ * model under evaluation, and each job's recorded decisions — the ledger, and the small model's answer
+ * from the callModel activity result in the workflow history — become per-item decisions comparable
+ * with the offline run's. It starts a worker and a client, so it lives with the composition roots, and
+ * reaches evaluation/eval/run.ts as the `durable` option.
  */
 import path from 'node:path';
 import type { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
-import type { ConveyorClient } from '../../client';
-import type { ModelCallRequest, ModelCallResult } from '../../activities/types';
-import { Outbox } from '../../activities/outbox';
-import type { JobRequest, JobResult } from '../../domain/job';
-import type { LabelledText } from '../../providers/local/classifier';
-import { createModelGateway } from '../../providers/gateway';
-import type { ModelGateway } from '../../providers/gateway-types';
-import { createConveyorWorker } from '../../workers/worker';
-import { itemDecision, TRIAGE, type FinalStop, type ItemDecision, type StepSettings, type TierCall } from './offline';
-import { CLASSIFY_INTENT, createOpenLabelLocalProvider, evaluationRegistry, withOpenIntentLabels, type OpenIntentOutput } from './open-label';
+import { ConveyorClient } from '../client';
+import type { ModelCallRequest, ModelCallResult } from '../activities/types';
+import { Outbox } from '../activities/outbox';
+import type { JobRequest, JobResult } from '../domain/job';
+import { itemDecision, TRIAGE, type FinalStop, type ItemDecision, type StepSettings, type TierCall } from '../evaluation/eval/offline';
+import { CLASSIFY_INTENT, createOpenLabelLocalProvider, evaluationRegistry, withOpenIntentLabels, type OpenIntentOutput } from '../evaluation/eval/open-label';
+import type { DurableEvaluator } from '../evaluation/eval/run';
+import { connectWorkerConnection } from '../platform/connection';
+import { ensureTemporal } from '../platform/embedded-server';
+import type { LabelledText } from '../providers/local/classifier';
+import { createModelGateway } from '../providers/gateway';
+import type { ModelGateway } from '../providers/gateway-types';
+import { createConveyorWorker } from '../workers/worker';
 
 export interface EvaluationWorker {
   worker: Worker;
@@ -200,4 +205,41 @@ export async function evaluateDurably(options: DurableRunOptions): Promise<Durab
     return decisionFromJob(items[index] as LabelledText, index, result, modelAnswersFromHistory(history.events ?? []), known, options.settings);
   });
   return { batchId: runId, decisions, elapsedMs: Date.now() - startedAt };
+}
+
+/**
+ * The durable run for runEvaluation's `durable` option: on the configured (or embedded) server, an
+ * evaluation worker on a task queue of its own, the items as one batch, the decisions read back.
+ */
+export function durableEvaluator(options: { concurrency?: number; workflowBundle?: WorkflowBundleWithSourceMap } = {}): DurableEvaluator {
+  return async ({ settings, env, model, items, stepSettings, log }) => {
+    const runId = `eval-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 17)}-${Math.random().toString(36).slice(2, 6)}`;
+    // A task queue of its own, so no other worker (with another small model) picks up these jobs.
+    const taskQueue = `${settings.taskQueue}-${runId}`;
+    const endpoint = await ensureTemporal(settings, { log });
+    const connection = await connectWorkerConnection(settings, endpoint.address);
+    let evaluationWorker: EvaluationWorker | undefined;
+    let client: ConveyorClient | undefined;
+    try {
+      log(options.workflowBundle ? 'starting an evaluation worker…' : 'bundling workflows and starting an evaluation worker…');
+      evaluationWorker = await startEvaluationWorker({
+        connection,
+        namespace: settings.namespace,
+        taskQueue,
+        modelFile: model.file,
+        outboxFile: evaluationOutboxFile(settings.dataDir),
+        workflowBundle: options.workflowBundle,
+        env,
+      });
+      client = await ConveyorClient.connect({ settings: { ...settings, taskQueue }, address: endpoint.address, uiUrl: endpoint.uiUrl });
+      const run = await evaluateDurably({ client, items, knownLabels: model.labels, settings: stepSettings, runId, concurrency: options.concurrency, log });
+      log(`durable run ${run.batchId}: ${run.decisions.length} jobs in ${(run.elapsedMs / 1000).toFixed(1)} s${client.uiLink(run.batchId) ? ` — ${client.uiLink(run.batchId)}` : ''}`);
+      return run.decisions;
+    } finally {
+      await client?.close();
+      await evaluationWorker?.stop();
+      await connection.close();
+      await endpoint.stop();
+    }
+  };
 }

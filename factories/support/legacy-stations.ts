@@ -4,13 +4,13 @@
  * finish and replay jobs started on that workflow type, and for the tools that still read it.
  */
 import { z } from 'zod';
-import type { LocalSkill } from '../providers/port';
-import type { Tier } from '../domain/models';
-import { scoreConfidence } from '../factory/confidence';
-import type { AnyStation } from '../factory/define';
-import { act, actionSensitivity, highRiskStakes } from '../factories/support/actions';
-import { proposedActionSchema, type ProposedAction } from '../factories/support/schemas';
-import { supportStations } from '../factories/support/stations';
+import type { LocalSkill } from '../../domain/models';
+import type { Tier } from '../../domain/models';
+import { scoreConfidence } from '../../factory/confidence';
+import type { AnyStation } from '../../factory/define';
+import { act, actionSensitivity, highRiskStakes } from './actions';
+import { proposedActionSchema, type ProposedAction } from './schemas';
+import { supportStations } from './stations';
 
 export interface SensitivityPolicy {
   /** Refunds above this amount need a reviewer. */

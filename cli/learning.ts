@@ -9,10 +9,10 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { ConveyorClient } from '../client';
 import { loadSettings } from '../platform/settings';
 import { distillWorkflow } from '../workflows/distill';
-import { ModelRegistry, ModelRegistryError } from './model-registry';
-import { defaultObservationStoreFile, ObservationStore } from './observations';
-import { InvalidDistillRequestError, parseDistillRequest } from './activities';
-import type { DistillRequest, DistillResult, RegistryState } from './types';
+import { ModelRegistry, ModelRegistryError } from '../learning/model-registry';
+import { defaultObservationStoreFile, ObservationStore } from '../learning/observations';
+import { InvalidDistillRequestError, parseDistillRequest } from '../learning/activities';
+import type { DistillRequest, DistillResult, RegistryState } from '../learning/types';
 
 export interface CommandIo {
   stdout(s: string): void;
@@ -80,7 +80,7 @@ export async function distillCommand(argv: string[], io: CommandIo, env: NodeJS.
       approvalTimeoutMs: numberFlag(values['approval-timeout-ms'] as string | undefined, '--approval-timeout-ms'),
       reviewers: ((values.reviewers as string | undefined) ?? '').split(',').map((name) => name.trim()).filter(Boolean),
       size: values.size as DistillRequest['size'],
-      requestedBy: (values['requested-by'] as string | undefined) ?? (env.CONVEYOR_REVIEWER || undefined),
+      requestedBy: values['requested-by'] as string | undefined,
     };
     const flag = (name: string) => numberFlag(values[name] as string | undefined, `--${name}`);
     if (values.shadow !== undefined) {
@@ -105,6 +105,7 @@ export async function distillCommand(argv: string[], io: CommandIo, env: NodeJS.
     return 2;
   }
   const settings = loadSettings(env);
+  request.requestedBy ??= settings.reviewer;
   const workflowId = (values.id as string | undefined) ?? `distill-${request.station}-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}`;
   let client: ConveyorClient;
   try {
@@ -181,7 +182,7 @@ export async function rollbackCommand(argv: string[], io: CommandIo, env: NodeJS
   });
 }
 
-const operatorOf = (by: string | undefined, env: NodeJS.ProcessEnv) => by ?? (env.CONVEYOR_REVIEWER || env.USER || 'operator');
+const operatorOf = (by: string | undefined, env: NodeJS.ProcessEnv) => by ?? loadSettings(env).reviewer ?? (env.USER || 'operator');
 
 /** Runs one registry change and prints its state (--json) or summary; a refused change exits 1 with the registry's reason. */
 function changeRegistry(io: CommandIo, json: boolean | undefined, change: () => { state: RegistryState; summary: string }): number {

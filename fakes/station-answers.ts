@@ -2,7 +2,7 @@
  * Schema-valid answers for every support-ticket station, chosen by the station's system prompt, so a
  * fake OpenAI-protocol server can stand in for any tier of a whole job.
  */
-import { answers, type FakeAnswer, type RecordedRequest } from '../fakes/openai-server';
+import { answers, type FakeAnswer, type RecordedRequest } from './openai-server';
 
 type MessageContent = string | { type?: string; text?: string }[] | undefined;
 const textOf = (content: MessageContent) => (typeof content === 'string' ? content : (content ?? []).map((part) => part.text ?? '').join(''));

@@ -4,16 +4,16 @@
  * Kept only to finish and replay jobs started on that workflow type, and for the tools that still read it.
  */
 import { z } from 'zod';
-import { UnknownJobTypeError, validateJobRequest, type JobRequest, type PolicyOverrides } from '../domain/job';
-import type { PlanBody } from '../domain/plan';
-import type { AnyJobType, RecipeStep } from '../factory/define';
-import { supportFactory } from '../factories/support';
-import { actSettingsSchema } from '../factories/support/actions';
-import { actionKinds } from '../factories/support/schemas';
-import type { SensitivityPolicy } from './stations';
+import { UnknownJobTypeError, validateJobRequest, type JobRequest, type PolicyOverrides } from '../../domain/job';
+import type { PlanBody } from '../../domain/plan';
+import type { AnyJobType, RecipeStep } from '../../factory/define';
+import { supportFactory } from './index';
+import { actSettingsSchema } from './actions';
+import { actionKinds } from './schemas';
+import type { SensitivityPolicy } from './legacy-stations';
 
-export { callReviewInputSchema, supportTicketInputSchema, triageInputSchema } from '../factories/support/job-types';
-export { policyOverridesSchema, UnknownJobTypeError, type PolicyOverrides } from '../domain/job';
+export { callReviewInputSchema, supportTicketInputSchema, triageInputSchema } from './job-types';
+export { policyOverridesSchema, UnknownJobTypeError, type PolicyOverrides } from '../../domain/job';
 
 export const approvalPolicySchema = z.object({
   /** Who may decide. '*' allows anyone (demo only). */
