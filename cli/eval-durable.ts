@@ -96,13 +96,13 @@ export function triageJobs(items: readonly LabelledText[], runId: string, thresh
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
-/** The small model's (and every tier's) label per call number, from the callModel activity results in the history. */
+/** The small model's (and every tier's) label per call number, from the model-call activity results in the history (callStation; callModel on the first job workflow). */
 export function modelAnswersFromHistory(events: readonly HistoryEvent[]): Map<number, string> {
   const callOfScheduledEvent = new Map<string, number>();
   const labels = new Map<number, string>();
   for (const event of events) {
     const scheduled = event.activityTaskScheduledEventAttributes;
-    if (scheduled?.activityType?.name === 'callModel' && event.eventId != null) {
+    if ((scheduled?.activityType?.name === 'callStation' || scheduled?.activityType?.name === 'callModel') && event.eventId != null) {
       const payload = scheduled.input?.payloads?.[0];
       const request = payload ? defaultPayloadConverter.fromPayload<ModelCallRequest>(payload) : undefined;
       if (request?.station === CLASSIFY_INTENT) callOfScheduledEvent.set(String(event.eventId), request.call);

@@ -15,11 +15,12 @@ import {
   type JobStatusView,
 } from '../client';
 import { jobIdSchema } from '../domain/job';
-import { jobTypeByName, UnknownJobTypeError } from '../factories/support/legacy-job-types';
+import { FactoryDefinitionError } from '../factory/validate';
+import { FactoryModuleError } from '../platform/factory-module';
 import type { Plan } from '../domain/plan';
 import { ensureTemporal, TemporalUnavailableError } from '../platform/embedded-server';
 import { InvalidSettingsError, loadSettings } from '../platform/settings';
-import { runWorker } from '../workers/worker';
+import { factoryFromSettings, runWorker } from '../workers/worker';
 import { demoJobsFile, runDemo, watchBatch, type BatchSettlement } from './demo';
 import { JobsFileError, readJobsFile } from './jobs-file';
 import { table, usd } from './output';
@@ -50,7 +51,7 @@ const rawIo = { stdout: (text: string) => void process.stdout.write(text), stder
 
 const commandUsage: Record<string, string> = {
   server: 'conveyor server [--json]',
-  worker: 'conveyor worker',
+  worker: 'conveyor worker [--factory MODULE]   (default: CONVEYOR_FACTORY, else the built-in support factory)',
   demo: 'conveyor demo [--once] [--auto-approve] [--jobs FILE]',
   run: 'conveyor run <jobs.jsonl> [--type T] [--batch [--batch-id ID] [--concurrency N]] [--wait] [--json]',
   status: 'conveyor status <jobId> [--json]',
@@ -148,12 +149,9 @@ function positiveInteger(command: string, raw: string | undefined, flag: string)
 
 function knownJobType(command: string, type: string | undefined): string | undefined {
   if (type === undefined) return undefined;
-  try {
-    return jobTypeByName(type).name;
-  } catch (error) {
-    if (error instanceof UnknownJobTypeError) throw new UsageError(`--type: ${error.message}`, command);
-    throw error;
-  }
+  const factory = factoryFromSettings(loadSettings());
+  if (!factory.jobTypes.has(type)) throw new UsageError(`--type: Unknown job type "${type}"; known: ${[...factory.jobTypes.keys()].join(', ')}`, command);
+  return type;
 }
 
 async function withClient<T>(use: (client: ConveyorClient) => Promise<T>): Promise<T> {
@@ -161,8 +159,9 @@ async function withClient<T>(use: (client: ConveyorClient) => Promise<T>): Promi
   const address = settings.address ?? `127.0.0.1:${settings.embeddedGrpcPort}`;
   let client: ConveyorClient;
   try {
-    client = await ConveyorClient.connect({ settings });
+    client = await ConveyorClient.connect({ settings, factory: factoryFromSettings(settings) });
   } catch (error) {
+    if (error instanceof FactoryDefinitionError || error instanceof FactoryModuleError) throw error;
     throw new TemporalUnavailableError(
       `cannot reach Temporal at ${address} (${(error as Error).message}). Start it with \`conveyor server\` or \`npm start\`, or set TEMPORAL_ADDRESS to a running cluster.`,
     );
@@ -390,9 +389,10 @@ export async function main(argv: string[]): Promise<number> {
     }
 
     case 'worker': {
-      const { positionals } = parse(command, rest, {});
+      const { values, positionals } = parse(command, rest, { factory: { type: 'string' } });
       noPositionals(command, positionals);
-      await runWorker(loadSettings(), out);
+      const settings = loadSettings();
+      await runWorker(settings, out, factoryFromSettings(settings, text(values, 'factory') ?? settings.factoryModule));
       return 0;
     }
 
@@ -530,7 +530,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const expectedErrors = [UsageError, JobsFileError, InvalidJobInputError, JobNotFoundError, DecisionRefusedError, InvalidSettingsError, TemporalUnavailableError, WorkerUnavailableError];
+const expectedErrors = [UsageError, JobsFileError, InvalidJobInputError, JobNotFoundError, DecisionRefusedError, InvalidSettingsError, TemporalUnavailableError, WorkerUnavailableError, FactoryDefinitionError, FactoryModuleError];
 
 if (require.main === module || process.argv[1]?.endsWith('conveyor.js') || process.argv[1]?.endsWith('conveyor')) {
   main(process.argv.slice(2))

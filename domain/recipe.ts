@@ -13,8 +13,11 @@ export type Wire = string;
 export type RecipeStep =
   /** A model step: the station's input fields, each wired. */
   | { id: string; station: string; inputs: Record<string, Wire>; when?: Wire }
-  /** An action step: the proposal (usually an earlier step's output) goes to the action. */
-  | { id: string; action: string; proposal: Wire; when?: Wire }
+  /**
+   * An action step: the proposal goes to the action — one wire to an object (usually an earlier step's
+   * output), or an object whose fields are wired like a station's inputs.
+   */
+  | { id: string; action: string; proposal: Wire | Record<string, Wire>; when?: Wire }
   /**
    * A fan-out: the station runs once per item of the list `each` resolves to, at most `concurrency` at a
    * time; inputs may read `$item` / `$item.<path>`. The step's output is the list of answers, in order.
@@ -61,7 +64,7 @@ export function isFanOut(step: RecipeStep): step is Extract<RecipeStep, { each: 
 export function stepDependencies(step: RecipeStep): string[] {
   const wires = [
     ...('inputs' in step && step.inputs && typeof step.inputs === 'object' ? Object.values(step.inputs) : []),
-    ...('proposal' in step ? [step.proposal] : []),
+    ...('proposal' in step ? (typeof step.proposal === 'string' ? [step.proposal] : step.proposal && typeof step.proposal === 'object' ? Object.values(step.proposal) : []) : []),
     ...('each' in step ? [step.each] : []),
     ...(step.when !== undefined ? [step.when] : []),
   ].filter((wire): wire is string => typeof wire === 'string' && wire.startsWith('$steps.'));
@@ -131,7 +134,9 @@ export function recipeProblems(steps: unknown, facts: RecipeFacts): RecipeProble
       if (!facts.actions.has(step.action)) {
         problem(`${at}.action`, `unknown action "${step.action}"${facts.actions.size ? ` (actions: ${[...facts.actions].join(', ')})` : ' (the factory defines no actions)'}`);
       }
-      checkWire(step.proposal, `${at}.proposal`, false);
+      if (step.proposal !== null && typeof step.proposal === 'object') {
+        for (const [field, wire] of Object.entries(step.proposal)) checkWire(wire, `${at}.proposal.${field}`, false);
+      } else checkWire(step.proposal, `${at}.proposal`, false);
       return;
     }
     const station = facts.stations.get(step.station);
@@ -215,7 +220,7 @@ export const recipePlanSchema = z.object({
   steps: z
     .array(
       z.union([
-        z.object({ id: z.string(), action: z.string(), proposal: recipeWireSchema, when: recipeWireSchema.optional() }).strict(),
+        z.object({ id: z.string(), action: z.string(), proposal: z.union([recipeWireSchema, z.record(z.string(), recipeWireSchema)]), when: recipeWireSchema.optional() }).strict(),
         z.object({ id: z.string(), station: z.string(), each: recipeWireSchema, inputs: z.record(z.string(), recipeWireSchema), concurrency: z.number().int().optional(), when: recipeWireSchema.optional() }).strict(),
         z.object({ id: z.string(), station: z.string(), inputs: z.record(z.string(), recipeWireSchema), when: recipeWireSchema.optional() }).strict(),
       ]),

@@ -141,6 +141,7 @@ function checkAction(action: AnyAction, problem: Report): void {
   const where = `action "${action.name}"`;
   if (!isText(action.description)) problem(where, 'description', 'must be a non-empty string');
   if (!isSchema(action.proposal)) problem(where, 'proposal', 'must be a zod schema');
+  else if (!objectShape(action.proposal)) problem(where, 'proposal', 'must be a zod object schema (reviewers edit a proposal field by field); wrap a list in an object, e.g. z.object({ clips: z.array(…) })');
   if (action.settings !== undefined && !isSchema(action.settings)) problem(where, 'settings', 'must be a zod schema');
   if (!isFunction(action.execute)) problem(where, 'execute', 'must be an async function (proposal, context) => receipt');
   if (action.sensitivity !== undefined && !isFunction(action.sensitivity)) problem(where, 'sensitivity', 'must be a function (proposal, settings, job) => reason | undefined');

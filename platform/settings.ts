@@ -39,6 +39,8 @@ export const settingsSchema = z.object({
   reviewerKeysFile: z.string().min(1).optional(),
   /** The worker's action outbox (SQLite); unset: outbox.sqlite in the data dir. */
   outboxFile: z.string().min(1).optional(),
+  /** The module (a .ts or .js file) whose factory the worker and the CLI use; unset: the built-in support factory. */
+  factoryModule: z.string().min(1).optional(),
 });
 
 export type ConveyorSettings = z.infer<typeof settingsSchema>;
@@ -75,6 +77,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ConveyorSett
     reviewerKeyFile: env.CONVEYOR_REVIEWER_KEY_FILE || undefined,
     reviewerKeysFile: env.CONVEYOR_REVIEWER_KEYS_FILE || undefined,
     outboxFile: env.CONVEYOR_OUTBOX_FILE || undefined,
+    factoryModule: env.CONVEYOR_FACTORY || undefined,
   };
   const parsed = settingsSchema.safeParse(raw);
   if (!parsed.success) {
@@ -91,6 +94,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ConveyorSett
       reviewerKeyFile: 'CONVEYOR_REVIEWER_KEY_FILE',
       reviewerKeysFile: 'CONVEYOR_REVIEWER_KEYS_FILE',
       outboxFile: 'CONVEYOR_OUTBOX_FILE',
+      factoryModule: 'CONVEYOR_FACTORY',
     };
     const problems = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? '');

@@ -3,6 +3,7 @@
  * OPENAI_BASE_URL pointing at an OpenAI-compatible server (here a local fake that speaks the wire
  * protocol) every tier runs there instead.
  */
+import { jobWorkflowTypeClause } from '../domain/search-attributes';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -44,7 +45,7 @@ async function batchResults(client: ConveyorClient, output: string): Promise<Job
   const batchId = /Started batch (\S+):/.exec(output)?.[1];
   expect(batchId, output).toBeDefined();
   const results: JobResult[] = [];
-  for await (const execution of client.temporal.workflow.list({ query: `ConveyorBatchId = "${batchId}" AND WorkflowType = "jobWorkflow"` })) {
+  for await (const execution of client.temporal.workflow.list({ query: `ConveyorBatchId = "${batchId}" AND ${jobWorkflowTypeClause}` })) {
     results.push(await client.jobHandle(execution.workflowId).result());
   }
   return results;

@@ -12,7 +12,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type { ConveyorClient } from '../client';
+import type { ConveyorClient, JobRequest } from '../client';
 import { defaultExampleStoreFile, ExampleStore } from '../learning/example-store';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { answers, startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
@@ -42,6 +42,11 @@ async function workerWithout(inactivePatches: string[], fake: FakeServer, fakeTi
   return { settings, client };
 }
 
+/** These patches are the first job workflow's: the jobs start on that (frozen) workflow type, as they did then. */
+async function startLegacyJob(client: ConveyorClient, request: JobRequest): Promise<void> {
+  await client.temporal.workflow.start('jobWorkflow', { workflowId: request.id, taskQueue: client.taskQueue, args: [request] });
+}
+
 async function patchMarkers(client: ConveyorClient, jobId: string): Promise<string[]> {
   const history = await client.temporal.workflow.getHandle(jobId).fetchHistory();
   return (history.events ?? []).flatMap((event) => (event.markerRecordedEventAttributes?.markerName === 'core_patch' ? [JSON.stringify(event.markerRecordedEventAttributes.details)] : []));
@@ -66,7 +71,7 @@ describe('before collect-examples', () => {
     opened.push(fake);
     const { client, settings } = await workerWithout(['collect-examples', ...laterPatches], fake, ['small', 'medium']);
     const jobId = uniqueId('low-confidence-unpatched');
-    await client.startJob({ id: jobId, type: 'triage', input: { text: 'money back?' } });
+    await startLegacyJob(client, { id: jobId, type: 'triage', input: { text: 'money back?' } });
     const result = await client.getResult(jobId);
     expect(result.ledger.map((entry) => [entry.modelId, entry.outcome])).toEqual([
       ['fake-small', 'escalated'],
@@ -83,7 +88,7 @@ describe('before collect-examples', () => {
     opened.push(fake);
     const { client, settings } = await workerWithout(['collect-examples', ...laterPatches], fake, ['small', 'medium', 'large']);
     const jobId = uniqueId('review-unpatched');
-    await client.startJob({ id: jobId, type: 'triage', input: { text: 'gibberish ticket' } });
+    await startLegacyJob(client, { id: jobId, type: 'triage', input: { text: 'gibberish ticket' } });
     const [review] = await eventually(async () => {
       const status = await client.getStatus(jobId);
       return status.pendingApprovals.length > 0 ? status.pendingApprovals : undefined;

@@ -94,7 +94,7 @@ describe.skipIf(chromiumMissing() || missing('the Temporal Web UI', Boolean(uiUr
       await page.goto(workflowListUrl(waitingQuery()));
       const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: jobId, exact: true }) });
       await row.waitFor({ state: 'visible', timeout: spaTimeoutMs });
-      await expect(row.innerText()).resolves.toMatch(/Running[\s\S]*jobWorkflow/);
+      await expect(row.innerText()).resolves.toMatch(/Running[\s\S]*factoryJobWorkflow/);
       await page.getByText('"awaiting_approval"').first().waitFor({ state: 'visible', timeout: spaTimeoutMs });
       await screenshot(page, 'list');
 

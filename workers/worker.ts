@@ -10,6 +10,8 @@ import { createActivities } from '../activities';
 import { builtinCatalogue } from './builtin-catalogue';
 import { createFactoryActivities } from '../activities/factory';
 import type { Factory } from '../factory/define';
+import { checkFactory, FactoryDefinitionError } from '../factory/validate';
+import { loadFactoryModule } from '../platform/factory-module';
 import { supportFactory } from '../factories/support';
 import { Outbox } from '../activities/outbox';
 import { createReviewerKeyActivities } from '../activities/reviewer-keys';
@@ -62,24 +64,58 @@ export async function createConveyorWorker(options: ConveyorWorkerOptions): Prom
   const codec = options.payloadCodec === undefined ? payloadCodecFromEnvironment() : options.payloadCodec;
   const dataDir = options.dataDir ?? loadSettings().dataDir;
   // The learning registry's promoted, canary and shadow models serve the small tier of learnable stations.
-  const live = new LiveModels(dataDir);
   const factory = options.factory ?? supportFactory;
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: factory === supportFactory ? builtinWorkflowsPath : workflowsPath }),
-    activities: {
-      ...createActivities({ gateway: options.gateway, outbox: options.outbox, catalogue: builtinCatalogue, live }),
-      ...createFactoryActivities({ factory, gateway: options.gateway, outbox: options.outbox, live }),
-      ...createLearningActivities({ dataDir, live, exampleStore: options.exampleStore }),
-      ...createReviewerKeyActivities({ dataDir, keysFile: loadSettings().reviewerKeysFile }),
-    },
+    activities: conveyorActivities({ factory, gateway: options.gateway, outbox: options.outbox, dataDir, exampleStore: options.exampleStore }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 50,
     maxCachedWorkflows: options.maxCachedWorkflows,
     ...(options.patchActivationCallback ? { patchActivationCallback: options.patchActivationCallback } : {}),
     ...(codec ? { dataConverter: { payloadCodecs: [codec] } } : {}),
   });
+}
+
+export interface ConveyorActivityOptions {
+  /** The factory whose stations and actions the activities run. */
+  factory: Factory;
+  gateway: ModelGateway;
+  outbox: Outbox;
+  /** Where the learning loop keeps examples and promoted models, and reviewers' keys are read (default: the settings' data dir). */
+  dataDir?: string;
+  exampleStore?: ExampleRepository;
+}
+
+/**
+ * Every activity Conveyor's workflows and primitives call, for a worker of your own: register them with
+ * `Worker.create({ activities: { ...yourActivities, ...conveyorActivities({ factory, gateway, outbox }) } })`.
+ */
+export function conveyorActivities(options: ConveyorActivityOptions) {
+  const settings = loadSettings();
+  const dataDir = options.dataDir ?? settings.dataDir;
+  // The learning registry's promoted, canary and shadow models serve the small tier of learnable stations.
+  const live = new LiveModels(dataDir);
+  return {
+    ...createActivities({ gateway: options.gateway, outbox: options.outbox, catalogue: builtinCatalogue, live }),
+    ...createFactoryActivities({ factory: options.factory, gateway: options.gateway, outbox: options.outbox, live }),
+    ...createLearningActivities({ dataDir, live, exampleStore: options.exampleStore }),
+    ...createReviewerKeyActivities({ dataDir, keysFile: settings.reviewerKeysFile }),
+  };
+}
+
+/**
+ * The factory a worker or the CLI uses: the module CONVEYOR_FACTORY (or --factory) names, checked when it
+ * loads (a broken factory stops the worker with every problem named), else the built-in support factory.
+ */
+export function factoryFromSettings(settings: ConveyorSettings, modulePath = settings.factoryModule): Factory {
+  if (!modulePath) return supportFactory;
+  const loaded = loadFactoryModule(modulePath);
+  if (loaded.problems) throw new FactoryDefinitionError(loaded.problems);
+  const problems = checkFactory({ ...loaded.factory, stations: [...loaded.factory.stations.values()], actions: [...loaded.factory.actions.values()], jobTypes: [...loaded.factory.jobTypes.values()] });
+  if (problems.length > 0) throw new FactoryDefinitionError(problems);
+  return loaded.factory;
 }
 
 /** Bundles the workflows once (tests share a bundle per file): the built-in bundle unless `engineOnly`. */
@@ -92,7 +128,7 @@ export function defaultOutbox(settings: ConveyorSettings): Outbox {
 }
 
 /** Runs a worker until SIGINT/SIGTERM. */
-export async function runWorker(settings: ConveyorSettings = loadSettings(), log = (line: string) => console.log(line)): Promise<void> {
+export async function runWorker(settings: ConveyorSettings = loadSettings(), log = (line: string) => console.log(line), factory = factoryFromSettings(settings)): Promise<void> {
   installRuntimeLogging();
   // Read the keyring first, so a bad key fails before any server is started.
   const payloadCodec = payloadCodecFromEnvironment() ?? null;
@@ -100,9 +136,9 @@ export async function runWorker(settings: ConveyorSettings = loadSettings(), log
   const connection = await connectWorkerConnection(settings, endpoint.address);
   const gateway = createModelGateway();
   const outbox = defaultOutbox(settings);
-  const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, payloadCodec, dataDir: settings.dataDir });
+  const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, payloadCodec, dataDir: settings.dataDir, factory });
   const encryption = payloadCodec ? `payloads encrypted with key "${payloadCodec.currentKeyId}"` : 'payloads not encrypted';
-  log(`conveyor worker: task queue "${settings.taskQueue}" on ${endpoint.address} (namespace ${settings.namespace}, ${encryption})`);
+  log(`conveyor worker: factory ${factory.name} ${factory.version} (${[...factory.jobTypes.keys()].join(', ')}), task queue "${settings.taskQueue}" on ${endpoint.address} (namespace ${settings.namespace}, ${encryption})`);
   try {
     await worker.run();
   } finally {

@@ -56,6 +56,8 @@ export class ApprovalDesk {
   /** Approval ids an edit replaced → the revision that replaced them. */
   private readonly superseded = new Map<string, string>();
   private counter = 0;
+  /** Approvals whose edit the factory is assessing: decisions on them wait for the revision. */
+  private readonly revising = new Set<string>();
   /** Reviewers' Ed25519 public keys: with any, every decision must be signed by its reviewer. */
   reviewerKeys: Record<string, string> = {};
 
@@ -83,6 +85,8 @@ export class ApprovalDesk {
   }
 
   refusal(decision: unknown): string | undefined {
+    const named = decision !== null && typeof decision === 'object' ? (decision as { approvalId?: unknown }).approvalId : undefined;
+    if (typeof named === 'string' && this.revising.has(named)) return `approval ${named} is being revised by an edit: decide its revision once pendingApprovals shows it`;
     return refusalFor(decision, {
       pending: this.pending,
       decided: new Set(this.settled.keys()),
@@ -117,24 +121,30 @@ export class ApprovalDesk {
    * needs — or settles when the edit made it a proposal the policy lets run on its own.
    */
   private async revise(approval: PendingApproval, proposal: Record<string, unknown>, editor: string): Promise<void> {
+    // While the factory assesses the edit, no other decision on this approval counts.
+    this.revising.add(approval.approvalId);
+    let verdict: RevisionVerdict;
+    try {
+      verdict = approval.kind === 'action' ? await this.options.assessRevision(approval, proposal) : { sensitivity: { reason: `a ${approval.kind} change needs a reviewer`, approvals: 1 } };
+    } finally {
+      this.revising.delete(approval.approvalId);
+    }
+    // A rule the snapshot's schema cannot express refused the edit: the proposal waits as it was.
+    if (verdict.problem) throw ApplicationFailure.create({ type: 'DecisionRefusedError', nonRetryable: true, message: `invalid edits: ${verdict.problem}` });
+    const sensitivity = verdict.skip ? undefined : verdict.sensitivity?.reason;
+    if (!sensitivity) {
+      // The edited proposal would run without a reviewer: the editor's approval is more than it needs.
+      this.recorder.decide({ stepId: approval.stepId, kind: 'approval', reason: `${approval.approvalId} edited by ${editor} into a proposal that needs no approval under the policy` });
+      this.settle(approval, 'approve', proposal, [editor]);
+      return;
+    }
     const approvalId = `${approval.stepId}-${approval.kind}-${++this.counter}`;
     const revision = (approval.revision ?? 1) + 1;
-    this.superseded.set(approval.approvalId, approvalId);
-    this.pending.splice(this.pending.indexOf(approval), 1);
-    const verdict: RevisionVerdict =
-      approval.kind === 'action' ? await this.options.assessRevision(approval, proposal) : { sensitivity: { reason: `a ${approval.kind} change needs a reviewer`, approvals: 1 } };
-    if (verdict.problem) {
-      // The edit is refused after all (a rule the snapshot's schema cannot express): the proposal waits as before.
-      this.superseded.delete(approval.approvalId);
-      this.pending.push(approval);
-      throw ApplicationFailure.create({ type: 'DecisionRefusedError', nonRetryable: true, message: `invalid edits: ${verdict.problem}` });
-    }
-    const sensitivity = verdict.sensitivity?.reason;
     const next: PendingApproval = {
       ...approval,
       approvalId,
       proposedAction: proposal,
-      evidence: { ...approval.evidence, reason: `revision ${revision} by ${editor} of ${approval.approvalId}: ${sensitivity ?? 'no approval needed'}` },
+      evidence: { ...approval.evidence, reason: `revision ${revision} by ${editor} of ${approval.approvalId}: ${sensitivity}` },
       requestedAt: new Date().toISOString(),
       reviewers: [...approval.reviewers],
       requiredApprovals: Math.max(verdict.sensitivity?.approvals ?? 1, this.options.minimumApprovals(approval)),
@@ -144,13 +154,8 @@ export class ApprovalDesk {
       supersedes: approval.approvalId,
       editedBy: editor,
     };
-    if (!sensitivity || verdict.skip) {
-      // The edited proposal would run without a reviewer: the editor's approval is more than it needs.
-      this.recorder.decide({ stepId: approval.stepId, kind: 'approval', reason: `${approval.approvalId} edited by ${editor} into a proposal that needs no approval under the policy` });
-      this.settled.set(approvalId, { decision: 'approve', edits: proposal, reviewers: [editor] });
-      return;
-    }
-    this.pending.push(next);
+    this.superseded.set(approval.approvalId, approvalId);
+    this.pending.splice(this.pending.indexOf(approval), 1, next);
     this.recorder.decide({ stepId: approval.stepId, kind: 'approval', reason: `${approval.approvalId} superseded by ${approvalId} (revision ${revision}, edited by ${editor}): waiting for ${next.requiredApprovals} approval(s): ${sensitivity}` });
     this.recorder.refreshDetails();
     if (next.approvalsSoFar.length >= next.requiredApprovals) this.settle(next, 'approve', proposal, next.approvalsSoFar);
@@ -200,8 +205,7 @@ export class ApprovalDesk {
     let escalated = false;
     while (!settledNow()) {
       if (await condition(settledNow, policy.timeoutMs)) break;
-      const current = this.pending.find((candidate) => candidate.approvalId === approvalId);
-      if (!current) continue; // an edit is being assessed: wait for its revision
+      const current = this.pending.find((candidate) => candidate.approvalId === approvalId)!;
       if (policy.onTimeout === 'escalate' && !escalated && policy.escalationReviewers.length > 0) {
         escalated = true;
         current.reviewers = [...policy.escalationReviewers];

@@ -184,7 +184,8 @@ async function runStep(step: RecipeStep, runner: StepRunner, recorder: JobRecord
     return;
   }
   if (isActionStep(step)) {
-    const output = await runner.runAction(step.id, step.action, resolve(step.proposal), policy.actions[step.action]);
+    const proposal = typeof step.proposal === 'string' ? resolve(step.proposal) : Object.fromEntries(Object.entries(step.proposal).map(([field, wire]) => [field, resolve(wire)]));
+    const output = await runner.runAction(step.id, step.action, proposal, policy.actions[step.action]);
     if (output) recorder.outputs[step.id] = output;
   } else {
     const upstream = stepDependencies(step)

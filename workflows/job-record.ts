@@ -18,6 +18,8 @@ export interface RecordIdentity {
   jobId: string;
   jobType: string;
   batchId?: string;
+  /** Upsert Conveyor's search attributes (ConveyorStatus, …): on for factory jobs, opt-in for the primitives. */
+  searchAttributes?: boolean;
 }
 
 export class JobRecorder {
@@ -70,6 +72,7 @@ export class JobRecorder {
 
   publish(status: JobStatus = this.status): void {
     this.status = status;
+    if (this.identity.searchAttributes === false) return this.refreshDetails();
     upsertSearchAttributes([
       { key: ConveyorStatus, value: status },
       { key: ConveyorJobType, value: this.identity.jobType },

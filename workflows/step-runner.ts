@@ -64,7 +64,8 @@ export class StepRunner {
     if (approval.kind !== 'action') return undefined;
     for (const [field, max] of Object.entries(bounds.maxNumbers)) {
       const value = merged[field];
-      if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value > max)) return `${field} ${JSON.stringify(value)} is above the policy's limit of ${max}`;
+      // Fields named …Usd are dollars (budgetUsd, amountUsd): their limit reads as one.
+      if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value > max)) return `${field} ${JSON.stringify(value)} is above the policy's limit of ${field.endsWith('Usd') ? '$' : ''}${max}`;
     }
     return undefined;
   }

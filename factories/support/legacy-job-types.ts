@@ -88,7 +88,7 @@ export interface JobType {
 
 /** A recipe step in the first workflow's plan format: an action step is the `act` station reading `action`. */
 function planStepOf(step: RecipeStep): PlanBody['steps'][number] {
-  if ('action' in step) return { id: step.id, station: step.action, inputs: { action: step.proposal }, ...(step.when ? { when: step.when } : {}) };
+  if ('action' in step) return { id: step.id, station: step.action, inputs: { action: step.proposal as string }, ...(step.when ? { when: step.when } : {}) };
   return { id: step.id, station: step.station, inputs: { ...step.inputs }, ...(step.when ? { when: step.when } : {}) };
 }
 

@@ -2,6 +2,7 @@
  * Test plumbing around the suite's real Temporal server: settings pointing at it, a typed client,
  * and a Conveyor worker (real gateway, real outbox) started and stopped by each test file.
  */
+import type { Factory } from '../../factory/define';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -52,6 +53,8 @@ export async function startWorker(options: {
   exampleStore?: ExampleRepository;
   /** `patched()` ids left inactive for new runs: the worker takes their old branch, as code predating them did. */
   inactivePatches?: string[];
+  /** The factory the worker runs (default: the built-in support factory). */
+  factory?: Factory;
 }): Promise<RunningWorker> {
   const connection = await connectWorkerConnection(options.settings, options.settings.address!);
   const gateway = createModelGateway({ cache: null, ...options.gateway });
@@ -65,6 +68,7 @@ export async function startWorker(options: {
     workflowBundle: options.bundle,
     dataDir: options.settings.dataDir,
     exampleStore: options.exampleStore,
+    ...(options.factory ? { factory: options.factory } : {}),
     ...(options.inactivePatches ? { patchActivationCallback: ({ patchId }) => !options.inactivePatches!.includes(patchId) } : {}),
   });
   const running = worker.run();
@@ -100,12 +104,16 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
 
 /**
  * With CONVEYOR_RECORD_HISTORIES=1, saves a finished workflow's history as a replay fixture
- * (test/fixtures/histories/<name>.json); test/replay.test.ts replays every fixture on each run.
+ * (test/fixtures/histories/<name>.json, or <name>.<tag>.json with CONVEYOR_RECORD_HISTORIES=<tag>); test/replay.test.ts
+ * replays every fixture on each run.
  * A workflow that continued as new is saved run by run (<name>-run-1.json, <name>-run-2.json, …), so
  * the runs that end in continue-as-new are replayed too, not only the last one.
  */
-export async function recordHistory(client: ConveyorClient, workflowId: string, name: string): Promise<void> {
-  if (!process.env.CONVEYOR_RECORD_HISTORIES) return;
+export async function recordHistory(client: ConveyorClient, workflowId: string, baseName: string): Promise<void> {
+  const tag = process.env.CONVEYOR_RECORD_HISTORIES;
+  if (!tag) return;
+  // A tag other than 1 names a generation of fixtures (e.g. `factory`): <name>.<tag>.json, beside the older ones.
+  const name = tag === '1' ? baseName : `${baseName}.${tag}`;
   // The Temporal CLI writes the canonical proto-JSON history that historyFromJSON reads back.
   const show = (runId?: string) =>
     execFileSync(
