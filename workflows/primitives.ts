@@ -13,9 +13,8 @@
 import { workflowInfo } from '@temporalio/workflow';
 import { JobBudget } from '../domain/budget';
 import type { JobRecord } from '../domain/job';
-import type { ModelSpec } from '../domain/models';
 import type { ApprovalPolicySpec } from '../factory/define';
-import type { ActionFacts, ResolvedJobPolicy, StationFacts } from '../factory/snapshot';
+import type { ResolvedJobPolicy } from '../factory/snapshot';
 import { ApprovalDesk, JobRejected } from './approval-desk';
 import { loadReviewerKeys } from './decide-handlers';
 import { JobRecorder } from './job-record';
