@@ -16,7 +16,7 @@ import { ConveyorCostUsd, ConveyorEscalations, ConveyorJobType, ConveyorStatus, 
 import { bundleConveyorWorkflows } from '../workers/worker';
 import hotline, { hotlineFactory } from './fixtures/factories/hotline';
 import { cliEnvironment, conveyor, repoRoot } from './support/cli';
-import { eventually, startWorker, tempDir, testSettings, uniqueId } from './support/temporal';
+import { eventually, recordHistory, startWorker, tempDir, testSettings, uniqueId } from './support/temporal';
 
 const cleanups: (() => unknown)[] = [];
 let bundle: WorkflowBundleWithSourceMap;
@@ -100,6 +100,7 @@ describe('a factory of its own, run by `conveyor worker --factory`', () => {
     expect(result.definition).toEqual({ factory: 'city-hotline', version: snapshotJobType(hotline, 'hotline-call').version, hash: snapshotJobType(hotline, 'hotline-call').hash });
     expect(result.topTier).toBe('small');
     await expectSearchAttributesOf(client, result);
+    await recordHistory(client, jobId, 'hotline-fan-out');
   });
 
   it('an unclear, urgent call: escalates on low confidence, waits for a dispatcher, acts once after `conveyor approve`', async () => {
@@ -130,6 +131,7 @@ describe('a factory of its own, run by `conveyor worker --factory`', () => {
     expect(result.actions).toEqual([expect.objectContaining({ actionName: 'file-ticket', firstExecution: true, receipt: { ticketId: `T-${jobId}`, queue: 'water' } })]);
     expect(ticketsIn(ticketsFile).filter((line) => line.key === `${jobId}:file`)).toEqual([{ key: `${jobId}:file`, department: 'water', urgency: 'high', approvedBy: ['dispatcher'] }]);
     await expectSearchAttributesOf(client, result);
+    await recordHistory(client, jobId, 'hotline-escalated-approved');
   });
 
   it('a broken factory never starts a worker: every problem is named', async () => {
