@@ -5,7 +5,8 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { InvalidJobInputError, UnknownJobTypeError, validateJobRequest } from '../domain/job';
+import { InvalidJobInputError } from '../domain/job';
+import { validateFactoryJob } from '../factory';
 import { scoreConfidence } from '../factory/confidence';
 import type { AnyStation, Factory, JobView, Sensitivity } from '../factory/define';
 import { actionFacts, snapshotJobType, stationFacts, type ActionFacts, type JobDefinition, type StationFacts } from '../factory/snapshot';
@@ -123,11 +124,7 @@ export function createFactoryActivities({ factory, gateway, outbox, live, log = 
     async loadJobDefinition(request: { jobId: string; type: string; input: unknown }): Promise<{ definition: JobDefinition; input: unknown }> {
       let validated;
       try {
-        validated = validateJobRequest({ id: request.jobId, type: request.type, input: request.input }, (type) => {
-          const jobType = factory.jobTypes.get(type);
-          if (!jobType) throw new UnknownJobTypeError(`Unknown job type "${type}"; factory ${factory.name} has: ${[...factory.jobTypes.keys()].join(', ')}`);
-          return jobType.input;
-        });
+        validated = validateFactoryJob(factory, { id: request.jobId, type: request.type, input: request.input });
       } catch (error) {
         if (error instanceof InvalidJobInputError) throw nonRetryable(error.name, error.message, error.issues);
         throw error;

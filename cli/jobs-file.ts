@@ -4,17 +4,18 @@
  */
 import fs from 'node:fs';
 import { InvalidJobInputError, type JobRequest } from '../domain/job';
-import { stations } from '../factories/support/legacy-stations';
-import { validateBuiltinJobRequest } from '../factories/support/legacy-job-types';
+import { validateFactoryJob, type Factory } from '../factory';
+import { supportFactory } from '../factories/support';
 
 /**
  * What a jobs-file line may not say although a job request can: its batch (the batch workflow sets it on
  * its children) and thresholds for stations that do not exist (a typo would silently do nothing).
  */
-function lineProblem(job: JobRequest): string | undefined {
+function lineProblem(job: JobRequest, factory: Factory): string | undefined {
   if (job.batchId !== undefined) return 'batchId is set by the batch a job runs in; a jobs-file line may not set it';
-  const unknown = Object.keys(job.policy?.confidenceThresholds ?? {}).filter((name) => !stations.some((station) => station.name === name));
-  if (unknown.length) return `policy.confidenceThresholds names no station: ${unknown.join(', ')} (stations: ${stations.map((station) => station.name).join(', ')})`;
+  const stations = [...factory.stations.keys()];
+  const unknown = Object.keys(job.policy?.confidenceThresholds ?? {}).filter((name) => !stations.includes(name));
+  if (unknown.length) return `policy.confidenceThresholds names no station: ${unknown.join(', ')} (stations: ${stations.join(', ')})`;
   return undefined;
 }
 
@@ -38,8 +39,8 @@ function readText(file: string): string {
   }
 }
 
-/** `defaults.type` is the job type of lines that name none (`conveyor run --type T`). */
-export function readJobsFile(file: string, defaults: { type?: string } = {}): { jobs: JobRequest[]; problems: JobsFileProblem[] } {
+/** `defaults.type` is the job type of lines that name none (`conveyor run --type T`); lines are checked against `factory`. */
+export function readJobsFile(file: string, defaults: { type?: string } = {}, factory: Factory = supportFactory): { jobs: JobRequest[]; problems: JobsFileProblem[] } {
   const jobs: JobRequest[] = [];
   const problems: JobsFileProblem[] = [];
   const seen = new Set<string>();
@@ -61,8 +62,8 @@ export function readJobsFile(file: string, defaults: { type?: string } = {}): { 
       }
       const withType = defaults.type && !('type' in raw) ? { ...raw, type: defaults.type } : raw;
       try {
-        const job = validateBuiltinJobRequest(withType);
-        const problem = lineProblem(job);
+        const job = validateFactoryJob(factory, withType);
+        const problem = lineProblem(job, factory);
         if (problem) {
           problems.push({ line, reason: problem });
           return;

@@ -272,7 +272,7 @@ async function runCommand(command: string, rest: string[]): Promise<number> {
   const badBatchId = jobIdSchema.safeParse(batchId);
   if (!badBatchId.success) throw new UsageError(`--batch-id "${batchId}": ${badBatchId.error.issues[0]?.message ?? 'invalid'}`, command);
 
-  const { jobs, problems } = readJobsFile(file, { type: knownJobType(command, text(values, 'type')) });
+  const { jobs, problems } = readJobsFile(file, { type: knownJobType(command, text(values, 'type')) }, factoryFromSettings(loadSettings()));
   for (const problem of problems) err(`${file}:${problem.line}: ${problem.reason}`);
   if (jobs.length === 0 && problems.length === 0) throw new UsageError(`${file} holds no jobs`, command);
   const invalid = problems.map(({ line, reason }) => ({ line, reason }));

@@ -19,8 +19,8 @@ import {
 } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { decisionSchema, signedDecisionText, type Decision, type PendingApproval } from '../domain/approvals';
-import { InvalidJobInputError, UnknownJobTypeError, validateJobRequest, type JobProgress, type JobRecord, type JobRequest, type JobResult, type LedgerEntry } from '../domain/job';
-import type { Factory } from '../factory/define';
+import { InvalidJobInputError, type JobProgress, type JobRecord, type JobRequest, type JobResult, type LedgerEntry } from '../domain/job';
+import { validateFactoryJob, type Factory } from '../factory';
 import { supportFactory } from '../factories/support';
 import { ConveyorBatchId, ConveyorCostUsd, ConveyorJobType, ConveyorStatus, type JobStatus } from '../domain/search-attributes';
 import { INLINE_PAYLOAD_LIMIT_BYTES, storeClaim } from '../platform/claims';
@@ -106,11 +106,7 @@ export class ConveyorClient {
 
   /** A job request checked against the client's factory: names the bad field, or the job types it has. */
   validateJob(request: unknown): JobRequest {
-    return validateJobRequest(request, (type) => {
-      const jobType = this.factory.jobTypes.get(type);
-      if (!jobType) throw new UnknownJobTypeError(`Unknown job type "${type}"; known: ${[...this.factory.jobTypes.keys()].join(', ')}`);
-      return jobType.input;
-    });
+    return validateFactoryJob(this.factory, request);
   }
 
   /** Connects with the shared settings (TEMPORAL_ADDRESS etc.); `address` overrides the settings' address. */
