@@ -12,11 +12,10 @@ import type { AnyStation, Factory, JobView, Sensitivity } from '../factory/defin
 import { actionFacts, snapshotJobType, stationFacts, type ActionFacts, type JobDefinition, type StationFacts } from '../factory/snapshot';
 import { recipePlanSchema } from '../domain/recipe';
 import type { LiveModels } from '../learning/live';
-import { toApplicationFailure } from '../providers/errors';
 import type { ModelGateway } from '../providers/gateway-types';
 import type { LocalAnswerer } from '../providers/port';
 import type { LocalSkill } from '../domain/models';
-import { answerStation, type AnswerableStation } from './index';
+import { answerStation, askPlanner, type AnswerableStation } from './index';
 import type { Outbox } from './outbox';
 import type { ModelCallRequest, ModelCallResult } from './types';
 
@@ -164,35 +163,7 @@ export function createFactoryActivities({ factory, gateway, outbox, live, log = 
 
     /** A plan written by a large model from the factory's stations and actions. */
     async planJob(request: PlanJobRequest): Promise<{ plan: unknown; costUsd: number; modelId: string }> {
-      const system =
-        'You are the planner of an AI factory. Write a plan as JSON {"steps": [...]} where a step is either ' +
-        '{"id", "station", "inputs": {field: wire}, "when"?} or {"id", "action", "proposal": wire, "when"?}, ' +
-        'using only these stations (name: description; inputs):\n' +
-        request.stations.map((s) => `- ${s.name}: ${s.description}; inputs ${s.inputFields.join(', ')}`).join('\n') +
-        (request.actions.length ? `\nand these actions:\n${request.actions.map((a) => `- ${a.name}: ${a.description}`).join('\n')}` : '') +
-        '\nA wire is "$job.<field>" (the job input) or "$steps.<stepId>.<field>" (an earlier step\'s output).';
-      const prompt = [
-        `Job type: ${request.jobType} (${request.description})`,
-        `Job input: ${JSON.stringify(request.input)}`,
-        request.repairHint ? `Your previous plan was invalid: ${request.repairHint}. Fix exactly these problems.` : '',
-      ]
-        .filter(Boolean)
-        .join('\n');
-      try {
-        const outcome = await gateway.call({
-          modelId: request.modelId,
-          station: 'plan',
-          skill: 'plan',
-          input: { jobType: request.jobType, input: request.input },
-          system,
-          prompt,
-          schema: recipePlanSchema,
-          signal: Context.current().cancellationSignal,
-        });
-        return { plan: outcome.output, costUsd: outcome.costUsd, modelId: outcome.modelId };
-      } catch (error) {
-        throw toApplicationFailure(error);
-      }
+      return askPlanner(gateway, request, recipePlanSchema);
     },
 
     /** The factory's verdict on a proposal (a model's, or a reviewer's edit): valid? nothing to do? who must approve? */

@@ -144,6 +144,52 @@ export async function answerStation(
   return Object.keys(observed).length > 0 ? { ...result, live: observed } : result;
 }
 
+/** What a model planner is asked: the job, the stations (and actions) it may use, the previous attempt's problems. */
+export interface PlannerRequest {
+  jobType: string;
+  description: string;
+  input: unknown;
+  modelId: string;
+  repairHint?: string;
+  stations: readonly { name: string; description: string; inputFields: readonly string[] }[];
+  actions: readonly { name: string; description: string }[];
+}
+
+/** One plan from a large model, in the schema given; the prompt lists action steps only when there are actions. */
+export async function askPlanner(gateway: ModelGateway, request: PlannerRequest, schema: z.ZodType): Promise<PlanResult> {
+  const stepShape = request.actions.length
+    ? '{"steps": [...]} where a step is either {"id", "station", "inputs": {field: wire}, "when"?} or {"id", "action", "proposal": wire, "when"?}, '
+    : '{"steps": [{"id", "station", "inputs": {field: wire}, "when"?}]} ';
+  const system =
+    `You are the planner of an AI factory. Write a plan as JSON ${stepShape}` +
+    'using only these stations (name: description; inputs):\n' +
+    request.stations.map((s) => `- ${s.name}: ${s.description}; inputs ${s.inputFields.join(', ')}`).join('\n') +
+    (request.actions.length ? `\nand these actions:\n${request.actions.map((a) => `- ${a.name}: ${a.description}`).join('\n')}` : '') +
+    '\nA wire is "$job.<field>" (the job input) or "$steps.<stepId>.<field>" (an earlier step\'s output).';
+  const prompt = [
+    `Job type: ${request.jobType} (${request.description})`,
+    `Job input: ${JSON.stringify(request.input)}`,
+    request.repairHint ? `Your previous plan was invalid: ${request.repairHint}. Fix exactly these problems.` : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
+  try {
+    const outcome = await gateway.call({
+      modelId: request.modelId,
+      station: 'plan',
+      skill: 'plan',
+      input: { jobType: request.jobType, input: request.input },
+      system,
+      prompt,
+      schema,
+      signal: Context.current().cancellationSignal,
+    });
+    return { plan: outcome.output, costUsd: outcome.costUsd, modelId: outcome.modelId };
+  } catch (error) {
+    throw toApplicationFailure(error);
+  }
+}
+
 export function createActivities({ gateway, outbox, catalogue, live, log = (message) => console.warn(message) }: ActivityDependencies) {
   return {
     runScheduledEvaluation,
@@ -164,33 +210,7 @@ export function createActivities({ gateway, outbox, catalogue, live, log = (mess
 
     async planWithModel(request: PlanRequest): Promise<PlanResult> {
       const jobType = catalogue.jobType(request.jobType);
-      const system =
-        'You are the planner of an AI factory. Write a plan as JSON {"steps": [{"id", "station", "inputs": {field: wire}, "when"?}]} ' +
-        'using only these stations (name: description; inputs):\n' +
-        catalogue.planStations.map((s) => `- ${s.name}: ${s.description}; inputs ${s.inputFields.join(', ')}`).join('\n') +
-        '\nA wire is "$job.<field>" (the job input) or "$steps.<stepId>.<field>" (an earlier step\'s output).';
-      const prompt = [
-        `Job type: ${jobType.name} (${jobType.description})`,
-        `Job input: ${JSON.stringify(request.input)}`,
-        request.repairHint ? `Your previous plan was invalid: ${request.repairHint}. Fix exactly these problems.` : '',
-      ]
-        .filter(Boolean)
-        .join('\n');
-      try {
-        const outcome = await gateway.call({
-          modelId: request.modelId,
-          station: 'plan',
-          skill: 'plan',
-          input: { jobType: jobType.name, input: request.input },
-          system,
-          prompt,
-          schema: planSchema,
-          signal: Context.current().cancellationSignal,
-        });
-        return { plan: outcome.output, costUsd: outcome.costUsd, modelId: outcome.modelId };
-      } catch (error) {
-        throw toApplicationFailure(error);
-      }
+      return askPlanner(gateway, { ...request, jobType: jobType.name, description: jobType.description, stations: catalogue.planStations, actions: [] }, planSchema);
     },
 
     async executeAction(request: ActionRequest): Promise<ActionReceipt> {
