@@ -16,6 +16,7 @@ mutations=(
   "redaction off for anthropic|providers/redaction.ts|s/return modelSetting \?\? environmentSetting \?\? redactedByDefault\[model\.provider\];/return model.provider === 'anthropic' ? false : (modelSetting ?? environmentSetting ?? redactedByDefault[model.provider]);/|test/redaction-wire.test.ts"
   "memo sent unencrypted|platform/codec.ts|s/(async encode\(payloads: Payload\[\]\): Promise<Payload\[\]> \{)/\$1\n    if (payloads.some((payload) => Buffer.from(payload.data ?? new Uint8Array()).toString().startsWith('{\"strategy\"'))) return payloads;/|test/codec.test.ts"
   "refusal records unbounded|domain/approvals.ts|s/export const MAX_RECORDED_REFUSALS = 40;/export const MAX_RECORDED_REFUSALS = 1_000_000;/|test/approval-desk-property.test.ts"
+  "flagged input approved by timeout|domain/screening.ts|s/return onTimeout === 'approve' && !screening\?\.flagged \? 'approve' : 'reject';/return onTimeout === 'approve' ? 'approve' : 'reject';/|test/own-factory.test.ts"
   "shadow gate 0|workflows/distill.ts|s/agreement\.all\.agreement >= shadow\.agreementGate/agreement.all.agreement >= 0/|test/learning-live.test.ts"
 )
 
