@@ -418,7 +418,7 @@ export interface Accounting {
   absorbedActionRetries: number;
   /** Completed jobs whose action is not in the outbox. */
   missingActions: number;
-  /** Paid provider calls beyond the first for a step the ledger accepted without a cache hit, made after a worker held an earlier paid answer. */
+  /** Paid provider calls beyond the first for a ledger step (any outcome, cache hits and schema repairs included), made after a worker held an earlier paid answer. */
   repeatedPaidCalls: number;
   /** Paid calls beyond the first whose earlier answers no worker ever kept: delivered to a worker killed before its gateway call returned. */
   answersLostWithWorker: number;
@@ -434,7 +434,7 @@ export const definitions = {
   duplicateActions:
     'outbox rows beyond one per job, plus executeAction attempts that inserted a row (the outbox said firstExecution) for an idempotency key another attempt had already inserted',
   repeatedPaidCalls:
-    'for each ledger step with outcome "accepted" and cacheHit false on a fake-provider model, take the provider calls for the same job, station and model (schema-repair prompts excluded) that were paid — answered 200 with a complete completion written to a listening client. Every paid call after the first is a repeat; it counts here when, before it was made, a worker had already kept an earlier paid answer for that step — the gateway call that paid for it had returned with it, so the cache or the workflow history should have kept it. Faulted calls (429, 500, reset, malformed body) and answers the client abandoned at its timeout are not paid (a real provider may still bill an abandoned generation)',
+    'for each ledger step on a fake-provider model — whatever its outcome (accepted, escalated, …), answered from the cache or not — take the provider calls for the same job, station and model that were paid, schema-repair prompts counted apart from first prompts — answered 200 with a complete completion written to a listening client. Every paid call after the first is a repeat; it counts here when, before it was made, a worker had already kept an earlier paid answer for that step — the gateway call that paid for it had returned with it, so the cache or the workflow history should have kept it. Faulted calls (429, 500, reset, malformed body) and answers the client abandoned at its timeout are not paid (a real provider may still bill an abandoned generation)',
   answersLostWithWorker:
     'repeats of a paid call whose earlier answer no worker ever kept: the provider wrote it, the worker was SIGKILLed before its gateway call returned with it (before reading it, validating it, repairing it or caching it), and the retry had to ask again — no client can keep an answer it died holding',
 };
@@ -484,15 +484,18 @@ export function accountFor(options: {
     else inserted.add(execution.idempotencyKey);
   }
 
+  // A schema repair is a call kind of its own: its repeats are counted against earlier repairs of the step.
+  const callKey = (stepKey: string, repair: boolean) => (repair ? `${stepKey}#repair` : stepKey);
   const paidByStep = new Map<string, ProviderCall[]>();
   for (const call of calls) {
-    if (!call.paid || call.repair) continue;
-    const key = stepKeyOf(call.jobToken, call.station, call.model);
+    if (!call.paid) continue;
+    const key = callKey(stepKeyOf(call.jobToken, call.station, call.model), call.repair);
     paidByStep.set(key, [...(paidByStep.get(key) ?? []), call]);
   }
   const receivedByStep = new Map<string, number[]>();
   for (const line of readJsonLines<ReceivedLogLine>(options.receivedLog)) {
-    if (!line.repair) receivedByStep.set(line.stepKey, [...(receivedByStep.get(line.stepKey) ?? []), line.at]);
+    const key = callKey(line.stepKey, Boolean(line.repair));
+    receivedByStep.set(key, [...(receivedByStep.get(key) ?? []), line.at]);
   }
 
   jobs.forEach((job, index) => {
@@ -504,14 +507,19 @@ export function accountFor(options: {
         if (outcome.kind === 'completed') accounting.completed++;
         else accounting.rejected++;
         if (outcome.kind === 'completed' && outcome.result.actions.length > 0 && !rowsByJob.has(job.id)) accounting.missingActions++;
+        const counted = new Set<string>();
         for (const entry of outcome.result.ledger) {
           if (entry.cacheHit) accounting.cacheHitSteps++;
-          if (entry.outcome !== 'accepted' || entry.cacheHit || !entry.modelId.startsWith('fake-')) continue;
-          const key = stepKeyOf(jobToken, entry.station, entry.modelId);
-          const received = receivedByStep.get(key) ?? [];
-          for (const repeat of (paidByStep.get(key) ?? []).sort((a, b) => a.receivedAt - b.receivedAt).slice(1)) {
-            if (received.some((at) => at <= repeat.receivedAt)) accounting.repeatedPaidCalls++;
-            else accounting.answersLostWithWorker++;
+          if (!entry.modelId.startsWith('fake-')) continue;
+          const stepKey = stepKeyOf(jobToken, entry.station, entry.modelId);
+          for (const key of [callKey(stepKey, false), callKey(stepKey, true)]) {
+            if (counted.has(key)) continue;
+            counted.add(key);
+            const received = receivedByStep.get(key) ?? [];
+            for (const repeat of (paidByStep.get(key) ?? []).sort((a, b) => a.receivedAt - b.receivedAt).slice(1)) {
+              if (received.some((at) => at <= repeat.receivedAt)) accounting.repeatedPaidCalls++;
+              else accounting.answersLostWithWorker++;
+            }
           }
         }
         break;

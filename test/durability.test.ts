@@ -1,7 +1,8 @@
 /**
  * Durability: worker processes are SIGKILLed five times in the middle of a 200-job batch and started
- * again. Every job completes, none is lost or acts twice, and no accepted model step whose answer a
- * worker already held is paid again (answers lost with a killed worker bounded) — counted at the model provider, a fake OpenAI-protocol server at the
+ * again. Every job completes, none is lost or acts twice, and no model call whose answer a worker
+ * already held is paid again (first prompts and schema repairs, steps answered from the cache and
+ * escalated ones included; answers lost with a killed worker bounded) — counted at the model provider, a fake OpenAI-protocol server at the
  * outer boundary. This is the chaos suite's worker scenario at full size (chaos/scenarios.ts).
  */
 import { describe, expect, it } from 'vitest';

@@ -16,6 +16,7 @@ import { ConveyorCostUsd, ConveyorEscalations, ConveyorJobType, ConveyorStatus, 
 import { bundleConveyorWorkflows } from '../workers/worker';
 import hotline, { hotlineFactory } from './fixtures/factories/hotline';
 import { cliEnvironment, conveyor, repoRoot } from './support/cli';
+import { hostileCli } from './support/desk';
 import { eventually, recordHistory, startWorker, tempDir, testSettings, uniqueId } from './support/temporal';
 
 const cleanups: (() => unknown)[] = [];
@@ -218,4 +219,63 @@ describe('screening whatever the policy says', () => {
       expect(Number(timer?.timerStartedEventAttributes?.startToFireTimeout?.seconds ?? 0)).toBe(1);
     });
   }
+});
+
+describe("the approval desk's rules on a factory of its own", () => {
+  it('edits are re-checked by the definition and the factory, handlers are total, and client reports cannot forge a refusal', async () => {
+    const settings = testSettings(uniqueId('hotline-desk'));
+    const factory = hotlineFactory();
+    const running = await startWorker({ settings, bundle, factory });
+    const client = await ConveyorClient.connect({ settings, factory });
+    cleanups.push(() => running.stop(), () => client.close());
+    const jobId = uniqueId('hotline-desk');
+    await client.startJob({ id: jobId, type: 'hotline-call', input: { transcript: 'gas smell on Main Street' } });
+    const approval = await firstPending(client, jobId);
+    expect(approval.proposedAction).toMatchObject({ department: 'other', urgency: 'high' });
+
+    // The definition's proposal schema (rebuilt in the workflow from the snapshot) refuses a department it lacks.
+    await expect(client.decide(jobId, { approvalId: approval.approvalId, decision: 'approve', reviewer: 'dispatcher', edits: { department: 'sewers' } })).rejects.toThrow(/invalid edits: department: /);
+    // Total handlers: any payload is refused and recorded, none crashes the workflow.
+    const cli = hostileCli(settings.namespace, jobId);
+    for (const payload of [null, 'approve', [1, 2], 42, { approvalId: approval.approvalId, decision: 'approve', reviewer: 'mallory' }]) cli.signal('decide', payload);
+    // A client's report names a reviewer it cannot prove: recorded as a claim, never as that reviewer's refusal.
+    cli.signal('decisionRefused', { decision: { approvalId: approval.approvalId, decision: 'reject', reviewer: 'dispatcher' }, refusal: 'dispatcher refused this' });
+
+    // An edit to low urgency is a new proposal the factory assesses again: no longer sensitive, it settles.
+    const edited = await client.decide(jobId, { approvalId: approval.approvalId, decision: 'approve', reviewer: 'supervisor', edits: { urgency: 'low' } });
+    expect(edited).toMatchObject({ settled: true });
+    const result = await client.getResult(jobId);
+    expect(result.status).toBe('completed');
+    expect(result.actions).toEqual([expect.objectContaining({ action: expect.objectContaining({ urgency: 'low', department: 'other' }) as unknown, firstExecution: true })]);
+    expect(result.decisions.map((decision) => decision.reason)).toContain(`${approval.approvalId} edited by supervisor into a proposal that needs no approval under the policy`);
+    const refused = result.approvals.filter((decision) => !decision.accepted);
+    expect(refused.filter((decision) => decision.via === 'signal')).toHaveLength(5);
+    expect(refused.filter((decision) => decision.via === 'client-report')).toEqual([
+      expect.objectContaining({ reviewer: 'client-report', claimedReviewer: 'dispatcher', refusal: expect.stringMatching(/^client report \(unverified\)/) as unknown }),
+      expect.objectContaining({ reviewer: 'client-report', claimedReviewer: 'dispatcher', refusal: expect.stringMatching(/^client report \(unverified\)/) as unknown }),
+    ]);
+    expect(refused.some((decision) => decision.reviewer === 'dispatcher')).toBe(false);
+  });
+
+  it('an edit that keeps a proposal sensitive is a revision the old approvals do not settle', async () => {
+    const settings = testSettings(uniqueId('hotline-revision'));
+    const factory = hotlineFactory();
+    const running = await startWorker({ settings, bundle, factory });
+    const client = await ConveyorClient.connect({ settings, factory });
+    cleanups.push(() => running.stop(), () => client.close());
+    const jobId = uniqueId('hotline-revision');
+    await client.startJob({ id: jobId, type: 'hotline-call', input: { transcript: 'gas smell on Main Street' } });
+    const approval = await firstPending(client, jobId);
+    const edited = await client.decide(jobId, { approvalId: approval.approvalId, decision: 'approve', reviewer: 'supervisor', edits: { department: 'water' } });
+    expect(edited).toMatchObject({ settled: false, revisedTo: expect.any(String) as unknown });
+    await expect(client.decide(jobId, { approvalId: approval.approvalId, decision: 'approve', reviewer: 'dispatcher' })).rejects.toThrow(/superseded by/);
+    const revision = await eventually(async () => (await client.jobHandle(jobId).query(pendingApprovalsQuery)).find((pending) => pending.approvalId === edited.revisedTo), 30_000);
+    expect(revision).toMatchObject({ proposedAction: { department: 'water', urgency: 'high' }, revision: 2, supersedes: approval.approvalId, editedBy: 'supervisor', approvalsSoFar: [] });
+    expect(revision.evidence.reason).toBe(`revision 2 by supervisor of ${approval.approvalId}: a high-urgency call for water: a dispatcher checks it first`);
+    expect(running.outbox.rows(jobId)).toEqual([]);
+    await client.decide(jobId, { approvalId: revision.approvalId, decision: 'approve', reviewer: 'dispatcher' });
+    const result = await client.getResult(jobId);
+    expect(result.status).toBe('completed');
+    expect(running.outbox.rows(jobId)).toEqual([expect.objectContaining({ actionName: 'file-ticket', approvedBy: ['dispatcher'], action: expect.objectContaining({ department: 'water' }) as unknown })]);
+  });
 });
