@@ -156,6 +156,11 @@ describe('audit export', () => {
     const broken = uniqueId('audit-unreadable');
     await client.temporal.workflow.start(jobWorkflow, { workflowId: broken, taskQueue: settings.taskQueue, args: [{ id: broken, type: 'support-ticket', input: {} }], typedSearchAttributes: [{ key: ConveyorJobType, value: 'support-ticket' }] });
     await client.temporal.workflow.getHandle(broken).result().catch(() => undefined);
+    // The export lists jobs through visibility, which learns of the failure a moment later: wait for it.
+    await eventually(async () => {
+      for await (const execution of client.temporal.workflow.list({ query: `WorkflowId = "${broken}" AND ExecutionStatus = "Failed"` })) return execution;
+      return undefined;
+    });
     const out = path.join(tempDir('audit'), 'audit.jsonl');
     const saved = process.env.TEMPORAL_ADDRESS;
     process.env.TEMPORAL_ADDRESS = inject('temporalAddress');
