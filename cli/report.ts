@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConveyorClient, type JobResult } from '../client';
-import { jobTypeByName, UnknownJobTypeError } from '../factories/support/legacy-job-types';
+import { factoryFromSettings } from '../workers/worker';
+import { loadSettings } from '../platform/settings';
 import { tiers, type Tier } from '../domain/models';
 import { ConveyorStatus, jobWorkflowTypeClause } from '../domain/search-attributes';
 import { percentile, runAsScript, usd } from './output';
@@ -406,12 +407,9 @@ export function parseReportArguments(argv: string[], now: Date = new Date()): Re
   if (values.json === true && format !== 'json') throw new ReportUsageError(`--json contradicts --format ${format}`);
   const type = text('type');
   if (type) {
-    try {
-      jobTypeByName(type);
-    } catch (error) {
-      if (error instanceof UnknownJobTypeError) throw new ReportUsageError(`--type: ${error.message}`);
-      throw error;
-    }
+    // The job types of the factory the CLI runs with (CONVEYOR_FACTORY, else the built-in one).
+    const factory = factoryFromSettings(loadSettings());
+    if (!factory.jobTypes.has(type)) throw new ReportUsageError(`--type: Unknown job type "${type}"; known: ${[...factory.jobTypes.keys()].join(', ')}`);
   }
   const taskQueue = text('task-queue');
   if (taskQueue) queryValue(taskQueue, '--task-queue');
