@@ -117,8 +117,12 @@ describe('shadow and canary on live steps', () => {
     const state = registry.state();
     expect(state).toMatchObject({ current: versions.base, shadow: null });
     expect(state.history.slice(-2).map((event) => event.action)).toEqual(['shadow-start', 'shadow-stop']);
-    const trail: AuditRecord[] = [];
-    for await (const record of collectAudit(client, { since: new Date(Date.now() - 10 * 60_000), type: 'distill', taskQueue: settings.taskQueue })) if (record.jobId === handle.workflowId) trail.push(record);
+    // The export lists runs through visibility, which learns of the run's end a moment later: wait for its trail.
+    const trail = await eventually(async () => {
+      const records: AuditRecord[] = [];
+      for await (const record of collectAudit(client, { since: new Date(Date.now() - 10 * 60_000), type: 'distill', taskQueue: settings.taskQueue })) if (record.jobId === handle.workflowId) records.push(record);
+      return records.some((record) => record.step === 'shadow') ? records : undefined;
+    });
     expect(trail.find((record) => record.step === 'shadow')?.detail).toMatch(/^refused: only 0 of 1000 live steps/);
     expect(trail.at(-1)?.detail).toMatch(/^refused-by-shadow; serving /);
     await recordHistory(client, handle.workflowId, 'distill-refused-by-shadow');
