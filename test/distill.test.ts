@@ -15,7 +15,7 @@ import { saveClassifier } from '../providers/local/model-file';
 import { trainSizedClassifier } from '../providers/local/model-store';
 import { createSeededRandom, shuffleInPlace } from '../providers/local/prng';
 import type { ConveyorClient } from '../client';
-import { collectAudit, verifyAuditChain } from '../client/audit';
+import { verifyAuditChain } from '../client/audit';
 import { createReviewerKeyActivities } from '../activities/reviewer-keys';
 import { createLearningActivities } from '../learning/activities';
 import { ExampleStore } from '../learning/example-store';
@@ -25,7 +25,7 @@ import type { DistillRequest } from '../learning/types';
 import { distillWorkflow } from '../workflows/distill';
 import { pendingApprovalsQuery } from '../workflows/messages';
 import { bundleConveyorWorkflows } from '../workers/worker';
-import { eventually, recordHistory, testClient, testSettings, uniqueId } from './support/temporal';
+import { eventually, finishedAuditTrail, recordHistory, testClient, testSettings, uniqueId } from './support/temporal';
 
 const settings = testSettings(uniqueId('distill'));
 const demo = shuffleInPlace(loadLabelledFile(path.resolve(__dirname, '..', 'data', 'demo', 'support-intents.csv')), createSeededRandom(7));
@@ -205,8 +205,7 @@ describe('distill workflow', () => {
     await recordHistory(client, workflowId, 'distill-refused-by-gate');
 
     // the refusal is in the audit export too
-    const audit = [];
-    for await (const record of collectAudit(client, { since: new Date(Date.now() - 3_600_000), type: 'distill', taskQueue: settings.taskQueue })) if (record.jobId === workflowId) audit.push(record);
+    const audit = await finishedAuditTrail(client, { since: new Date(Date.now() - 3_600_000), type: 'distill', taskQueue: settings.taskQueue }, workflowId);
     expect(verifyAuditChain(audit)).toBe(true);
     expect(audit.find((record) => record.kind === 'gate')?.detail).toMatch(/^refused: .*golden accuracy/);
     expect(audit.at(-1)).toMatchObject({ kind: 'outcome', detail: expect.stringMatching(/^refused-by-gate/) as unknown });

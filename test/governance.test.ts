@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { ConveyorClient, DecisionRefusedError } from '../client';
-import { collectAudit, verifyAuditChain, type AuditRecord } from '../client/audit';
+import { verifyAuditChain, type AuditRecord } from '../client/audit';
 import { auditCommand } from '../cli/audit';
 import { ConveyorJobType } from '../domain/search-attributes';
 import { bundleConveyorWorkflows } from '../workers/worker';
@@ -17,7 +17,7 @@ import { jobWorkflow } from '../legacy/job-workflow';
 import { startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
 import { registryWithFakeTiers } from './support/models';
 import { supportTicketAnswer } from '../fakes/station-answers';
-import { eventually, startWorker, tempDir, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
+import { eventually, finishedAuditTrail, startWorker, tempDir, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
 
 let bundle: WorkflowBundleWithSourceMap;
 let fake: FakeServer;
@@ -50,9 +50,7 @@ async function pendingOf(jobId: string) {
 const auditKey = `audit-key-${Math.random().toString(36).slice(2)}-for-tests`;
 
 async function auditOf(jobId: string): Promise<AuditRecord[]> {
-  const records: AuditRecord[] = [];
-  for await (const record of collectAudit(client, { since: startedAt, type: 'support-ticket', taskQueue: settings.taskQueue, key: auditKey })) if (record.jobId === jobId) records.push(record);
-  return records;
+  return finishedAuditTrail(client, { since: startedAt, type: 'support-ticket', taskQueue: settings.taskQueue, key: auditKey }, jobId);
 }
 
 describe('reviewer authorisation', () => {

@@ -11,7 +11,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConveyorClient } from '../client';
-import { collectAudit, type AuditRecord } from '../client/audit';
 import type { JobResult } from '../domain/job';
 import { modelsCommand } from '../cli/learning';
 import { ExampleStore } from '../learning/example-store';
@@ -25,7 +24,7 @@ import { createSeededRandom, shuffleInPlace } from '../providers/local/prng';
 import { distillWorkflow } from '../workflows/distill';
 import { decideUpdate, pendingApprovalsQuery } from '../workflows/messages';
 import { bundleConveyorWorkflows } from '../workers/worker';
-import { eventually, recordHistory, startWorker, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
+import { eventually, finishedAuditTrail, recordHistory, startWorker, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
 
 const settings = testSettings(uniqueId('live'));
 const station = 'classify-intent';
@@ -118,11 +117,7 @@ describe('shadow and canary on live steps', () => {
     expect(state).toMatchObject({ current: versions.base, shadow: null });
     expect(state.history.slice(-2).map((event) => event.action)).toEqual(['shadow-start', 'shadow-stop']);
     // The export lists runs through visibility, which learns of the run's end a moment later: wait for its trail.
-    const trail = await eventually(async () => {
-      const records: AuditRecord[] = [];
-      for await (const record of collectAudit(client, { since: new Date(Date.now() - 10 * 60_000), type: 'distill', taskQueue: settings.taskQueue })) if (record.jobId === handle.workflowId) records.push(record);
-      return records.some((record) => record.step === 'shadow') ? records : undefined;
-    });
+    const trail = await finishedAuditTrail(client, { since: new Date(Date.now() - 10 * 60_000), type: 'distill', taskQueue: settings.taskQueue }, handle.workflowId);
     expect(trail.find((record) => record.step === 'shadow')?.detail).toMatch(/^refused: only 0 of 1000 live steps/);
     expect(trail.at(-1)?.detail).toMatch(/^refused-by-shadow; serving /);
     await recordHistory(client, handle.workflowId, 'distill-refused-by-shadow');

@@ -5,14 +5,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { matchInjectionPatterns } from '../domain/screening';
-import { collectAudit, verifyAuditChain, type AuditRecord } from '../client/audit';
+import { verifyAuditChain } from '../client/audit';
 import { timeoutVerdict } from '../domain/screening';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { screeningReport } from '../bench/screening';
 import { startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
 import { registryWithFakeTiers } from './support/models';
 import { supportTicketAnswer } from '../fakes/station-answers';
-import { eventually, startWorker, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
+import { eventually, finishedAuditTrail, startWorker, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
 import type { ConveyorClient } from '../client';
 
 describe('screening rates on the labelled set', () => {
@@ -92,8 +92,7 @@ describe('a flagged job in the factory', () => {
     expect(result.decisions.find((decision) => decision.kind === 'screening')?.reason).toMatch(/every action needs a reviewer/);
     expect(worker.outbox.rows(jobId)).toHaveLength(1);
     // the audit export says who flagged it, and why
-    const audit: AuditRecord[] = [];
-    for await (const record of collectAudit(client, { since: new Date(Date.now() - 10 * 60_000), type: 'support-ticket', taskQueue: settings.taskQueue })) if (record.jobId === jobId) audit.push(record);
+    const audit = await finishedAuditTrail(client, { since: new Date(Date.now() - 10 * 60_000), type: 'support-ticket', taskQueue: settings.taskQueue }, jobId);
     expect(verifyAuditChain(audit)).toBe(true);
     expect(audit.filter((record) => record.kind === 'screening')).toEqual([
       expect.objectContaining({ step: 'screening', actor: 'screening', detail: expect.stringMatching(/^screening: input flagged: .*override-instructions.*every action needs a reviewer/) as unknown }),

@@ -18,6 +18,7 @@ import { createModelGateway, type ModelGatewayOptions } from '../../providers/ga
 import type { ModelGateway } from '../../providers/gateway-types';
 import { createConveyorWorker } from '../../workers/worker';
 import type { ExampleRepository } from '../../learning/example-repository';
+import { collectAudit, type AuditRecord } from '../../client/audit';
 
 export function testSettings(taskQueue: string): ConveyorSettings {
   return loadSettings({
@@ -100,6 +101,19 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/**
+ * A finished run's audit trail, once the export can see all of it: the export lists completed runs through
+ * visibility, which learns of a run's end a moment after the result is in, so this waits for the trail's
+ * `outcome` record.
+ */
+export async function finishedAuditTrail(client: ConveyorClient, options: Parameters<typeof collectAudit>[1], jobId: string): Promise<AuditRecord[]> {
+  return eventually(async () => {
+    const records: AuditRecord[] = [];
+    for await (const record of collectAudit(client, options)) if (record.jobId === jobId) records.push(record);
+    return records.some((record) => record.kind === 'outcome') ? records : undefined;
+  }, 30_000);
 }
 
 /**
