@@ -46,7 +46,11 @@ function link(previous: string, content: unknown, key: string | undefined): stri
 /** The audit trail of one job, in time order, hash-chained. */
 export function auditRecordsOf(record: JobRecord, key?: string): AuditRecord[] {
   const drafts: Draft[] = [];
-  const outputsBefore = (step: string) => sha256(record.plan.steps.find((s) => s.id === step)?.inputs ?? null);
+  // What a step acted on: a station step's input wires, an action step's proposal wires (factory jobs).
+  const outputsBefore = (step: string) => {
+    const planned = record.plan.steps.find((s) => s.id === step) as { inputs?: unknown; proposal?: unknown } | undefined;
+    return sha256(planned?.inputs ?? planned?.proposal ?? null);
+  };
   for (const decision of record.decisions) {
     const kind = decision.kind === 'plan' ? 'plan' : decision.kind === 'screening' ? 'screening' : decision.kind === 'escalate' ? 'escalation' : decision.kind === 'action' ? 'action' : 'routing';
     drafts.push({

@@ -8,10 +8,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { createHash } from 'node:crypto';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConveyorClient, snapshotJobType, type JobResult, type PendingApproval } from '../index';
 import { pendingApprovalsQuery } from '../workflow';
+import { auditRecordsOf } from '../client/audit';
 import { ConveyorCostUsd, ConveyorEscalations, ConveyorJobType, ConveyorStatus, ConveyorTopTier } from '../domain/search-attributes';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import hotline, { hotlineFactory } from './fixtures/factories/hotline';
@@ -102,6 +104,12 @@ describe('a factory of its own, run by `conveyor worker --factory`', () => {
     expect(ticketsIn(ticketsFile).filter((line) => line.key === `${jobId}:file`)).toEqual([{ key: `${jobId}:file`, department: 'roads', urgency: 'low', approvedBy: [] }]);
     expect(result.definition).toEqual({ factory: 'city-hotline', version: snapshotJobType(hotline, 'hotline-call').version, hash: snapshotJobType(hotline, 'hotline-call').hash });
     expect(result.topTier).toBe('small');
+    // The audit trail's record of the action step hashes what it acted on: the step's proposal wires.
+    const fileStep = result.plan.steps.find((step) => step.id === 'file') as { proposal?: unknown } | undefined;
+    expect(fileStep?.proposal).toBeTruthy();
+    const actionRouting = auditRecordsOf(result).filter((record) => record.step === 'file' && record.kind !== 'action');
+    expect(actionRouting.length).toBeGreaterThan(0);
+    for (const record of actionRouting) expect(record.beforeHash).toBe(createHash('sha256').update(JSON.stringify(fileStep!.proposal)).digest('hex'));
     await expectSearchAttributesOf(client, result);
     await recordHistory(client, jobId, 'hotline-fan-out');
   });
