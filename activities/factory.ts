@@ -8,13 +8,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import { InvalidJobInputError } from '../domain/job';
 import { validateFactoryJob } from '../factory';
 import { scoreConfidence } from '../factory/confidence';
-import type { AnyStation, Factory, JobView, Sensitivity } from '../factory/define';
+import type { AnyStation, Factory, JobView, AnyLocalAnswer, Sensitivity } from '../factory/define';
 import { actionFacts, snapshotJobType, stationFacts, type ActionFacts, type JobDefinition, type StationFacts } from '../factory/snapshot';
 import { recipePlanSchema } from '../domain/recipe';
 import type { LiveModels } from '../learning/live';
 import type { ModelGateway } from '../providers/gateway-types';
-import type { LocalAnswerer } from '../providers/port';
-import type { LocalSkill } from '../domain/models';
 import { answerStation, askPlanner, type AnswerableStation } from './index';
 import type { Outbox } from './outbox';
 import type { ModelCallRequest, ModelCallResult } from './types';
@@ -97,8 +95,7 @@ export function answerableStation(station: AnyStation): AnswerableStation {
     name: station.name,
     prompt: (input) => station.prompt(input),
     output: station.output,
-    ...(local !== undefined && typeof local !== 'function' ? { skill: local.model as LocalSkill } : {}),
-    ...(typeof local === 'function' ? { localAnswer: local as LocalAnswerer } : {}),
+    ...(local !== undefined ? { local: local as AnyLocalAnswer } : {}),
   };
 }
 

@@ -15,8 +15,8 @@ import { ClaimCheckError, verifyClaim } from '../platform/claims';
 import { toApplicationFailure } from '../providers/errors';
 import { defaultScreener } from '../providers/local/screening';
 import type { ModelGateway } from '../providers/gateway-types';
-import type { LocalAnswerer } from '../providers/port';
-import type { LocalSkill } from '../domain/models';
+import { UnsupportedSkillError } from '../providers/local/errors';
+import type { AnyLocalAnswer } from '../factory/define';
 import type { z } from 'zod';
 import { isLearnableStation, labelOf } from '../domain/learnable';
 import type { LiveModels } from '../learning/live';
@@ -54,8 +54,7 @@ export function stationCall(
   return gateway.call({
     modelId: request.modelId,
     station: station.name,
-    ...(station.skill ? { skill: station.skill } : {}),
-    ...(station.localAnswer ? { localAnswer: station.localAnswer } : {}),
+    ...(station.local ? { local: station.local } : {}),
     input: request.input,
     system: prompt.system,
     prompt: prompt.user,
@@ -72,8 +71,8 @@ export interface AnswerableStation {
   name: string;
   prompt(input: unknown): { system: string; user: string };
   output: z.ZodType;
-  skill?: LocalSkill;
-  localAnswer?: LocalAnswerer;
+  /** How it answers offline (the definition's `local`). */
+  local?: AnyLocalAnswer;
 }
 
 /**
@@ -155,6 +154,11 @@ export interface PlannerRequest {
   actions: readonly { name: string; description: string }[];
 }
 
+/** The planner has no offline model: the local provider refuses it with this. */
+const plannerOffline = (): never => {
+  throw new UnsupportedSkillError('the planner has no local model: planning needs a large LLM (or a recipe); route it to a remote provider');
+};
+
 /** One plan from a large model, in the schema given; the prompt lists action steps only when there are actions. */
 export async function askPlanner(gateway: ModelGateway, request: PlannerRequest, schema: z.ZodType): Promise<PlanResult> {
   const stepShape = request.actions.length
@@ -177,7 +181,7 @@ export async function askPlanner(gateway: ModelGateway, request: PlannerRequest,
     const outcome = await gateway.call({
       modelId: request.modelId,
       station: 'plan',
-      skill: 'plan',
+      local: plannerOffline,
       input: { jobType: request.jobType, input: request.input },
       system,
       prompt,

@@ -34,21 +34,6 @@ export const modelSpecSchema = z.object({
 });
 export type ModelSpec = z.infer<typeof modelSpecSchema>;
 
-/**
- * What local models know how to do. A station names the skill it needs so the local provider can run
- * the right in-process model; remote LLM providers ignore it and follow the prompt instead.
- */
-export type LocalSkill =
-  | 'classify-intent'
-  | 'extract-entities'
-  | 'assess-risk'
-  | 'draft-reply'
-  | 'propose-action'
-  | 'check-relevance'
-  | 'extract-call-info'
-  | 'write-action-document'
-  | 'plan';
-
 export const usageSchema = z.object({ inputTokens: z.number().int().nonnegative(), outputTokens: z.number().int().nonnegative() });
 export type Usage = z.infer<typeof usageSchema>;
 

@@ -27,12 +27,47 @@ export type ConfidenceRule<O = unknown> =
   | { from: 'field'; field: string }
   | ((output: O, modelConfidence: number | null) => number);
 
-/** How the offline default (the `local` provider, no network) answers a station. */
+/**
+ * How the offline default (the `local` provider, no network) answers a station: a classifier the engine
+ * trains from a labelled file the factory names (`localClassifier`), or the team's own function (an
+ * extractor, rules, templates). Without one, offline the step escalates.
+ */
 export type LocalAnswer<I = unknown, O = unknown> =
-  /** One of the engine's bundled offline models, by name (see `conveyor factory show`). */
-  | { model: string }
-  /** The team's own offline answerer: an extractor, rules, a classifier it loads itself. */
+  | LocalClassifier<I, O>
   | ((input: I, context: LocalAnswerContext) => LocalAnswerResult<O> | Promise<LocalAnswerResult<O>>);
+
+/** What the engine's classifier found: the top label, its calibrated probability, and every label ranked. */
+export interface ClassifierAnswer {
+  label: string;
+  confidence: number;
+  ranked: { label: string; probability: number }[];
+}
+
+/**
+ * A text classifier the engine's local provider trains and runs for a station: a calibrated logistic
+ * regression over hashed n-grams (see providers/local/README.md), trained on first use from
+ * `trainingFile`, with the tier's features (local-small, -medium, -large). Plain data and two pure
+ * functions, so a definition that holds one stays importable from workflow code.
+ */
+export interface LocalClassifier<I = unknown, O = unknown> {
+  readonly kind: 'classifier';
+  /** Names the model: its cache file (`<name>-<size>.json`) and its version (`<name>-lr@1:<hash>`). */
+  readonly name: string;
+  /** Absolute path of a labelled CSV (header `text,label`) or JSON Lines file (`{"text", "label"}`). */
+  readonly trainingFile: string;
+  /** The labels it may answer; a saved model file with any other label is refused. */
+  readonly labels: readonly string[];
+  /** The registry model option that may name a saved model (from `conveyor train`) to use instead. */
+  readonly modelFileOption?: string;
+  /** The text to classify, from the station's input. */
+  text(input: I): string;
+  /** The station's output, from the classifier's answer. */
+  output(answer: ClassifierAnswer): O;
+}
+
+export function localClassifier<I, O>(spec: Omit<LocalClassifier<I, O>, 'kind'>): LocalClassifier<I, O> {
+  return Object.freeze({ kind: 'classifier' as const, ...spec, labels: Object.freeze([...spec.labels]) });
+}
 
 export interface LocalAnswerContext {
   /** The registry model asked: its id, tier and `options` (e.g. a model file the registry names). */
@@ -221,6 +256,7 @@ export function defineJobType<I>(spec: JobTypeSpec<I>): JobTypeDefinition<I> {
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- a factory holds stations of any input and output types */
 export type AnyStation = StationDefinition<any, any>;
+export type AnyLocalAnswer = LocalAnswer<any, any>;
 export type AnyAction = ActionDefinition<any, any>;
 export type AnyJobType = JobTypeDefinition<any>;
 /* eslint-enable @typescript-eslint/no-explicit-any */

@@ -21,7 +21,7 @@ export interface StationFacts {
   maxOutputTokens: number;
   /** Which rule gives the station's confidence, in words (`factory show` prints it). */
   confidence: string;
-  /** How the offline default answers: a bundled offline model, the factory's own answerer, or none (it escalates). */
+  /** How the offline default answers: a classifier the engine trains, the factory's own answerer, or none (it escalates). */
   local: string;
   inputFields: string[];
   requiredInputFields: string[];
@@ -89,7 +89,10 @@ export function describeConfidence(rule: ConfidenceRule): string {
 
 function describeLocal(station: AnyStation): string {
   if (station.local === undefined) return 'none (offline, the step escalates)';
-  return typeof station.local === 'function' ? "the factory's own answerer" : `bundled offline model "${station.local.model}"`;
+  if (typeof station.local === 'function') return "the factory's own answerer";
+  // The file's name only: the snapshot (and so the definition's version) is the same on every host.
+  const file = station.local.trainingFile.split(/[\\/]/).pop();
+  return `classifier "${station.local.name}" trained on ${file} (${station.local.labels.length} labels)`;
 }
 
 const jsonSchemaOf = (schema: z.ZodType): JsonSchema => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });

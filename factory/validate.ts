@@ -5,10 +5,10 @@
 import { z } from 'zod';
 import { tiers } from '../domain/models';
 import { recipeProblems, type RecipeFacts, type StationShape } from '../domain/recipe';
-import type { AnyAction, AnyJobType, AnyStation, FactorySpec } from './define';
+import type { AnyAction, AnyJobType, AnyStation, FactorySpec, LocalClassifier } from './define';
 
 export interface FactoryProblem {
-  /** e.g. `station "classify"`, `job type "intake"`, `action "file-ticket"`, `factory`. */
+  /** e.g. `station "classify"`, `job type "intake"`, `action "dispatch"`, `factory`. */
   definition: string;
   /** The field path inside the definition, e.g. `recipe.steps[2].station`. */
   field: string;
@@ -104,6 +104,24 @@ function uniqueByName<T extends { name: string }>(items: readonly T[], kind: str
   return byName;
 }
 
+function checkLocalClassifier(local: unknown, where: string, problem: Report): void {
+  const spec = (local ?? {}) as Partial<Record<keyof LocalClassifier, unknown>>;
+  if (spec.kind !== 'classifier') {
+    problem(where, 'local', 'must be a function (input, context) => { output, confidence? } or localClassifier({ name, trainingFile, labels, text, output })');
+    return;
+  }
+  if (!isText(spec.name) || !namePattern.test(spec.name as string)) problem(where, 'local.name', 'must start with a letter and use letters, digits, _ or -');
+  if (!isText(spec.trainingFile) || !/^([/\\]|[A-Za-z]:[/\\])/.test(spec.trainingFile as string)) {
+    problem(where, 'local.trainingFile', `must be an absolute path (e.g. path.join(__dirname, 'data/labels.csv')); got ${JSON.stringify(spec.trainingFile)}`);
+  }
+  const labels = spec.labels;
+  if (!Array.isArray(labels) || labels.length < 2 || !labels.every(isText)) problem(where, 'local.labels', 'must list at least two labels (non-empty strings)');
+  else if (new Set(labels).size !== labels.length) problem(where, 'local.labels', 'lists a label twice');
+  if (spec.modelFileOption !== undefined && !isText(spec.modelFileOption)) problem(where, 'local.modelFileOption', 'must be a non-empty string (a registry model option)');
+  if (!isFunction(spec.text)) problem(where, 'local.text', 'must be a function (input) => the text to classify');
+  if (!isFunction(spec.output)) problem(where, 'local.output', "must be a function ({ label, confidence, ranked }) => the station's output");
+}
+
 function checkStation(station: AnyStation, problem: Report): void {
   const where = `station "${station.name}"`;
   if (!isText(station.description)) problem(where, 'description', 'must be a non-empty string');
@@ -127,9 +145,7 @@ function checkStation(station: AnyStation, problem: Report): void {
   } else {
     problem(where, 'confidence', "must be { from: 'model' }, { from: 'model', otherwise }, { from: 'field', field } or a function");
   }
-  if (station.local !== undefined && !isFunction(station.local) && !isText((station.local as { model?: unknown }).model)) {
-    problem(where, 'local', 'must be a function (input, context) => { output, confidence? } or { model: <bundled offline model> }');
-  }
+  if (station.local !== undefined && !isFunction(station.local)) checkLocalClassifier(station.local, where, problem);
   if (station.learnable !== undefined) {
     const { label, text } = station.learnable;
     if (!outputShape?.[label]) problem(where, 'learnable.label', `the output schema has no field "${label}"`);

@@ -28,7 +28,6 @@ async function main() {
     const outcome = await gateway.call({
       modelId: model.id,
       station: 'classify-intent',
-      skill: 'classify-intent',
       input: { text: 'Where is my parcel?' },
       system: 'Classify the support ticket.',
       prompt: 'Ticket: Where is my parcel?',

@@ -3,16 +3,15 @@
  * Implemented by `createModelGateway` in providers/gateway.ts.
  */
 import type { z } from 'zod';
-import type { LocalSkill, ModelSpec, Usage } from '../domain/models';
-import type { LocalAnswerer } from './port';
+import type { ModelSpec, Usage } from '../domain/models';
+import type { AnyLocalAnswer } from '../factory/define';
 
 export interface ModelCall<T> {
   modelId: string;
   /** Station name, for cache keys, opt-outs and summaries. */
   station: string;
-  /** How the local provider answers offline: a bundled skill, or the factory's own answerer; neither: it cannot. */
-  skill?: LocalSkill;
-  localAnswer?: LocalAnswerer;
+  /** How the local provider answers offline (the station's `local`); none: offline it cannot, and the step escalates. */
+  local?: AnyLocalAnswer;
   input: unknown;
   system: string;
   prompt: string;

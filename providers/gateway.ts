@@ -240,8 +240,7 @@ export function createModelGateway(options: ModelGatewayOptions = {}): ConveyorM
 
     const request: ProviderRequest = {
       model,
-      ...(call.skill ? { skill: call.skill } : {}),
-      ...(call.localAnswer ? { localAnswer: call.localAnswer } : {}),
+      ...(call.local ? { local: call.local } : {}),
       input: outgoing.input,
       system: outgoing.system,
       prompt: outgoing.prompt,

@@ -2,23 +2,16 @@
  * The provider port: the one small interface every model provider implements (local, openai-compatible,
  * anthropic, replay). Providers are reached only from activities and workers, never from workflows.
  */
-import type { LocalSkill, ModelSpec, Usage } from '../domain/models';
-
-/**
- * A factory's own offline answerer for a station (its definition's `local` function): what the local
- * provider runs when the station names no bundled skill.
- */
-export type LocalAnswerer = (
-  input: unknown,
-  context: { model: { id: string; tier: ModelSpec['tier']; options: Record<string, unknown> } },
-) => { output: unknown; confidence?: number; modelVersion?: string } | Promise<{ output: unknown; confidence?: number; modelVersion?: string }>;
+import type { ModelSpec, Usage } from '../domain/models';
+import type { AnyLocalAnswer } from '../factory/define';
 
 export interface ProviderRequest {
   model: ModelSpec;
-  /** The bundled offline model that answers this station, if any. */
-  skill?: LocalSkill;
-  /** The factory's own offline answerer, if any (tried before `skill`). */
-  localAnswer?: LocalAnswerer;
+  /**
+   * How the station answers offline (its definition's `local`): a classifier the local provider trains
+   * and runs, or the factory's own function. Remote providers ignore it and follow the prompt.
+   */
+  local?: AnyLocalAnswer;
   /** Structured station input (what local models read). */
   input: unknown;
   system: string;

@@ -138,7 +138,6 @@ describe('a cache shared by several workers', () => {
   const call = (prompt: string) => ({
     modelId: 'openai-small',
     station: 'classify-intent',
-    skill: 'classify-intent' as const,
     input: { text: prompt },
     system: 'Classify the support ticket.',
     prompt,

@@ -14,6 +14,7 @@ import {
   defineStation,
   FactoryDefinitionError,
   formatProblem,
+  localClassifier,
   snapshotJobType,
   type ActionSpec,
   type AnyStation,
@@ -51,6 +52,15 @@ const categorizeSpec: Categorize = {
   confidence: { from: 'field', field: 'confidence' },
   learnable: { label: 'category', text: 'report' },
   prompt: (input) => ({ system: `Sort the resident's report into one of ${categories.join(', ')}; answer as JSON with your confidence.`, user: input.report }),
+};
+
+/** How `categorize` could answer offline: a classifier trained from a file of labelled reports. */
+const categorizeClassifier = {
+  name: 'report-category',
+  trainingFile: '/srv/hotline/data/reports.csv',
+  labels: categories,
+  text: (input: z.infer<typeof reportInput>) => input.report,
+  output: ({ label, confidence }: { label: string; confidence: number }) => ({ category: label as (typeof categories)[number], confidence }),
 };
 
 const planDispatchSpec: PlanDispatch = {
@@ -269,6 +279,24 @@ const broken: { defect: string; spec: FactorySpec; problems: FactoryProblem[] }[
     defect: 'a learnable label the output schema lacks',
     spec: hotline({ categorize: { learnable: { label: 'intent', text: 'report' } } }),
     problems: [{ definition: 'station "categorize"', field: 'learnable.label', message: 'the output schema has no field "intent"' }],
+  },
+  {
+    defect: 'an offline classifier whose training file is a relative path',
+    spec: hotline({ categorize: { local: localClassifier({ ...categorizeClassifier, trainingFile: 'data/reports.csv' }) } }),
+    problems: [{ definition: 'station "categorize"', field: 'local.trainingFile', message: 'must be an absolute path (e.g. path.join(__dirname, \'data/labels.csv\')); got "data/reports.csv"' }],
+  },
+  {
+    defect: 'an offline classifier with one label and no text function',
+    spec: hotline({ categorize: { local: localClassifier({ ...categorizeClassifier, labels: ['pothole'], text: undefined as never }) } }),
+    problems: [
+      { definition: 'station "categorize"', field: 'local.labels', message: 'must list at least two labels (non-empty strings)' },
+      { definition: 'station "categorize"', field: 'local.text', message: 'must be a function (input) => the text to classify' },
+    ],
+  },
+  {
+    defect: 'a local answer that is neither a function nor a classifier',
+    spec: hotline({ categorize: { local: { model: 'classify-intent' } as never } }),
+    problems: [{ definition: 'station "categorize"', field: 'local', message: 'must be a function (input, context) => { output, confidence? } or localClassifier({ name, trainingFile, labels, text, output })' }],
   },
   {
     defect: 'a fan-out step whose concurrency is 0',

@@ -76,3 +76,29 @@ describe('lint rules', () => {
     expect(messages.filter((message) => /restricted-(imports|syntax)/.test(message))).toEqual([]);
   });
 });
+
+describe('the engine speaks no factory’s vocabulary', () => {
+  // The built-in support factory is one factory among others: its words live in factories/support (and
+  // in the frozen legacy/ workflow), never in the engine folders a team's factory runs on.
+  const engineFolders = ['domain', 'workflows', 'activities', 'providers', 'factory'];
+  const supportWords = /\b\w*(refund|ticket|transcript)\w*\b/gi;
+
+  function filesUnder(folder: string): string[] {
+    return fs.readdirSync(path.join(repoRoot, folder), { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile() && /\.(ts|md|json)$/.test(entry.name))
+      .map((entry) => path.relative(repoRoot, path.join(entry.parentPath, entry.name)));
+  }
+
+  it('finds no support-ticket word in domain/, workflows/, activities/, providers/ or factory/', () => {
+    const files = engineFolders.flatMap(filesUnder);
+    expect(files.length).toBeGreaterThan(50);
+    const found = files.flatMap((file) =>
+      fs.readFileSync(path.join(repoRoot, file), 'utf8').split('\n').flatMap((line, index) => (line.match(supportWords) ?? []).map((word) => `${file}:${index + 1}: ${word}`)),
+    );
+    expect(found).toEqual([]);
+  });
+
+  it('would find one', () => {
+    expect('the refunds of a ticket'.match(supportWords)).toEqual(['refunds', 'ticket']);
+  });
+});

@@ -1,14 +1,14 @@
 /**
  * Specification of the local provider: the CSV parser, the entity extractors, the classifier's
- * accuracy floors (demo data and a BANKING77 subset), the saved-model format, every skill's output
- * against its station schema, and `conveyor train`.
+ * accuracy floors (demo data and a BANKING77 subset), the saved-model format, the built-in factory's
+ * offline answerers (classifiers and rules) against their station schemas, and `conveyor train`.
  */
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ZodType } from 'zod';
-import { modelSpecSchema, type LocalSkill, type ModelSpec } from '../domain/models';
+import { modelSpecSchema, type ModelSpec } from '../domain/models';
 import {
   actionDocumentSchema,
   assessRiskOutputSchema,
@@ -20,18 +20,22 @@ import {
   proposedActionSchema,
 } from '../factories/support/schemas';
 import type { ProviderRequest } from '../providers/port';
+import { localClassifier } from '../factory/define';
 import { createLocalProvider, countTokens, InvalidLocalInputError, InvalidModelFileError, UnknownLocalModelError, UnsupportedSkillError } from '../providers/local';
 import { CsvParseError, parseCsv, parseCsvRecords } from '../providers/local/csv';
-import { extractEntities } from '../providers/local/entities';
+import { extractEntities } from '../factories/support/offline/entities';
+import { demoDataFile } from '../factories/support/offline';
+import { supportStations } from '../factories/support/stations';
 import { classifyText, predictProbabilities } from '../providers/local/classifier';
 import { loadLabelledFile, resolveSharedDataDir } from '../providers/local/dataset';
 import { loadClassifier, parseClassifier, saveClassifier, serializeClassifier } from '../providers/local/model-file';
-import { demoDataFiles, trainSizedClassifier } from '../providers/local/model-store';
+import { trainSizedClassifier } from '../providers/local/model-store';
 import { splitHeldOut } from '../providers/local/prng';
 import { scoreOnHeldOut, trainCommand } from '../cli/train';
 import { sharedDataMissing } from './support/prerequisites';
 
 const temporaryDir = mkdtempSync(path.join(os.tmpdir(), 'conveyor-local-models-'));
+const demoDataFiles = { intent: demoDataFile('support-intents.csv'), relevance: demoDataFile('call-snippets.csv') };
 const demoIntents = loadLabelledFile(demoDataFiles.intent);
 
 function localModel(providerModel: string, options: Record<string, unknown> = {}): ModelSpec {
@@ -48,8 +52,10 @@ function localModel(providerModel: string, options: Record<string, unknown> = {}
   });
 }
 
-function request(skill: LocalSkill, input: unknown, model = localModel('local-medium')): ProviderRequest {
-  return { model, skill, input, system: '', prompt: '', jsonSchema: {}, schemaName: skill, temperature: 0 };
+/** A request for a built-in station, answered the way its definition's `local` says; `plan` has none. */
+function request(station: string, input: unknown, model = localModel('local-medium')): ProviderRequest {
+  const local = supportStations.find((candidate) => candidate.name === station)?.local;
+  return { model, ...(local ? { local } : {}), input, system: '', prompt: '', jsonSchema: {}, schemaName: station, temperature: 0 };
 }
 
 describe('CSV parser (RFC 4180)', () => {
@@ -211,7 +217,7 @@ describe('saved model files', () => {
   });
 });
 
-describe('local provider skills', () => {
+describe('the local provider answering the built-in stations', () => {
   const provider = createLocalProvider();
   const ticket = 'Hi, I want a refund for order #A10482. The blender arrived cracked and I paid $640 for it. Jane';
   const entities = extractEntities(ticket).entities;
@@ -232,7 +238,7 @@ describe('local provider skills', () => {
   const risk = { level: 'high' as const, reasons: ['amount of about $640 is at least $500'] };
   const reply = { subject: 'Your refund request', body: 'Hi Jane, ...' };
 
-  const cases: [LocalSkill, unknown, ZodType][] = [
+  const cases: [string, unknown, ZodType][] = [
     ['classify-intent', { text: ticket }, classifyIntentOutputSchema],
     ['extract-entities', { text: ticket }, extractEntitiesOutputSchema],
     ['assess-risk', { text: ticket, intent: 'refund_request', entities }, assessRiskOutputSchema],
@@ -242,8 +248,8 @@ describe('local provider skills', () => {
     ['extract-call-info', { transcript }, extractCallInfoOutputSchema],
     ['write-action-document', { transcript, info: callInfo }, actionDocumentSchema],
   ];
-  it.each(cases)('%s answers with output valid against its station schema, a confidence, usage and a version', async (skill, input, schema) => {
-    const response = await provider.generate(request(skill, input));
+  it.each(cases)('%s answers with output valid against its station schema, a confidence, usage and a version', async (station, input, schema) => {
+    const response = await provider.generate(request(station, input));
     expect(schema.safeParse(response.json).success).toBe(true);
     expect(JSON.parse(response.text)).toEqual(response.json);
     expect(response.confidence).toBeGreaterThan(0);
@@ -325,6 +331,52 @@ describe('local provider skills', () => {
     const second = await createLocalProvider({ modelDir }).generate(request('classify-intent', { text: ticket }));
     expect(second.modelVersion).toBe(first.modelVersion);
     expect(second.confidence).toBe(first.confidence);
+  });
+});
+
+describe("a factory's own classifier", () => {
+  // Each label has words of its own, repeated across its rows: a classifier that learned anything tells them apart.
+  const rows = ['pothole in the road', 'deep pothole near the school', 'pothole on main street', 'the road has a big pothole']
+    .flatMap((text) => [`${text},road`])
+    .concat(['streetlight is out', 'the streetlight flickers all night', 'broken streetlight on the corner', 'dark streetlight by the park'].map((text) => `${text},light`));
+  const trainingFile = path.join(temporaryDir, 'reports.csv');
+  writeFileSync(trainingFile, `text,label\n${Array.from({ length: 10 }, () => rows).flat().join('\n')}\n`);
+  const categorize = localClassifier<{ report: string }, { category: string; confidence: number }>({
+    name: 'report-category',
+    trainingFile,
+    labels: ['road', 'light'],
+    modelFileOption: 'categoryModelFile',
+    text: (input) => input.report,
+    output: ({ label, confidence }) => ({ category: label, confidence }),
+  });
+  const ask = (input: unknown, model = localModel('local-small')) =>
+    createLocalProvider().generate({ model, local: categorize, input, system: '', prompt: '', jsonSchema: {}, schemaName: 'categorize', temperature: 0 });
+
+  it('trains from the file its definition names and answers with its own output and version', async () => {
+    const response = await ask({ report: 'There is a pothole outside number 12' });
+    expect(response.json).toEqual({ category: 'road', confidence: response.confidence });
+    expect(response.confidence).toBeGreaterThan(0.5);
+    expect(response.modelVersion).toMatch(/^report-category-lr@1:[0-9a-f]+$/);
+    expect(((await ask({ report: 'the streetlight at the corner is out' })).json as { category: string }).category).toBe('light');
+  });
+
+  it('loads the saved model its option names, refuses one with other labels, and names a missing input or file', async () => {
+    const saved = path.join(temporaryDir, 'report-category.json');
+    saveClassifier(saved, trainSizedClassifier(loadLabelledFile(trainingFile), 'small'), 'report-category');
+    const fromFile = await ask({ report: 'pothole' }, localModel('local-small', { categoryModelFile: saved }));
+    expect(fromFile.modelVersion).toMatch(/^report-category-lr@1:/);
+    const foreign = path.join(temporaryDir, 'relevance-as-category.json');
+    saveClassifier(foreign, trainSizedClassifier(loadLabelledFile(demoDataFiles.relevance), 'small'), 'relevance');
+    await expect(ask({ report: 'pothole' }, localModel('local-small', { categoryModelFile: foreign }))).rejects.toThrow(
+      /a report-category model may only use the labels road, light; it has irrelevant, relevant/,
+    );
+    await expect(ask({ text: 'pothole' })).rejects.toThrow(
+      new InvalidLocalInputError('input of station categorize: the classifier "report-category" found no text to classify (got undefined)'),
+    );
+    const missing = localClassifier({ ...categorize, trainingFile: path.join(temporaryDir, 'nowhere.csv') });
+    await expect(
+      createLocalProvider().generate({ model: localModel('local-small'), local: missing, input: { report: 'x' }, system: '', prompt: '', jsonSchema: {}, schemaName: 'categorize', temperature: 0 }),
+    ).rejects.toThrow(`classifier "report-category": its training file ${path.join(temporaryDir, 'nowhere.csv')} does not exist`);
   });
 });
 

@@ -20,6 +20,7 @@ import { startFakeAnthropic } from '../fakes/anthropic-server';
 import { sharedDataMissing } from './support/prerequisites';
 import { resolveSharedDataDir } from '../providers/local/dataset';
 import { answers, startFakeOpenAI, type FakeAnswer, type FakeServer } from '../fakes/openai-server';
+import { intentClassifier } from '../factories/support/offline';
 
 interface ContractSubject {
   provider: ModelProvider;
@@ -95,7 +96,7 @@ function providerContract(name: string, start: () => Promise<ContractSubject>, {
 
 const classification = { intent: 'refund_request', confidence: 0.92, alternatives: [{ intent: 'cancel_order', probability: 0.05 }] };
 const ticketRequest = {
-  skill: 'classify-intent' as const,
+  local: intentClassifier,
   input: { text: 'I want my money back for order 1234' },
   system: 'Classify the customer message.',
   prompt: 'I want my money back for order 1234',
@@ -151,7 +152,7 @@ providerContract('replay', () => {
   return Promise.resolve({
     provider: createReplayProvider({ dataDir }),
     model: modelSpec({ provider: 'replay', providerModel: 'strong-model', options: { csv: 'recorded.csv' } }),
-    request: { skill: 'plan', input: { prompt: question }, system: '', prompt: question, temperature: 0 },
+    request: { input: { prompt: question }, system: '', prompt: question, temperature: 0 },
     schema: replayOutputSchema,
     stop: () => Promise.resolve(fs.rmSync(dataDir, { recursive: true, force: true })),
   });
@@ -162,7 +163,7 @@ describe('replay answers only what was recorded', () => {
   afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
   const model = (column: string) => modelSpec({ provider: 'replay', providerModel: column, options: { csv: ['a.csv', 'b.csv'] } });
   const ask = (provider: ModelProvider, column: string, prompt: string) =>
-    provider.generate({ model: model(column), skill: 'plan', input: { prompt }, system: '', prompt, jsonSchema: {}, schemaName: 'replay', temperature: 0 });
+    provider.generate({ model: model(column), input: { prompt }, system: '', prompt, jsonSchema: {}, schemaName: 'replay', temperature: 0 });
 
   it('reads several files and the column the model stands for', async () => {
     fs.writeFileSync(path.join(dataDir, 'a.csv'), 'prompt,weak,strong\nq1,True,True\n"q2, with a comma",False,True\n');
@@ -181,7 +182,6 @@ describe('replay answers only what was recorded', () => {
     const gsm8k = (column: string, prompt: string) =>
       provider.generate({
         model: modelSpec({ provider: 'replay', providerModel: column, options: { csv: 'routellm/gsm8k/gsm8k_responses.csv' } }),
-        skill: 'plan',
         input: { prompt },
         system: '',
         prompt,

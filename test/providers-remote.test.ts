@@ -42,7 +42,6 @@ function remoteModel(provider: 'openai-compatible' | 'anthropic', baseUrl: strin
 const classifyCall = (modelId: string, overrides: Partial<ModelCall<z.infer<typeof classifyIntentOutputSchema>>> = {}) => ({
   modelId,
   station: 'classify-intent',
-  skill: 'classify-intent' as const,
   input: { text: 'Refund order 1234 please' },
   system: 'Classify the support ticket.',
   prompt: 'Ticket: Refund order 1234 please',

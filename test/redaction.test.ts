@@ -14,6 +14,7 @@ import { InvalidRedactionSettingError, isValidIban, passesLuhn, Redactor, redact
 import { createRegistry, loadRegistry } from '../providers/registry';
 import { answers, startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
 import { tempDir } from './support/temporal';
+import { entityRules } from '../factories/support/offline';
 
 const email = 'jane.doe.4471@example.org';
 const card = '4111 1111 1111 1111';
@@ -103,7 +104,7 @@ describe('through the gateway', () => {
       return gateway.call({
         modelId,
         station: 'extract-entities',
-        skill: 'extract-entities',
+        local: entityRules,
         input: { text },
         system: `Extract entities. The customer's registered address is ${customerEmail}.`,
         prompt: `Ticket: ${text}`,

@@ -1,16 +1,16 @@
 /**
- * A model provider that costs nothing: it answers every skill at once with a fixed, schema-valid output
+ * A model provider that costs nothing: it answers every built-in station at once with a fixed, schema-valid output
  * (confident, no action proposed), so a benchmark of the factory measures the engine — Temporal, the
  * workflow, the gateway's validation and accounting — and not a model. It registers as the `local`
  * provider, so the default registry's local-small/medium/large models all resolve to it.
  */
-import type { LocalSkill } from '../../domain/models';
 import type { ModelProvider, ProviderRequest, ProviderResponse } from '../../providers/port';
 import type { ModelStation } from '../../factories/support/legacy-stations';
 import { createModelGateway, type ConveyorModelGateway } from '../../providers/gateway';
 import { loadRegistry } from '../../providers/registry';
 
-export const noopAnswers: Record<LocalSkill, unknown> = {
+/** By station name (`plan` is the planner). */
+export const noopAnswers: Record<string, unknown> = {
   'classify-intent': { intent: 'order_status', confidence: 0.99, alternatives: [] },
   'extract-entities': { orderIds: [], amounts: [], dates: [], emails: [], phones: [] },
   'assess-risk': { level: 'low', reasons: [] },
@@ -26,7 +26,7 @@ export function createNoopProvider(): ModelProvider {
   return {
     kind: 'local',
     generate(request: ProviderRequest): Promise<ProviderResponse> {
-      const json = noopAnswers[request.skill ?? 'plan'];
+      const json = noopAnswers[request.schemaName] ?? noopAnswers.plan;
       const confidence = (json as { confidence?: number }).confidence;
       return Promise.resolve({
         json,
@@ -51,5 +51,5 @@ export function createNoopGateway(): ConveyorModelGateway {
 /** The prompt a station builds, as the activity builds it, so in-process calls do the same work. */
 export function stationCall(station: ModelStation, input: unknown, modelId: string) {
   const prompt = station.prompt(input);
-  return { modelId, station: station.name, skill: station.skill, input, system: prompt.system, prompt: prompt.user, schema: station.output };
+  return { modelId, station: station.name, input, system: prompt.system, prompt: prompt.user, schema: station.output };
 }

@@ -154,7 +154,7 @@ export async function decideItem(
       const outcome = await gateway.call({
         modelId: decision.model.id,
         station: station.name,
-        skill: station.skill,
+        ...(station.local ? { local: station.local } : {}),
         input,
         system: prompt.system,
         prompt: prompt.user,

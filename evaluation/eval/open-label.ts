@@ -60,13 +60,13 @@ export function createOpenLabelLocalProvider(fallback: ModelProvider = createLoc
   return {
     kind: 'local',
     generate(request: ProviderRequest): Promise<ProviderResponse> {
-      if (request.skill !== CLASSIFY_INTENT) return fallback.generate(request);
+      if (request.schemaName !== CLASSIFY_INTENT) return fallback.generate(request);
       try {
         request.signal?.throwIfAborted();
         const model = savedModelOf(request.model);
         if (!model) return fallback.generate(request);
         const parsed = ticketTextInputSchema.safeParse(request.input);
-        if (!parsed.success) throw new InvalidLocalInputError(`input of skill ${request.skill}: text: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+        if (!parsed.success) throw new InvalidLocalInputError(`input of station ${request.schemaName}: text: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
         const { output, confidence } = classifyWithSavedModel(model.saved, parsed.data.text);
         const text = JSON.stringify(output);
         return Promise.resolve({

@@ -45,7 +45,7 @@ export async function replayOutcomes(recorded: RecordedBenchmark, dataDir: strin
   const provider = createReplayProvider({ dataDir });
   const models = { weak: routellmReplayModel('weak', recorded.csvFiles), strong: routellmReplayModel('strong', recorded.csvFiles) };
   const replayCall = async (model: ModelSpec, prompt: string): Promise<ReplayedCall> => {
-    const response = await provider.generate({ model, skill: 'plan', input: { prompt }, system: '', prompt, jsonSchema: {}, schemaName: 'replay', temperature: 0 });
+    const response = await provider.generate({ model, input: { prompt }, system: '', prompt, jsonSchema: {}, schemaName: 'replay', temperature: 0 });
     const usage = response.usage ?? { inputTokens: 0, outputTokens: 0 };
     return { correct: replayOutputSchema.parse(response.json).correct, usage, costUsd: costUsd(model, usage) };
   };

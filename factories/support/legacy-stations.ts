@@ -4,10 +4,9 @@
  * finish and replay jobs started on that workflow type, and for the tools that still read it.
  */
 import { z } from 'zod';
-import type { LocalSkill } from '../../domain/models';
 import type { Tier } from '../../domain/models';
 import { scoreConfidence } from '../../factory/confidence';
-import type { AnyStation } from '../../factory/define';
+import type { AnyStation, AnyLocalAnswer } from '../../factory/define';
 import { act, actionSensitivity, highRiskStakes } from './actions';
 import { proposedActionSchema, type ProposedAction } from './schemas';
 import { supportStations } from './stations';
@@ -30,7 +29,8 @@ export interface ModelStation {
   kind: 'model';
   name: string;
   description: string;
-  skill: LocalSkill;
+  /** How it answers offline (the definition's `local`). */
+  local?: AnyLocalAnswer;
   input: z.ZodType;
   output: z.ZodType;
   defaultTier: Tier;
@@ -60,7 +60,7 @@ function modelStationOf(station: AnyStation): ModelStation {
     kind: 'model',
     name: station.name,
     description: station.description,
-    skill: (station.local as { model: LocalSkill }).model,
+    ...(station.local ? { local: station.local as AnyLocalAnswer } : {}),
     input: station.input,
     output: station.output,
     defaultTier: station.defaultTier,

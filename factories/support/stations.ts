@@ -20,6 +20,7 @@ import {
   transcriptInputSchema,
   writeActionDocumentInputSchema,
 } from './schemas';
+import { actionDocumentTemplate, actionRules, callInfoRules, entityRules, intentClassifier, relevanceClassifier, replyTemplates, riskRules } from './offline';
 
 const json = (value: unknown) => JSON.stringify(value, null, 2);
 
@@ -32,7 +33,7 @@ export const classifyIntent = defineStation({
   confidenceThreshold: 0.7,
   confidence: { from: 'field', field: 'confidence' },
   maxOutputTokens: 120,
-  local: { model: 'classify-intent' },
+  local: intentClassifier,
   learnable: { label: 'intent', text: 'text' },
   prompt: (input) => ({
     system: `You classify customer-support tickets. Answer with JSON: the intent (one of ${supportIntents.join(', ')}), your confidence in [0,1] and up to 5 alternatives with probabilities.`,
@@ -49,7 +50,7 @@ export const extractEntities = defineStation({
   confidenceThreshold: 0.5,
   confidence: { from: 'model', otherwise: 0.9 },
   maxOutputTokens: 300,
-  local: { model: 'extract-entities' },
+  local: entityRules,
   prompt: (input) => ({
     system:
       'Extract entities from the customer-support ticket as JSON: orderIds, amounts ({value, currency as ISO 4217}), dates (YYYY-MM-DD), emails, phones. Empty arrays when absent.',
@@ -66,7 +67,7 @@ export const assessRisk = defineStation({
   confidenceThreshold: 0.5,
   confidence: { from: 'model', otherwise: 0.8 },
   maxOutputTokens: 200,
-  local: { model: 'assess-risk' },
+  local: riskRules,
   prompt: (input) => ({
     system: 'Rate the business risk of handling this support ticket automatically: level low, medium or high, with short reasons. Answer as JSON.',
     user: json(input),
@@ -82,7 +83,7 @@ export const draftReply = defineStation({
   confidenceThreshold: 0.5,
   confidence: { from: 'model', otherwise: 0.8 },
   maxOutputTokens: 500,
-  local: { model: 'draft-reply' },
+  local: replyTemplates,
   prompt: (input) => ({
     system: 'Draft a short, friendly, accurate reply to the customer. Answer as JSON with subject and body. Promise nothing the entities do not support.',
     user: json(input),
@@ -98,7 +99,7 @@ export const proposeAction = defineStation({
   confidenceThreshold: 0.5,
   confidence: { from: 'model', otherwise: 0.8 },
   maxOutputTokens: 300,
-  local: { model: 'propose-action' },
+  local: actionRules,
   prompt: (input) => ({
     system:
       'Propose the one business action that resolves the ticket: refund (with orderId and amountUsd), cancel-order, close-account, send-message (with message) or none, and the reason. Answer as JSON.',
@@ -115,7 +116,7 @@ export const checkRelevance = defineStation({
   confidenceThreshold: 0.6,
   confidence: { from: 'field', field: 'confidence' },
   maxOutputTokens: 60,
-  local: { model: 'check-relevance' },
+  local: relevanceClassifier,
   learnable: { label: 'relevant', text: 'transcript', booleanLabels: { true: 'relevant', false: 'irrelevant' } },
   prompt: (input) => ({
     system: 'Decide whether this call transcript contains business information that needs follow-up. Answer as JSON: relevant (boolean), confidence in [0,1].',
@@ -132,7 +133,7 @@ export const extractCallInfo = defineStation({
   confidenceThreshold: 0.5,
   confidence: { from: 'model', otherwise: 0.8 },
   maxOutputTokens: 600,
-  local: { model: 'extract-call-info' },
+  local: callInfoRules,
   prompt: (input) => ({
     system: 'Extract from the call transcript as JSON: customer, painPoints, nextSteps, competitors, budgetUsd.',
     user: input.transcript,
@@ -148,7 +149,7 @@ export const writeActionDocument = defineStation({
   confidenceThreshold: 0.5,
   confidence: { from: 'model', otherwise: 0.8 },
   maxOutputTokens: 1200,
-  local: { model: 'write-action-document' },
+  local: actionDocumentTemplate,
   prompt: (input) => ({
     system: 'Write the action document for the account team as JSON: title, summary, actionItems (at least one).',
     user: json(input),

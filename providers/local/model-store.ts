@@ -1,19 +1,17 @@
 /**
- * Where the provider's classifiers come from: the default intent and relevance models are trained from
- * the project's demo data (data/demo) on first use — under a second — and kept in memory; when a model
- * directory is configured they are also saved there and reloaded while the demo data is unchanged.
+ * Where the provider's classifiers come from: a station's classifier (`localClassifier` in its
+ * definition) is trained from the labelled file it names on first use, per tier, and kept in memory;
+ * when a model directory is configured it is also saved there and reloaded while the file is unchanged.
  * A ModelSpec may instead name a saved model file, loaded once and reloaded when the file changes.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { trainClassifier, type LabelledText, type TextClassifier } from './classifier';
-import { loadLabelledFile, repositoryRoot } from './dataset';
+import { loadLabelledFile } from './dataset';
 import { loadClassifier, modelVersionOf, saveClassifier } from './model-file';
 import { classifierPresets, type ModelSize } from './tiers';
-import { InvalidModelFileError } from './errors';
-
-export type ClassifierTask = 'intent' | 'relevance';
+import { InvalidModelFileError, InvalidTrainingDataError } from './errors';
 
 export interface LoadedClassifier {
   model: TextClassifier;
@@ -22,11 +20,11 @@ export interface LoadedClassifier {
   version: string;
 }
 
-export const demoDataDir = path.join(repositoryRoot, 'data', 'demo');
-export const demoDataFiles: Record<ClassifierTask, string> = {
-  intent: path.join(demoDataDir, 'support-intents.csv'),
-  relevance: path.join(demoDataDir, 'call-snippets.csv'),
-};
+/** What a default model is trained from: its name (the task) and its labelled file. */
+export interface ClassifierSource {
+  name: string;
+  trainingFile: string;
+}
 
 /** Trains a classifier of the given size with that tier's features and training settings. */
 export function trainSizedClassifier(examples: readonly LabelledText[], size: ModelSize, seed?: number): TextClassifier {
@@ -35,17 +33,18 @@ export function trainSizedClassifier(examples: readonly LabelledText[], size: Mo
 }
 
 export class ClassifierStore {
-  private readonly defaults = new Map<string, LoadedClassifier>();
+  private readonly defaults = new Map<string, { dataFile: string; loaded: LoadedClassifier }>();
   private readonly fromFiles = new Map<string, { modifiedMs: number; loaded: LoadedClassifier }>();
 
   constructor(private readonly modelDir?: string) {}
 
-  defaultModel(task: ClassifierTask, size: ModelSize): LoadedClassifier {
-    const key = `${task}-${size}`;
+  defaultModel(source: ClassifierSource, size: ModelSize): LoadedClassifier {
+    const dataFile = path.resolve(source.trainingFile);
+    const key = `${source.name}-${size}`;
     const cached = this.defaults.get(key);
-    if (cached) return cached;
+    if (cached && cached.dataFile === dataFile) return cached.loaded;
+    if (!existsSync(dataFile)) throw new InvalidTrainingDataError(`classifier "${source.name}": its training file ${dataFile} does not exist`);
 
-    const dataFile = demoDataFiles[task];
     const dataHash = createHash('sha256')
       .update(readFileSync(dataFile))
       .update(JSON.stringify(classifierPresets[size]))
@@ -65,10 +64,10 @@ export class ClassifierStore {
     if (!model) {
       const examples = loadLabelledFile(dataFile);
       model = trainSizedClassifier(examples, size);
-      if (savedPath) saveClassifier(savedPath, model, task, { dataFile: path.relative(repositoryRoot, dataFile), dataHash, examples: examples.length, size });
+      if (savedPath) saveClassifier(savedPath, model, source.name, { dataFile, dataHash, examples: examples.length, size });
     }
-    const loaded = { model, task, version: modelVersionOf(task, model) };
-    this.defaults.set(key, loaded);
+    const loaded = { model, task: source.name, version: modelVersionOf(source.name, model) };
+    this.defaults.set(key, { dataFile, loaded });
     return loaded;
   }
 

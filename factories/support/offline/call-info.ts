@@ -4,7 +4,7 @@
  * speaker labels ("Rep: …", "Dana: …"); lines spoken by the seller are not mined for pain points or
  * for the customer's introduction.
  */
-import type { ExtractCallInfoOutput } from '../../factories/support/schemas';
+import type { ExtractCallInfoOutput } from '../schemas';
 import { findAmounts } from './entities';
 import { approximateUsd } from './currency';
 

@@ -3,7 +3,7 @@
  * A refund needs both an order id and an amount; without them the proposal is to ask the customer.
  * A ticket with a legal threat gets no automated action at all: a person should answer it.
  */
-import type { ProposedAction, SupportIntent, ExtractEntitiesOutput, AssessRiskOutput, DraftReplyOutput } from '../../factories/support/schemas';
+import type { ProposedAction, SupportIntent, ExtractEntitiesOutput, AssessRiskOutput, DraftReplyOutput } from '../schemas';
 import { approximateUsd } from './currency';
 
 export interface ActionProposal {

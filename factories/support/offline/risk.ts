@@ -3,7 +3,7 @@
  * (legal threats, chargebacks, fraud, safety, regulators, public complaints, anger). Every rule that
  * fires adds a reason; the level is the highest level among the fired rules.
  */
-import type { AssessRiskOutput, SupportIntent, ExtractEntitiesOutput } from '../../factories/support/schemas';
+import type { AssessRiskOutput, SupportIntent, ExtractEntitiesOutput } from '../schemas';
 import { approximateUsd } from './currency';
 
 type RiskLevel = AssessRiskOutput['level'];

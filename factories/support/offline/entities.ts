@@ -4,7 +4,7 @@
  * order and blank out what they matched, so an order number is not also read as a phone number and a
  * date is not also read as an amount. Results are listed in the order they appear in the text.
  */
-import type { ExtractEntitiesOutput } from '../../factories/support/schemas';
+import type { ExtractEntitiesOutput } from '../schemas';
 import { currencyCodes, currencySymbols, currencyWords, type Money } from './currency';
 
 interface Found<T> {

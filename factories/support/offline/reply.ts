@@ -2,7 +2,7 @@
  * Reply drafting from one template per intent, with slots for the customer's name, the order id and
  * the amount. When a template needs an order id the ticket did not give, the reply asks for it instead.
  */
-import type { DraftReplyOutput, ExtractEntitiesOutput, SupportIntent } from '../../factories/support/schemas';
+import type { DraftReplyOutput, ExtractEntitiesOutput, SupportIntent } from '../schemas';
 import type { Money } from './currency';
 
 interface ReplySlots {

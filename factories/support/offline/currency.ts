@@ -3,7 +3,7 @@
  * USD rates. The rates only feed risk thresholds and refund proposals (which a person approves); they
  * are deliberately static so the same ticket always gets the same decision.
  */
-import type { ExtractEntitiesOutput } from '../../factories/support/schemas';
+import type { ExtractEntitiesOutput } from '../schemas';
 
 export type Money = ExtractEntitiesOutput['amounts'][number];
 

@@ -3,7 +3,7 @@
  * a short summary of who, what hurts, who else is in the picture and the budget, and action items
  * (the agreed next steps, plus follow-ups the info calls for).
  */
-import type { ActionDocument, ExtractCallInfoOutput } from '../../factories/support/schemas';
+import type { ActionDocument, ExtractCallInfoOutput } from '../schemas';
 
 export interface WrittenDocument {
   document: ActionDocument;
