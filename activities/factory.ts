@@ -10,6 +10,7 @@ import { validateFactoryJob } from '../factory';
 import { scoreConfidence } from '../factory/confidence';
 import type { AnyStation, Factory, JobView, AnyLocalAnswer, Sensitivity } from '../factory/define';
 import { actionFacts, snapshotJobType, stationFacts, type ActionFacts, type JobDefinition, type StationFacts } from '../factory/snapshot';
+import { labelFrom } from '../domain/learnable';
 import { recipePlanSchema } from '../domain/recipe';
 import type { LiveModels } from '../learning/live';
 import type { ModelGateway } from '../providers/gateway-types';
@@ -88,14 +89,21 @@ function normalizeSensitivity(value: Sensitivity): ProposalAssessment['sensitivi
   return { reason: value.reason, approvals: value.approvals === 2 ? 2 : 1 };
 }
 
-/** How the activities answer a factory station: its prompt and schema, and how it answers offline. */
+/**
+ * How the activities answer a factory station: its prompt and schema, how it answers offline, and —
+ * for a learnable station answered by a classifier that reads a model file — how the learning registry
+ * takes part (the label under `learnable`, the classifier's `modelFileOption`).
+ */
 export function answerableStation(station: AnyStation): AnswerableStation {
-  const local = station.local;
+  const local = station.local as AnyLocalAnswer | undefined;
+  const learnable = station.learnable;
+  const modelFileOption = typeof local === 'object' ? local.modelFileOption : undefined;
   return {
     name: station.name,
     prompt: (input) => station.prompt(input),
     output: station.output,
-    ...(local !== undefined ? { local: local as AnyLocalAnswer } : {}),
+    ...(local !== undefined ? { local } : {}),
+    ...(learnable && modelFileOption ? { learning: { labelOf: (output: unknown) => labelFrom(learnable, output), modelFileOption } } : {}),
   };
 }
 

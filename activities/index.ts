@@ -18,7 +18,6 @@ import type { ModelGateway } from '../providers/gateway-types';
 import { UnsupportedSkillError } from '../providers/local/errors';
 import type { AnyLocalAnswer } from '../factory/define';
 import type { z } from 'zod';
-import { isLearnableStation, labelOf } from '../domain/learnable';
 import type { LiveModels } from '../learning/live';
 import { runScheduledEvaluation } from './evaluation';
 import type { Outbox } from './outbox';
@@ -73,6 +72,12 @@ export interface AnswerableStation {
   output: z.ZodType;
   /** How it answers offline (the definition's `local`). */
   local?: AnyLocalAnswer;
+  /**
+   * How the learning registry takes part (canary split, shadow): the label of an answer, and the
+   * registry model option that loads a trained model file. Only learnable stations answered by a
+   * classifier have it.
+   */
+  learning?: { labelOf(output: unknown): string | undefined; modelFileOption: string };
 }
 
 /**
@@ -95,10 +100,11 @@ export async function answerStation(
       cache,
     });
   // Only learnable stations consult the learning registry; other calls skip the lookup.
-  const model = live && isLearnableStation(station.name) ? gateway.models().find((spec) => spec.id === request.modelId) : undefined;
-  const learning = live?.applies(station.name, model) ? live : undefined;
+  const learnable = station.learning;
+  const model = live && learnable ? gateway.models().find((spec) => spec.id === request.modelId) : undefined;
+  const learning = learnable && live?.applies(model) ? live : undefined;
   // One item, one model: the canary split hashes the job and step, so retries and escalations agree.
-  const serving = learning?.serving(station.name, model!, `${request.jobId}:${request.stepId}`);
+  const serving = learnable && learning?.serving(station.name, learnable.modelFileOption, `${request.jobId}:${request.stepId}`);
   let outcome;
   try {
     outcome = await call(serving?.modelOptions);
@@ -116,9 +122,9 @@ export async function answerStation(
     modelId: outcome.modelId,
     modelVersion: outcome.modelVersion,
   };
-  if (!learning) return result;
+  if (!learning || !learnable) return result;
   const observed: NonNullable<ModelCallResult['live']> = {};
-  const servedLabel = labelOf(station.name, outcome.output);
+  const servedLabel = learnable.labelOf(outcome.output);
   if (serving && serving.choice.role !== 'current') {
     observed.servedAs = serving.choice.role;
     // Both sides of the split are observed: the stable version's agreement is the canary's baseline.
@@ -126,12 +132,12 @@ export async function answerStation(
       learning.record(serving.choice.role, { station: station.name, version: serving.choice.version, jobId: request.jobId, stepId: request.stepId, candidateLabel: servedLabel });
     }
   }
-  const shadow = learning.shadow(station.name);
+  const shadow = learning.shadow(station.name, learnable.modelFileOption);
   if (shadow) {
     // The shadow answers the same input and is only recorded: a failing shadow never fails the step.
     try {
       const answer = await call(shadow.modelOptions, { enabled: false });
-      const label = labelOf(station.name, answer.output);
+      const label = learnable.labelOf(answer.output);
       if (label !== undefined) {
         learning.record('shadow', { station: station.name, version: shadow.version, jobId: request.jobId, stepId: request.stepId, candidateLabel: label });
         observed.shadow = { version: shadow.version, label };

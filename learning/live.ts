@@ -9,7 +9,6 @@
  */
 import fs from 'node:fs';
 import type { ModelSpec } from '../domain/models';
-import { isLearnableStation, learnableStations } from '../domain/learnable';
 import { superviseCanary, type CanaryDecision } from './canary';
 import { ModelRegistry, type ServingChoice } from './model-registry';
 import { defaultObservationStoreFile, ObservationStore, type ObservationRole, type SettleObservation } from './observations';
@@ -35,9 +34,9 @@ export class LiveModels {
     return this.store ?? (this.ownStore ??= new ObservationStore(defaultObservationStoreFile(this.dataDir)));
   }
 
-  /** Whether the registry has a say in this call: a learnable station's small local model. */
-  applies(station: string, model: ModelSpec | undefined): model is ModelSpec {
-    return model !== undefined && isLearnableStation(station) && model.provider === 'local' && model.tier === 'small';
+  /** Whether the registry has a say in a learnable station's call to this model: only its small local model's. */
+  applies(model: ModelSpec | undefined): model is ModelSpec {
+    return model !== undefined && model.provider === 'local' && model.tier === 'small';
   }
 
   registry(station: string): { registry: ModelRegistry; state: RegistryState } {
@@ -53,17 +52,20 @@ export class LiveModels {
     return entry;
   }
 
-  /** The serving choice for the item, with the model options that load it (undefined: the worker's default model). */
-  serving(station: string, model: ModelSpec, itemKey: string): { choice: ServingChoice; modelOptions: Record<string, unknown> } | undefined {
+  /**
+   * The serving choice for the item, with the model options that load it (undefined: the worker's
+   * default model); `modelFileOption` is the option the station's classifier reads a model file from.
+   */
+  serving(station: string, modelFileOption: string, itemKey: string): { choice: ServingChoice; modelOptions: Record<string, unknown> } | undefined {
     const { registry, state } = this.registry(station);
     const choice = registry.servingFor(itemKey, state);
-    return choice ? { choice, modelOptions: { [learnableStations[station]!]: choice.file } } : undefined;
+    return choice ? { choice, modelOptions: { [modelFileOption]: choice.file } } : undefined;
   }
 
-  shadow(station: string): { version: string; modelOptions: Record<string, unknown> } | undefined {
+  shadow(station: string, modelFileOption: string): { version: string; modelOptions: Record<string, unknown> } | undefined {
     const { registry, state } = this.registry(station);
     const shadow = registry.shadowOf(state);
-    return shadow ? { version: shadow.version, modelOptions: { [learnableStations[station]!]: shadow.file } } : undefined;
+    return shadow ? { version: shadow.version, modelOptions: { [modelFileOption]: shadow.file } } : undefined;
   }
 
   record(role: ObservationRole, observation: { station: string; version: string; jobId: string; stepId: string; candidateLabel: string }): void {

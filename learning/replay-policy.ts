@@ -9,9 +9,10 @@
  */
 import { z } from 'zod';
 import type { JobRecord, LedgerEntry } from '../domain/job';
-import { labelOf } from '../domain/learnable';
+import { labelFrom } from '../domain/learnable';
 import { tiers, tierSchema, type Tier } from '../domain/models';
 import { stations } from '../factories/support/legacy-stations';
+import { supportStations } from '../factories/support/stations';
 
 export const replayPolicySchema = z
   .object({
@@ -81,8 +82,9 @@ const tierRank = (tier: Tier) => tiers.indexOf(tier);
 
 /** Classification answers agree when their labels do (confidences differ between models); others when equal. */
 function sameAnswer(station: string, a: unknown, b: unknown): boolean {
-  const label = labelOf(station, a);
-  return label !== undefined ? label === labelOf(station, b) : JSON.stringify(a) === JSON.stringify(b);
+  const learnable = supportStations.find((candidate) => candidate.name === station)?.learnable;
+  const label = labelFrom(learnable, a);
+  return label !== undefined ? label === labelFrom(learnable, b) : JSON.stringify(a) === JSON.stringify(b);
 }
 
 function thresholdOf(station: string, policy: ReplayPolicy): number {

@@ -40,7 +40,7 @@ import {
   ConveyorTopTier,
   type JobStatus,
 } from '../domain/search-attributes';
-import { labelOf } from '../domain/learnable';
+import { labelOf } from './learnable';
 import { screeningSensitivity, timeoutVerdict, type ScreeningResult } from '../domain/screening';
 import { proposedActionSchema, type ProposedAction } from '../factories/support/schemas';
 import { stakesSensitivity, stationByName, stationCatalogue, type ActionStation, type ModelStation } from '../factories/support/legacy-stations';

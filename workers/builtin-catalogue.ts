@@ -3,12 +3,15 @@
  * planner lists them, and its job types), from the support factory's legacy views.
  */
 import { stationCall, type StationCatalogue } from '../activities';
+import { answerableStation } from '../activities/factory';
+import { supportFactory } from '../factories/support';
 import { jobTypeByName } from '../factories/support/legacy-job-types';
 import { modelStation, stationCatalogue } from '../factories/support/legacy-stations';
 import type { ModelGateway } from '../providers/gateway-types';
 
 export const builtinCatalogue: StationCatalogue = {
-  station: (name) => modelStation(name),
+  // modelStation refuses a name that is not a model station of the first workflow's catalogue.
+  station: (name) => answerableStation(supportFactory.stations.get(modelStation(name).name)!),
   planStations: stationCatalogue,
   jobType: (name) => jobTypeByName(name),
 };
@@ -16,5 +19,5 @@ export const builtinCatalogue: StationCatalogue = {
 /** One schema-valid answer of a built-in station by name (policy replay, benchmarks). */
 export function callBuiltinStation(gateway: ModelGateway, request: { station: string; modelId: string; input: unknown; signal?: AbortSignal }) {
   const { station, ...rest } = request;
-  return stationCall(gateway, modelStation(station), rest);
+  return stationCall(gateway, builtinCatalogue.station(station), rest);
 }
