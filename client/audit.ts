@@ -47,7 +47,7 @@ function link(previous: string, content: unknown, key: string | undefined): stri
 export function auditRecordsOf(record: JobRecord, key?: string): AuditRecord[] {
   const drafts: Draft[] = [];
   // What a step acted on: a station step's input wires, an action step's proposal wires (factory jobs).
-  const outputsBefore = (step: string) => {
+  const stepWiresHash = (step: string) => {
     const planned = record.plan.steps.find((s) => s.id === step) as { inputs?: unknown; proposal?: unknown } | undefined;
     return sha256(planned?.inputs ?? planned?.proposal ?? null);
   };
@@ -59,7 +59,7 @@ export function auditRecordsOf(record: JobRecord, key?: string): AuditRecord[] {
       kind: kind === 'action' ? 'routing' : kind,
       actor: decision.kind === 'plan' ? (decision.modelId ?? 'recipe') : decision.kind === 'screening' ? 'screening' : decision.kind === 'canary' ? 'canary-monitor' : 'router',
       detail: `${decision.kind}: ${decision.reason}${decision.modelId ? ` [${decision.modelId}]` : ''}`,
-      beforeHash: decision.kind === 'plan' ? sha256(null) : outputsBefore(decision.stepId),
+      beforeHash: decision.kind === 'plan' ? sha256(null) : stepWiresHash(decision.stepId),
       afterHash: decision.kind === 'plan' ? sha256(record.plan) : sha256(decision),
     });
   }
@@ -73,7 +73,7 @@ export function auditRecordsOf(record: JobRecord, key?: string): AuditRecord[] {
         `${entry.station} call ${entry.call} on ${entry.modelId}${entry.modelVersion ? ` ${entry.modelVersion}` : ''}${entry.servedAs ? ` as ${entry.servedAs}` : ''} (${entry.tier}): ` +
         `${entry.outcome}, $${entry.costUsd}, confidence ${entry.confidence ?? 'n/a'}${entry.escalationReason ? `, ${entry.escalationReason}` : ''}` +
         `${entry.shadow ? `; shadow ${entry.shadow.version} answered ${entry.shadow.label} (not used)` : ''}`,
-      beforeHash: outputsBefore(entry.stepId),
+      beforeHash: stepWiresHash(entry.stepId),
       afterHash: sha256(entry.outcome === 'accepted' ? (record.outputs[entry.stepId] ?? null) : entry),
     });
   }

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { canonicalJson, sha256Hex } from '../domain/hash';
 import { UnknownJobTypeError } from '../domain/job';
 import type { Tier } from '../domain/models';
-import { DEFINITION_API_VERSION, type AnyAction, type AnyStation, type ConfidenceRule, type Factory, type LearnableField, type RecipeStep } from './define';
+import { DEFINITION_API_VERSION, type AnyAction, type AnyStation, type ConfidenceRule, type Factory, type JobPolicySpec, type LearnableField, type RecipeStep } from './define';
 import { objectShape, requiredFields } from './validate';
 
 export type JsonSchema = Record<string, unknown>;
@@ -128,6 +128,11 @@ export function resolvePolicy(factory: Factory, jobTypeName: string): ResolvedJo
     const settings = factory.actions.get(name)?.settings;
     actions[name] = settings ? settings.parse(policy.actions?.[name]) : (policy.actions?.[name] ?? {});
   }
+  return resolvePolicySpec(policy, actions);
+}
+
+/** A policy spec with every default filled in; `actions` are the settings already checked against each action's schema. */
+export function resolvePolicySpec(policy: JobPolicySpec, actions: Record<string, unknown>): ResolvedJobPolicy {
   return {
     planner: policy.planner ?? 'recipe',
     budgetUsd: policy.budgetUsd,

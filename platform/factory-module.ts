@@ -1,13 +1,13 @@
 /**
  * Loads a team's factory from its module: a .ts or .js file whose default export, or export named
  * `factory`, is what `defineFactory` returned. A broken factory throws at import (defineFactory checks
- * it), so its problems come back as data; a module that fails to load or exports no factory is an error
+ * it), so its problems come back as data, and so do the problems of a factory checked again here; a module that fails to load or exports no factory is an error
  * naming the file and what it exported.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { isFactory, type Factory, type FactoryProblem } from '../factory';
+import { checkFactory, isFactory, type Factory, type FactoryProblem } from '../factory';
 
 export class FactoryModuleError extends Error {
   override readonly name = 'FactoryModuleError';
@@ -37,6 +37,15 @@ function describeExports(exported: unknown): string {
 const looksLikeSpec = (value: unknown) =>
   value !== null && typeof value === 'object' && Array.isArray((value as { stations?: unknown }).stations) && Array.isArray((value as { jobTypes?: unknown }).jobTypes);
 
+/**
+ * Checked again: a module may hold a factory that did not come through this copy's defineFactory (an
+ * installed package's own copy of the definition API, an older version of it).
+ */
+function checked(factory: Factory): LoadedFactory {
+  const problems = checkFactory({ name: factory.name, version: factory.version, stations: [...factory.stations.values()], actions: [...factory.actions.values()], jobTypes: [...factory.jobTypes.values()] });
+  return problems.length > 0 ? { problems } : { factory };
+}
+
 /** `modulePath` is resolved against `cwd`; TypeScript modules load when tsx is registered (the CLI and worker run under it). */
 export function loadFactoryModule(modulePath: string, cwd = process.cwd()): LoadedFactory {
   const file = path.resolve(cwd, modulePath);
@@ -50,7 +59,7 @@ export function loadFactoryModule(modulePath: string, cwd = process.cwd()): Load
     throw new FactoryModuleError(`${modulePath} failed to load: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
   }
   const record = exported !== null && typeof exported === 'object' ? (exported as Record<string, unknown>) : {};
-  for (const candidate of [record.default, record.factory, exported]) if (isFactory(candidate)) return { factory: candidate };
+  for (const candidate of [record.default, record.factory, exported]) if (isFactory(candidate)) return checked(candidate);
   const spec = [record.default, record.factory].some(looksLikeSpec) ? ' (it looks like the object defineFactory takes: export defineFactory({ … }) instead)' : '';
   throw new FactoryModuleError(
     `${modulePath} exports no factory: expected a default export or an export named "factory" made with defineFactory${spec}; it exports ${describeExports(exported)}`,

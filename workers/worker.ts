@@ -10,7 +10,7 @@ import { createActivities } from '../activities';
 import { builtinCatalogue } from './builtin-catalogue';
 import { createFactoryActivities } from '../activities/factory';
 import type { Factory } from '../factory/define';
-import { checkFactory, FactoryDefinitionError } from '../factory/validate';
+import { FactoryDefinitionError } from '../factory/validate';
 import { loadFactoryModule } from '../platform/factory-module';
 import { supportFactory } from '../factories/support';
 import { Outbox } from '../activities/outbox';
@@ -113,8 +113,6 @@ export function factoryFromSettings(settings: ConveyorSettings, modulePath = set
   if (!modulePath) return supportFactory;
   const loaded = loadFactoryModule(modulePath);
   if (loaded.problems) throw new FactoryDefinitionError(loaded.problems);
-  const problems = checkFactory({ ...loaded.factory, stations: [...loaded.factory.stations.values()], actions: [...loaded.factory.actions.values()], jobTypes: [...loaded.factory.jobTypes.values()] });
-  if (problems.length > 0) throw new FactoryDefinitionError(problems);
   return loaded.factory;
 }
 

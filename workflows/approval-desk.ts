@@ -9,10 +9,10 @@
 import { ApplicationFailure, condition } from '@temporalio/workflow';
 import { proposalHashOf, refusalFor, type ApprovalKind, type Decision, type PendingApproval } from '../domain/approvals';
 import { timeoutVerdict } from '../domain/screening';
-import type { ResolvedApprovalPolicy } from '../factory/snapshot';
+import type { ResolvedApprovalPolicy, ResolvedJobPolicy } from '../factory/snapshot';
 import { registerDecideHandlers, verifySignedDecision } from './decide-handlers';
 import type { JobRecorder } from './job-record';
-import { roundUsd } from './proxies';
+import { definitions, roundUsd } from './proxies';
 
 /** A rejection ends the job as `rejected` (not failed): thrown by the step that asked, caught by the job. */
 export class JobRejected extends Error {
@@ -49,6 +49,45 @@ export interface ApprovalDeskOptions {
   assessRevision(approval: PendingApproval, proposal: Record<string, unknown>): Promise<RevisionVerdict>;
   /** Approvals an action needs beyond its own sensitivity rule (two-person actions of the policy). */
   minimumApprovals(approval: PendingApproval): 1 | 2;
+}
+
+/**
+ * The desk of a job on a factory (a recipe job, or a team's own workflow using the primitives): the
+ * policy's approval rules, an edited proposal assessed by the factory's definition in an activity (its
+ * sensitivity seeing the job's input and earlier outputs), and the policy's two-person actions.
+ */
+export function factoryDesk(options: {
+  recorder: JobRecorder;
+  /** The policy in force (read when needed: a job knows it once its definition is loaded). */
+  policy(): ResolvedJobPolicy;
+  /** The job's input, as the action's sensitivity rule sees it. */
+  input: unknown;
+  requestedBy?: string | undefined;
+  checkApproval: ApprovalDeskOptions['checkApproval'];
+}): ApprovalDesk {
+  const { recorder } = options;
+  const policy = () => options.policy();
+  return new ApprovalDesk({
+    recorder,
+    policy: () => policy().approval,
+    ...(options.requestedBy !== undefined ? { requestedBy: options.requestedBy } : {}),
+    checkApproval: options.checkApproval,
+    assessRevision: async (approval, proposal) =>
+      definitions.assessProposal.executeWithOptions({ summary: `assess edited ${approval.station} proposal` }, [
+        {
+          jobId: recorder.identity.jobId,
+          jobType: recorder.identity.jobType,
+          stepId: approval.stepId,
+          action: approval.station,
+          proposal,
+          settings: policy().actions[approval.station],
+          input: options.input,
+          outputs: { ...recorder.outputs },
+          confidences: { ...recorder.confidences },
+        },
+      ]),
+    minimumApprovals: (approval) => (approval.kind === 'action' && policy().approval.twoPersonActions.includes(approval.station) ? 2 : 1),
+  });
 }
 
 export class ApprovalDesk {

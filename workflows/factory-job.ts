@@ -11,7 +11,7 @@ import { JobBudget } from '../domain/budget';
 import { InvalidJobInputError, jobRequestSchema, type JobRequest, type JobResult } from '../domain/job';
 import { isActionStep, isFanOut, orderSteps, planProblemText, recipeProblems, resolveRecipeWire, stepDependencies, DEFAULT_FAN_OUT_CONCURRENCY, type RecipeFacts, type RecipeStep } from '../domain/recipe';
 import type { JobDefinition, ResolvedJobPolicy } from '../factory/snapshot';
-import { ApprovalDesk, JobRejected } from './approval-desk';
+import { factoryDesk, JobRejected } from './approval-desk';
 import { loadReviewerKeys } from './decide-handlers';
 import { JobRecorder } from './job-record';
 import { asJobFailure, definitions, engine, failureSummary, models } from './proxies';
@@ -67,16 +67,12 @@ export async function factoryJobWorkflow(rawRequest: JobRequest): Promise<JobRes
   // Known once the definition is loaded; the handlers registered before read them when a decision comes.
   const known: { policy?: ResolvedJobPolicy; runner?: StepRunner } = {};
   const recorder = new JobRecorder({ jobId: request.id, jobType: request.type, ...(request.batchId ? { batchId: request.batchId } : {}) }, new JobBudget(0));
-  const desk = new ApprovalDesk({
+  const desk = factoryDesk({
     recorder,
-    policy: () => known.policy!.approval,
+    policy: () => known.policy!,
+    input: request.input,
     requestedBy: request.requestedBy,
     checkApproval: (approval, merged) => (known.runner ? known.runner.checkApproval(approval, merged) : 'the job is not ready for decisions yet'),
-    assessRevision: async (approval, proposal) =>
-      definitions.assessProposal.executeWithOptions({ summary: `assess edited ${approval.station} proposal` }, [
-        { jobId: request.id, jobType: request.type, stepId: approval.stepId, action: approval.station, proposal, settings: known.policy!.actions[approval.station], input: request.input, outputs: { ...recorder.outputs }, confidences: { ...recorder.confidences } },
-      ]),
-    minimumApprovals: (approval) => (approval.kind === 'action' && known.policy!.approval.twoPersonActions.includes(approval.station) ? 2 : 1),
   });
   recorder.registerQueries();
   desk.registerHandlers();

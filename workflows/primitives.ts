@@ -14,8 +14,8 @@ import { workflowInfo } from '@temporalio/workflow';
 import { JobBudget } from '../domain/budget';
 import type { JobRecord } from '../domain/job';
 import type { ApprovalPolicySpec } from '../factory/define';
-import type { ResolvedJobPolicy } from '../factory/snapshot';
-import { ApprovalDesk, JobRejected } from './approval-desk';
+import { resolvePolicySpec, type ResolvedJobPolicy } from '../factory/snapshot';
+import { factoryDesk, JobRejected, type ApprovalDesk } from './approval-desk';
 import { loadReviewerKeys } from './decide-handlers';
 import { JobRecorder } from './job-record';
 import { definitions, engine } from './proxies';
@@ -56,30 +56,7 @@ const RUN = Symbol.for('conveyor.primitives.run');
 type WithRun = { [RUN]?: ConveyorRun };
 
 function policyOf(options: ConveyorOptions): ResolvedJobPolicy {
-  const approval = options.approval;
-  return {
-    planner: 'recipe',
-    budgetUsd: options.budgetUsd ?? 1,
-    overBudget: options.overBudget ?? 'fail',
-    confidenceThresholds: { ...options.confidenceThresholds },
-    longInputChars: options.longInputChars ?? 4000,
-    approval: {
-      reviewers: [...approval.reviewers],
-      escalationReviewers: [...(approval.escalationReviewers ?? [])],
-      timeoutMs: approval.timeoutMs,
-      onTimeout: approval.onTimeout,
-      allowSelfApproval: approval.allowSelfApproval ?? false,
-      twoPersonActions: [...(approval.twoPersonActions ?? [])],
-      editorApproves: approval.editorApproves ?? false,
-      reviewerKeys: { ...approval.reviewerKeys },
-    },
-    actions: { ...options.actions },
-    bounds: {
-      maxBudgetUsd: options.bounds?.maxBudgetUsd ?? (options.budgetUsd ?? 1) * 10,
-      maxProposalChars: options.bounds?.maxProposalChars ?? 16_000,
-      maxNumbers: { ...options.bounds?.maxNumbers },
-    },
-  };
+  return resolvePolicySpec({ ...options, planner: 'recipe', budgetUsd: options.budgetUsd ?? 1 }, { ...options.actions });
 }
 
 /** Sets Conveyor up in this workflow: the record, the approval desk and its handlers. Call it once, first. */
@@ -90,16 +67,7 @@ export function useConveyor(options: ConveyorOptions): void {
   const policy = policyOf(options);
   const recorder = new JobRecorder({ jobId: options.jobId ?? info.workflowId, jobType: options.jobType ?? info.workflowType, searchAttributes: options.searchAttributes ?? false }, new JobBudget(policy.budgetUsd));
   let runner: StepRunner | undefined;
-  const desk = new ApprovalDesk({
-    recorder,
-    policy: () => policy.approval,
-    checkApproval: (approval, merged) => (runner ? runner.checkApproval(approval, merged) : undefined),
-    assessRevision: async (approval, proposal) =>
-      definitions.assessProposal.executeWithOptions({ summary: `assess edited ${approval.station} proposal` }, [
-        { jobId: recorder.identity.jobId, jobType: recorder.identity.jobType, stepId: approval.stepId, action: approval.station, proposal, settings: policy.actions[approval.station], input: {}, outputs: { ...recorder.outputs }, confidences: { ...recorder.confidences } },
-      ]),
-    minimumApprovals: (approval) => (approval.kind === 'action' && policy.approval.twoPersonActions.includes(approval.station) ? 2 : 1),
-  });
+  const desk = factoryDesk({ recorder, policy: () => policy, input: {}, checkApproval: (approval, merged) => (runner ? runner.checkApproval(approval, merged) : undefined) });
   recorder.registerQueries();
   desk.registerHandlers();
   const run: ConveyorRun = { recorder, desk, policy, steps: 0 };
