@@ -86,6 +86,29 @@ export interface PendingItem {
   kind: PendingApproval['kind'];
 }
 
+/** gRPC codes a server returns while it is overloaded or restarting: a wait for a result outlives them. */
+const TRANSIENT_GRPC_CODES = new Set([4 /* DEADLINE_EXCEEDED */, 8 /* RESOURCE_EXHAUSTED */, 14 /* UNAVAILABLE */]);
+
+/**
+ * Waits for a run's result through a server's transient errors: a long poll for a closed run's history
+ * can fail with UNAVAILABLE on a loaded server (seen on the dev server as SQLite "interrupted") after
+ * the SDK's own retries, though the run goes on. Gives up after `patienceMs` of failures in a row.
+ */
+export async function waitThroughOutages<T>(wait: () => Promise<T>, patienceMs = 120_000): Promise<T> {
+  let failingSince: number | undefined;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await wait();
+    } catch (error) {
+      const code = error instanceof ServiceError ? (error.cause as { code?: unknown } | undefined)?.code : undefined;
+      if (typeof code !== 'number' || !TRANSIENT_GRPC_CODES.has(code)) throw error;
+      failingSince ??= Date.now();
+      if (Date.now() - failingSince > patienceMs) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 250 * 2 ** Math.min(attempt, 5))));
+    }
+  }
+}
+
 export class ConveyorClient {
   constructor(
     readonly temporal: Client,
@@ -219,12 +242,12 @@ export class ConveyorClient {
   /** Waits for a job's result. */
   async getResult(jobId: string): Promise<JobResult> {
     await this.describe(jobId);
-    return this.jobHandle(jobId).result();
+    return waitThroughOutages(() => this.jobHandle(jobId).result());
   }
 
   async getBatchResult(batchId: string): Promise<BatchResult> {
     await this.describe(batchId);
-    return this.temporal.workflow.getHandle<typeof batchWorkflow>(batchId).result();
+    return waitThroughOutages(() => this.temporal.workflow.getHandle<typeof batchWorkflow>(batchId).result());
   }
 
   async getStatus(jobId: string): Promise<JobStatusView> {
