@@ -43,7 +43,23 @@ const looksLikeSpec = (value: unknown) =>
  */
 function checked(factory: Factory): LoadedFactory {
   const problems = checkFactory({ name: factory.name, version: factory.version, stations: [...factory.stations.values()], actions: [...factory.actions.values()], jobTypes: [...factory.jobTypes.values()] });
-  return problems.length > 0 ? { problems } : { factory };
+  const all = [...problems, ...trainingFileProblems(factory)];
+  return all.length > 0 ? { problems: all } : { factory };
+}
+
+/**
+ * What the definition check cannot see without the file system: each offline classifier's training
+ * file must exist and be a file, or the station could not answer offline. Checked when a worker starts
+ * and by `conveyor factory check`.
+ */
+export function trainingFileProblems(factory: Factory): FactoryProblem[] {
+  return [...factory.stations.values()].flatMap((station) => {
+    const local = station.local;
+    if (local === undefined || typeof local === 'function') return [];
+    const stat = fs.statSync(local.trainingFile, { throwIfNoEntry: false });
+    if (stat?.isFile()) return [];
+    return [{ definition: `station "${station.name}"`, field: 'local.trainingFile', message: `${path.resolve(local.trainingFile)} ${stat ? 'is not a file' : 'does not exist'}` }];
+  });
 }
 
 /** `modulePath` is resolved against `cwd`; TypeScript modules load when tsx is registered (the CLI and worker run under it). */

@@ -4,6 +4,9 @@
  * exactly the problems listed (definition, field, message). Snapshots are deterministic and name what
  * changed: data changes the hash, code (a prompt) only the declared version does.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -26,6 +29,10 @@ import {
   type StationSpec,
 } from '../factory';
 import { supportFactory } from '../factories/support';
+import { Outbox } from '../activities/outbox';
+import { trainingFileProblems } from '../platform/factory-module';
+import { createModelGateway } from '../providers/gateway';
+import { conveyorActivities } from '../workers/worker';
 
 // ---- the valid test factory: a city's non-emergency hotline -------------------------------------
 
@@ -397,5 +404,23 @@ describe('snapshotJobType', () => {
     const declared = snapshot({ version: '1.1.0', categorize: { prompt: (input) => ({ system: 'Classify the report.', user: input.report }) } });
     expect(declared.version).toMatch(/^1\.1\.0\+[0-9a-f]{12}$/);
     expect(declared.version).not.toBe(base.version);
+  });
+});
+
+describe('training files, checked where the files are (worker start, `conveyor factory check`)', () => {
+  it('names an offline classifier whose training file is missing, and no worker gets its activities', () => {
+    const missing = path.join(os.tmpdir(), `conveyor-no-such-reports-${process.pid}.csv`);
+    const factory = defineFactory(hotline({ categorize: { local: localClassifier({ ...categorizeClassifier, trainingFile: missing }) } }));
+    const problem = { definition: 'station "categorize"', field: 'local.trainingFile', message: `${missing} does not exist` };
+    expect(trainingFileProblems(factory)).toEqual([problem]);
+    expect(trainingFileProblems(supportFactory)).toEqual([]);
+    const outbox = new Outbox(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'conveyor-outbox-')), 'outbox.sqlite'));
+    try {
+      expect(() => conveyorActivities({ factory, gateway: createModelGateway({ cache: null, env: {} }), outbox })).toThrow(
+        expect.objectContaining({ name: 'FactoryDefinitionError', problems: [problem] }) as Error,
+      );
+    } finally {
+      outbox.close();
+    }
   });
 });

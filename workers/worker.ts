@@ -11,7 +11,7 @@ import { builtinCatalogue } from './builtin-catalogue';
 import { createFactoryActivities } from '../activities/factory';
 import type { Factory } from '../factory/define';
 import { FactoryDefinitionError } from '../factory/validate';
-import { loadFactoryModule } from '../platform/factory-module';
+import { loadFactoryModule, trainingFileProblems } from '../platform/factory-module';
 import { supportFactory } from '../factories/support';
 import { Outbox } from '../activities/outbox';
 import { createReviewerKeyActivities } from '../activities/reviewer-keys';
@@ -93,6 +93,8 @@ export interface ConveyorActivityOptions {
  * `Worker.create({ activities: { ...yourActivities, ...conveyorActivities({ factory, gateway, outbox }) } })`.
  */
 export function conveyorActivities(options: ConveyorActivityOptions) {
+  const missing = trainingFileProblems(options.factory);
+  if (missing.length > 0) throw new FactoryDefinitionError(missing);
   const settings = loadSettings();
   const dataDir = options.dataDir ?? settings.dataDir;
   // The learning registry's promoted, canary and shadow models serve the small tier of learnable stations.
