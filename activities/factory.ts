@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { InvalidJobInputError } from '../domain/job';
 import { validateFactoryJob } from '../factory';
 import { scoreConfidence } from '../factory/confidence';
-import type { AnyStation, Factory, JobView, AnyLocalAnswer, Sensitivity } from '../factory/define';
+import type { AnyStation, Factory, JobView, Sensitivity } from '../factory/define';
 import { actionFacts, snapshotJobType, stationFacts, type ActionFacts, type JobDefinition, type StationFacts } from '../factory/snapshot';
 import { labelFrom } from '../domain/learnable';
 import { recipePlanSchema } from '../domain/recipe';
@@ -95,7 +95,7 @@ function normalizeSensitivity(value: Sensitivity): ProposalAssessment['sensitivi
  * takes part (the label under `learnable`, the classifier's `modelFileOption`).
  */
 export function answerableStation(station: AnyStation): AnswerableStation {
-  const local = station.local as AnyLocalAnswer | undefined;
+  const local = station.local;
   const learnable = station.learnable;
   const modelFileOption = typeof local === 'object' ? local.modelFileOption : undefined;
   return {

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { supportFactory } from '../factories/support';
 import { formatProblem, snapshotJobType, type Factory, type FactoryProblem, type JobDefinition } from '../factory';
-import { FactoryModuleError, loadFactoryModule } from '../platform/factory-module';
+import { FactoryModuleError, loadFactoryModule, trainingFileProblems } from '../platform/factory-module';
 import type { CommandOutput } from './eval';
 import { table, usd } from './output';
 
@@ -21,10 +21,10 @@ const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ?
 
 /** The factory, or the problems that kept it from being defined. */
 function load(modulePath: string | undefined): { label: string; factory?: Factory; problems: readonly FactoryProblem[] } {
-  if (modulePath === undefined) return { label: 'the built-in support factory', factory: supportFactory, problems: [] };
+  if (modulePath === undefined) return { label: 'the built-in support factory', factory: supportFactory, problems: trainingFileProblems(supportFactory) };
   const loaded = loadFactoryModule(modulePath);
   if (loaded.problems) return { label: modulePath, problems: loaded.problems };
-  return { label: modulePath, factory: loaded.factory, problems: [] };
+  return { label: modulePath, factory: loaded.factory, problems: trainingFileProblems(loaded.factory) };
 }
 
 /** What `factory show --json` prints: the snapshots' facts, one list per kind. */

@@ -1,7 +1,8 @@
 /**
  * Loads a team's factory from its module: a .ts or .js file whose default export, or export named
  * `factory`, is what `defineFactory` returned. A broken factory throws at import (defineFactory checks
- * it), so its problems come back as data, and so do the problems of a factory checked again here; a module that fails to load or exports no factory is an error
+ * it), so its problems come back as data, and so do the problems of a factory checked again here;
+ * training files are checked apart (`trainingFileProblems`), by `conveyor factory check` and the worker; a module that fails to load or exports no factory is an error
  * naming the file and what it exported.
  */
 import fs from 'node:fs';
@@ -43,14 +44,13 @@ const looksLikeSpec = (value: unknown) =>
  */
 function checked(factory: Factory): LoadedFactory {
   const problems = checkFactory({ name: factory.name, version: factory.version, stations: [...factory.stations.values()], actions: [...factory.actions.values()], jobTypes: [...factory.jobTypes.values()] });
-  const all = [...problems, ...trainingFileProblems(factory)];
-  return all.length > 0 ? { problems: all } : { factory };
+  return problems.length > 0 ? { problems } : { factory };
 }
 
 /**
  * What the definition check cannot see without the file system: each offline classifier's training
- * file must exist and be a file, or the station could not answer offline. Checked when a worker starts
- * and by `conveyor factory check`.
+ * file must exist and be a file, or the station could not answer offline. Checked when a worker's
+ * activities are made (`conveyorActivities`) and by `conveyor factory check`, of any factory.
  */
 export function trainingFileProblems(factory: Factory): FactoryProblem[] {
   return [...factory.stations.values()].flatMap((station) => {

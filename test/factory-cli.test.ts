@@ -9,6 +9,7 @@ import { supportFactory } from '../factories/support';
 import { snapshotJobType } from '../factory';
 import { factory as podcastFactory } from './fixtures/factories/podcast';
 import { conveyor, conveyorBin, repoRoot, runProcess } from './support/cli';
+import { missingTrainingFile } from './fixtures/factories/missing-training';
 
 const env: NodeJS.ProcessEnv = { ...process.env };
 delete env.NODE_OPTIONS;
@@ -42,6 +43,15 @@ describe('conveyor factory check', () => {
       'station "find-moments" → confidenceThreshold: must be a number in [0, 1]; got 1.2',
       'job type "clip-episode" → recipe.steps[1].station: unknown station "write-captions" (stations: find-moments, write-caption)',
       "job type \"clip-episode\" → policy.approval.reviewers: must list at least one reviewer (who may approve this job type's sensitive steps)",
+    ]);
+  });
+
+  it('exits 2 naming an offline classifier whose training file is missing, though the definition is valid', async () => {
+    const result = await conveyor(['factory', 'check', `${fixtures}/missing-training.ts`], env);
+    expect(result.code).toBe(2);
+    expect(lines(result.stderr)).toEqual([
+      `conveyor factory check: ${fixtures}/missing-training.ts: the factory has 1 problem:`,
+      `station "write-caption" → local.trainingFile: ${missingTrainingFile} does not exist`,
     ]);
   });
 

@@ -60,7 +60,7 @@ function modelStationOf(station: AnyStation): ModelStation {
     kind: 'model',
     name: station.name,
     description: station.description,
-    ...(station.local ? { local: station.local as AnyLocalAnswer } : {}),
+    ...(station.local ? { local: station.local } : {}),
     input: station.input,
     output: station.output,
     defaultTier: station.defaultTier,
