@@ -79,10 +79,11 @@ export interface PolicyReplayReport {
 
 const defaultThresholds = new Map(stations.flatMap((station) => (station.kind === 'model' ? [[station.name, station.confidenceThreshold] as const] : [])));
 const tierRank = (tier: Tier) => tiers.indexOf(tier);
+const learnableFields = new Map(supportStations.map((station) => [station.name, station.learnable] as const));
 
 /** Classification answers agree when their labels do (confidences differ between models); others when equal. */
 function sameAnswer(station: string, a: unknown, b: unknown): boolean {
-  const learnable = supportStations.find((candidate) => candidate.name === station)?.learnable;
+  const learnable = learnableFields.get(station);
   const label = labelFrom(learnable, a);
   return label !== undefined ? label === labelFrom(learnable, b) : JSON.stringify(a) === JSON.stringify(b);
 }
