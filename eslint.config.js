@@ -111,7 +111,7 @@ const readsVariablesFromGivenEnvironment = [
   'platform/temporal-cli.ts', // TEMPORAL_CLI_PATH
   'learning/example-repository.ts', // CONVEYOR_EXAMPLES_REDIS_URL
   'learning/evaluate.ts', // CONVEYOR_MODELS_FILE, handed to loadRegistry
-  'evaluation/eval/open-label.ts', // CONVEYOR_MODELS_FILE, handed to loadRegistry
+  'evaluation/eval/serving.ts', // CONVEYOR_MODELS_FILE, handed to loadRegistry
 ];
 
 module.exports = tseslint.config(

@@ -3,9 +3,15 @@
  * workflows) and returns its headline figures for the workflow to compare with the baseline.
  */
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { runEvaluation } from '../evaluation/eval/run';
+import { EvaluationTargetError } from '../evaluation/eval/target';
+import type { Factory } from '../factory/define';
 
 export interface ScheduledEvaluationRequest {
+  /** The learnable classifier station evaluated, and the job type whose policy decides it (defaults: see evaluationTarget). */
+  station?: string;
+  jobType?: string;
   dataset?: 'banking77' | 'clinc150' | 'bitext-customer-support';
   dataFile?: string;
   modelFile?: string;
@@ -34,10 +40,32 @@ export function modelAccuracyOf(curve: readonly { threshold: number; accuracyOnC
   return everyItem.accuracyOnCovered;
 }
 
-export async function runScheduledEvaluation(request: ScheduledEvaluationRequest): Promise<ScheduledEvaluationResult> {
+/** The scheduled evaluation's activity, for the worker's factory. */
+export function createEvaluationActivities(deps: { factory: Factory }) {
+  return {
+    runScheduledEvaluation: (request: ScheduledEvaluationRequest) => runScheduledEvaluation(deps.factory, request),
+  };
+}
+
+export type EvaluationActivities = ReturnType<typeof createEvaluationActivities>;
+
+export async function runScheduledEvaluation(factory: Factory, request: ScheduledEvaluationRequest): Promise<ScheduledEvaluationResult> {
   const heartbeat = setInterval(() => Context.current().heartbeat(), 10_000);
   try {
-    const run = await runEvaluation({ dataset: request.dataset, dataFile: request.dataFile, modelFile: request.modelFile, limit: request.limit, threshold: request.threshold });
+    const run = await runEvaluation({
+      factory,
+      station: request.station,
+      jobType: request.jobType,
+      dataset: request.dataset,
+      dataFile: request.dataFile,
+      modelFile: request.modelFile,
+      limit: request.limit,
+      threshold: request.threshold,
+    }).catch((error: unknown) => {
+      // The factory has no such station or job type: retrying cannot help.
+      if (error instanceof EvaluationTargetError) throw ApplicationFailure.create({ type: error.name, message: error.message, nonRetryable: true });
+      throw error;
+    });
     return {
       n: run.report.n,
       modelAccuracy: modelAccuracyOf(run.report.curve),

@@ -19,7 +19,6 @@ import { UnsupportedSkillError } from '../providers/local/errors';
 import type { AnyLocalAnswer } from '../factory/define';
 import type { z } from 'zod';
 import type { LiveModels } from '../learning/live';
-import { runScheduledEvaluation } from './evaluation';
 import type { Outbox } from './outbox';
 import type { ActionReceipt, ActionRequest, ModelCallRequest, ModelCallResult, PlanRequest, PlanResult } from './types';
 
@@ -202,7 +201,6 @@ export async function askPlanner(gateway: ModelGateway, request: PlannerRequest,
 
 export function createActivities({ gateway, outbox, catalogue, live, log = (message) => console.warn(message) }: ActivityDependencies) {
   return {
-    runScheduledEvaluation,
 
     async loadModelCatalog(): Promise<ModelSpec[]> {
       return gateway.models();

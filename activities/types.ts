@@ -1,7 +1,6 @@
 /**
  * The plain-data shapes of activity inputs and outputs (what crosses into workflow history).
  */
-import type { ProposedAction } from '../factories/support/schemas';
 import type { Usage } from '../domain/models';
 
 export interface ModelCallRequest {
@@ -45,10 +44,11 @@ export interface PlanResult {
   modelId: string;
 }
 
+/** The first job workflow's action (legacy/): its proposal, as plain JSON, goes to the outbox as it is. */
 export interface ActionRequest {
   jobId: string;
   stepId: string;
-  action: ProposedAction;
+  action: Record<string, unknown>;
   approvedBy: string[];
 }
 

@@ -24,6 +24,8 @@ import { resolveSharedDataDir } from '../providers/local/dataset';
 import { createSeededRandom, shuffleInPlace } from '../providers/local/prng';
 import type { LabelledText } from '../providers/local/classifier';
 import { decideWithModel } from '../learning/evaluate';
+import { evaluationTarget } from '../evaluation/eval/target';
+import { supportFactory } from '../factories/support';
 import { ExampleStore } from '../learning/example-store';
 import { ModelRegistry } from '../learning/model-registry';
 import { curateRun, evaluateCandidate, trainCandidate } from '../learning/pipeline';
@@ -110,6 +112,7 @@ async function main(): Promise<void> {
     reviewers: ['sim-reviewer'],
     seed,
   });
+  const target = evaluationTarget(supportFactory, { station: STATION });
   const store = new ExampleStore(path.join(dataDir, 'examples.sqlite'));
   const registry = new ModelRegistry(dataDir, STATION);
   const reviewRandom = createSeededRandom(seed ^ 0x2545f491);
@@ -119,8 +122,9 @@ async function main(): Promise<void> {
   const distill = async (round: number): Promise<{ report: DistillReport; trainMs: number }> => {
     const runId = `sim-round-${round}`;
     const curated = curateRun({ settings, runId, dataDir, collected: store.examples(settings.station) });
-    const candidate = trainCandidate({ station: STATION, trainFile: curated.trainFile, runDir: curated.runDir, size: settings.size, seed: settings.seed });
+    const candidate = trainCandidate({ target, trainFile: curated.trainFile, runDir: curated.runDir, size: settings.size, seed: settings.seed });
     const report = await evaluateCandidate({
+      target,
       settings,
       runId,
       runDir: curated.runDir,
@@ -141,7 +145,7 @@ async function main(): Promise<void> {
     if (round > 0) {
       if (!serving) throw new Error('no model was promoted in the bootstrap round');
       const items = arriving.slice((round - 1) * roundSize, round * roundSize);
-      const decisions = await decideWithModel(serving.file, items);
+      const decisions = await decideWithModel(target, serving.file, items);
       const threshold = serving.threshold ?? Number.POSITIVE_INFINITY;
       const collected: CollectExampleRequest[] = [];
       let spotChecked = 0;

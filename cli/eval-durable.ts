@@ -1,7 +1,7 @@
 /**
  * Durable evaluation, the `--durable` half of `conveyor eval`: the same items run through the factory
- * on Temporal as `triage` jobs (one batch, bounded concurrency), on a worker whose small tier is the
- * model under evaluation, and each job's recorded decisions — the ledger, and the small model's answer
+ * on Temporal as jobs of the target's job type (one batch, bounded concurrency), on a worker whose small
+ * tier is the model under evaluation, and each job's recorded decisions — the ledger, and the station's answer
  * from the callModel activity result in the workflow history — become per-item decisions comparable
  * with the offline run's. It starts a worker and a client, so it lives with the composition roots, and
  * reaches evaluation/eval/run.ts as the `durable` option.
@@ -14,13 +14,13 @@ import { ConveyorClient } from '../client';
 import type { ModelCallRequest, ModelCallResult } from '../activities/types';
 import { Outbox } from '../activities/outbox';
 import type { JobRequest, JobResult } from '../domain/job';
-import { itemDecision, TRIAGE, type FinalStop, type ItemDecision, type StepSettings, type TierCall } from '../evaluation/eval/offline';
-import { CLASSIFY_INTENT, createOpenLabelLocalProvider, evaluationRegistry, withOpenIntentLabels, type OpenIntentOutput } from '../evaluation/eval/open-label';
+import { itemDecision, type FinalStop, type ItemDecision, type StepSettings, type TierCall } from '../evaluation/eval/offline';
+import { evaluationGateway, evaluationRegistry } from '../evaluation/eval/serving';
+import { jobInputOf, labelOfAnswer, type EvaluationTarget } from '../evaluation/eval/target';
 import type { DurableEvaluator } from '../evaluation/eval/run';
 import { connectWorkerConnection } from '../platform/connection';
 import { ensureTemporal } from '../platform/embedded-server';
 import type { LabelledText } from '../providers/local/classifier';
-import { createModelGateway } from '../providers/gateway';
 import type { ModelGateway } from '../providers/gateway-types';
 import { createConveyorWorker } from '../workers/worker';
 
@@ -31,11 +31,13 @@ export interface EvaluationWorker {
 }
 
 /**
- * A Conveyor worker (the real workflows and activities) whose gateway serves the evaluation registry:
- * the small tier runs `modelFile` through the open-label adapter, the other tiers are as configured.
- * No cache: every job must call its models, as the offline run does.
+ * A Conveyor worker (the real workflows and activities) running the target's factory — its station
+ * opened to the model's labels (see withModelLabels) — with a gateway serving the evaluation registry:
+ * the small tier runs `modelFile`, the other tiers are as configured. No cache: every job must call
+ * its models, as the offline run does.
  */
 export async function startEvaluationWorker(options: {
+  target: EvaluationTarget;
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
@@ -44,16 +46,11 @@ export async function startEvaluationWorker(options: {
   workflowBundle?: WorkflowBundleWithSourceMap;
   env?: NodeJS.ProcessEnv;
 }): Promise<EvaluationWorker> {
-  const gateway = withOpenIntentLabels(
-    createModelGateway({
-      registry: evaluationRegistry(options.modelFile, options.env),
-      providers: { local: createOpenLabelLocalProvider() },
-      cache: null,
-      env: options.env,
-    }),
-  );
+  const env = options.env ?? process.env;
+  const gateway = evaluationGateway(evaluationRegistry(options.modelFile, env), env);
   const outbox = new Outbox(options.outboxFile);
   const worker = await createConveyorWorker({
+    factory: options.target.factory,
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
@@ -84,20 +81,21 @@ export function evaluationOutboxFile(dataDir: string): string {
  */
 const EVAL_APPROVAL_TIMEOUT_MS = 1;
 
-export function triageJobs(items: readonly LabelledText[], runId: string, threshold: number): JobRequest[] {
+/** One job of the target's job type per item, with the evaluation's threshold for its station. */
+export function evaluationJobs(target: EvaluationTarget, items: readonly LabelledText[], runId: string, threshold: number): JobRequest[] {
   return items.map((item, index) => ({
     id: `${runId}-${index}`,
-    type: TRIAGE,
-    input: { text: item.text },
+    type: target.jobType.name,
+    input: jobInputOf(target, item.text),
     requestedBy: 'conveyor-eval',
-    policy: { confidenceThresholds: { [CLASSIFY_INTENT]: threshold }, approvalTimeoutMs: EVAL_APPROVAL_TIMEOUT_MS },
+    policy: { confidenceThresholds: { [target.station.name]: threshold }, approvalTimeoutMs: EVAL_APPROVAL_TIMEOUT_MS },
   }));
 }
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
-/** The small model's (and every tier's) label per call number, from the model-call activity results in the history (callStation; callModel on the first job workflow). */
-export function modelAnswersFromHistory(events: readonly HistoryEvent[]): Map<number, string> {
+/** The target station's label per call number (every tier's), from the model-call activity results in the history (callStation; callModel on the first job workflow). */
+export function modelAnswersFromHistory(target: EvaluationTarget, events: readonly HistoryEvent[]): Map<number, string> {
   const callOfScheduledEvent = new Map<string, number>();
   const labels = new Map<number, string>();
   for (const event of events) {
@@ -105,7 +103,7 @@ export function modelAnswersFromHistory(events: readonly HistoryEvent[]): Map<nu
     if ((scheduled?.activityType?.name === 'callStation' || scheduled?.activityType?.name === 'callModel') && event.eventId != null) {
       const payload = scheduled.input?.payloads?.[0];
       const request = payload ? defaultPayloadConverter.fromPayload<ModelCallRequest>(payload) : undefined;
-      if (request?.station === CLASSIFY_INTENT) callOfScheduledEvent.set(String(event.eventId), request.call);
+      if (request?.station === target.station.name) callOfScheduledEvent.set(String(event.eventId), request.call);
     }
     const completed = event.activityTaskCompletedEventAttributes;
     if (completed?.scheduledEventId != null) {
@@ -113,7 +111,8 @@ export function modelAnswersFromHistory(events: readonly HistoryEvent[]): Map<nu
       const payload = completed.result?.payloads?.[0];
       if (call === undefined || !payload) continue;
       const result = defaultPayloadConverter.fromPayload<ModelCallResult>(payload);
-      labels.set(call, (result.output as OpenIntentOutput).intent);
+      const label = labelOfAnswer(target, result.output);
+      if (label !== undefined) labels.set(call, label);
     }
   }
   return labels;
@@ -128,7 +127,7 @@ export function decisionFromJob(
   knownLabels: ReadonlySet<string>,
   settings: StepSettings,
 ): ItemDecision {
-  const ledger = (result?.ledger ?? []).filter((entry) => entry.station === CLASSIFY_INTENT).sort((a, b) => a.call - b.call);
+  const ledger = (result?.ledger ?? []).filter((entry) => entry.station === settings.target.station.name).sort((a, b) => a.call - b.call);
   const calls: TierCall[] = ledger.map((entry) => ({
     tier: entry.tier,
     modelId: entry.modelId,
@@ -183,13 +182,14 @@ export interface DurableRun {
   elapsedMs: number;
 }
 
-/** Runs every item as a triage job in one batch and reads back what the factory decided. */
+/** Runs every item as a job of the target's job type in one batch and reads back what the factory decided. */
 export async function evaluateDurably(options: DurableRunOptions): Promise<DurableRun> {
   const startedAt = Date.now();
   const { client, items, runId } = options;
-  const jobs = triageJobs(items, runId, options.settings.threshold);
+  const { target } = options.settings;
+  const jobs = evaluationJobs(target, items, runId, options.settings.threshold);
   await client.startBatch({ batchId: runId, jobs, concurrency: options.concurrency ?? 16 });
-  options.log?.(`started batch ${runId}: ${jobs.length} triage jobs on task queue ${client.taskQueue}`);
+  options.log?.(`started batch ${runId}: ${jobs.length} ${target.jobType.name} jobs on task queue ${client.taskQueue}`);
   const batch = await client.getBatchResult(runId);
   options.log?.(`batch ${runId} finished: ${batch.completed} completed, ${batch.rejected} ended at a person, ${batch.failed} failed`);
   const known = new Set(options.knownLabels);
@@ -202,7 +202,7 @@ export async function evaluateDurably(options: DurableRunOptions): Promise<Durab
       result = undefined;
     }
     const history = await handle.fetchHistory();
-    return decisionFromJob(items[index] as LabelledText, index, result, modelAnswersFromHistory(history.events ?? []), known, options.settings);
+    return decisionFromJob(items[index] as LabelledText, index, result, modelAnswersFromHistory(target, history.events ?? []), known, options.settings);
   });
   return { batchId: runId, decisions, elapsedMs: Date.now() - startedAt };
 }
@@ -213,6 +213,8 @@ export async function evaluateDurably(options: DurableRunOptions): Promise<Durab
  */
 export function durableEvaluator(options: { concurrency?: number; workflowBundle?: WorkflowBundleWithSourceMap } = {}): DurableEvaluator {
   return async ({ settings, env, model, items, stepSettings, log }) => {
+    // Refused before a worker starts: the items could not become jobs of the target's job type.
+    if (items.length > 0) jobInputOf(stepSettings.target, items[0]!.text);
     const runId = `eval-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 17)}-${Math.random().toString(36).slice(2, 6)}`;
     // A task queue of its own, so no other worker (with another small model) picks up these jobs.
     const taskQueue = `${settings.taskQueue}-${runId}`;
@@ -223,6 +225,7 @@ export function durableEvaluator(options: { concurrency?: number; workflowBundle
     try {
       log(options.workflowBundle ? 'starting an evaluation worker…' : 'bundling workflows and starting an evaluation worker…');
       evaluationWorker = await startEvaluationWorker({
+        target: stepSettings.target,
         connection,
         namespace: settings.namespace,
         taskQueue,
@@ -231,7 +234,7 @@ export function durableEvaluator(options: { concurrency?: number; workflowBundle
         workflowBundle: options.workflowBundle,
         env,
       });
-      client = await ConveyorClient.connect({ settings: { ...settings, taskQueue }, address: endpoint.address, uiUrl: endpoint.uiUrl });
+      client = await ConveyorClient.connect({ settings: { ...settings, taskQueue }, address: endpoint.address, uiUrl: endpoint.uiUrl, factory: stepSettings.target.factory });
       const run = await evaluateDurably({ client, items, knownLabels: model.labels, settings: stepSettings, runId, concurrency: options.concurrency, log });
       log(`durable run ${run.batchId}: ${run.decisions.length} jobs in ${(run.elapsedMs / 1000).toFixed(1)} s${client.uiLink(run.batchId) ? ` — ${client.uiLink(run.batchId)}` : ''}`);
       return run.decisions;

@@ -1,16 +1,22 @@
 /**
- * `conveyor eval`: measures a small intent model as the factory would use it — accuracy, coverage,
+ * `conveyor eval`: measures a small classifier as the factory would use it — accuracy, coverage,
  * escalations, cost and latency per item, and the threshold curve — on a shared dataset or a labelled
- * file, offline with the workflows' own routing code, and with --durable also as triage jobs on
- * Temporal (an in-process worker on the configured or embedded server), checking that both decide
- * every item alike. Bad input exits with code 2 and a message naming the problem.
+ * file, offline with the workflows' own routing code, and with --durable also as jobs on Temporal (an
+ * in-process worker on the configured or embedded server), checking that both decide every item alike.
+ * It measures one learnable classifier station of the factory (--factory, else CONVEYOR_FACTORY, else
+ * the built-in one; --station, else its first) under one job type's policy (--job-type, else one that
+ * runs the station alone). Bad input exits with code 2 and a message naming the problem.
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { modelAccuracyOf } from '../activities/evaluation';
 import { ConveyorClient } from '../client';
-import { datasetNames, EvalDataError, EvalModelError, isDatasetName, runEvaluation, type DatasetName, type EvaluationOptions, type EvaluationRun } from '../evaluation/eval';
+import { datasetNames, EvalDataError, EvalModelError, EvaluationTargetError, isDatasetName, runEvaluation, type DatasetName, type EvaluationOptions, type EvaluationRun } from '../evaluation/eval';
+import { FactoryDefinitionError } from '../factory/validate';
+import { FactoryModuleError } from '../platform/factory-module';
+import { loadSettings } from '../platform/settings';
 import { InvalidRegistryError } from '../providers/registry';
+import { factoryFromSettings } from '../workers/worker';
 import { durableEvaluator } from './eval-durable';
 import { runAsScript, table, usd } from './output';
 
@@ -21,11 +27,14 @@ export interface CommandOutput {
 
 const usage =
   'usage: conveyor eval (--dataset <banking77|clinc150|bitext-customer-support> | --data <file.csv|file.jsonl> [--text-column text] [--label-column label])\n' +
+  '                     [--factory <module>] [--station <name>] [--job-type <name>]\n' +
   '                     [--model <model-file>] [--threshold <0..1>] [--limit N] [--durable [--concurrency N]] [--out <dir>] [--json]\n' +
   '                     [--schedule <cron> [--schedule-id ID] [--baseline <accuracy>] [--tolerance 0.02]]';
 
 /** The evaluation's own options as flags give them, plus what only the command uses. */
-export interface EvalArguments extends Pick<EvaluationOptions, 'dataset' | 'dataFile' | 'textColumn' | 'labelColumn' | 'modelFile' | 'threshold' | 'limit' | 'outDir'> {
+export interface EvalArguments extends Pick<EvaluationOptions, 'station' | 'jobType' | 'dataset' | 'dataFile' | 'textColumn' | 'labelColumn' | 'modelFile' | 'threshold' | 'limit' | 'outDir'> {
+  /** The factory module (default: CONVEYOR_FACTORY, else the built-in factory). */
+  factoryModule?: string;
   durable: boolean;
   /** Jobs in flight at once in the durable run. */
   concurrency?: number;
@@ -43,6 +52,9 @@ export function parseEvalArguments(argv: string[]): { ok: true; value: EvalArgum
       options: {
         dataset: { type: 'string' },
         data: { type: 'string' },
+        factory: { type: 'string' },
+        station: { type: 'string' },
+        'job-type': { type: 'string' },
         'text-column': { type: 'string' },
         'label-column': { type: 'string' },
         model: { type: 'string' },
@@ -109,6 +121,9 @@ export function parseEvalArguments(argv: string[]): { ok: true; value: EvalArgum
   return {
     ok: true,
     value: {
+      factoryModule: text('factory'),
+      station: text('station'),
+      jobType: text('job-type'),
       dataset: dataset as DatasetName | undefined,
       dataFile,
       textColumn: text('text-column'),
@@ -132,6 +147,9 @@ export function evalJson(run: EvaluationRun): Record<string, unknown> {
   return {
     ...measures,
     dataset: context.dataset,
+    factory: context.factory,
+    station: context.station,
+    jobType: context.jobType,
     model: { file: run.model.file, labels: run.model.labels.length, trained: run.model.trained },
     ...(durable ? { durable: { ...durable.report, agreement: durable.agreement } } : {}),
     files: run.files,
@@ -141,7 +159,7 @@ export function evalJson(run: EvaluationRun): Record<string, unknown> {
 function printHuman(run: EvaluationRun, out: CommandOutput): void {
   const { report } = run;
   const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
-  out.stdout(`${report.context.dataset}: ${report.n} items, threshold ${report.threshold}, model ${run.model.file}`);
+  out.stdout(`${report.context.dataset}: ${report.n} items, station ${report.context.station} (job type ${report.context.jobType}), threshold ${report.threshold}, model ${run.model.file}`);
   out.stdout(
     table([
       { measure: 'accuracy (escalations assumed right)', value: percent(report.accuracy) },
@@ -170,18 +188,28 @@ export async function evalCommand(argv: string[], out: CommandOutput, env: NodeJ
     out.stderr(`conveyor eval: ${parsed.problem}\n${usage}`);
     return 2;
   }
-  const options = parsed.value;
+  const { factoryModule, ...options } = parsed.value;
   let run: EvaluationRun;
   try {
+    const settings = loadSettings(env);
+    const factory = factoryFromSettings(settings, factoryModule ?? settings.factoryModule);
     run = await runEvaluation({
       ...options,
+      factory,
       durable: options.durable ? durableEvaluator({ concurrency: options.concurrency }) : undefined,
       command: ['conveyor eval', ...argv].join(' '),
       env,
       log: (line) => out.stderr(line),
     });
   } catch (error) {
-    if (error instanceof EvalDataError || error instanceof EvalModelError || error instanceof InvalidRegistryError) {
+    if (
+      error instanceof EvalDataError ||
+      error instanceof EvalModelError ||
+      error instanceof EvaluationTargetError ||
+      error instanceof InvalidRegistryError ||
+      error instanceof FactoryDefinitionError ||
+      error instanceof FactoryModuleError
+    ) {
       out.stderr(`conveyor eval: ${error.message}`);
       return 2;
     }
@@ -195,6 +223,8 @@ export async function evalCommand(argv: string[], out: CommandOutput, env: NodeJ
     const client = await ConveyorClient.connect();
     try {
       await client.scheduleEvaluation(scheduleId, options.schedule.cron, {
+        station: run.report.context.station,
+        jobType: run.report.context.jobType,
         dataset: options.dataset,
         dataFile: options.dataFile && path.resolve(options.dataFile),
         modelFile: run.model.file,

@@ -7,7 +7,10 @@
 import { parseArgs } from 'node:util';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { ConveyorClient } from '../client';
+import { defaultLearnableStation, evaluationTarget } from '../evaluation/eval/target';
+import type { Factory } from '../factory/define';
 import { loadSettings } from '../platform/settings';
+import { factoryFromSettings } from '../workers/worker';
 import { distillWorkflow } from '../workflows/distill';
 import { ModelRegistry, ModelRegistryError } from '../learning/model-registry';
 import { defaultObservationStoreFile, ObservationStore } from '../learning/observations';
@@ -20,12 +23,20 @@ export interface CommandIo {
 }
 
 export const distillUsage =
-  'conveyor distill --golden FILE --reviewers A[,B…] [--station classify-intent] [--base FILE] [--text-column text] [--label-column label] ' +
+  'conveyor distill --golden FILE --reviewers A[,B…] [--station NAME] [--base FILE] [--text-column text] [--label-column label] ' +
   '[--target-accuracy 0.97] [--tolerance 0.01] [--approvals 1|2] [--approval-timeout-ms MS] [--size small|medium|large] [--requested-by NAME] ' +
   '[--shadow MIN_OBSERVATIONS [--shadow-gate 0.9] [--shadow-wait-ms MS]] [--canary-share 0.2 [--canary-gate 0.6] [--canary-min 20] [--canary-full 200]] [--id ID] [--wait] [--schedule CRON [--schedule-id ID]] [--json]';
-export const rollbackUsage = 'conveyor rollback [--station classify-intent] [--by NAME] [--reason TEXT] [--data-dir DIR] [--json]';
-export const modelsUsage = 'conveyor models [--station classify-intent] [--data-dir DIR] [--json]';
-export const shadowUsage = 'conveyor shadow (--version VERSION | --stop) [--station classify-intent] [--by NAME] [--data-dir DIR] [--json]';
+export const rollbackUsage = 'conveyor rollback [--station NAME] [--by NAME] [--reason TEXT] [--data-dir DIR] [--json]';
+export const modelsUsage = 'conveyor models [--station NAME] [--data-dir DIR] [--json]';
+export const shadowUsage = 'conveyor shadow (--version VERSION | --stop) [--station NAME] [--by NAME] [--data-dir DIR] [--json]';
+
+/**
+ * The station a learning command acts on: --station, else the first learnable classifier station of the
+ * factory the workers run (CONVEYOR_FACTORY, else the built-in one: classify-intent).
+ */
+function stationOf(given: string | undefined, env: NodeJS.ProcessEnv): string {
+  return given ?? defaultLearnableStation(factoryFromSettings(loadSettings(env)));
+}
 
 const numberFlag = (value: string | undefined, flag: string): number | undefined => {
   if (value === undefined) return undefined;
@@ -34,14 +45,15 @@ const numberFlag = (value: string | undefined, flag: string): number | undefined
   return parsed;
 };
 
-export async function distillCommand(argv: string[], io: CommandIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+/** `factory`: the factory the workers run (default: the module CONVEYOR_FACTORY names, else the built-in one). */
+export async function distillCommand(argv: string[], io: CommandIo, env: NodeJS.ProcessEnv = process.env, factory?: Factory): Promise<number> {
   let request: DistillRequest;
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
       args: argv,
       options: {
-        station: { type: 'string', default: 'classify-intent' },
+        station: { type: 'string' },
         base: { type: 'string' },
         golden: { type: 'string' },
         'text-column': { type: 'string' },
@@ -68,8 +80,10 @@ export async function distillCommand(argv: string[], io: CommandIo, env: NodeJS.
       },
     }));
     const approvals = numberFlag(values.approvals as string | undefined, '--approvals');
+    // The workers' factory must be able to train and judge the station (a learnable classifier).
+    const station = evaluationTarget(factory ?? factoryFromSettings(loadSettings(env)), { station: values.station as string | undefined }).station.name;
     request = {
-      station: values.station as string,
+      station,
       baseDataFile: values.base as string | undefined,
       goldenDataFile: values.golden as string,
       textColumn: values['text-column'] as string | undefined,
@@ -159,16 +173,17 @@ export function summaryOf(result: DistillResult): string {
 export async function rollbackCommand(argv: string[], io: CommandIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let values: { station: string; by?: string; reason?: string; 'data-dir'?: string; json?: boolean };
   try {
-    ({ values } = parseArgs({
+    const parsed = parseArgs({
       args: argv,
       options: {
-        station: { type: 'string', default: 'classify-intent' },
+        station: { type: 'string' },
         by: { type: 'string' },
         reason: { type: 'string' },
         'data-dir': { type: 'string' },
         json: { type: 'boolean' },
       },
-    }));
+    }).values;
+    values = { ...parsed, station: stationOf(parsed.station, env) };
   } catch (error) {
     io.stderr(`${(error as Error).message}\nusage: ${rollbackUsage}\n`);
     return 2;
@@ -203,7 +218,8 @@ function changeRegistry(io: CommandIo, json: boolean | undefined, change: () => 
 export function modelsCommand(argv: string[], io: CommandIo, env: NodeJS.ProcessEnv = process.env): number {
   let values: { station: string; 'data-dir'?: string; json?: boolean };
   try {
-    ({ values } = parseArgs({ args: argv, options: { station: { type: 'string', default: 'classify-intent' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' } } }));
+    const parsed = parseArgs({ args: argv, options: { station: { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' } } }).values;
+    values = { ...parsed, station: stationOf(parsed.station, env) };
   } catch (error) {
     io.stderr(`${(error as Error).message}\nusage: ${modelsUsage}\n`);
     return 2;
@@ -245,10 +261,11 @@ export function modelsCommand(argv: string[], io: CommandIo, env: NodeJS.Process
 export function shadowCommand(argv: string[], io: CommandIo, env: NodeJS.ProcessEnv = process.env): number {
   let values: { station: string; version?: string; stop?: boolean; by?: string; 'data-dir'?: string; json?: boolean };
   try {
-    ({ values } = parseArgs({
+    const parsed = parseArgs({
       args: argv,
-      options: { station: { type: 'string', default: 'classify-intent' }, version: { type: 'string' }, stop: { type: 'boolean' }, by: { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' } },
-    }));
+      options: { station: { type: 'string' }, version: { type: 'string' }, stop: { type: 'boolean' }, by: { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' } },
+    }).values;
+    values = { ...parsed, station: stationOf(parsed.station, env) };
     if ((values.version === undefined) === !values.stop) throw new Error('give either --version VERSION (start a shadow) or --stop');
   } catch (error) {
     io.stderr(`${(error as Error).message}\nusage: ${shadowUsage}\n`);

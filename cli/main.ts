@@ -59,7 +59,7 @@ const commandUsage: Record<string, string> = {
   pending: 'conveyor pending [--type T] [--json]',
   approve: 'conveyor approve <jobId> [--approval ID] [--by REVIEWER] [--comment C] [--edit JSON] [--key PEM] [--json]',
   reject: 'conveyor reject <jobId> [--approval ID] [--by REVIEWER] --reason R [--key PEM] [--json]',
-  eval: 'conveyor eval (--dataset banking77|clinc150|bitext-customer-support | --data FILE) [--model FILE] [--threshold T] [--limit N] [--durable] [--out DIR] [--json] [--schedule CRON [--schedule-id ID] [--baseline A] [--tolerance T]]',
+  eval: 'conveyor eval (--dataset banking77|clinc150|bitext-customer-support | --data FILE) [--factory MODULE] [--station NAME] [--job-type NAME] [--model FILE] [--threshold T] [--limit N] [--durable] [--out DIR] [--json] [--schedule CRON [--schedule-id ID] [--baseline A] [--tolerance T]]',
   report: 'conveyor report [--since 24h|7d|ISO] [--type T] [--task-queue Q] [--format md|json|html | --json] [--out FILE]',
   train: 'conveyor train --data FILE [--text-column text] [--label-column label] [--model-size small|medium|large] --out MODEL [--json]',
   audit: 'conveyor audit export [--since 24h|7d|ISO] [--type T] [--task-queue Q] [--out FILE]',

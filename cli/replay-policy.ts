@@ -8,24 +8,36 @@
 import { jobWorkflowTypeClause } from '../domain/search-attributes';
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { callBuiltinStation } from '../workers/builtin-catalogue';
+import { stationCall } from '../activities';
+import { answerableStation } from '../activities/factory';
 import { ConveyorClient } from '../client';
 import type { JobRequest, JobResult } from '../domain/job';
 import { tiers } from '../domain/models';
 import { resolveWire } from '../domain/plan';
 import { route } from '../domain/routing';
-import { modelStation } from '../factories/support/legacy-stations';
+import { scoreConfidence } from '../factory/confidence';
+import type { AnyStation, Factory } from '../factory/define';
+import { loadSettings } from '../platform/settings';
 import { replayPolicy, replayPolicySchema, replayPolicyWithCalls, type NewCallPort, type PolicyReplayReport, type ReplayPolicy } from '../learning/replay-policy';
 import { createModelGateway } from '../providers/gateway';
 import type { ModelGateway } from '../providers/gateway-types';
 import { table, usd } from './output';
 import { parseSince } from './report';
+import { factoryFromSettings } from '../workers/worker';
 
 const usage = 'usage: conveyor replay-policy --policy FILE [--since 24h|7d|ISO] [--type T] [--task-queue Q] [--no-calls | --max-calls 1000] [--json]';
 
-/** New calls through the model layer, with each step's input rebuilt from the job's request and recorded outputs. */
-export function gatewayCallPort(client: ConveyorClient, gateway: ModelGateway): NewCallPort {
+/**
+ * New calls through the model layer to the factory's stations (their prompts, schemas and confidence
+ * rules), with each step's input rebuilt from the job's request and recorded outputs.
+ */
+export function gatewayCallPort(client: ConveyorClient, gateway: ModelGateway, factory: Factory): NewCallPort {
   const requests = new Map<string, Promise<JobRequest>>();
+  const stationNamed = (name: string): AnyStation => {
+    const station = factory.stations.get(name);
+    if (!station) throw new Error(`factory ${factory.name} ${factory.version} has no station "${name}"`);
+    return station;
+  };
   return {
     async stepInput(record, stepId) {
       let request = requests.get(record.id);
@@ -34,15 +46,15 @@ export function gatewayCallPort(client: ConveyorClient, gateway: ModelGateway): 
       const step = record.plan.steps.find((candidate) => candidate.id === stepId);
       if (!step) throw new Error(`step ${stepId} is not in the plan of job ${record.id}`);
       const raw = Object.fromEntries(Object.entries(step.inputs).map(([field, wire]) => [field, resolveWire(wire, input, record.outputs)]));
-      const parsed = modelStation(step.station).input.safeParse(raw);
+      const parsed = stationNamed(step.station).input.safeParse(raw);
       if (!parsed.success) throw new Error(`step ${stepId}: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
-      return parsed.data;
+      return parsed.data as unknown;
     },
     async call({ station: name, tier, input }) {
-      const station = modelStation(name);
+      const station = stationNamed(name);
       const below = tiers[tiers.indexOf(tier) - 1];
       const decision = route({
-        station,
+        station: { name: station.name, defaultTier: station.defaultTier, maxOutputTokens: station.maxOutputTokens },
         models: gateway.models(),
         inputChars: JSON.stringify(input).length,
         longInputChars: Number.MAX_SAFE_INTEGER,
@@ -50,13 +62,18 @@ export function gatewayCallPort(client: ConveyorClient, gateway: ModelGateway): 
         budgetRemainingUsd: Number.POSITIVE_INFINITY,
       });
       if (decision.kind !== 'model') throw new Error(decision.reason);
-      const outcome = await callBuiltinStation(gateway, { station: name, modelId: decision.model.id, input });
-      return { output: outcome.output, confidence: station.confidenceOf(outcome.output, outcome.confidence), costUsd: outcome.costUsd, modelId: outcome.modelId };
+      const outcome = await stationCall(gateway, answerableStation(station), { modelId: decision.model.id, input });
+      return { output: outcome.output, confidence: scoreConfidence(station.confidence, outcome.output, outcome.confidence), costUsd: outcome.costUsd, modelId: outcome.modelId };
     },
   };
 }
 
-export async function replayPolicyCommand(argv: string[], io: { stdout(line: string): void; stderr(line: string): void }, deps: { gateway?: ModelGateway } = {}): Promise<number> {
+/** `deps.factory`: the factory whose jobs are replayed (default: the module CONVEYOR_FACTORY names, else the built-in one). */
+export async function replayPolicyCommand(
+  argv: string[],
+  io: { stdout(line: string): void; stderr(line: string): void },
+  deps: { gateway?: ModelGateway; factory?: Factory } = {},
+): Promise<number> {
   let values: { policy?: string; since?: string; type?: string; 'task-queue'?: string; 'no-calls'?: boolean; 'max-calls'?: string; json?: boolean };
   let maxCalls = 1000;
   try {
@@ -88,7 +105,8 @@ export async function replayPolicyCommand(argv: string[], io: { stdout(line: str
     io.stderr(`conveyor replay-policy: ${values.policy}: ${(error as Error).message}`);
     return 2;
   }
-  const client = await ConveyorClient.connect();
+  const factory = deps.factory ?? factoryFromSettings(loadSettings());
+  const client = await ConveyorClient.connect({ factory });
   let report: PolicyReplayReport;
   try {
     const filters = [jobWorkflowTypeClause, 'ExecutionStatus = "Completed"', `StartTime >= "${since.toISOString()}"`];
@@ -96,11 +114,11 @@ export async function replayPolicyCommand(argv: string[], io: { stdout(line: str
     if (values['task-queue']) filters.push(`TaskQueue = "${values['task-queue'].replace(/"/g, '')}"`);
     const records: JobResult[] = [];
     for await (const execution of client.temporal.workflow.list({ query: filters.join(' AND ') })) records.push(await client.jobHandle(execution.workflowId).result());
-    report = replayPolicy(records, policy);
+    report = replayPolicy(records, policy, factory);
     if (!values['no-calls'] && report.needNewModelCalls > 0) {
       const gateway = deps.gateway ?? createModelGateway();
       try {
-        report = await replayPolicyWithCalls(records, policy, gatewayCallPort(client, gateway), { maxCalls });
+        report = await replayPolicyWithCalls(records, policy, factory, gatewayCallPort(client, gateway, factory), { maxCalls });
       } finally {
         if (!deps.gateway) await gateway.close();
       }

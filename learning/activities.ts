@@ -6,6 +6,8 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
+import { evaluationTarget, EvaluationTargetError, type EvaluationTarget } from '../evaluation/eval/target';
+import type { Factory } from '../factory/define';
 import { InvalidTrainingDataError } from '../providers/local/errors';
 import { ExampleStore } from './example-store';
 import { openExampleRepository, sqliteExampleRepository, type ExampleRepository } from './example-repository';
@@ -16,6 +18,8 @@ import { curateRun, evaluateCandidate, trainCandidate, writeDistillReport } from
 import { collectExampleRequestSchema, distillRequestSchema, type CanarySettings, type LiveAgreement, type CollectExampleRequest, type CollectedExample, type CuratedRun, type DistillReport, type DistillRequest, type DistillSettings, type RegistryState, type TrainedCandidate } from './types';
 
 export interface LearningDependencies {
+  /** The worker's factory: a distill run trains and judges one of its learnable classifier stations. */
+  factory: Factory;
   /** The worker's data dir ($CONVEYOR_DATA_DIR): example store, registry, run folders. */
   dataDir: string;
   /** Defaults to Redis when CONVEYOR_EXAMPLES_REDIS_URL is set, else `$dataDir/examples.sqlite`. */
@@ -31,7 +35,7 @@ export class InvalidDistillRequestError extends Error {
 }
 
 function nonRetryable(error: unknown): never {
-  if (error instanceof InvalidDistillRequestError || error instanceof InvalidTrainingDataError || error instanceof ModelRegistryError) {
+  if (error instanceof InvalidDistillRequestError || error instanceof InvalidTrainingDataError || error instanceof ModelRegistryError || error instanceof EvaluationTargetError) {
     throw ApplicationFailure.create({ type: error.name, message: error.message, nonRetryable: true });
   }
   throw error;
@@ -55,6 +59,7 @@ export function createLearningActivities(deps: LearningDependencies) {
   const registryOf = (station: string) => new ModelRegistry(deps.dataDir, station);
   let ownLive: LiveModels | undefined;
   const live = () => deps.live ?? (ownLive ??= new LiveModels(deps.dataDir));
+  const targetOf = (station: string): EvaluationTarget => evaluationTarget(deps.factory, { station });
 
   return {
     /** Stores the accepted answer of an escalated or reviewer-edited step as a training example (idempotent per step). */
@@ -82,7 +87,7 @@ export function createLearningActivities(deps: LearningDependencies) {
 
     async trainDistillCandidate(input: { settings: DistillSettings; curated: CuratedRun }): Promise<TrainedCandidate> {
       try {
-        return trainCandidate({ station: input.settings.station, trainFile: input.curated.trainFile, runDir: input.curated.runDir, size: input.settings.size, seed: input.settings.seed });
+        return trainCandidate({ target: targetOf(input.settings.station), trainFile: input.curated.trainFile, runDir: input.curated.runDir, size: input.settings.size, seed: input.settings.seed });
       } catch (error) {
         return nonRetryable(error);
       }
@@ -93,6 +98,7 @@ export function createLearningActivities(deps: LearningDependencies) {
       const heartbeat = setInterval(() => Context.current().heartbeat('evaluating'), 5_000);
       try {
         return await evaluateCandidate({
+          target: targetOf(input.settings.station),
           settings: input.settings,
           runId: input.curated.runId,
           runDir: input.curated.runDir,

@@ -1,18 +1,17 @@
 /**
- * How a distill run judges a model: every golden item goes through the factory's own classify-intent
- * routing offline (evaluation/eval's evaluateOffline, with the model as the small tier and the models
+ * How a distill run judges a model: every golden item goes through the factory's own routing of the
+ * station offline (evaluation/eval's evaluateOffline, with the model as the small tier and the models
  * file's other tiers behind it), and the per-item decisions are read with the evaluation's pure
  * metrics: top-1 accuracy, the coverage–accuracy curve on a fine threshold grid, the largest coverage
  * whose accuracy on covered items reaches the target, and the projected cost per item there. Only the
  * models file is read for the registry — no remote provider is called during an evaluation.
  */
 import type { LabelledText } from '../providers/local/classifier';
-import { createModelGateway } from '../providers/gateway';
-import { loadClassifier } from '../providers/local/model-file';
-import { modelVersionOf } from '../providers/local/model-file';
-import { evaluateOffline, triageStepSettings, type ItemDecision } from '../evaluation/eval/offline';
+import { loadClassifier, modelVersionOf } from '../providers/local/model-file';
+import { evaluateOffline, targetStepSettings, type ItemDecision } from '../evaluation/eval/offline';
 import { curvePoint, type CurvePoint } from '../evaluation/eval/metrics';
-import { createOpenLabelLocalProvider, evaluationRegistry, withOpenIntentLabels } from '../evaluation/eval/open-label';
+import { evaluationGateway, evaluationRegistry } from '../evaluation/eval/serving';
+import { withModelLabels, type EvaluationTarget } from '../evaluation/eval/target';
 import type { ModelEvaluation } from './types';
 
 /** 0.00–0.99 in steps of 0.01, then 0.991–0.999 in steps of 0.001: fine enough near a 97% target. */
@@ -21,17 +20,15 @@ export const targetThresholds: readonly number[] = [
   ...Array.from({ length: 9 }, (_, step) => Math.round((0.991 + step / 1000) * 1000) / 1000),
 ];
 
-/** The routing decisions of a saved model (as the small tier) on labelled items, in item order. */
-export async function decideWithModel(modelFile: string, items: readonly LabelledText[], env: NodeJS.ProcessEnv = process.env): Promise<ItemDecision[]> {
+/** The routing decisions of a saved model (as the small tier of the target station) on labelled items, in item order. */
+export async function decideWithModel(target: EvaluationTarget, modelFile: string, items: readonly LabelledText[], env: NodeJS.ProcessEnv = process.env): Promise<ItemDecision[]> {
   const saved = loadClassifier(modelFile);
   // Only the models file: remote tiers added from the environment would be called for escalations.
   const registryEnv = { CONVEYOR_MODELS_FILE: env.CONVEYOR_MODELS_FILE };
   const registry = evaluationRegistry(modelFile, registryEnv);
-  const gateway = withOpenIntentLabels(
-    createModelGateway({ registry, providers: { local: createOpenLabelLocalProvider() }, cache: null, rateLimiter: null, env: registryEnv }),
-  );
+  const gateway = evaluationGateway(registry, registryEnv);
   try {
-    return await evaluateOffline(items, gateway, triageStepSettings(registry.models), saved.model.labels);
+    return await evaluateOffline(items, gateway, targetStepSettings(withModelLabels(target, saved.model.labels), registry.models), saved.model.labels);
   } finally {
     await gateway.close();
   }
@@ -86,6 +83,7 @@ export function summarizeModel(version: string, golden: readonly ItemDecision[],
 
 /** Evaluates a saved model on the golden items and the held-out collected items. */
 export async function evaluateModelFile(
+  target: EvaluationTarget,
   modelFile: string,
   golden: readonly LabelledText[],
   heldOut: readonly LabelledText[],
@@ -93,7 +91,7 @@ export async function evaluateModelFile(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<ModelEvaluation> {
   const saved = loadClassifier(modelFile);
-  const goldenDecisions = await decideWithModel(modelFile, golden, env);
-  const heldOutDecisions = heldOut.length > 0 ? await decideWithModel(modelFile, heldOut, env) : [];
+  const goldenDecisions = await decideWithModel(target, modelFile, golden, env);
+  const heldOutDecisions = heldOut.length > 0 ? await decideWithModel(target, modelFile, heldOut, env) : [];
   return summarizeModel(modelVersionOf(saved.task, saved.model), goldenDecisions, heldOutDecisions, targetAccuracy);
 }

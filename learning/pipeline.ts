@@ -12,17 +12,11 @@ import { loadLabelledFile } from '../providers/local/dataset';
 import { saveClassifier, modelVersionOf } from '../providers/local/model-file';
 import { trainSizedClassifier } from '../providers/local/model-store';
 import { curateExamples, repeatByWeight, type CuratedExample } from './curation';
+import type { EvaluationTarget } from '../evaluation/eval/target';
 import { evaluateModelFile } from './evaluate';
 import { gateCandidate, labelChanges } from './gate';
 import { learningDirOf, ModelRegistry } from './model-registry';
 import type { CuratedRun, DistillReport, DistillSettings, ModelEvaluation, TrainedCandidate, CollectedExample } from './types';
-
-/** What a station's model is saved as: the local provider's task names. */
-export function taskOfStation(station: string): string {
-  if (station === 'classify-intent') return 'intent';
-  if (station === 'check-relevance') return 'relevance';
-  return station;
-}
 
 export function runDirOf(dataDir: string, station: string, runId: string): string {
   return path.join(learningDirOf(dataDir, station), 'runs', runId.replace(/[^\w.-]+/g, '_'));
@@ -64,18 +58,22 @@ export function curateRun(options: { settings: DistillSettings; runId: string; d
   return { ...curation.summary, trainRows: repeatByWeight(curation.train).length, runId: options.runId, runDir, trainFile, heldOutFile };
 }
 
-export function trainCandidate(options: { station: string; trainFile: string; runDir: string; size: DistillSettings['size']; seed: number }): TrainedCandidate {
+/** Trains the candidate; it is saved under the station's classifier name (its task and version prefix, e.g. `intent-lr@1:…`). */
+export function trainCandidate(options: { target: EvaluationTarget; trainFile: string; runDir: string; size: DistillSettings['size']; seed: number }): TrainedCandidate {
   const rows = repeatByWeight(readCuratedFile(options.trainFile));
   const startedAt = performance.now();
   const model = trainSizedClassifier(rows, options.size, options.seed);
   const trainMs = Math.round(performance.now() - startedAt);
-  const task = taskOfStation(options.station);
+  const task = options.target.classifier.name;
+  const station = options.target.station.name;
   const file = path.join(options.runDir, 'candidate.model.json');
-  saveClassifier(file, model, task, { station: options.station, size: options.size, seed: options.seed, trainRows: rows.length, trainFile: options.trainFile });
+  saveClassifier(file, model, task, { station, size: options.size, seed: options.seed, trainRows: rows.length, trainFile: options.trainFile });
   return { version: modelVersionOf(task, model), file, trainMs, trainRows: rows.length };
 }
 
 export async function evaluateCandidate(options: {
+  /** The station the run distills, as its factory runs it (see evaluation/eval/target.ts). */
+  target: EvaluationTarget;
   settings: DistillSettings;
   runId: string;
   runDir: string;
@@ -91,8 +89,8 @@ export async function evaluateCandidate(options: {
   const heldOut = readCuratedFile(options.heldOutFile);
   const registry = new ModelRegistry(options.dataDir, settings.station);
   const serving = registry.current();
-  const candidate = await evaluateModelFile(options.candidateFile, golden, heldOut, settings.targetAccuracy, options.env);
-  const current: ModelEvaluation | null = serving ? await evaluateModelFile(serving.file, golden, heldOut, settings.targetAccuracy, options.env) : null;
+  const candidate = await evaluateModelFile(options.target, options.candidateFile, golden, heldOut, settings.targetAccuracy, options.env);
+  const current: ModelEvaluation | null = serving ? await evaluateModelFile(options.target, serving.file, golden, heldOut, settings.targetAccuracy, options.env) : null;
   const gate = gateCandidate(candidate, current, settings);
   const registered = registry.register(
     options.candidateFile,

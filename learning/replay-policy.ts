@@ -11,8 +11,7 @@ import { z } from 'zod';
 import type { JobRecord, LedgerEntry } from '../domain/job';
 import { labelFrom } from '../domain/learnable';
 import { tiers, tierSchema, type Tier } from '../domain/models';
-import { stations } from '../factories/support/legacy-stations';
-import { supportStations } from '../factories/support/stations';
+import type { Factory } from '../factory/define';
 
 export const replayPolicySchema = z
   .object({
@@ -77,26 +76,36 @@ export interface PolicyReplayReport {
   details: StepReplay[];
 }
 
-const defaultThresholds = new Map(stations.flatMap((station) => (station.kind === 'model' ? [[station.name, station.confidenceThreshold] as const] : [])));
 const tierRank = (tier: Tier) => tiers.indexOf(tier);
-const learnableFields = new Map(supportStations.map((station) => [station.name, station.learnable] as const));
 
-/** Classification answers agree when their labels do (confidences differ between models); others when equal. */
-function sameAnswer(station: string, a: unknown, b: unknown): boolean {
-  const learnable = learnableFields.get(station);
-  const label = labelFrom(learnable, a);
-  return label !== undefined ? label === labelFrom(learnable, b) : JSON.stringify(a) === JSON.stringify(b);
-}
+/**
+ * What a replay reads of the factory whose jobs it replays: each station's default threshold (a policy
+ * that names none keeps it) and its learnable field (classification answers are compared by label).
+ * A station the factory no longer has replays with threshold 0 and answers compared whole.
+ */
+class ReplayStations {
+  private readonly byName: Factory['stations'];
+  constructor(factory: Factory) {
+    this.byName = factory.stations;
+  }
 
-function thresholdOf(station: string, policy: ReplayPolicy): number {
-  return policy.confidenceThresholds[station] ?? defaultThresholds.get(station) ?? 0;
+  threshold(station: string, policy: ReplayPolicy): number {
+    return policy.confidenceThresholds[station] ?? this.byName.get(station)?.confidenceThreshold ?? 0;
+  }
+
+  /** Classification answers agree when their labels do (confidences differ between models); others when equal. */
+  sameAnswer(station: string, a: unknown, b: unknown): boolean {
+    const learnable = this.byName.get(station)?.learnable;
+    const label = labelFrom(learnable, a);
+    return label !== undefined ? label === labelFrom(learnable, b) : JSON.stringify(a) === JSON.stringify(b);
+  }
 }
 
 /** Re-decides one recorded step: the first recorded call, at or above the starting tier, confident enough. */
-export function replayStep(jobId: string, calls: readonly LedgerEntry[], finalOutput: unknown, policy: ReplayPolicy): StepReplay {
+function replayStep(stations: ReplayStations, jobId: string, calls: readonly LedgerEntry[], finalOutput: unknown, policy: ReplayPolicy): StepReplay {
   const ordered = [...calls].sort((a, b) => a.call - b.call);
   const first = ordered[0]!;
-  const threshold = thresholdOf(first.station, policy);
+  const threshold = stations.threshold(first.station, policy);
   const startTier = policy.startTiers[first.station];
   const recorded = ordered.find((call) => call.outcome === 'accepted');
   const recordedCall = recorded?.call ?? ordered.at(-1)!.call;
@@ -109,7 +118,7 @@ export function replayStep(jobId: string, calls: readonly LedgerEntry[], finalOu
     costAfterUsd += call.costUsd;
     const answer = call.outcome === 'accepted' ? finalOutput : call.output;
     if (answer !== undefined && call.confidence !== null && call.confidence >= threshold) {
-      const agrees = sameAnswer(first.station, answer, finalOutput);
+      const agrees = stations.sameAnswer(first.station, answer, finalOutput);
       return { ...base, verdict: call.call === recordedCall ? 'unchanged' : 'changed', replayedCall: call.call, costAfterUsd, agrees };
     }
   }
@@ -124,11 +133,11 @@ interface ReplayedJob {
   steps: StepReplay[];
 }
 
-function replaySteps(records: readonly JobRecord[], policy: ReplayPolicy): ReplayedJob[] {
+function replaySteps(stations: ReplayStations, records: readonly JobRecord[], policy: ReplayPolicy): ReplayedJob[] {
   return records.map((record) => {
     const byStep = new Map<string, LedgerEntry[]>();
     for (const entry of record.ledger) byStep.set(entry.stepId, [...(byStep.get(entry.stepId) ?? []), entry]);
-    return { record, steps: [...byStep.entries()].map(([stepId, calls]) => replayStep(record.id, calls, record.outputs[stepId], policy)) };
+    return { record, steps: [...byStep.entries()].map(([stepId, calls]) => replayStep(stations, record.id, calls, record.outputs[stepId], policy)) };
   });
 }
 
@@ -155,9 +164,9 @@ function summarize(jobs: readonly ReplayedJob[], policy: ReplayPolicy): PolicyRe
   };
 }
 
-/** Replays from the records alone: steps needing answers that were never recorded are only counted. */
-export function replayPolicy(records: readonly JobRecord[], policy: ReplayPolicy): PolicyReplayReport {
-  return summarize(replaySteps(records, policy), policy);
+/** Replays the records of a factory's jobs from the records alone: steps needing answers that were never recorded are only counted. */
+export function replayPolicy(records: readonly JobRecord[], policy: ReplayPolicy, factory: Factory): PolicyReplayReport {
+  return summarize(replaySteps(new ReplayStations(factory), records, policy), policy);
 }
 
 export interface NewCallPort {
@@ -172,8 +181,15 @@ export interface NewCallPort {
  * recorded — only those, at most `maxCalls` calls in all: the tier the policy asks next, and the tiers
  * above while the answer stays below the threshold (past the top tier a person would review).
  */
-export async function replayPolicyWithCalls(records: readonly JobRecord[], policy: ReplayPolicy, port: NewCallPort, options: { maxCalls?: number } = {}): Promise<PolicyReplayReport> {
-  const jobs = replaySteps(records, policy);
+export async function replayPolicyWithCalls(
+  records: readonly JobRecord[],
+  policy: ReplayPolicy,
+  factory: Factory,
+  port: NewCallPort,
+  options: { maxCalls?: number } = {},
+): Promise<PolicyReplayReport> {
+  const stations = new ReplayStations(factory);
+  const jobs = replaySteps(stations, records, policy);
   let budget = options.maxCalls ?? Infinity;
   for (const { record, steps } of jobs) {
     for (const step of steps) {
@@ -189,7 +205,7 @@ export async function replayPolicyWithCalls(records: readonly JobRecord[], polic
         step.newCallProblem = `its input could not be rebuilt: ${error instanceof Error ? error.message : String(error)}`;
         continue;
       }
-      const threshold = thresholdOf(step.station, policy);
+      const threshold = stations.threshold(step.station, policy);
       step.newCalls = [];
       for (let tier: Tier | undefined = step.neededTier; tier; tier = tiers[tierRank(tier) + 1]) {
         if (budget <= 0) {
@@ -208,7 +224,7 @@ export async function replayPolicyWithCalls(records: readonly JobRecord[], polic
         step.costAfterUsd += answer.costUsd;
         if (answer.confidence !== null && answer.confidence >= threshold) {
           step.verdict = 'answered-by-new-call';
-          step.agrees = sameAnswer(step.station, answer.output, record.outputs[step.stepId]);
+          step.agrees = stations.sameAnswer(step.station, answer.output, record.outputs[step.stepId]);
           break;
         }
       }

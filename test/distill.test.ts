@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import distillFactory from './fixtures/factories/distill-stations';
 import { connectWorkerConnection } from '../platform/connection';
 import { loadLabelledFile } from '../providers/local/dataset';
 import { saveClassifier } from '../providers/local/model-file';
@@ -71,7 +72,7 @@ beforeAll(async () => {
     namespace: settings.namespace,
     taskQueue: settings.taskQueue,
     workflowBundle: bundle,
-    activities: { ...createLearningActivities({ dataDir: settings.dataDir, exampleStore: store }), ...createReviewerKeyActivities({ dataDir: settings.dataDir }) },
+    activities: { ...createLearningActivities({ factory: distillFactory, dataDir: settings.dataDir, exampleStore: store }), ...createReviewerKeyActivities({ dataDir: settings.dataDir }) },
   });
   running = worker.run();
   client = await testClient(settings);
@@ -220,9 +221,10 @@ describe('distill workflow', () => {
     const env = { TEMPORAL_ADDRESS: settings.address!, TEMPORAL_NAMESPACE: settings.namespace, CONVEYOR_TASK_QUEUE: settings.taskQueue, CONVEYOR_DATA_DIR: settings.dataDir };
     const io = { out: '', err: '' };
     const args = ['--station', station, '--golden', goldenFile, '--reviewers', 'alice', '--schedule', '0 3 * * 1', '--schedule-id', scheduleId, '--json'];
-    expect(await distillCommand(args, { stdout: (s) => (io.out += s), stderr: (s) => (io.err += s) }, env)).toBe(0);
+    // The CLI checks the station against the factory the workers run.
+    expect(await distillCommand(args, { stdout: (s) => (io.out += s), stderr: (s) => (io.err += s) }, env, distillFactory)).toBe(0);
     expect(JSON.parse(io.out)).toEqual({ scheduleId, cron: '0 3 * * 1', station });
-    expect(await distillCommand(['--station', station, '--golden', goldenFile, '--reviewers', 'alice', '--schedule-id', 'x'], { stdout: () => {}, stderr: (s) => (io.err += s) }, env)).toBe(2);
+    expect(await distillCommand(['--station', station, '--golden', goldenFile, '--reviewers', 'alice', '--schedule-id', 'x'], { stdout: () => {}, stderr: (s) => (io.err += s) }, env, distillFactory)).toBe(2);
     expect(io.err).toMatch(/--schedule-id needs --schedule CRON/);
 
     const schedule = client.temporal.schedule.getHandle(scheduleId);

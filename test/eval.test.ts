@@ -13,6 +13,7 @@ import { durableEvaluator } from '../cli/eval-durable';
 import { loadNamedDataset, sampleItems } from '../evaluation/eval/datasets';
 import { coveredAt, percentile } from '../evaluation/eval/metrics';
 import { runEvaluation } from '../evaluation/eval/run';
+import { supportFactory } from '../factories/support';
 import { classifyText } from '../providers/local/classifier';
 import { loadClassifier, saveClassifier } from '../providers/local/model-file';
 import { trainSizedClassifier } from '../providers/local/model-store';
@@ -49,7 +50,7 @@ beforeAll(() => {
 
 describe('offline evaluation', () => {
   it('reports numbers that follow from its own per-item decisions, with a monotone curve', async () => {
-    const run = await runEvaluation({ dataset: 'banking77', modelFile, limit: SAMPLE, env: evalEnv() });
+    const run = await runEvaluation({ factory: supportFactory, dataset: 'banking77', modelFile, limit: SAMPLE, env: evalEnv() });
     const { report, offline } = run;
     expect(report.n).toBe(SAMPLE);
     expect(offline).toHaveLength(SAMPLE);
@@ -114,7 +115,7 @@ describe('offline evaluation', () => {
     fs.writeFileSync(file, ['text,label', ...inScope.map((item) => `${quote(item.text)},${item.label}`), ...outOfScope.map((text) => `${quote(text)},oos`)].join('\n'));
 
     for (const threshold of [0, 0.7, 1]) {
-      const { report, offline } = await runEvaluation({ dataFile: file, modelFile, threshold, env: evalEnv() });
+      const { report, offline } = await runEvaluation({ factory: supportFactory, dataFile: file, modelFile, threshold, env: evalEnv() });
       const unknown = offline.filter((decision) => decision.gold === 'oos');
       expect(unknown).toHaveLength(outOfScope.length);
       for (const decision of unknown) {
@@ -144,7 +145,7 @@ describe('durable evaluation', () => {
       TEMPORAL_NAMESPACE: inject('temporalNamespace'),
       CONVEYOR_TASK_QUEUE: uniqueId('eval'),
     });
-    const run = await runEvaluation({ dataset: 'banking77', modelFile, limit: SAMPLE, durable: durableEvaluator({ concurrency: 16, workflowBundle: bundle }), env });
+    const run = await runEvaluation({ factory: supportFactory, dataset: 'banking77', modelFile, limit: SAMPLE, durable: durableEvaluator({ concurrency: 16, workflowBundle: bundle }), env });
     expect(run.durable).toHaveLength(SAMPLE);
     expect(run.agreement?.disagreements).toEqual([]);
     expect(run.agreement?.agreed).toBe(SAMPLE);
@@ -171,6 +172,8 @@ describe('conveyor eval', () => {
     }
     expect(output.n).toBe(50);
     expect(output.threshold).toBe(0.5);
+    // The built-in factory's intent classifier, decided by its triage job type's policy.
+    expect(output).toMatchObject({ station: 'classify-intent', jobType: 'triage', factory: expect.stringMatching(/^support /) as unknown });
     const curve = output.curve as Array<Record<string, unknown>>;
     expect(Object.keys(curve[0]!)).toEqual(expect.arrayContaining(['threshold', 'coverage', 'accuracyOnCovered']));
   });
@@ -192,6 +195,9 @@ describe('conveyor eval', () => {
     [['--dataset', 'banking77', '--threshold', '1.5'], /--threshold must be a number from 0 to 1, not "1.5"/],
     [['--dataset', 'banking77', '--limit', 'ten'], /--limit must be a whole number above 0, not "ten"/],
     [['--dataset', 'banking77', '--frobnicate'], /frobnicate/],
+    [['--dataset', 'banking77', '--station', 'extract-entities'], /station extract-entities of factory support names no learnable field/],
+    [['--dataset', 'banking77', '--job-type', 'call-review'], /job type call-review has no step that runs station classify-intent; job types that do: support-ticket, triage/],
+    [['--dataset', 'banking77', '--factory', 'no-such-factory.ts'], /no-such-factory\.ts: no such file/],
   ])('exits 2 on bad flags %j, naming the problem', async (argv, message) => {
     const { stderr, io } = captured();
     expect(await evalCommand(argv, io, evalEnv())).toBe(2);

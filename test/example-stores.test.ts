@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { supportFactory } from '../factories/support';
 import { createLearningActivities } from '../learning/activities';
 import { ExampleStore } from '../learning/example-store';
 import { createRedisExampleRepository, openExampleRepository, sqliteExampleRepository, type ExampleRepository } from '../learning/example-repository';
@@ -61,7 +62,7 @@ describe.each(stores)('example store contract: $name', ({ open }) => {
 describe('the shared store in Redis', () => {
   it('collects from several workers into one set that a distill run on any worker curates, with no PII in Redis', async () => {
     const env = { CONVEYOR_EXAMPLES_REDIS_URL: redis.url };
-    const workers = [0, 1].map(() => createLearningActivities({ dataDir: tempDir('worker'), env }));
+    const workers = [0, 1].map(() => createLearningActivities({ factory: supportFactory, dataDir: tempDir('worker'), env }));
     const texts = Array.from({ length: 12 }, (_, index) => `Please refund order #B${index}, call me at +44 20 7946 09${String(index).padStart(2, '0')}`);
     for (const [index, text] of texts.entries()) {
       // Each step collected by one worker, and retried on the other: still one example.
@@ -74,7 +75,7 @@ describe('the shared store in Redis', () => {
     const dataDir = tempDir('distill-on-redis');
     const golden = path.join(dataDir, 'golden.jsonl');
     fs.writeFileSync(golden, [{ text: 'cancel it', label: 'cancel_order' }, { text: 'money back', label: 'refund_request' }].map((row) => JSON.stringify(row)).join('\n'));
-    const { curated } = await createLearningActivities({ dataDir, env }).curateDistillData({ request: { station: 'shared-intent', goldenDataFile: golden, reviewers: ['alice'] }, runId: 'redis-run' });
+    const { curated } = await createLearningActivities({ factory: supportFactory, dataDir, env }).curateDistillData({ request: { station: 'shared-intent', goldenDataFile: golden, reviewers: ['alice'] }, runId: 'redis-run' });
     expect(curated.collectedExamples).toBe(12);
     expect(curated.trainExamples + curated.heldOutExamples).toBe(12);
     expect(fs.readFileSync(curated.trainFile, 'utf8')).not.toMatch(/7946/);

@@ -80,7 +80,7 @@ describe('lint rules', () => {
 describe('the engine speaks no factory’s vocabulary', () => {
   // The built-in support factory is one factory among others: its words live in factories/support (and
   // in the frozen legacy/ workflow), never in the engine folders a team's factory runs on.
-  const engineFolders = ['domain', 'workflows', 'activities', 'providers', 'factory'];
+  const engineFolders = ['domain', 'workflows', 'activities', 'providers', 'factory', 'learning', 'evaluation'];
   const supportWords = /\b\w*(refund|ticket|transcript)\w*\b/gi;
 
   function filesUnder(folder: string): string[] {
@@ -89,7 +89,7 @@ describe('the engine speaks no factory’s vocabulary', () => {
       .map((entry) => path.relative(repoRoot, path.join(entry.parentPath, entry.name)));
   }
 
-  it('finds no support-ticket word in domain/, workflows/, activities/, providers/ or factory/', () => {
+  it('finds no support-ticket word in domain/, workflows/, activities/, providers/, factory/, learning/ or evaluation/', () => {
     const files = engineFolders.flatMap(filesUnder);
     expect(files.length).toBeGreaterThan(50);
     const found = files.flatMap((file) =>
@@ -100,5 +100,16 @@ describe('the engine speaks no factory’s vocabulary', () => {
 
   it('would find one', () => {
     expect('the refunds of a ticket'.match(supportWords)).toEqual(['refunds', 'ticket']);
+  });
+
+  // Evaluation, distill and policy replay take the factory they measure as an argument.
+  const factoryImport = /from '(\.\.\/)+factories\//;
+  it('imports nothing from factories/ in the engine folders', () => {
+    const found = engineFolders
+      .flatMap(filesUnder)
+      .filter((file) => file.endsWith('.ts'))
+      .flatMap((file) => fs.readFileSync(path.join(repoRoot, file), 'utf8').split('\n').flatMap((line, index) => (factoryImport.test(line) ? [`${file}:${index + 1}: ${line.trim()}`] : [])));
+    expect(found).toEqual([]);
+    expect(factoryImport.test("import { supportFactory } from '../../factories/support';")).toBe(true);
   });
 });

@@ -17,6 +17,8 @@ import { curateExamples, repeatByWeight } from '../learning/curation';
 import { ExampleStore } from '../learning/example-store';
 import { currentModelFile, ModelRegistry, ModelRegistryError } from '../learning/model-registry';
 import { curateRun, evaluateCandidate, trainCandidate } from '../learning/pipeline';
+import { evaluationTarget } from '../evaluation/eval/target';
+import { supportFactory } from '../factories/support';
 import { canaryDecision, canaryDecisionFor, routesToCanary, superviseCanary, type CanarySettings, type ShadowObservation } from '../learning/canary';
 import { InvalidDistillRequestError, parseDistillRequest } from '../learning/activities';
 import { distillCommand, modelsCommand, rollbackCommand, shadowCommand } from '../cli/learning';
@@ -164,8 +166,9 @@ describe('the gate', () => {
     store.collectMany(rest.map((item, index) => ({ station: 'classify-intent', jobType: 'support-ticket', jobId: `job-${index}`, stepId: 'intent', text: item.text, label: labels[index]!, source: 'escalation' as const })));
     const settings = distillRequestSchema.parse({ station: 'classify-intent', goldenDataFile: goldenFile, reviewers: ['alice'], heldOutFraction: 0 });
     const curated = curateRun({ settings, runId: 'bad-run', dataDir, collected: store.examples(settings.station) });
-    const candidate = trainCandidate({ station: 'classify-intent', trainFile: curated.trainFile, runDir: curated.runDir, size: 'small', seed: 1 });
-    const report = await evaluateCandidate({ settings, runId: 'bad-run', runDir: curated.runDir, candidateFile: candidate.file, heldOutFile: curated.heldOutFile, curation: curated, dataDir });
+    const target = evaluationTarget(supportFactory, { station: 'classify-intent' });
+    const candidate = trainCandidate({ target, trainFile: curated.trainFile, runDir: curated.runDir, size: 'small', seed: 1 });
+    const report = await evaluateCandidate({ target, settings, runId: 'bad-run', runDir: curated.runDir, candidateFile: candidate.file, heldOutFile: curated.heldOutFile, curation: curated, dataDir });
     store.close();
 
     expect(report.gate.passed).toBe(false);

@@ -2,18 +2,26 @@
  * The learning loop on a factory of its own (issue 15): a station answered offline by a `localClassifier`
  * the factory trains from its own labelled file, and `learnable`, takes part in the learning registry
  * the way the built-in classifiers do — the registry's current version serves it, a candidate in shadow
- * answers next to it and is recorded but never used, and the settled answer is observed — on the real
- * embedded server, with no support-factory code involved.
+ * answers next to it and is recorded but never used, and the settled answer is observed — and
+ * `conveyor eval` and the distill workflow measure, train and judge it under its own job type's policy,
+ * on the real embedded server, with no support-factory code involved.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { durableEvaluator } from '../cli/eval-durable';
+import { runEvaluation } from '../evaluation/eval/run';
+import { evaluationTarget } from '../evaluation/eval/target';
 import { ConveyorClient, defineFactory, defineJobType, defineStation, localClassifier, type JobResult } from '../index';
+import { classifyText } from '../providers/local/classifier';
+import { distillWorkflow } from '../workflows/distill';
+import { ExampleStore } from '../learning/example-store';
 import { ModelRegistry } from '../learning/model-registry';
 import { defaultObservationStoreFile, ObservationStore } from '../learning/observations';
 import { loadLabelledFile } from '../providers/local/dataset';
-import { saveClassifier } from '../providers/local/model-file';
+import { loadClassifier, saveClassifier } from '../providers/local/model-file';
 import { trainSizedClassifier } from '../providers/local/model-store';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { startWorker, testSettings, uniqueId, type RunningWorker } from './support/temporal';
@@ -71,6 +79,7 @@ function reportsFactory() {
 let worker: RunningWorker;
 let client: ConveyorClient;
 let registry: ModelRegistry;
+let bundle: WorkflowBundleWithSourceMap;
 
 /** A model of the station's classifier trained on `labelled`, registered with the learning registry. */
 function register(name: string, labelled: { text: string; label: string }[]): string {
@@ -92,7 +101,8 @@ beforeAll(async () => {
   fs.writeFileSync(trainingFile, `text,label\n${Array.from({ length: 8 }, () => rows.map((row) => `${row.text},${row.label}`)).flat().join('\n')}\n`);
   registry = new ModelRegistry(settings.dataDir, station);
   const factory = reportsFactory();
-  worker = await startWorker({ settings, bundle: await bundleConveyorWorkflows({ engineOnly: true }), gateway: { env: {} }, factory });
+  bundle = await bundleConveyorWorkflows({ engineOnly: true });
+  worker = await startWorker({ settings, bundle, gateway: { env: {} }, factory });
   client = await ConveyorClient.connect({ settings, factory });
 });
 
@@ -130,5 +140,88 @@ describe("the learning registry on a factory's own classifier", () => {
     } finally {
       observations.close();
     }
+  });
+});
+
+const water = ['water main burst on elm street', 'the fire hydrant is leaking water', 'no water pressure in my flat', 'a water pipe flooded the sidewalk'];
+
+function writeJsonl(name: string, labelled: { text: string; label: string }[]): string {
+  const file = path.join(settings.dataDir, name);
+  fs.writeFileSync(file, labelled.map((row) => JSON.stringify(row)).join('\n') + '\n');
+  return file;
+}
+
+describe("evaluation and distill on a factory's own classifier", () => {
+  it('conveyor eval decides its station under its job type, with a model of labels of its own, offline and as its jobs on Temporal alike', async () => {
+    // A model that also knows "water", a label the station's own schema does not have.
+    const labelled = [...rows, ...water.map((text) => ({ text, label: 'water' }))];
+    const modelFile = path.join(settings.dataDir, 'three-services.model.json');
+    saveClassifier(modelFile, trainSizedClassifier(loadLabelledFile(writeJsonl('three.jsonl', Array.from({ length: 8 }, () => labelled).flat())), 'small', 1), 'report-service');
+    const items = [...labelled, { text: 'the bus stop sign fell over', label: 'signs' }];
+    const dataFile = writeJsonl('eval-items.jsonl', items);
+    const env = { TEMPORAL_ADDRESS: settings.address!, TEMPORAL_NAMESPACE: settings.namespace, CONVEYOR_TASK_QUEUE: uniqueId('own-eval'), CONVEYOR_DATA_DIR: settings.dataDir };
+
+    const run = await runEvaluation({ factory: client.factory, dataFile, modelFile, env, durable: durableEvaluator({ concurrency: 4, workflowBundle: bundle }) });
+    expect(run.report.context).toMatchObject({ factory: 'city-reports 1.0.0', station, jobType: 'resident-report' });
+    // The job type's policy sets no threshold for the station: the station's own 0.5 applies.
+    expect(run.report.threshold).toBe(0.5);
+    expect(run.report.n).toBe(items.length);
+    const saved = loadClassifier(modelFile);
+    run.offline.forEach((decision, index) => {
+      const { label, confidence } = classifyText(saved.model, items[index]!.text);
+      expect(decision).toMatchObject({ gold: items[index]!.label, smallLabel: label, smallConfidence: confidence, covered: confidence >= 0.5 });
+    });
+    expect(run.offline.filter((decision) => decision.smallLabel === 'water' && decision.covered).length).toBeGreaterThan(0);
+    expect(run.offline.at(-1)).toMatchObject({ gold: 'signs', goldKnown: false });
+    // The same items as resident-report jobs: every decision as offline, answered by the model under evaluation.
+    expect(run.agreement?.disagreements).toEqual([]);
+    expect(run.durable).toHaveLength(items.length);
+    for (const decision of run.durable!) expect(decision.calls[0]).toMatchObject({ modelId: 'eval-small', tier: 'small' });
+    // Some of the evaluation's jobs escalated, and none of them was collected as a training example.
+    expect(run.durable!.some((decision) => !decision.covered)).toBe(true);
+    const examples = new ExampleStore(path.join(settings.dataDir, 'examples.sqlite'));
+    try {
+      expect(examples.examples(station).filter((example) => example.jobId.startsWith('eval-'))).toEqual([]);
+    } finally {
+      examples.close();
+    }
+  }, 240_000);
+
+  it('a distill run trains a candidate of its classifier, judges it under its policy, and the gate refuses a poisoned one', async () => {
+    const current = registry.state().current;
+    expect(current).not.toBeNull();
+    const goldenDataFile = writeJsonl('golden.jsonl', rows);
+    // The base data (texts of its own: golden texts are dropped from training) has the labels the wrong
+    // way round, so a candidate trained on it gets the golden set wrong.
+    const poisoned = rows.flatMap((row) => ['again', 'today', 'still'].map((when) => ({ text: `${row.text} ${when}`, label: row.label === 'road' ? 'light' : 'road' })));
+    const baseDataFile = writeJsonl('poisoned-base.jsonl', poisoned);
+    const result = await client.temporal.workflow.execute(distillWorkflow, {
+      taskQueue: settings.taskQueue,
+      workflowId: uniqueId('own-distill'),
+      args: [{ station, baseDataFile, goldenDataFile, reviewers: ['dispatcher'], requestedBy: 'test', size: 'small' }],
+    });
+    expect(result).toMatchObject({ station, status: 'refused-by-gate', previousVersion: current, currentVersion: current });
+    expect(result.candidateVersion).toMatch(/^report-service-lr@1:/);
+    expect(result.report.current?.version).toBe(current);
+    expect(result.report.candidate.golden.n).toBe(rows.length);
+    expect(result.report.candidate.accuracy).toBeLessThan(result.report.current!.accuracy);
+    expect(result.report.gate.passed).toBe(false);
+    expect(registry.state().current).toBe(current);
+  }, 120_000);
+
+  it('names what keeps a station or job type from being evaluated', () => {
+    const factory = client.factory;
+    expect(evaluationTarget(factory)).toMatchObject({ station: { name: station }, jobType: { name: 'resident-report' }, jobTextField: 'report' });
+    expect(() => evaluationTarget(factory, { station: 'sort-mail' })).toThrow('factory city-reports has no station "sort-mail" (learnable classifier stations: sort-report)');
+    expect(() => evaluationTarget(factory, { jobType: 'night-shift' })).toThrow('factory city-reports has no job type "night-shift" (job types: resident-report)');
+    const plain = defineStation({ name: 'summarize', description: 'd', input: reportInput, output: z.object({ summary: z.string() }), defaultTier: 'small', confidenceThreshold: 0.5, confidence: { from: 'model', otherwise: 0.9 }, prompt: (input) => ({ system: 's', user: input.report }) });
+    const unlearnable = defineFactory({
+      name: 'summaries',
+      version: '1',
+      stations: [plain],
+      jobTypes: [defineJobType({ name: 'summary', description: 'd', input: reportInput, recipe: { steps: [{ id: 'sum', station: 'summarize', inputs: { report: '$job.report' } }] }, policy: { budgetUsd: 0.01, approval: { reviewers: ['a'], timeoutMs: 1000, onTimeout: 'reject' } } })],
+    });
+    expect(() => evaluationTarget(unlearnable)).toThrow(/factory summaries has no learnable classifier station .* so there is no model to evaluate or distill/);
+    expect(() => evaluationTarget(unlearnable, { station: 'summarize' })).toThrow('station summarize of factory summaries names no learnable field: only a station with both (local: localClassifier(…) and learnable) can be evaluated or distilled');
   });
 });

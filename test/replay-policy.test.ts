@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ConveyorClient } from '../client';
 import type { JobResult } from '../domain/job';
+import { supportFactory } from '../factories/support';
 import { gatewayCallPort, replayPolicyCommand } from '../cli/replay-policy';
 import { replayPolicy, replayPolicySchema, replayPolicyWithCalls } from '../learning/replay-policy';
 import { createModelGateway } from '../providers/gateway';
@@ -61,13 +62,13 @@ describe('replay-policy', () => {
   });
 
   it('the same policy changes nothing', () => {
-    const report = replayPolicy(recorded, policy({}));
+    const report = replayPolicy(recorded, policy({}), supportFactory);
     expect(report).toMatchObject({ jobs: 2, steps: 2, unchanged: 2, decisionsChanged: 0, needNewModelCalls: 0, agreementOnChanged: null });
     expect(report.costAfterUsd).toBeCloseTo(report.costBeforeUsd, 12);
   });
 
   it('a lower threshold keeps the small answers: cheaper, and disagreeing with the recorded ones', () => {
-    const report = replayPolicy(recorded, policy({ confidenceThresholds: { 'classify-intent': 0.5 } }));
+    const report = replayPolicy(recorded, policy({ confidenceThresholds: { 'classify-intent': 0.5 } }), supportFactory);
     expect(report).toMatchObject({ decisionsChanged: 2, needNewModelCalls: 0, agreementOnChanged: 0 });
     const smallCost = recorded.reduce((sum, result) => sum + result.ledger[0]!.costUsd, 0);
     expect(report.costAfterUsd).toBeCloseTo(smallCost, 12);
@@ -75,11 +76,11 @@ describe('replay-policy', () => {
   });
 
   it('a higher threshold needs the large tier, which was never asked: counted, not guessed', () => {
-    const report = replayPolicy(recorded, policy({ confidenceThresholds: { 'classify-intent': 0.99 } }));
+    const report = replayPolicy(recorded, policy({ confidenceThresholds: { 'classify-intent': 0.99 } }), supportFactory);
     expect(report).toMatchObject({ decisionsChanged: 2, needNewModelCalls: 2, needReview: 0 });
-    const startAtLarge = replayPolicy(recorded, policy({ startTiers: { 'classify-intent': 'large' } }));
+    const startAtLarge = replayPolicy(recorded, policy({ startTiers: { 'classify-intent': 'large' } }), supportFactory);
     expect(startAtLarge.needNewModelCalls).toBe(2);
-    const tightBudget = replayPolicy(recorded, policy({ budgetUsd: 1e-9 }));
+    const tightBudget = replayPolicy(recorded, policy({ budgetUsd: 1e-9 }), supportFactory);
     expect(tightBudget.jobsOverBudget).toBe(2);
   });
 
@@ -88,11 +89,11 @@ describe('replay-policy', () => {
     try {
       const before = { small: callsTo('fake-small').length, medium: callsTo('fake-medium').length, large: callsTo('fake-large').length };
       // A lower threshold is decided from the records alone: no call.
-      const lower = await replayPolicyWithCalls(recorded, policy({ confidenceThresholds: { 'classify-intent': 0.5 } }), gatewayCallPort(client, gateway));
+      const lower = await replayPolicyWithCalls(recorded, policy({ confidenceThresholds: { 'classify-intent': 0.5 } }), supportFactory, gatewayCallPort(client, gateway, supportFactory));
       expect(lower).toMatchObject({ needNewModelCalls: 0, newModelCalls: 0 });
       expect(callsTo('fake-large').length).toBe(before.large);
 
-      const higher = await replayPolicyWithCalls(recorded, policy({ confidenceThresholds: { 'classify-intent': 0.99 } }), gatewayCallPort(client, gateway));
+      const higher = await replayPolicyWithCalls(recorded, policy({ confidenceThresholds: { 'classify-intent': 0.99 } }), supportFactory, gatewayCallPort(client, gateway, supportFactory));
       expect(higher).toMatchObject({ needNewModelCalls: 2, newModelCalls: 2, answeredByNewCalls: 2, needReview: 0, agreementOnChanged: 1 });
       expect(higher.newModelCallCostUsd).toBeGreaterThan(0);
       expect(higher.costAfterUsd).toBeCloseTo(higher.costBeforeUsd + higher.newModelCallCostUsd, 12);
@@ -103,9 +104,9 @@ describe('replay-policy', () => {
       expect({ small: callsTo('fake-small').length, medium: callsTo('fake-medium').length }).toEqual({ small: before.small, medium: before.medium });
 
       // Past the top tier a person would review; a call limit leaves the rest counted, and says so.
-      const strict = await replayPolicyWithCalls(recorded, policy({ confidenceThresholds: { 'classify-intent': 0.999 } }), gatewayCallPort(client, gateway));
+      const strict = await replayPolicyWithCalls(recorded, policy({ confidenceThresholds: { 'classify-intent': 0.999 } }), supportFactory, gatewayCallPort(client, gateway, supportFactory));
       expect(strict).toMatchObject({ needNewModelCalls: 2, newModelCalls: 2, answeredByNewCalls: 0, needReview: 2 });
-      const capped = await replayPolicyWithCalls(recorded, policy({ confidenceThresholds: { 'classify-intent': 0.99 } }), gatewayCallPort(client, gateway), { maxCalls: 1 });
+      const capped = await replayPolicyWithCalls(recorded, policy({ confidenceThresholds: { 'classify-intent': 0.99 } }), supportFactory, gatewayCallPort(client, gateway, supportFactory), { maxCalls: 1 });
       expect(capped).toMatchObject({ newModelCalls: 1, answeredByNewCalls: 1 });
       expect(capped.details.find((step) => step.verdict === 'needs-new-call')?.newCallProblem).toBe('not asked: the limit of 1 new calls was reached');
     } finally {

@@ -2,12 +2,11 @@
  * The built-in catalogue the first job workflow's activities read (its stations in the order its model
  * planner lists them, and its job types), from the support factory's legacy views.
  */
-import { stationCall, type StationCatalogue } from '../activities';
+import type { StationCatalogue } from '../activities';
 import { answerableStation } from '../activities/factory';
 import { supportFactory } from '../factories/support';
 import { jobTypeByName } from '../factories/support/legacy-job-types';
 import { modelStation, stationCatalogue } from '../factories/support/legacy-stations';
-import type { ModelGateway } from '../providers/gateway-types';
 
 export const builtinCatalogue: StationCatalogue = {
   // modelStation refuses a name that is not a model station of the first workflow's catalogue.
@@ -15,9 +14,3 @@ export const builtinCatalogue: StationCatalogue = {
   planStations: stationCatalogue,
   jobType: (name) => jobTypeByName(name),
 };
-
-/** One schema-valid answer of a built-in station by name (policy replay, benchmarks). */
-export function callBuiltinStation(gateway: ModelGateway, request: { station: string; modelId: string; input: unknown; signal?: AbortSignal }) {
-  const { station, ...rest } = request;
-  return stationCall(gateway, builtinCatalogue.station(station), rest);
-}

@@ -15,6 +15,7 @@ import { loadFactoryModule, trainingFileProblems } from '../platform/factory-mod
 import { supportFactory } from '../factories/support';
 import { Outbox } from '../activities/outbox';
 import { createReviewerKeyActivities } from '../activities/reviewer-keys';
+import { createEvaluationActivities } from '../activities/evaluation';
 import { createLearningActivities } from '../learning/activities';
 import type { ExampleRepository } from '../learning/example-repository';
 import { LiveModels } from '../learning/live';
@@ -102,7 +103,8 @@ export function conveyorActivities(options: ConveyorActivityOptions) {
   return {
     ...createActivities({ gateway: options.gateway, outbox: options.outbox, catalogue: builtinCatalogue, live }),
     ...createFactoryActivities({ factory: options.factory, gateway: options.gateway, outbox: options.outbox, live }),
-    ...createLearningActivities({ dataDir, live, exampleStore: options.exampleStore }),
+    ...createEvaluationActivities({ factory: options.factory }),
+    ...createLearningActivities({ factory: options.factory, dataDir, live, exampleStore: options.exampleStore }),
     ...createReviewerKeyActivities({ dataDir, keysFile: settings.reviewerKeysFile }),
   };
 }

@@ -4,11 +4,10 @@
  * tolerance below the baseline.
  */
 import { ApplicationFailure, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
-import type { createActivities } from '../activities';
-import type { ScheduledEvaluationRequest, ScheduledEvaluationResult } from '../activities/evaluation';
+import type { EvaluationActivities, ScheduledEvaluationRequest, ScheduledEvaluationResult } from '../activities/evaluation';
 import { ConveyorJobType, ConveyorStatus } from '../domain/search-attributes';
 
-const { runScheduledEvaluation } = proxyActivities<ReturnType<typeof createActivities>>({
+const { runScheduledEvaluation } = proxyActivities<EvaluationActivities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '2 minutes',
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['EvalDataError', 'EvalModelError'] },

@@ -5,8 +5,18 @@
  */
 export { datasetNames, isDatasetName, loadNamedDataset, loadFileDataset, sampleItems, EvalDataError, EVAL_SEED, type DatasetName, type EvalDataset } from './datasets';
 export { cachedTrainedModel, openModelFile, trainingDataHash, EvalModelError, type EvalModel } from './model';
-export { createOpenLabelLocalProvider, withOpenIntentLabels, evaluationRegistry, classifyWithSavedModel, openIntentOutputSchema, EVAL_SMALL_MODEL_ID } from './open-label';
-export { decideItem, evaluateOffline, isCorrect, triageStepSettings, escalationEstimateUsd, type ItemDecision, type TierCall, type FinalStop, type StepSettings } from './offline';
+export { evaluationGateway, evaluationRegistry, EVAL_SMALL_MODEL_ID } from './serving';
+export {
+  evaluationTarget,
+  withModelLabels,
+  learnableClassifierStations,
+  defaultLearnableStation,
+  EvaluationTargetError,
+  EVAL_MODEL_FILE_OPTION,
+  type EvaluationTarget,
+  type TargetChoice,
+} from './target';
+export { decideItem, evaluateOffline, isCorrect, targetStepSettings, escalationEstimateUsd, type ItemDecision, type TierCall, type FinalStop, type StepSettings } from './offline';
 export {
   summarize,
   curvePoint,

@@ -48,6 +48,8 @@ export function trainingDataHash(examples: readonly LabelledText[], size: ModelS
 /** Trains on `train` unless a model of the same data, size and seed is already cached in `modelsDir`. */
 export function cachedTrainedModel(options: {
   datasetName: string;
+  /** The classifier's name (the target station's `localClassifier` name): the saved model's task and version prefix. */
+  task: string;
   train: readonly LabelledText[];
   modelsDir: string;
   size?: ModelSize;
@@ -64,7 +66,7 @@ export function cachedTrainedModel(options: {
   if (existsSync(file)) {
     try {
       const saved = loadClassifier(file);
-      if (saved.training.dataHash === dataHash) return { file, labels: saved.model.labels, trained: false };
+      if (saved.training.dataHash === dataHash && saved.task === options.task) return { file, labels: saved.model.labels, trained: false };
     } catch (error) {
       if (!(error instanceof InvalidModelFileError)) throw error;
       // A damaged cache entry is retrained and overwritten below.
@@ -73,6 +75,6 @@ export function cachedTrainedModel(options: {
   const startedAt = performance.now();
   const model = trainSizedClassifier(options.train, size, seed);
   const trainMs = Math.round(performance.now() - startedAt);
-  saveClassifier(file, model, 'intent', { dataset: options.datasetName, dataHash, size, seed, trainSize: options.train.length });
+  saveClassifier(file, model, options.task, { dataset: options.datasetName, dataHash, size, seed, trainSize: options.train.length });
   return { file, labels: model.labels, trained: true, trainMs };
 }

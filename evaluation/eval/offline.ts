@@ -1,19 +1,16 @@
 /**
- * Offline evaluation: each item goes through the classify-intent step the way a `triage` job's
- * workflow runs it — `route()` picks the model, the answer's confidence is compared with the threshold,
- * a low-confidence answer escalates to the next tier, and above the top tier to a person — with the
- * model calls made in-process through the model gateway instead of as Temporal activities. The
+ * Offline evaluation: each item goes through the target station's step the way its job type's workflow
+ * runs it — `route()` picks the model, the answer's confidence (the station's own rule) is compared with
+ * the threshold, a low-confidence answer escalates to the next tier, and above the top tier to a person —
+ * with the model calls made in-process through the model gateway instead of as Temporal activities. The
  * per-item decisions it returns are what the metrics and the durable comparison are computed from.
  */
-import { effectivePolicy, jobTypeByName, type JobPolicy } from '../../factories/support/legacy-job-types';
 import type { ModelSpec, Tier } from '../../domain/models';
 import { route, type EscalationCause } from '../../domain/routing';
-import { modelStation } from '../../factories/support/legacy-stations';
+import { scoreConfidence } from '../../factory/confidence';
 import type { ModelGateway } from '../../providers/gateway-types';
 import type { LabelledText } from '../../providers/local/classifier';
-import { CLASSIFY_INTENT, type OpenIntentOutput } from './open-label';
-
-export const TRIAGE = 'triage';
+import { labelOfAnswer, stationInputOf, thresholdOf, type EvaluationTarget } from './target';
 
 export interface TierCall {
   tier: Tier;
@@ -52,17 +49,19 @@ export interface ItemDecision {
 }
 
 export interface StepSettings {
+  /** The station under evaluation and the job type whose policy decides its steps. */
+  target: EvaluationTarget;
   threshold: number;
-  policy: JobPolicy;
   models: readonly ModelSpec[];
 }
 
-/** The triage job's policy and classify-intent threshold, with an optional --threshold override. */
-export function triageStepSettings(models: readonly ModelSpec[], thresholdOverride?: number): StepSettings {
-  const station = modelStation(CLASSIFY_INTENT);
-  const policy = effectivePolicy(jobTypeByName(TRIAGE), thresholdOverride === undefined ? {} : { confidenceThresholds: { [CLASSIFY_INTENT]: thresholdOverride } });
-  return { threshold: policy.confidenceThresholds[CLASSIFY_INTENT] ?? station.confidenceThreshold, policy, models };
+/** The target job type's threshold for its station (or a --threshold override), with the models to route over. */
+export function targetStepSettings(target: EvaluationTarget, models: readonly ModelSpec[], thresholdOverride?: number): StepSettings {
+  return { target, threshold: thresholdOf(target, thresholdOverride), models };
 }
+
+/** What route() needs of the target's station. */
+const routedStation = (target: EvaluationTarget) => ({ name: target.station.name, defaultTier: target.station.defaultTier, maxOutputTokens: target.station.maxOutputTokens });
 
 const escalatingErrorNames: Record<string, EscalationCause> = {
   SchemaViolationError: 'schema-violation',
@@ -112,7 +111,7 @@ export function itemDecision(made: {
   };
 }
 
-/** Decides one item as the workflow's step loop would (see workflows/job.ts runModelStep). */
+/** Decides one item as the workflow's step loop would (see workflows/step-runner.ts runStation). */
 export async function decideItem(
   item: LabelledText,
   index: number,
@@ -121,8 +120,9 @@ export async function decideItem(
   knownLabels: ReadonlySet<string>,
 ): Promise<ItemDecision> {
   const startedAt = performance.now();
-  const station = modelStation(CLASSIFY_INTENT);
-  const input = { text: item.text };
+  const { target } = settings;
+  const { station, policy } = target;
+  const input = stationInputOf(target, item.text);
   const inputChars = JSON.stringify(input).length;
   const prompt = station.prompt(input);
   const calls: TierCall[] = [];
@@ -131,23 +131,23 @@ export async function decideItem(
   let finalStop: FinalStop | undefined;
 
   const routeRequest = (budgetRemainingUsd: number, escalateFrom?: { fromTier: Tier; cause: EscalationCause }) => ({
-    station,
+    station: routedStation(target),
     models: settings.models,
     inputChars,
-    longInputChars: settings.policy.longInputChars,
+    longInputChars: policy.longInputChars,
     escalation: escalateFrom,
     budgetRemainingUsd,
   });
 
   while (finalStop === undefined) {
-    const decision = route(routeRequest(Math.max(0, settings.policy.budgetUsd - spentUsd), escalation));
+    const decision = route(routeRequest(Math.max(0, policy.budgetUsd - spentUsd), escalation));
     if (decision.kind === 'human') {
       finalStop = 'human';
       break;
     }
     if (decision.kind === 'over-budget') {
-      // The triage policy fails over budget rather than pausing for a decision.
-      finalStop = settings.policy.overBudget === 'fail' ? 'failed' : 'human';
+      // A policy that fails over budget ends the step; one that pauses hands it to a person.
+      finalStop = policy.overBudget === 'fail' ? 'failed' : 'human';
       break;
     }
     try {
@@ -161,12 +161,13 @@ export async function decideItem(
         schema: station.output,
       });
       spentUsd += outcome.costUsd;
-      const confidence = station.confidenceOf(outcome.output, outcome.confidence);
-      const accepted = confidence >= settings.threshold;
+      // As the step runner: an answer its station's rule finds no confidence in is accepted.
+      const confidence = scoreConfidence(station.confidence, outcome.output, outcome.confidence);
+      const accepted = confidence === null || confidence >= settings.threshold;
       calls.push({
         tier: decision.tier,
         modelId: decision.model.id,
-        label: (outcome.output as OpenIntentOutput).intent,
+        label: labelOfAnswer(target, outcome.output) ?? null,
         confidence,
         outcome: accepted ? 'accepted' : 'escalated',
         costUsd: outcome.costUsd,
@@ -186,13 +187,14 @@ export async function decideItem(
 
 /** What route() estimates one escalation from the small tier would cost for this text (0 when it would go to a person). */
 export function escalationEstimateUsd(text: string, smallCostUsd: number, settings: StepSettings): number {
+  const { target } = settings;
   const decision = route({
-    station: modelStation(CLASSIFY_INTENT),
+    station: routedStation(target),
     models: settings.models,
-    inputChars: JSON.stringify({ text }).length,
-    longInputChars: settings.policy.longInputChars,
+    inputChars: JSON.stringify(stationInputOf(target, text)).length,
+    longInputChars: target.policy.longInputChars,
     escalation: { fromTier: 'small', cause: 'low-confidence' },
-    budgetRemainingUsd: Math.max(0, settings.policy.budgetUsd - smallCostUsd),
+    budgetRemainingUsd: Math.max(0, target.policy.budgetUsd - smallCostUsd),
   });
   return decision.kind === 'human' ? 0 : decision.estimatedCostUsd;
 }

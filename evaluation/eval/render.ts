@@ -9,6 +9,10 @@ import type { Agreement, CurvePoint, EvalReport } from './metrics';
 
 export interface ReportContext {
   dataset: string;
+  /** The factory (name and version), the station evaluated and the job type whose policy decides its steps. */
+  factory: string;
+  station: string;
+  jobType: string;
   source: string;
   splitNote: string;
   modelFile: string;
@@ -147,7 +151,8 @@ export function reportMarkdown(report: FullReport): string {
     `- Items: ${report.n} — ${context.splitNote}`,
     `- Data: ${context.source}`,
     `- Model under evaluation (small tier): ${context.modelFile} (${context.modelLabels} labels)`,
-    `- Threshold (classify-intent): ${report.threshold}`,
+    `- Station: ${context.station} of factory ${context.factory}, decided by job type ${context.jobType}'s policy`,
+    `- Threshold (${context.station}): ${report.threshold}`,
     `- Command: \`${context.command}\``,
     `- Generated: ${context.generatedAt}`,
     '',
@@ -193,7 +198,7 @@ export function reportMarkdown(report: FullReport): string {
     const { agreement } = report.durable;
     lines.push(
       '',
-      '## Durable run (triage jobs on Temporal)',
+      `## Durable run (${context.jobType} jobs on Temporal)`,
       '',
       `Decisions agreeing with the offline run: ${agreement.agreed} of ${agreement.n} (covered/escalated, small model's label and confidence, where the step ended).`,
       `Durable accuracy ${percent(report.durable.report.accuracy)}, coverage ${percent(report.durable.report.coverage)}, cost per item (ledger) ${dollars(report.durable.report.routeCostPerItemUsd)}.`,

@@ -1,21 +1,25 @@
 /**
  * One evaluation run, end to end: load the items, find or train the model, decide every item offline
- * with the factory's routing, optionally run the same items as triage jobs on Temporal and compare,
+ * with the factory's routing for the target station, optionally run the same items as jobs of the
+ * target's job type on Temporal and compare,
  * and build the report (and its files). `conveyor eval` is a thin layer of flags over this. The durable
  * run is passed in (cli/eval-durable.ts): it needs a worker and a client, which this library, run
  * by the scheduled evaluation's activity too, may not import.
  */
-import { loadSettings, type ConveyorSettings } from '../../platform/settings';
-import { createModelGateway } from '../../providers/gateway';
 import path from 'node:path';
+import type { Factory } from '../../factory/define';
+import { loadSettings, type ConveyorSettings } from '../../platform/settings';
 import { loadFileDataset, loadNamedDataset, sampleItems, type DatasetName, type EvalDataset } from './datasets';
 import { compareDecisions, summarize, type Agreement } from './metrics';
 import { cachedTrainedModel, openModelFile, type EvalModel } from './model';
-import { evaluateOffline, triageStepSettings, type ItemDecision, type StepSettings } from './offline';
-import { createOpenLabelLocalProvider, evaluationRegistry, withOpenIntentLabels } from './open-label';
+import { evaluateOffline, targetStepSettings, type ItemDecision, type StepSettings } from './offline';
+import { evaluationGateway, evaluationRegistry } from './serving';
+import { evaluationTarget, withModelLabels, type TargetChoice } from './target';
 import { writeReportFiles, type FullReport } from './render';
 
-export interface EvaluationOptions {
+export interface EvaluationOptions extends TargetChoice {
+  /** The factory whose learnable classifier station is evaluated (`station`, `jobType`: see evaluationTarget). */
+  factory: Factory;
   dataset?: DatasetName;
   dataFile?: string;
   textColumn?: string;
@@ -67,6 +71,7 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
   const env = options.env ?? process.env;
   const log = options.log ?? (() => {});
   const settings = loadSettings(env);
+  const baseTarget = evaluationTarget(options.factory, options);
   const dataset = loadItems(options);
   const items = sampleItems(dataset.test, options.limit);
 
@@ -75,15 +80,14 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
     model = openModelFile(options.modelFile);
   } else {
     log(`finding or training a model on ${dataset.train.length} ${dataset.name} training items…`);
-    model = cachedTrainedModel({ datasetName: dataset.name, train: dataset.train, modelsDir: path.join(settings.dataDir, 'models') });
+    model = cachedTrainedModel({ datasetName: dataset.name, task: baseTarget.classifier.name, train: dataset.train, modelsDir: path.join(settings.dataDir, 'models') });
     log(model.trained ? `trained ${model.file} in ${model.trainMs} ms` : `reusing ${model.file}`);
   }
 
+  const target = withModelLabels(baseTarget, model.labels);
   const registry = evaluationRegistry(model.file, env);
-  const stepSettings = triageStepSettings(registry.models, options.threshold);
-  const gateway = withOpenIntentLabels(
-    createModelGateway({ registry, providers: { local: createOpenLabelLocalProvider() }, cache: null, rateLimiter: null, env }),
-  );
+  const stepSettings = targetStepSettings(target, registry.models, options.threshold);
+  const gateway = evaluationGateway(registry, env);
   let offline: ItemDecision[];
   try {
     offline = await evaluateOffline(items, gateway, stepSettings, model.labels);
@@ -103,6 +107,9 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
     ...offlineReport,
     context: {
       dataset: dataset.name,
+      factory: `${options.factory.name} ${options.factory.version}`,
+      station: target.station.name,
+      jobType: target.jobType.name,
       source: dataset.source,
       splitNote: options.limit !== undefined && options.limit < dataset.test.length ? `a seeded sample of ${items.length}: ${dataset.splitNote}` : dataset.splitNote,
       modelFile: model.file,
