@@ -3,6 +3,8 @@
  * Workflow code imports from `conveyor/workflow` (./workflow.ts) instead: it bundles into the sandbox.
  */
 export * from './factory';
+/** The zod the definitions' schemas are checked with: import it from here, so a factory and the engine share one copy. */
+export { z } from 'zod';
 export { DEFINITION_API_VERSION } from './factory/define';
 export { supportFactory } from './factories/support';
 export * from './client';

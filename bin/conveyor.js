@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// The `conveyor` command: runs the TypeScript CLI through tsx, so no build step is needed. Conveyor
-// runs on Node 24: started by another Node, it re-runs itself on the Node 24 that `npm start` /
-// `npm test` fetched into the per-user cache, or says how to get one.
+// The `conveyor` command. In a checkout it runs the TypeScript CLI through tsx, so no build step is
+// needed; installed as a package it runs the compiled CLI in dist/. Conveyor runs on Node 24: started
+// by another Node, it re-runs itself on the Node 24 that `npm start` / `npm test` fetched into the
+// per-user cache, or says how to get one.
 'use strict';
 const path = require('node:path');
 const { NODE_MAJOR, findNodeRuntime, runtimeEnv } = require('../scripts/bootstrap');
@@ -20,6 +21,11 @@ if (Number(process.versions.node.split('.')[0]) !== NODE_MAJOR) {
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 } else {
-  require('tsx/cjs');
-  require(path.join(__dirname, '..', 'cli', 'main.ts'));
+  const source = path.join(__dirname, '..', 'cli', 'main.ts');
+  if (require('node:fs').existsSync(source)) {
+    require('tsx/cjs');
+    require(source);
+  } else {
+    require(path.join(__dirname, '..', 'dist', 'cli', 'main.js'));
+  }
 }

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { require as tsxRequire } from 'tsx/cjs/api';
 import { checkFactory, isFactory, type Factory, type FactoryProblem } from '../factory';
 
 export class FactoryModuleError extends Error {
@@ -62,13 +63,16 @@ export function trainingFileProblems(factory: Factory): FactoryProblem[] {
   });
 }
 
-/** `modulePath` is resolved against `cwd`; TypeScript modules load when tsx is registered (the CLI and worker run under it). */
+/** TypeScript factory modules load through tsx, scoped to the module: no global hook, whatever started the process (the built CLI, plain Node, a test runner). */
+const typeScriptModule = /\.(ts|mts|cts)$/;
+
+/** `modulePath` is resolved against `cwd`; a `.ts` module loads through tsx, a `.js` one through Node's require. */
 export function loadFactoryModule(modulePath: string, cwd = process.cwd()): LoadedFactory {
   const file = path.resolve(cwd, modulePath);
   if (!fs.existsSync(file)) throw new FactoryModuleError(`${modulePath}: no such file (${file})`);
   let exported: unknown;
   try {
-    exported = createRequire(__filename)(file);
+    exported = typeScriptModule.test(file) ? (tsxRequire(file, __filename) as unknown) : createRequire(__filename)(file);
   } catch (error) {
     const problems = definitionProblems(error);
     if (problems) return { problems };

@@ -13,7 +13,16 @@ export interface SharedRedisOptions {
   closedMessage: string;
 }
 
-export function createSharedRedis(options: SharedRedisOptions) {
+/** The client as `createClient` makes it (named, so declarations do not spell out redis's module types). */
+export type SharedRedisClient = ReturnType<typeof createClient>;
+
+export interface SharedRedis {
+  client: SharedRedisClient;
+  ready(): Promise<SharedRedisClient>;
+  close(): Promise<void>;
+}
+
+export function createSharedRedis(options: SharedRedisOptions): SharedRedis {
   let everConnected = false;
   let closed = false;
   const client = createClient({

@@ -378,10 +378,14 @@ describe('Dockerfile', () => {
     expect(instructions.some((line) => /^COPY\s.*package-lock\.json/.test(line))).toBe(true);
   });
 
-  it('starts workers/worker.ts with tsx', () => {
+  it('builds the package in the image and starts the built worker, dist/workers/worker.js, with node', () => {
+    expect(instructions.some((line) => /^RUN\s.*\bnpm run build\b/.test(line))).toBe(true);
     const start = instructions.filter((line) => /^(CMD|ENTRYPOINT)\s/.test(line)).at(-1) ?? '';
-    expect(start).toContain('tsx');
-    expect(start).toContain('workers/worker.ts');
+    expect(start).toBe('CMD ["node", "dist/workers/worker.js"]');
+    expect(start).not.toContain('tsx');
+    // What `npm run build` writes there: the compiled worker beside the rest of dist/.
+    const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { exports: Record<string, { default?: string }> };
+    expect(manifest.exports['./worker']?.default).toBe('./dist/workers/worker.js');
   });
 
   it('keeps local state and dependencies out of the build context', () => {
@@ -389,6 +393,6 @@ describe('Dockerfile', () => {
       .readFileSync(path.join(root, '.dockerignore'), 'utf8')
       .split('\n')
       .map((line) => line.trim().replace(/^\/|\/$/g, ''));
-    expect(ignored).toEqual(expect.arrayContaining(['node_modules', '.conveyor', 'test-output', '.git']));
+    expect(ignored).toEqual(expect.arrayContaining(['node_modules', '.conveyor', 'test-output', '.git', 'dist']));
   });
 });

@@ -27,10 +27,12 @@ import { installRuntimeLogging } from '../platform/logging';
 import { ensureTemporal } from '../platform/embedded-server';
 import { loadSettings, type ConveyorSettings } from '../platform/settings';
 
+// `.ts` when run from the sources (tsx, vitest), `.js` in the built package (dist/).
+const sourceExtension = path.extname(__filename);
 /** The engine's workflows (factory jobs, batches, evaluation, distill): a worker for any factory. */
-export const workflowsPath = path.resolve(__dirname, '..', 'workflows', 'index.ts');
+export const workflowsPath = path.resolve(__dirname, '..', 'workflows', `index${sourceExtension}`);
 /** The same plus the frozen first job workflow: the built-in factory's workers finish and replay jobs started on it. */
-export const builtinWorkflowsPath = path.resolve(__dirname, '..', 'legacy', 'bundle.ts');
+export const builtinWorkflowsPath = path.resolve(__dirname, '..', 'legacy', `bundle${sourceExtension}`);
 
 export interface ConveyorWorkerOptions {
   connection: NativeConnection;

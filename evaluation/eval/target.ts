@@ -134,7 +134,7 @@ export function thresholdOf(target: EvaluationTarget, override?: number): number
 
 /**
  * The target with its station answering from the model under evaluation, with the model's own labels:
- * the classifier reads its file from `EVAL_MODEL_FILE_OPTION`, its `labels` become the model's, and a
+ * the classifier reads its file from `EVAL_MODEL_FILE_OPTION`, its `labels` admit the model's too, and a
  * string label field of an object output schema accepts any non-empty label. A boolean label field has
  * exactly its two names, so a model with other labels is refused. The copy has no `learnable` field, so
  * a durable run's jobs neither collect examples nor take a model from the learning registry: they run
@@ -155,7 +155,9 @@ export function withModelLabels(target: EvaluationTarget, labels: readonly strin
   } else if (labels.some((label) => !target.classifier.labels.includes(label))) {
     throw new EvaluationTargetError(`station ${station.name}: its output schema is not an object, so its label field "${learnable.label}" cannot be opened to the model's own labels`);
   }
-  const classifier: LocalClassifier = Object.freeze({ ...target.classifier, labels: Object.freeze([...labels]), modelFileOption: EVAL_MODEL_FILE_OPTION });
+  // The station's own labels stay: the other local tiers answer with the station's default model.
+  const admitted = [...new Set([...target.classifier.labels, ...labels])];
+  const classifier: LocalClassifier = Object.freeze({ ...target.classifier, labels: Object.freeze(admitted), modelFileOption: EVAL_MODEL_FILE_OPTION });
   const { learnable: _learnable, ...unlearnable } = station;
   const opened: AnyStation = Object.freeze({ ...unlearnable, output, local: classifier });
   const factory = defineFactory({

@@ -1,0 +1,250 @@
+/**
+ * Conveyor as a package (issue 16): `npm pack` here, `npm install` in a scratch project outside the
+ * repository, and a factory written in that project's own files — TypeScript, plain-JavaScript ESM and
+ * CommonJS — run by the installed `conveyor worker --factory` on the suite's real server. Jobs started
+ * through the installed client and through the installed `conveyor run` plan, route, escalate on low
+ * confidence, wait for approval and act once after `conveyor approve`. Nothing in the scratch project
+ * reaches into the repository: it has the tarball, the registry's dependencies and its own code.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliEnvironment, repoRoot, runProcess } from './support/cli';
+import { eventually, testSettings, uniqueId } from './support/temporal';
+
+/** The machine's npm (the pinned Node 24 comes without one), run on this Node 24. */
+function npmCliPath(): string {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const candidate = path.join(dir, 'npm');
+    if (dir && fs.existsSync(candidate)) return fs.realpathSync(candidate);
+  }
+  throw new Error('no npm on PATH: the package test installs the packed package with it');
+}
+const npmCli = npmCliPath();
+const tscCli = path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+let scratch: string;
+const cleanups: (() => unknown)[] = [];
+
+beforeAll(async () => {
+  scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'conveyor-scratch-'));
+  expect(path.relative(repoRoot, scratch).startsWith('..')).toBe(true);
+  const packed = await runProcess(process.execPath, [npmCli, 'pack', '--pack-destination', scratch], { cwd: repoRoot, timeoutMs: 240_000 });
+  expect(packed.code, packed.stderr).toBe(0);
+  const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { name: string; version: string; devDependencies: Record<string, string> };
+  const tarball = path.join(scratch, `${manifest.name}-${manifest.version}.tgz`);
+  fs.writeFileSync(path.join(scratch, 'package.json'), JSON.stringify({ name: 'permit-desk', version: '1.0.0', private: true }, null, 2));
+  // @types/node for the TypeScript project's own use of Node (the version this repository pins).
+  const typesNode = `@types/node@${manifest.devDependencies['@types/node']}`;
+  const installed = await runProcess(process.execPath, [npmCli, 'install', '--no-audit', '--no-fund', '--prefer-offline', tarball, typesNode], { cwd: scratch, timeoutMs: 300_000 });
+  expect(installed.code, installed.stderr).toBe(0);
+}, 600_000);
+
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+});
+
+/**
+ * The permit desk: classify a request (small; unsure when it says so), draft the permit with its fee, and
+ * issue it — after a clerk approves when the fee is above $100. The same code in each module syntax.
+ */
+function factorySource(syntax: 'ts' | 'esm' | 'cjs'): string {
+  const imports =
+    syntax === 'cjs'
+      ? "const fs = require('node:fs');\nconst { defineAction, defineFactory, defineJobType, defineStation, z } = require('conveyor');"
+      : "import fs from 'node:fs';\nimport { defineAction, defineFactory, defineJobType, defineStation, z } from 'conveyor';";
+  const typed = syntax === 'ts' ? ': number' : '';
+  const body = `
+const kinds = ['parking', 'event', 'other'];
+const request = z.object({ text: z.string().min(1) });
+const classified = z.object({ kind: z.enum(['parking', 'event', 'other']), confidence: z.number().min(0).max(1) });
+
+const classifyRequest = defineStation({
+  name: 'classify-request',
+  description: 'Says what kind of permit a resident asks for.',
+  input: request,
+  output: classified,
+  defaultTier: 'small',
+  confidenceThreshold: 0.7,
+  confidence: { from: 'field', field: 'confidence' },
+  local: (input, context) => {
+    const kind = /park/i.test(input.text) ? 'parking' : /party|event|festival/i.test(input.text) ? 'event' : 'other';
+    const sure${typed} = context.model.tier === 'small' && /unsure/i.test(input.text) ? 0.3 : 0.95;
+    return { output: { kind, confidence: sure } };
+  },
+  prompt: (input) => ({ system: 'Answer as JSON: kind (' + kinds.join('|') + ') and your confidence in [0,1].', user: input.text }),
+});
+
+const draftPermit = defineStation({
+  name: 'draft-permit',
+  description: 'Drafts the permit: a title and the fee.',
+  input: z.object({ text: z.string().min(1), kind: z.enum(['parking', 'event', 'other']) }),
+  output: z.object({ title: z.string().min(1), feeUsd: z.number().nonnegative() }),
+  defaultTier: 'small',
+  confidenceThreshold: 0.5,
+  confidence: { from: 'model', otherwise: 0.9 },
+  local: (input) => ({ output: { title: input.kind + ' permit: ' + input.text.slice(0, 40), feeUsd: input.kind === 'event' ? 250 : 40 } }),
+  prompt: (input) => ({ system: 'Draft a ' + input.kind + ' permit as JSON: title, feeUsd.', user: input.text }),
+});
+
+const issuePermit = defineAction({
+  name: 'issue-permit',
+  description: 'Issues the permit.',
+  proposal: z.object({ kind: z.enum(['parking', 'event', 'other']), title: z.string(), feeUsd: z.number() }),
+  sensitivity: (permit) => (permit.feeUsd > 100 ? 'a fee of $' + permit.feeUsd + ': a clerk approves it first' : undefined),
+  execute: async (permit, context) => {
+    fs.appendFileSync(process.env.PERMITS_FILE ?? 'permits.jsonl', JSON.stringify({ key: context.idempotencyKey, kind: permit.kind, approvedBy: context.approvedBy }) + '\\n');
+    return { permitId: 'P-' + context.jobId };
+  },
+});
+
+const permitRequest = defineJobType({
+  name: 'permit-request',
+  description: 'classify → draft → issue, after a clerk approves a fee above $100',
+  input: request,
+  recipe: {
+    steps: [
+      { id: 'kind', station: 'classify-request', inputs: { text: '$job.text' } },
+      { id: 'draft', station: 'draft-permit', inputs: { text: '$job.text', kind: '$steps.kind.kind' } },
+      { id: 'issue', action: 'issue-permit', proposal: { kind: '$steps.kind.kind', title: '$steps.draft.title', feeUsd: '$steps.draft.feeUsd' } },
+    ],
+  },
+  policy: { budgetUsd: 0.05, approval: { reviewers: ['clerk'], timeoutMs: 600000, onTimeout: 'reject' } },
+});
+
+${syntax === 'cjs' ? 'module.exports =' : 'export default'} defineFactory({ name: 'permit-desk', version: '1.0.0', stations: [classifyRequest, draftPermit], actions: [issuePermit], jobTypes: [permitRequest] });
+`;
+  return `${imports}\n${body}`;
+}
+
+/** A client script of the project's own: starts one job with the installed client and prints its result. */
+function clientSource(syntax: 'ts' | 'esm' | 'cjs', factoryFile: string): string {
+  const imports =
+    syntax === 'cjs'
+      ? `const { ConveyorClient } = require('conveyor');\nconst factory = require('./${factoryFile}');`
+      : `import { ConveyorClient${syntax === 'ts' ? ', type JobResult' : ''} } from 'conveyor';\nimport factory from './${factoryFile}';`;
+  return `${imports}
+async function main() {
+  const [id, text] = process.argv.slice(2);
+  const client = await ConveyorClient.connect({ factory });
+  try {
+    await client.startJob({ id, type: 'permit-request', input: { text } });
+    const result${syntax === 'ts' ? ': JobResult' : ''} = await client.getResult(id);
+    console.log(JSON.stringify(result));
+  } finally {
+    await client.close();
+  }
+}
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
+`;
+}
+
+interface PermitLine {
+  key: string;
+  kind: string;
+  approvedBy: string[];
+}
+
+const variants = [
+  { syntax: 'ts' as const, packageType: 'module', factory: 'factory.ts', client: 'client.ts' },
+  { syntax: 'esm' as const, packageType: 'module', factory: 'factory.js', client: 'client.js' },
+  { syntax: 'cjs' as const, packageType: 'commonjs', factory: 'factory.js', client: 'client.js' },
+];
+
+describe.each(variants)('a $syntax project that installed Conveyor from npm pack', ({ syntax, packageType, factory, client }) => {
+  const settings = testSettings(uniqueId(`package-${syntax}`));
+  let project: string;
+  let env: NodeJS.ProcessEnv;
+  let permitsFile: string;
+  const installedCli = () => path.join(scratch, 'node_modules', 'conveyor', 'bin', 'conveyor.js');
+  const conveyor = (args: string[]) => runProcess(process.execPath, [installedCli(), ...args], { cwd: project, env, timeoutMs: 90_000 });
+  const permits = (): PermitLine[] => (fs.existsSync(permitsFile) ? fs.readFileSync(permitsFile, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as PermitLine) : []);
+
+  beforeAll(async () => {
+    project = path.join(scratch, syntax);
+    fs.mkdirSync(project, { recursive: true });
+    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: `permit-desk-${syntax}`, private: true, type: packageType }));
+    fs.writeFileSync(path.join(project, factory), factorySource(syntax));
+    fs.writeFileSync(path.join(project, client), clientSource(syntax, syntax === 'ts' ? 'factory.ts' : factory));
+    permitsFile = path.join(project, 'permits.jsonl');
+    env = cliEnvironment(settings, { PERMITS_FILE: permitsFile, CONVEYOR_FACTORY: path.join(project, factory) });
+
+    const worker: ChildProcess = spawn(process.execPath, [installedCli(), 'worker', '--factory', `./${factory}`], { cwd: project, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    worker.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    worker.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    cleanups.push(async () => {
+      worker.kill('SIGTERM');
+      await exited;
+    });
+    await eventually(async () => (output.includes('conveyor worker: factory permit-desk 1.0.0') ? true : undefined), 120_000).catch(() => {
+      throw new Error(`the installed worker did not start:\n${output}`);
+    });
+  }, 180_000);
+
+  if (syntax === 'ts') {
+    it('type-checks against the installed declarations', async () => {
+      fs.writeFileSync(
+        path.join(project, 'tsconfig.json'),
+        JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, allowImportingTsExtensions: true, skipLibCheck: true, types: ['node'] }, files: [factory, client] }),
+      );
+      const checked = await runProcess(process.execPath, [tscCli, '-p', project], { cwd: project, timeoutMs: 120_000 });
+      expect(checked.code, checked.stdout + checked.stderr).toBe(0);
+    }, 150_000);
+  }
+
+  it('a job through its own client: planned, routed to the small tier, acted on once without approval', async () => {
+    const jobId = uniqueId(`permit-${syntax}-parking`);
+    const ran = await runProcess(process.execPath, [client, jobId, 'a parking permit for my street'], { cwd: project, env, timeoutMs: 90_000 });
+    expect(ran.code, ran.stderr).toBe(0);
+    const result = JSON.parse(ran.stdout) as { status: string; plan: { strategy: string }; ledger: { stepId: string; tier: string; outcome: string }[]; actions: { firstExecution: boolean; receipt: unknown }[]; approvals: unknown[] };
+    expect(result.status).toBe('completed');
+    expect(result.plan.strategy).toBe('recipe');
+    expect(result.ledger.map((entry) => [entry.stepId, entry.tier, entry.outcome])).toEqual([
+      ['kind', 'small', 'accepted'],
+      ['draft', 'small', 'accepted'],
+    ]);
+    expect(result.approvals).toEqual([]);
+    expect(result.actions).toEqual([expect.objectContaining({ firstExecution: true, receipt: { permitId: `P-${jobId}` } })]);
+    expect(permits().filter((line) => line.key === `${jobId}:issue`)).toEqual([{ key: `${jobId}:issue`, kind: 'parking', approvedBy: [] }]);
+  }, 120_000);
+
+  it('a job through the installed `conveyor run`: escalates on low confidence, waits for a clerk, acts once after `conveyor approve`', async () => {
+    const jobId = uniqueId(`permit-${syntax}-event`);
+    const jobsFile = path.join(project, `${jobId}.jsonl`);
+    fs.writeFileSync(jobsFile, `${JSON.stringify({ id: jobId, type: 'permit-request', input: { text: 'unsure: a street party event on Saturday' } })}\n`);
+    const started = await conveyor(['run', jobsFile, '--json']);
+    expect(started.code, started.stderr).toBe(0);
+
+    const waiting = await eventually(async () => {
+      const pending = await conveyor(['pending', '--json']);
+      const entries = pending.code === 0 ? (JSON.parse(pending.stdout) as { jobId: string; evidence: { reason: string } }[]) : [];
+      return entries.find((entry) => entry.jobId === jobId);
+    }, 60_000);
+    expect(waiting.evidence.reason).toBe('a fee of $250: a clerk approves it first');
+    expect(permits().filter((line) => line.key === `${jobId}:issue`)).toEqual([]);
+
+    const refused = await conveyor(['approve', jobId, '--by', 'mallory']);
+    expect(refused.code).toBe(2);
+    const approved = await conveyor(['approve', jobId, '--by', 'clerk', '--json']);
+    expect(approved.code, approved.stderr).toBe(0);
+
+    const status = await eventually(async () => {
+      const shown = await conveyor(['status', jobId, '--json']);
+      const view = JSON.parse(shown.stdout) as { status: string; result?: { ledger: { stepId: string; tier: string; outcome: string }[]; escalations: number; topTier: string } };
+      return view.status === 'completed' ? view : undefined;
+    }, 60_000);
+    expect(status.result!.ledger.filter((entry) => entry.stepId === 'kind').map((entry) => [entry.tier, entry.outcome])).toEqual([
+      ['small', 'escalated'],
+      ['medium', 'accepted'],
+    ]);
+    expect(status.result!.escalations).toBe(1);
+    expect(permits().filter((line) => line.key === `${jobId}:issue`)).toEqual([{ key: `${jobId}:issue`, kind: 'event', approvedBy: ['clerk'] }]);
+  }, 180_000);
+});
