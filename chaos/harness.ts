@@ -87,7 +87,9 @@ export async function startChaosTemporal(dataDir: string): Promise<ChaosTemporal
       await endpoint.stop();
     },
     async restart() {
-      endpoint = await startEmbeddedServer(settings, { log: quiet });
+      // Same gRPC address (clients and workers reconnect to it), a fresh UI port: while the server was
+      // down another process may have taken the old one, and nothing in a chaos run reads the UI.
+      endpoint = await startEmbeddedServer({ ...settings, embeddedUiPort: await freePort() }, { log: quiet });
     },
     stop: () => endpoint.stop(),
   };

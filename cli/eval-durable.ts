@@ -43,6 +43,8 @@ export async function startEvaluationWorker(options: {
   taskQueue: string;
   modelFile: string;
   outboxFile: string;
+  /** The evaluation's data dir (its settings'), where the worker's learning registry and example store live. */
+  dataDir: string;
   workflowBundle?: WorkflowBundleWithSourceMap;
   env?: NodeJS.ProcessEnv;
 }): Promise<EvaluationWorker> {
@@ -51,6 +53,7 @@ export async function startEvaluationWorker(options: {
   const outbox = new Outbox(options.outboxFile);
   const worker = await createConveyorWorker({
     factory: options.target.factory,
+    dataDir: options.dataDir,
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
@@ -231,6 +234,7 @@ export function durableEvaluator(options: { concurrency?: number; workflowBundle
         taskQueue,
         modelFile: model.file,
         outboxFile: evaluationOutboxFile(settings.dataDir),
+        dataDir: settings.dataDir,
         workflowBundle: options.workflowBundle,
         env,
       });
