@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findTemporalCli } from '../platform/temporal-cli';
 import { cliEnvironment, repoRoot, runProcess } from './support/cli';
 import { eventually, testSettings, uniqueId } from './support/temporal';
 
@@ -144,6 +145,24 @@ main().catch((error) => {
 `;
 }
 
+/** The installed `conveyor worker --factory <module>` in `cwd`, until the suite ends; resolves once it serves. */
+async function startInstalledWorker(cwd: string, env: NodeJS.ProcessEnv, factoryModule: string, readyLine: string): Promise<void> {
+  const worker: ChildProcess = spawn(process.execPath, [installedCli(), 'worker', '--factory', factoryModule], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  worker.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  worker.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise((resolve) => worker.once('exit', resolve));
+  cleanups.push(async () => {
+    worker.kill('SIGTERM');
+    await exited;
+  });
+  await eventually(async () => (output.includes(readyLine) ? true : undefined), 120_000).catch(() => {
+    throw new Error(`the installed worker did not start:\n${output}`);
+  });
+}
+
+const installedCli = () => path.join(scratch, 'node_modules', 'conveyor', 'bin', 'conveyor.js');
+
 interface PermitLine {
   key: string;
   kind: string;
@@ -161,7 +180,6 @@ describe.each(variants)('a $syntax project that installed Conveyor from npm pack
   let project: string;
   let env: NodeJS.ProcessEnv;
   let permitsFile: string;
-  const installedCli = () => path.join(scratch, 'node_modules', 'conveyor', 'bin', 'conveyor.js');
   const conveyor = (args: string[]) => runProcess(process.execPath, [installedCli(), ...args], { cwd: project, env, timeoutMs: 90_000 });
   const permits = (): PermitLine[] => (fs.existsSync(permitsFile) ? fs.readFileSync(permitsFile, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as PermitLine) : []);
 
@@ -174,18 +192,7 @@ describe.each(variants)('a $syntax project that installed Conveyor from npm pack
     permitsFile = path.join(project, 'permits.jsonl');
     env = cliEnvironment(settings, { PERMITS_FILE: permitsFile, CONVEYOR_FACTORY: path.join(project, factory) });
 
-    const worker: ChildProcess = spawn(process.execPath, [installedCli(), 'worker', '--factory', `./${factory}`], { cwd: project, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    worker.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    worker.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise((resolve) => worker.once('exit', resolve));
-    cleanups.push(async () => {
-      worker.kill('SIGTERM');
-      await exited;
-    });
-    await eventually(async () => (output.includes('conveyor worker: factory permit-desk 1.0.0') ? true : undefined), 120_000).catch(() => {
-      throw new Error(`the installed worker did not start:\n${output}`);
-    });
+    await startInstalledWorker(project, env, `./${factory}`, 'conveyor worker: factory permit-desk 1.0.0');
   }, 180_000);
 
   if (syntax === 'ts') {
@@ -247,4 +254,93 @@ describe.each(variants)('a $syntax project that installed Conveyor from npm pack
     expect(status.result!.escalations).toBe(1);
     expect(permits().filter((line) => line.key === `${jobId}:issue`)).toEqual([{ key: `${jobId}:issue`, kind: 'event', approvedBy: ['clerk'] }]);
   }, 180_000);
+});
+
+interface StatusView {
+  status: string;
+  pendingApprovals: { approvalId: string; evidence: { reason: string } }[];
+  result?: { ledger: { stepId: string; tier: string; outcome: string }[]; actions: { firstExecution: boolean }[] };
+}
+
+interface TicketLine {
+  key: string;
+  department: string;
+  urgency: string;
+  approvedBy: string[];
+}
+
+describe('examples/city-hotline on the installed package', () => {
+  const settings = testSettings(uniqueId('example-hotline'));
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  let ticketsFile: string;
+  const conveyor = (args: string[]) => runProcess(process.execPath, [installedCli(), ...args], { cwd: dir, env, timeoutMs: 90_000 });
+  const tickets = (): TicketLine[] => (fs.existsSync(ticketsFile) ? fs.readFileSync(ticketsFile, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as TicketLine) : []);
+  const status = async (jobId: string): Promise<StatusView> => {
+    const shown = await conveyor(['status', jobId, '--json']);
+    expect(shown.code, shown.stderr).toBe(0);
+    return JSON.parse(shown.stdout) as StatusView;
+  };
+  const settled = (jobId: string, wanted: string) => eventually(async () => ((await status(jobId)).status === wanted ? status(jobId) : undefined), 60_000);
+  const waiting = (jobId: string) => eventually(async () => (await status(jobId)).pendingApprovals[0], 60_000);
+
+  beforeAll(async () => {
+    // The example as a team would have it: its own folder beside the installed package, nothing else.
+    dir = path.join(scratch, 'city-hotline');
+    fs.cpSync(path.join(repoRoot, 'examples', 'city-hotline'), dir, { recursive: true, filter: (source) => !/node_modules|tickets\.jsonl$/.test(source) });
+    ticketsFile = path.join(dir, 'tickets.jsonl');
+    env = cliEnvironment(settings, { HOTLINE_TICKETS_FILE: ticketsFile, CONVEYOR_FACTORY: path.join(dir, 'factory.ts') });
+    await startInstalledWorker(dir, env, './factory.ts', 'conveyor worker: factory city-hotline 1.0.0');
+  }, 180_000);
+
+  it('runs its demo calls offline: files the clear one, a dispatcher approves the urgent one by a plain Temporal signal and the unsure one by conveyor approve, a person rejects the unclear one', async () => {
+    const run = uniqueId('hl');
+    const calls = fs.readFileSync(path.join(dir, 'data', 'calls.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { id: string });
+    const callsFile = path.join(dir, `${run}.jsonl`);
+    fs.writeFileSync(callsFile, calls.map((call) => JSON.stringify({ ...call, id: `${run}-${call.id}` })).join('\n'));
+    const [clear, urgent, unsure, unclear] = calls.map((call) => `${run}-${call.id}`) as [string, string, string, string];
+    const started = await conveyor(['run', callsFile, '--json']);
+    expect(started.code, started.stderr).toBe(0);
+
+    // The clear call: the small classifier is unsure, the medium one is not; details on medium, the note on large; filed at once.
+    const filed = await settled(clear, 'completed');
+    expect(filed.result!.ledger.map((entry) => [entry.stepId, entry.tier, entry.outcome]).sort()).toEqual(
+      [
+        ['classify', 'small', 'escalated'],
+        ['classify', 'medium', 'accepted'],
+        ['details', 'medium', 'accepted'],
+        ['note', 'large', 'accepted'],
+      ].sort(),
+    );
+    expect(tickets().filter((line) => line.key === `${clear}:file`)).toEqual([expect.objectContaining({ department: 'roads', urgency: 'low', approvedBy: [] })]);
+
+    // The urgent call waits for a dispatcher, who approves it with the Temporal CLI alone.
+    const urgentWait = await waiting(urgent);
+    expect(urgentWait.evidence.reason).toBe('a high-urgency water call: a dispatcher checks it before the crew is sent');
+    expect(tickets().filter((line) => line.key === `${urgent}:file`)).toEqual([]);
+    const temporal = findTemporalCli()!.path;
+    const connection = ['--address', settings.address!, '--namespace', settings.namespace];
+    const signal = await runProcess(temporal, ['workflow', 'signal', ...connection, '--workflow-id', urgent, '--name', 'decide', '--input', JSON.stringify({ approvalId: urgentWait.approvalId, decision: 'approve', reviewer: 'dispatcher' })]);
+    expect(signal.code, signal.stderr).toBe(0);
+    await settled(urgent, 'completed');
+    expect(tickets().filter((line) => line.key === `${urgent}:file`)).toEqual([expect.objectContaining({ department: 'water', urgency: 'high', approvedBy: ['dispatcher'] })]);
+
+    // The unsure call: the classifier's confidence is under the action's setting, so a dispatcher checks the department.
+    const unsureWait = await waiting(unsure);
+    expect(unsureWait.evidence.reason).toMatch(/^the call was classified with confidence 0\.\d\d, below 0\.75: a dispatcher checks the department$/);
+    const approved = await conveyor(['approve', unsure, '--by', 'supervisor', '--json']);
+    expect(approved.code, approved.stderr).toBe(0);
+    await settled(unsure, 'completed');
+    expect(tickets().filter((line) => line.key === `${unsure}:file`)).toEqual([expect.objectContaining({ department: 'sanitation', approvedBy: ['supervisor'] })]);
+
+    // The unclear call: no tier is sure of it, so a person reviews the classification; rejected, nothing is filed.
+    const unclearWait = await waiting(unclear);
+    expect(unclearWait.evidence.reason).toMatch(/needs human review/);
+    const rejected = await conveyor(['reject', unclear, '--by', 'dispatcher', '--reason', 'not enough to go on', '--json']);
+    expect(rejected.code, rejected.stderr).toBe(0);
+    await settled(unclear, 'rejected');
+    expect(tickets().filter((line) => line.key === `${unclear}:file`)).toEqual([]);
+    // Each approved or clear call was filed exactly once.
+    expect(tickets().filter((line) => line.key.startsWith(run)).map((line) => line.key).sort()).toEqual([`${clear}:file`, `${unsure}:file`, `${urgent}:file`].sort());
+  }, 240_000);
 });
