@@ -5,7 +5,6 @@
  * sensitive proposal, act once after `conveyor approve`, and publish search attributes matching their
  * result; a definition changed while jobs wait does not change them; a flagged input never acts on its own.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -17,7 +16,7 @@ import { auditRecordsOf } from '../client/audit';
 import { ConveyorCostUsd, ConveyorEscalations, ConveyorJobType, ConveyorStatus, ConveyorTopTier } from '../domain/search-attributes';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import hotline, { hotlineFactory } from './fixtures/factories/hotline';
-import { cliEnvironment, conveyor, repoRoot } from './support/cli';
+import { cliEnvironment, conveyor, conveyorBin, repoRoot, startWorkerProcess } from './support/cli';
 import { hostileCli } from './support/desk';
 import { eventually, recordHistory, startWorker, tempDir, testSettings, uniqueId } from './support/temporal';
 
@@ -61,22 +60,11 @@ describe('a factory of its own, run by `conveyor worker --factory`', () => {
   const settings = testSettings(uniqueId('hotline-cli'));
   const ticketsFile = path.join(tempDir('hotline-tickets'), 'tickets.jsonl');
   const env = cliEnvironment(settings, { HOTLINE_TICKETS_FILE: ticketsFile });
-  let worker: ChildProcess;
-  let output = '';
   let client: ConveyorClient;
 
   beforeAll(async () => {
-    worker = spawn(process.execPath, [path.join(repoRoot, 'bin', 'conveyor.js'), 'worker', '--factory', 'test/fixtures/factories/hotline.ts'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    worker.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    worker.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise((resolve) => worker.once('exit', resolve));
-    cleanups.push(async () => {
-      worker.kill('SIGTERM');
-      await exited;
-    });
-    await eventually(async () => (output.includes('conveyor worker: factory city-hotline 1.0.0') ? true : undefined), 60_000).catch(() => {
-      throw new Error(`the worker did not start:\n${output}`);
-    });
+    const worker = await startWorkerProcess(conveyorBin, ['worker', '--factory', 'test/fixtures/factories/hotline.ts'], { cwd: repoRoot, env, readyLine: 'conveyor worker: factory city-hotline 1.0.0', timeoutMs: 60_000 });
+    cleanups.push(() => worker.stop());
     client = await ConveyorClient.connect({ settings, factory: hotline });
     cleanups.push(() => client.close());
   });

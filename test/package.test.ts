@@ -6,13 +6,14 @@
  * confidence, wait for approval and act once after `conveyor approve`. Nothing in the scratch project
  * reaches into the repository: it has the tarball, the registry's dependencies and its own code.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { answers, startFakeOpenAI, type FakeAnswer, type RecordedRequest } from '../fakes/openai-server';
+import { promptsOf } from '../fakes/station-answers';
 import { findTemporalCli } from '../platform/temporal-cli';
-import { cliEnvironment, repoRoot, runProcess } from './support/cli';
+import { cliEnvironment, repoRoot, runProcess, startWorkerProcess } from './support/cli';
 import { eventually, testSettings, uniqueId } from './support/temporal';
 
 /** The machine's npm (the pinned Node 24 comes without one), run on this Node 24. */
@@ -147,18 +148,8 @@ main().catch((error) => {
 
 /** The installed `conveyor worker --factory <module>` in `cwd`, until the suite ends; resolves once it serves. */
 async function startInstalledWorker(cwd: string, env: NodeJS.ProcessEnv, factoryModule: string, readyLine: string): Promise<void> {
-  const worker: ChildProcess = spawn(process.execPath, [installedCli(), 'worker', '--factory', factoryModule], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  worker.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  worker.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise((resolve) => worker.once('exit', resolve));
-  cleanups.push(async () => {
-    worker.kill('SIGTERM');
-    await exited;
-  });
-  await eventually(async () => (output.includes(readyLine) ? true : undefined), 120_000).catch(() => {
-    throw new Error(`the installed worker did not start:\n${output}`);
-  });
+  const worker = await startWorkerProcess(installedCli(), ['worker', '--factory', factoryModule], { cwd, env, readyLine });
+  cleanups.push(() => worker.stop());
 }
 
 const installedCli = () => path.join(scratch, 'node_modules', 'conveyor', 'bin', 'conveyor.js');
@@ -342,5 +333,42 @@ describe('examples/city-hotline on the installed package', () => {
     expect(tickets().filter((line) => line.key === `${unclear}:file`)).toEqual([]);
     // Each approved or clear call was filed exactly once.
     expect(tickets().filter((line) => line.key.startsWith(run)).map((line) => line.key).sort()).toEqual([`${clear}:file`, `${unsure}:file`, `${urgent}:file`].sort());
+  }, 240_000);
+
+  it('runs on an OpenAI-protocol endpoint when OPENAI_BASE_URL is set, with no code change', async () => {
+    // The endpoint is a local server that speaks the wire protocol, answering by the station's system prompt.
+    const endpoint = (request: RecordedRequest): FakeAnswer => {
+      const { system } = promptsOf(request);
+      if (system.startsWith('You triage calls')) return answers.json({ category: 'roads-low', department: 'roads', urgency: 'low', confidence: 0.93 });
+      if (system.startsWith('From a call to the city')) return answers.json({ location: 'Maple Avenue', incident: 'a pothole outside the bakery' });
+      if (system.startsWith('Write a dispatch note')) return answers.json({ title: 'Pothole on Maple Avenue', body: 'A pothole outside the bakery; low priority.' });
+      return answers.error(400, `no answer for: ${system.slice(0, 60)}`);
+    };
+    const fake = await startFakeOpenAI(endpoint);
+    cleanups.push(() => fake.close());
+    const online = testSettings(uniqueId('example-hotline-online'));
+    const onlineEnv = cliEnvironment(online, { HOTLINE_TICKETS_FILE: ticketsFile, CONVEYOR_FACTORY: path.join(dir, 'factory.ts'), OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'test-key-not-secret', CONVEYOR_CACHE: 'off' });
+    await startInstalledWorker(dir, onlineEnv, './factory.ts', `task queue "${online.taskQueue}"`);
+
+    const jobId = uniqueId('hl-online');
+    const jobsFile = path.join(dir, `${jobId}.jsonl`);
+    fs.writeFileSync(jobsFile, `${JSON.stringify({ id: jobId, type: 'hotline-call', input: { transcript: 'There is a pothole on Maple Avenue outside the bakery.' } })}\n`);
+    const cli = (args: string[]) => runProcess(process.execPath, [installedCli(), ...args], { cwd: dir, env: onlineEnv, timeoutMs: 90_000 });
+    expect((await cli(['run', jobsFile, '--json'])).code).toBe(0);
+    const done = await eventually(async () => {
+      const view = JSON.parse((await cli(['status', jobId, '--json'])).stdout) as StatusView & { result?: { ledger: { modelId: string }[] } };
+      return view.status === 'completed' ? view : undefined;
+    }, 60_000);
+    const ledger = done.result!.ledger as unknown as { stepId: string; tier: string; outcome: string; modelId: string }[];
+    // classify and details read only the job's input, so they run side by side: the ledger is in the order calls finished.
+    expect(ledger.map((entry) => [entry.stepId, entry.tier, entry.outcome]).sort()).toEqual([
+      ['classify', 'small', 'accepted'],
+      ['details', 'medium', 'accepted'],
+      ['note', 'large', 'accepted'],
+    ]);
+    // Every call went to the endpoint: none to a local model.
+    expect(ledger.every((entry) => entry.modelId.startsWith('openai'))).toBe(true);
+    expect(fake.requests.length).toBe(ledger.length);
+    expect(tickets().filter((line) => line.key === `${jobId}:file`)).toEqual([expect.objectContaining({ department: 'roads', urgency: 'low', approvedBy: [] })]);
   }, 240_000);
 });

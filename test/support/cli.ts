@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { ConveyorSettings } from '../../platform/settings';
+import { eventually } from './temporal';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 export const conveyorBin = path.join(repoRoot, 'bin', 'conveyor.js');
@@ -92,4 +93,31 @@ export function cliEnvironment(settings: ConveyorSettings, extra: NodeJS.Process
   if (!('CONVEYOR_REVIEWER' in extra)) delete env.CONVEYOR_REVIEWER;
   delete env.NODE_OPTIONS;
   return env;
+}
+
+/**
+ * A long-running `conveyor worker …` (the `bin` given: the repository's or an installed package's), its
+ * output collected; resolves once the output has `readyLine`, and fails with the output when it does not.
+ */
+export async function startWorkerProcess(
+  bin: string,
+  args: readonly string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; readyLine: string; timeoutMs?: number },
+): Promise<{ output(): string; stop(): Promise<void> }> {
+  const worker = spawn(process.execPath, [bin, ...args], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  worker.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  worker.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise((resolve) => worker.once('exit', resolve));
+  const stop = async () => {
+    worker.kill('SIGTERM');
+    await exited;
+  };
+  try {
+    await eventually(async () => (output.includes(options.readyLine) ? true : undefined), options.timeoutMs ?? 120_000);
+  } catch {
+    await stop();
+    throw new Error(`the worker did not start:\n${output}`);
+  }
+  return { output: () => output, stop };
 }
