@@ -372,3 +372,54 @@ describe('examples/city-hotline on the installed package', () => {
     expect(tickets().filter((line) => line.key === `${jobId}:file`)).toEqual([expect.objectContaining({ department: 'roads', urgency: 'low', approvedBy: [] })]);
   }, 240_000);
 });
+
+describe('the README tutorial, run as written', () => {
+  const settings = testSettings(uniqueId('tutorial'));
+
+  it('installs the package, writes the factory and the client, starts a worker, runs two claims and approves the large one', async () => {
+    const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+    const start = readme.indexOf('## Build your own factory (tutorial)');
+    expect(start).toBeGreaterThan(0);
+    const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+    const blocks = [...section.matchAll(/```(\w+)([^\n]*)\n([\s\S]*?)```/g)].map(([, language, info, body]) => ({ language: language!, info: info!.trim(), body: body! }));
+    expect(blocks.map((block) => `${block.language} ${block.info}`)).toEqual(['sh tutorial', 'ts file=factory.ts', 'sh tutorial', 'sh tutorial-worker', 'ts file=start.ts', 'sh tutorial', 'sh tutorial']);
+
+    // The reader's folder, with the tarball beside it as the first command expects.
+    const project = path.join(scratch, 'tutorial');
+    fs.mkdirSync(project, { recursive: true });
+    const env = cliEnvironment(settings);
+    const shell = async (line: string) => {
+      const ran = await runProcess('bash', ['-c', line], { cwd: project, env, timeoutMs: 300_000 });
+      expect(ran.code, `${line}\n${ran.stdout}\n${ran.stderr}`).toBe(0);
+      return ran.stdout;
+    };
+    const printed: string[] = [];
+    for (const block of blocks) {
+      const file = /^file=(\S+)$/.exec(block.info)?.[1];
+      if (file) fs.writeFileSync(path.join(project, file), block.body);
+      else if (block.info === 'tutorial-worker') {
+        const [command] = block.body.trim().split('\n');
+        const worker = await startWorkerProcess(path.join(project, 'node_modules', 'conveyor', 'bin', 'conveyor.js'), command!.replace(/^npx conveyor /, '').split(' '), {
+          cwd: project,
+          env,
+          readyLine: 'conveyor worker: factory expenses 1.0.0',
+        });
+        cleanups.push(() => worker.stop());
+      } else {
+        for (const line of block.body.split('\n').map((text) => text.trim()).filter(Boolean)) {
+          // `conveyor approve` settles the decision; the payment runs right after it.
+          if (line.startsWith('cat payments.jsonl')) await eventually(async () => (fs.readFileSync(path.join(project, 'payments.jsonl'), 'utf8').includes('claim-2:pay') ? true : undefined), 60_000);
+          printed.push(await shell(line));
+        }
+      }
+    }
+
+    expect(printed.join('\n')).toMatch(/^completed category: local-small \(accepted\), policy: local-medium \(accepted\)$/m);
+    const payments = fs.readFileSync(path.join(project, 'payments.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { key: string; approvedBy: string[]; amountUsd: number });
+    expect(payments).toEqual([
+      expect.objectContaining({ key: 'claim-1:pay', amountUsd: 80, approvedBy: [] }),
+      expect.objectContaining({ key: 'claim-2:pay', amountUsd: 1200, approvedBy: ['manager'] }),
+    ]);
+    expect(printed.join('\n')).toMatch(/a payment of \$1200: a manager approves it/);
+  }, 420_000);
+});
