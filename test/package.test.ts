@@ -423,3 +423,84 @@ describe('the README tutorial, run as written', () => {
     expect(printed.join('\n')).toMatch(/a payment of \$1200: a manager approves it/);
   }, 420_000);
 });
+
+interface EpisodeView {
+  status: string;
+  pendingApprovals: { approvalId: string; evidence: { reason: string } }[];
+  result?: {
+    ledger: { stepId: string; tier: string; outcome: string }[];
+    outputs: { moments: { moments: { quote: string }[] }; post: { clips: unknown[] } };
+    decisions: { stepId: string; kind: string; reason: string }[];
+    actions: unknown[];
+  };
+}
+
+describe('examples/podcast-clips on the installed package', () => {
+  const settings = testSettings(uniqueId('example-podcast'));
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  let postsFile: string;
+  const conveyor = (args: string[]) => runProcess(process.execPath, [installedCli(), ...args], { cwd: dir, env, timeoutMs: 90_000 });
+  const view = async (jobId: string): Promise<EpisodeView> => JSON.parse((await conveyor(['status', jobId, '--json'])).stdout) as EpisodeView;
+  const posts = () => (fs.existsSync(postsFile) ? fs.readFileSync(postsFile, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { key: string; clips: number; approvedBy: string[] }) : []);
+
+  beforeAll(async () => {
+    dir = path.join(scratch, 'podcast-clips');
+    fs.cpSync(path.join(repoRoot, 'examples', 'podcast-clips'), dir, { recursive: true, filter: (source) => !/node_modules|posts\.jsonl$/.test(source) });
+    postsFile = path.join(dir, 'posts.jsonl');
+    env = cliEnvironment(settings, { PODCAST_POSTS_FILE: postsFile, CONVEYOR_FACTORY: path.join(dir, 'factory.ts') });
+    await startInstalledWorker(dir, env, './factory.ts', 'conveyor worker: factory podcast-clips 1.0.0');
+  }, 180_000);
+
+  it('runs a season as one batch: each moment rated on its own, unsure ratings escalated, empty episodes skipped, busy ones published after a producer approves', async () => {
+    const run = uniqueId('season');
+    const episodes = fs.readFileSync(path.join(dir, 'data', 'episodes.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { id: string });
+    const seasonFile = path.join(dir, `${run}.jsonl`);
+    fs.writeFileSync(seasonFile, episodes.map((episode) => JSON.stringify({ ...episode, id: `${run}-${episode.id}` })).join('\n'));
+    const started = await conveyor(['run', seasonFile, '--batch', '--batch-id', run, '--json']);
+    expect(started.code, started.stderr).toBe(0);
+    const ids = episodes.map((episode) => `${run}-${episode.id}`);
+
+    // Every episode ends or waits for a producer.
+    const first = await eventually(async () => {
+      const views = await Promise.all(ids.map(view));
+      return views.every((episode) => episode.status === 'completed' || episode.pendingApprovals.length > 0) ? views : undefined;
+    }, 120_000);
+    const waiting = ids.filter((_, index) => first[index]!.status !== 'completed');
+    expect(waiting.length).toBeGreaterThan(0);
+    for (const jobId of waiting) {
+      const [pending] = first[ids.indexOf(jobId)]!.pendingApprovals;
+      expect(pending!.evidence.reason).toMatch(/^\d+ clips, more than 2: a producer picks what goes out$/);
+      const approved = await conveyor(['approve', jobId, '--by', 'producer', '--json']);
+      expect(approved.code, approved.stderr).toBe(0);
+    }
+    const done = await eventually(async () => {
+      const views = await Promise.all(ids.map(view));
+      return views.every((episode) => episode.status === 'completed') ? views : undefined;
+    }, 120_000);
+
+    let skipped = 0;
+    let escalated = 0;
+    for (const [index, episode] of done.entries()) {
+      const { ledger, outputs, decisions } = episode.result!;
+      const moments = outputs.moments.moments;
+      // One rating per moment, each its own step of the fan-out; a question escalates from the small tier.
+      for (const [item, found] of moments.entries()) {
+        const calls = ledger.filter((entry) => entry.stepId === `ratings[${item}]`).map((entry) => [entry.tier, entry.outcome]);
+        expect(calls).toEqual(found.quote.endsWith('?') ? [['small', 'escalated'], ['medium', 'accepted']] : [['small', 'accepted']]);
+        if (found.quote.endsWith('?')) escalated++;
+      }
+      const clips = outputs.post.clips.length;
+      const published = posts().filter((line) => line.key === `${ids[index]}:publish`);
+      if (clips === 0) {
+        skipped++;
+        expect(published).toEqual([]);
+        expect(decisions).toContainEqual(expect.objectContaining({ stepId: 'publish', kind: 'action', reason: 'no moment of this episode is worth a clip: nothing to publish' }));
+      } else {
+        expect(published).toEqual([{ key: `${ids[index]}:publish`, title: expect.stringContaining(`${clips} clip`) as unknown, clips, approvedBy: clips > 2 ? ['producer'] : [] }]);
+      }
+    }
+    expect(skipped).toBeGreaterThan(0);
+    expect(escalated).toBeGreaterThan(0);
+  }, 300_000);
+});
