@@ -503,4 +503,34 @@ describe('examples/podcast-clips on the installed package', () => {
     expect(skipped).toBeGreaterThan(0);
     expect(escalated).toBeGreaterThan(0);
   }, 300_000);
+
+  it('runs on an OpenAI-protocol endpoint when OPENAI_BASE_URL is set, with no code change', async () => {
+    const endpoint = (request: RecordedRequest): FakeAnswer => {
+      const { system, user } = promptsOf(request);
+      if (system.startsWith('List up to eight moments')) return answers.json({ moments: [{ startSeconds: 62, quote: 'The best ideas come after you stop looking.' }, { startSeconds: 300, quote: 'Thanks for listening.' }] });
+      if (system.startsWith('Would this moment')) return answers.json({ verdict: /best/.test(user) ? 'clip' : 'skip', confidence: 0.92 });
+      if (system.startsWith('Write a post')) return answers.json({ title: 'One clip from the episode', summary: 'The best ideas come after you stop looking.', clips: [{ startSeconds: 62, quote: 'The best ideas come after you stop looking.' }] });
+      return answers.error(400, `no answer for: ${system.slice(0, 60)}`);
+    };
+    const fake = await startFakeOpenAI(endpoint);
+    cleanups.push(() => fake.close());
+    const online = testSettings(uniqueId('example-podcast-online'));
+    const onlineEnv = cliEnvironment(online, { PODCAST_POSTS_FILE: postsFile, CONVEYOR_FACTORY: path.join(dir, 'factory.ts'), OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'test-key-not-secret', CONVEYOR_CACHE: 'off' });
+    await startInstalledWorker(dir, onlineEnv, './factory.ts', `task queue "${online.taskQueue}"`);
+
+    const jobId = uniqueId('episode-online');
+    const jobsFile = path.join(dir, `${jobId}.jsonl`);
+    fs.writeFileSync(jobsFile, `${JSON.stringify({ id: jobId, type: 'clip-episode', input: { show: 'The Long Commute', episode: 'Episode 7', transcript: '[01:02] The best ideas come after you stop looking.' } })}\n`);
+    const cli = (args: string[]) => runProcess(process.execPath, [installedCli(), ...args], { cwd: dir, env: onlineEnv, timeoutMs: 90_000 });
+    expect((await cli(['run', jobsFile, '--json'])).code).toBe(0);
+    const finished = await eventually(async () => {
+      const shown = JSON.parse((await cli(['status', jobId, '--json'])).stdout) as EpisodeView & { result?: { ledger: { modelId: string }[] } };
+      return shown.status === 'completed' ? shown : undefined;
+    }, 60_000);
+    const ledger = finished.result!.ledger as unknown as { stepId: string; tier: string; modelId: string }[];
+    expect(ledger.map((entry) => [entry.stepId, entry.tier]).sort()).toEqual([['moments', 'large'], ['post', 'medium'], ['ratings[0]', 'small'], ['ratings[1]', 'small']].sort());
+    expect(ledger.every((entry) => entry.modelId.startsWith('openai'))).toBe(true);
+    expect(fake.requests.length).toBe(ledger.length);
+    expect(posts().filter((line) => line.key === `${jobId}:publish`)).toEqual([expect.objectContaining({ clips: 1, approvedBy: [] })]);
+  }, 240_000);
 });
