@@ -376,13 +376,29 @@ describe('examples/city-hotline on the installed package', () => {
 describe('the README tutorial, run as written', () => {
   const settings = testSettings(uniqueId('tutorial'));
 
-  it('installs the package, writes the factory and the client, starts a worker, runs two claims and approves the large one', async () => {
+  it('installs the package, writes the factory and the client, starts a worker, runs two claims and approves the large one, then runs a claim through a workflow and worker of its own', async () => {
     const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
     const start = readme.indexOf('## Build your own factory (tutorial)');
     expect(start).toBeGreaterThan(0);
     const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
     const blocks = [...section.matchAll(/```(\w+)([^\n]*)\n([\s\S]*?)```/g)].map(([, language, info, body]) => ({ language: language!, info: info!.trim(), body: body! }));
-    expect(blocks.map((block) => `${block.language} ${block.info}`)).toEqual(['sh tutorial', 'ts file=factory.ts', 'sh tutorial', 'sh tutorial-worker', 'ts file=start.ts', 'sh tutorial', 'sh tutorial']);
+    expect(blocks.map((block) => `${block.language} ${block.info}`)).toEqual([
+      'sh tutorial',
+      'ts file=factory.ts',
+      'sh tutorial',
+      'sh tutorial-worker',
+      'ts file=start.ts',
+      'sh tutorial',
+      'sh tutorial',
+      'sh tutorial',
+      'ts file=workflows.ts',
+      'ts file=my-worker.ts',
+      'ts file=start-mine.ts',
+      'sh tutorial-worker',
+      'sh tutorial',
+    ]);
+    // What each long-running command prints once it serves.
+    const readyLines: Record<string, string> = { 'npx conveyor worker --factory ./factory.ts': 'conveyor worker: factory expenses 1.0.0', 'node my-worker.ts': 'my worker is running' };
 
     // The reader's folder, with the tarball beside it as the first command expects.
     const project = path.join(scratch, 'tutorial');
@@ -398,17 +414,21 @@ describe('the README tutorial, run as written', () => {
       const file = /^file=(\S+)$/.exec(block.info)?.[1];
       if (file) fs.writeFileSync(path.join(project, file), block.body);
       else if (block.info === 'tutorial-worker') {
-        const [command] = block.body.trim().split('\n');
-        const worker = await startWorkerProcess(path.join(project, 'node_modules', 'conveyor', 'bin', 'conveyor.js'), command!.replace(/^npx conveyor /, '').split(' '), {
-          cwd: project,
-          env,
-          readyLine: 'conveyor worker: factory expenses 1.0.0',
-        });
+        const command = block.body.trim();
+        expect(readyLines[command], command).toBeDefined();
+        // `npx conveyor …` runs the installed bin; `node file.ts` runs the file on this Node 24.
+        const [bin, ...args] = command.startsWith('npx conveyor ') ? [path.join(project, 'node_modules', 'conveyor', 'bin', 'conveyor.js'), ...command.slice('npx conveyor '.length).split(' ')] : command.slice('node '.length).split(' ');
+        const worker = await startWorkerProcess(path.resolve(project, bin!), args, { cwd: project, env, readyLine: readyLines[command]! });
         cleanups.push(() => worker.stop());
       } else {
+        let approved: string | undefined;
         for (const line of block.body.split('\n').map((text) => text.trim()).filter(Boolean)) {
           // `conveyor approve` settles the decision; the payment runs right after it.
-          if (line.startsWith('cat payments.jsonl')) await eventually(async () => (fs.readFileSync(path.join(project, 'payments.jsonl'), 'utf8').includes('claim-2:pay') ? true : undefined), 60_000);
+          if (line.startsWith('cat payments.jsonl') && approved) {
+            const key = `${approved}:pay`;
+            await eventually(async () => (fs.readFileSync(path.join(project, 'payments.jsonl'), 'utf8').includes(key) ? true : undefined), 60_000);
+          }
+          approved = /conveyor approve (\S+)/.exec(line)?.[1] ?? approved;
           printed.push(await shell(line));
         }
       }
@@ -419,8 +439,13 @@ describe('the README tutorial, run as written', () => {
     expect(payments).toEqual([
       expect.objectContaining({ key: 'claim-1:pay', amountUsd: 80, approvedBy: [] }),
       expect.objectContaining({ key: 'claim-2:pay', amountUsd: 1200, approvedBy: ['manager'] }),
+      // From the team's own workflow: paid only after its own check, which a manager approved; the $45
+      // payment itself is not sensitive, so the action names no approver of its own.
+      expect.objectContaining({ key: 'my-claim-1:pay', amountUsd: 45, category: 'meals', note: 'paid from my workflow', approvedBy: [] }),
     ]);
     expect(printed.join('\n')).toMatch(/a payment of \$1200: a manager approves it/);
+    // `conveyor approve` decided the check of the team's own workflow, as it does a job's approval.
+    expect(printed.join('\n')).toMatch(/my-claim-1/);
   }, 420_000);
 });
 
