@@ -154,6 +154,48 @@ async function startInstalledWorker(cwd: string, env: NodeJS.ProcessEnv, factory
 
 const installedCli = () => path.join(scratch, 'node_modules', 'conveyor', 'bin', 'conveyor.js');
 
+/** An example folder copied beside the installed package (as a team would have it: nothing else), without its outputs. */
+function copyExample(name: string, outputFile: string): string {
+  const dir = path.join(scratch, name);
+  fs.cpSync(path.join(repoRoot, 'examples', name), dir, { recursive: true, filter: (source) => !source.includes('node_modules') && !source.endsWith(outputFile) });
+  return dir;
+}
+
+/** The example's demo jobs file with every job id prefixed by `run` (ids are workflow ids: unique per run). */
+function prefixedJobsFile(dir: string, source: string, run: string): { file: string; ids: string[] } {
+  const jobs = fs.readFileSync(path.join(dir, source), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { id: string });
+  const file = path.join(dir, `${run}.jsonl`);
+  fs.writeFileSync(file, jobs.map((job) => JSON.stringify({ ...job, id: `${run}-${job.id}` })).join('\n'));
+  return { file, ids: jobs.map((job) => `${run}-${job.id}`) };
+}
+
+/**
+ * One job of an example on a worker whose every tier is a local server speaking the OpenAI wire protocol
+ * (OPENAI_BASE_URL, no code change): its ledger once it completed, and the requests the server saw.
+ */
+async function runOnEndpoint(
+  dir: string,
+  extraEnv: NodeJS.ProcessEnv,
+  script: (request: RecordedRequest) => FakeAnswer,
+  job: { type: string; input: unknown },
+): Promise<{ jobId: string; ledger: { stepId: string; tier: string; outcome: string; modelId: string }[]; requests: number }> {
+  const fake = await startFakeOpenAI(script);
+  cleanups.push(() => fake.close());
+  const online = testSettings(uniqueId('example-online'));
+  const env = cliEnvironment(online, { ...extraEnv, CONVEYOR_FACTORY: path.join(dir, 'factory.ts'), OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'test-key-not-secret', CONVEYOR_CACHE: 'off' });
+  await startInstalledWorker(dir, env, './factory.ts', `task queue "${online.taskQueue}"`);
+  const jobId = uniqueId('online');
+  const jobsFile = path.join(dir, `${jobId}.jsonl`);
+  fs.writeFileSync(jobsFile, `${JSON.stringify({ id: jobId, ...job })}\n`);
+  const cli = (args: string[]) => runProcess(process.execPath, [installedCli(), ...args], { cwd: dir, env, timeoutMs: 90_000 });
+  expect((await cli(['run', jobsFile, '--json'])).code).toBe(0);
+  const done = await eventually(async () => {
+    const shown = JSON.parse((await cli(['status', jobId, '--json'])).stdout) as { status: string; result?: { ledger: { stepId: string; tier: string; outcome: string; modelId: string }[] } };
+    return shown.status === 'completed' ? shown.result! : undefined;
+  }, 60_000);
+  return { jobId, ledger: done.ledger, requests: fake.requests.length };
+}
+
 interface PermitLine {
   key: string;
   kind: string;
@@ -277,8 +319,7 @@ describe('examples/city-hotline on the installed package', () => {
 
   beforeAll(async () => {
     // The example as a team would have it: its own folder beside the installed package, nothing else.
-    dir = path.join(scratch, 'city-hotline');
-    fs.cpSync(path.join(repoRoot, 'examples', 'city-hotline'), dir, { recursive: true, filter: (source) => !/node_modules|tickets\.jsonl$/.test(source) });
+    dir = copyExample('city-hotline', 'tickets.jsonl');
     ticketsFile = path.join(dir, 'tickets.jsonl');
     env = cliEnvironment(settings, { HOTLINE_TICKETS_FILE: ticketsFile, CONVEYOR_FACTORY: path.join(dir, 'factory.ts') });
     await startInstalledWorker(dir, env, './factory.ts', 'conveyor worker: factory city-hotline 1.0.0');
@@ -286,11 +327,9 @@ describe('examples/city-hotline on the installed package', () => {
 
   it('runs its demo calls offline: files the clear one, a dispatcher approves the urgent one by a plain Temporal signal and the unsure one by conveyor approve, a person rejects the unclear one', async () => {
     const run = uniqueId('hl');
-    const calls = fs.readFileSync(path.join(dir, 'data', 'calls.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { id: string });
-    const callsFile = path.join(dir, `${run}.jsonl`);
-    fs.writeFileSync(callsFile, calls.map((call) => JSON.stringify({ ...call, id: `${run}-${call.id}` })).join('\n'));
-    const [clear, urgent, unsure, unclear] = calls.map((call) => `${run}-${call.id}`) as [string, string, string, string];
-    const started = await conveyor(['run', callsFile, '--json']);
+    const calls = prefixedJobsFile(dir, 'data/calls.jsonl', run);
+    const [clear, urgent, unsure, unclear] = calls.ids as [string, string, string, string];
+    const started = await conveyor(['run', calls.file, '--json']);
     expect(started.code, started.stderr).toBe(0);
 
     // The clear call: the small classifier is unsure, the medium one is not; details on medium, the note on large; filed at once.
@@ -344,22 +383,10 @@ describe('examples/city-hotline on the installed package', () => {
       if (system.startsWith('Write a dispatch note')) return answers.json({ title: 'Pothole on Maple Avenue', body: 'A pothole outside the bakery; low priority.' });
       return answers.error(400, `no answer for: ${system.slice(0, 60)}`);
     };
-    const fake = await startFakeOpenAI(endpoint);
-    cleanups.push(() => fake.close());
-    const online = testSettings(uniqueId('example-hotline-online'));
-    const onlineEnv = cliEnvironment(online, { HOTLINE_TICKETS_FILE: ticketsFile, CONVEYOR_FACTORY: path.join(dir, 'factory.ts'), OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'test-key-not-secret', CONVEYOR_CACHE: 'off' });
-    await startInstalledWorker(dir, onlineEnv, './factory.ts', `task queue "${online.taskQueue}"`);
-
-    const jobId = uniqueId('hl-online');
-    const jobsFile = path.join(dir, `${jobId}.jsonl`);
-    fs.writeFileSync(jobsFile, `${JSON.stringify({ id: jobId, type: 'hotline-call', input: { transcript: 'There is a pothole on Maple Avenue outside the bakery.' } })}\n`);
-    const cli = (args: string[]) => runProcess(process.execPath, [installedCli(), ...args], { cwd: dir, env: onlineEnv, timeoutMs: 90_000 });
-    expect((await cli(['run', jobsFile, '--json'])).code).toBe(0);
-    const done = await eventually(async () => {
-      const view = JSON.parse((await cli(['status', jobId, '--json'])).stdout) as StatusView & { result?: { ledger: { modelId: string }[] } };
-      return view.status === 'completed' ? view : undefined;
-    }, 60_000);
-    const ledger = done.result!.ledger as unknown as { stepId: string; tier: string; outcome: string; modelId: string }[];
+    const { jobId, ledger, requests } = await runOnEndpoint(dir, { HOTLINE_TICKETS_FILE: ticketsFile }, endpoint, {
+      type: 'hotline-call',
+      input: { transcript: 'There is a pothole on Maple Avenue outside the bakery.' },
+    });
     // classify and details read only the job's input, so they run side by side: the ledger is in the order calls finished.
     expect(ledger.map((entry) => [entry.stepId, entry.tier, entry.outcome]).sort()).toEqual([
       ['classify', 'small', 'accepted'],
@@ -368,7 +395,7 @@ describe('examples/city-hotline on the installed package', () => {
     ]);
     // Every call went to the endpoint: none to a local model.
     expect(ledger.every((entry) => entry.modelId.startsWith('openai'))).toBe(true);
-    expect(fake.requests.length).toBe(ledger.length);
+    expect(requests).toBe(ledger.length);
     expect(tickets().filter((line) => line.key === `${jobId}:file`)).toEqual([expect.objectContaining({ department: 'roads', urgency: 'low', approvedBy: [] })]);
   }, 240_000);
 });
@@ -470,8 +497,7 @@ describe('examples/podcast-clips on the installed package', () => {
   const posts = () => (fs.existsSync(postsFile) ? fs.readFileSync(postsFile, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { key: string; clips: number; approvedBy: string[] }) : []);
 
   beforeAll(async () => {
-    dir = path.join(scratch, 'podcast-clips');
-    fs.cpSync(path.join(repoRoot, 'examples', 'podcast-clips'), dir, { recursive: true, filter: (source) => !/node_modules|posts\.jsonl$/.test(source) });
+    dir = copyExample('podcast-clips', 'posts.jsonl');
     postsFile = path.join(dir, 'posts.jsonl');
     env = cliEnvironment(settings, { PODCAST_POSTS_FILE: postsFile, CONVEYOR_FACTORY: path.join(dir, 'factory.ts') });
     await startInstalledWorker(dir, env, './factory.ts', 'conveyor worker: factory podcast-clips 1.0.0');
@@ -479,12 +505,10 @@ describe('examples/podcast-clips on the installed package', () => {
 
   it('runs a season as one batch: each moment rated on its own, unsure ratings escalated, empty episodes skipped, busy ones published after a producer approves', async () => {
     const run = uniqueId('season');
-    const episodes = fs.readFileSync(path.join(dir, 'data', 'episodes.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { id: string });
-    const seasonFile = path.join(dir, `${run}.jsonl`);
-    fs.writeFileSync(seasonFile, episodes.map((episode) => JSON.stringify({ ...episode, id: `${run}-${episode.id}` })).join('\n'));
-    const started = await conveyor(['run', seasonFile, '--batch', '--batch-id', run, '--json']);
+    const season = prefixedJobsFile(dir, 'data/episodes.jsonl', run);
+    const started = await conveyor(['run', season.file, '--batch', '--batch-id', run, '--json']);
     expect(started.code, started.stderr).toBe(0);
-    const ids = episodes.map((episode) => `${run}-${episode.id}`);
+    const ids = season.ids;
 
     // Every episode ends or waits for a producer.
     const first = await eventually(async () => {
@@ -537,25 +561,13 @@ describe('examples/podcast-clips on the installed package', () => {
       if (system.startsWith('Write a post')) return answers.json({ title: 'One clip from the episode', summary: 'The best ideas come after you stop looking.', clips: [{ startSeconds: 62, quote: 'The best ideas come after you stop looking.' }] });
       return answers.error(400, `no answer for: ${system.slice(0, 60)}`);
     };
-    const fake = await startFakeOpenAI(endpoint);
-    cleanups.push(() => fake.close());
-    const online = testSettings(uniqueId('example-podcast-online'));
-    const onlineEnv = cliEnvironment(online, { PODCAST_POSTS_FILE: postsFile, CONVEYOR_FACTORY: path.join(dir, 'factory.ts'), OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'test-key-not-secret', CONVEYOR_CACHE: 'off' });
-    await startInstalledWorker(dir, onlineEnv, './factory.ts', `task queue "${online.taskQueue}"`);
-
-    const jobId = uniqueId('episode-online');
-    const jobsFile = path.join(dir, `${jobId}.jsonl`);
-    fs.writeFileSync(jobsFile, `${JSON.stringify({ id: jobId, type: 'clip-episode', input: { show: 'The Long Commute', episode: 'Episode 7', transcript: '[01:02] The best ideas come after you stop looking.' } })}\n`);
-    const cli = (args: string[]) => runProcess(process.execPath, [installedCli(), ...args], { cwd: dir, env: onlineEnv, timeoutMs: 90_000 });
-    expect((await cli(['run', jobsFile, '--json'])).code).toBe(0);
-    const finished = await eventually(async () => {
-      const shown = JSON.parse((await cli(['status', jobId, '--json'])).stdout) as EpisodeView & { result?: { ledger: { modelId: string }[] } };
-      return shown.status === 'completed' ? shown : undefined;
-    }, 60_000);
-    const ledger = finished.result!.ledger as unknown as { stepId: string; tier: string; modelId: string }[];
+    const { jobId, ledger, requests } = await runOnEndpoint(dir, { PODCAST_POSTS_FILE: postsFile }, endpoint, {
+      type: 'clip-episode',
+      input: { show: 'The Long Commute', episode: 'Episode 7', transcript: '[01:02] The best ideas come after you stop looking.' },
+    });
     expect(ledger.map((entry) => [entry.stepId, entry.tier]).sort()).toEqual([['moments', 'large'], ['post', 'medium'], ['ratings[0]', 'small'], ['ratings[1]', 'small']].sort());
     expect(ledger.every((entry) => entry.modelId.startsWith('openai'))).toBe(true);
-    expect(fake.requests.length).toBe(ledger.length);
+    expect(requests).toBe(ledger.length);
     expect(posts().filter((line) => line.key === `${jobId}:publish`)).toEqual([expect.objectContaining({ clips: 1, approvedBy: [] })]);
   }, 240_000);
 });
