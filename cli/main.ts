@@ -3,6 +3,7 @@
  * review what waits for approval, and train local models. Tables by default, `--json` for scripts.
  */
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
@@ -495,7 +496,9 @@ export async function main(argv: string[]): Promise<number> {
 
     case 'bench': {
       // The engine benchmark runs in a process of its own: it starts servers and worker processes.
-      const bench = spawnSync(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'bench', 'run.ts'), ...rest], { stdio: 'inherit' });
+      const benchScript = path.join(__dirname, '..', 'bench', 'run.ts');
+      if (!fs.existsSync(benchScript)) throw new UsageError('the benchmarks ship with the repository, not the package: run `npm run bench` in a checkout of Conveyor', command);
+      const bench = spawnSync(process.execPath, ['--import', 'tsx', benchScript, ...rest], { stdio: 'inherit' });
       return bench.status ?? 1;
     }
 

@@ -237,6 +237,12 @@ describe.each(variants)('a $syntax project that installed Conveyor from npm pack
       const checked = await runProcess(process.execPath, [tscCli, '-p', project], { cwd: project, timeoutMs: 120_000 });
       expect(checked.code, checked.stdout + checked.stderr).toBe(0);
     }, 150_000);
+
+    it('says where the benchmarks are: they ship with the repository, not the package', async () => {
+      const bench = await conveyor(['bench', '--quick']);
+      expect(bench.code).toBe(2);
+      expect(bench.stderr).toMatch(/the benchmarks ship with the repository, not the package: run `npm run bench` in a checkout of Conveyor/);
+    });
   }
 
   it('a job through its own client: planned, routed to the small tier, acted on once without approval', async () => {
