@@ -5,7 +5,6 @@
  * sensitive proposal, act once after `conveyor approve`, and publish search attributes matching their
  * result; a definition changed while jobs wait does not change them; a flagged input never acts on its own.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -16,7 +15,7 @@ import { auditRecordsOf } from '../client/audit';
 import { ConveyorCostUsd, ConveyorEscalations, ConveyorJobType, ConveyorStatus, ConveyorTopTier } from '../domain/search-attributes';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import hotline, { hotlineFactory } from './fixtures/factories/hotline';
-import { cliEnvironment, conveyor, conveyorBin, repoRoot, startWorkerProcess } from './support/cli';
+import { cliEnvironment, conveyor, conveyorBin, jsonLinesIn, repoRoot, startWorkerProcess } from './support/cli';
 import { hostileCli } from './support/desk';
 import { eventually, recordHistory, startWorker, tempDir, testSettings, uniqueId } from './support/temporal';
 
@@ -43,8 +42,7 @@ function firstPending(client: ConveyorClient, jobId: string): Promise<PendingApp
   return eventually(async () => (await client.jobHandle(jobId).query(pendingApprovalsQuery).catch(() => []))[0], 60_000);
 }
 
-const ticketsIn = (file: string): TicketLine[] =>
-  fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as TicketLine) : [];
+const ticketsIn = (file: string): TicketLine[] => jsonLinesIn<TicketLine>(file);
 
 async function expectSearchAttributesOf(client: ConveyorClient, result: JobResult): Promise<void> {
   const described = await client.temporal.workflow.getHandle(result.id).describe();

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { answers, startFakeOpenAI, type FakeAnswer, type RecordedRequest } from '../fakes/openai-server';
 import { promptsOf } from '../fakes/station-answers';
 import { findTemporalCli } from '../platform/temporal-cli';
-import { cliEnvironment, repoRoot, runProcess, startWorkerProcess } from './support/cli';
+import { cliEnvironment, jsonLinesIn, repoRoot, runProcess, startWorkerProcess } from './support/cli';
 import { eventually, testSettings, uniqueId } from './support/temporal';
 
 /** The machine's npm (the pinned Node 24 comes without one), run on this Node 24. */
@@ -154,6 +154,17 @@ async function startInstalledWorker(cwd: string, env: NodeJS.ProcessEnv, factory
 
 const installedCli = () => path.join(scratch, 'node_modules', 'conveyor', 'bin', 'conveyor.js');
 
+/** The installed `conveyor` command run in `cwd`, and `conveyor status <job> --json` read with it. */
+function installedConveyor(cwd: () => string, env: () => NodeJS.ProcessEnv) {
+  const run = (args: string[]) => runProcess(process.execPath, [installedCli(), ...args], { cwd: cwd(), env: env(), timeoutMs: 90_000 });
+  const status = async <T>(jobId: string): Promise<T> => {
+    const shown = await run(['status', jobId, '--json']);
+    expect(shown.code, shown.stderr).toBe(0);
+    return JSON.parse(shown.stdout) as T;
+  };
+  return { run, status };
+}
+
 /** An example folder copied beside the installed package (as a team would have it: nothing else), without its outputs. */
 function copyExample(name: string, outputFile: string): string {
   const dir = path.join(scratch, name);
@@ -187,10 +198,10 @@ async function runOnEndpoint(
   const jobId = uniqueId('online');
   const jobsFile = path.join(dir, `${jobId}.jsonl`);
   fs.writeFileSync(jobsFile, `${JSON.stringify({ id: jobId, ...job })}\n`);
-  const cli = (args: string[]) => runProcess(process.execPath, [installedCli(), ...args], { cwd: dir, env, timeoutMs: 90_000 });
-  expect((await cli(['run', jobsFile, '--json'])).code).toBe(0);
+  const cli = installedConveyor(() => dir, () => env);
+  expect((await cli.run(['run', jobsFile, '--json'])).code).toBe(0);
   const done = await eventually(async () => {
-    const shown = JSON.parse((await cli(['status', jobId, '--json'])).stdout) as { status: string; result?: { ledger: { stepId: string; tier: string; outcome: string; modelId: string }[] } };
+    const shown = await cli.status<{ status: string; result?: { ledger: { stepId: string; tier: string; outcome: string; modelId: string }[] } }>(jobId);
     return shown.status === 'completed' ? shown.result! : undefined;
   }, 60_000);
   return { jobId, ledger: done.ledger, requests: fake.requests.length };
@@ -213,8 +224,9 @@ describe.each(variants)('a $syntax project that installed Conveyor from npm pack
   let project: string;
   let env: NodeJS.ProcessEnv;
   let permitsFile: string;
-  const conveyor = (args: string[]) => runProcess(process.execPath, [installedCli(), ...args], { cwd: project, env, timeoutMs: 90_000 });
-  const permits = (): PermitLine[] => (fs.existsSync(permitsFile) ? fs.readFileSync(permitsFile, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as PermitLine) : []);
+  const installed = installedConveyor(() => project, () => env);
+  const conveyor = installed.run;
+  const permits = () => jsonLinesIn<PermitLine>(permitsFile);
 
   beforeAll(async () => {
     project = path.join(scratch, syntax);
@@ -282,8 +294,7 @@ describe.each(variants)('a $syntax project that installed Conveyor from npm pack
     expect(approved.code, approved.stderr).toBe(0);
 
     const status = await eventually(async () => {
-      const shown = await conveyor(['status', jobId, '--json']);
-      const view = JSON.parse(shown.stdout) as { status: string; result?: { ledger: { stepId: string; tier: string; outcome: string }[]; escalations: number; topTier: string } };
+      const view = await installed.status<{ status: string; result?: { ledger: { stepId: string; tier: string; outcome: string }[]; escalations: number; topTier: string } }>(jobId);
       return view.status === 'completed' ? view : undefined;
     }, 60_000);
     expect(status.result!.ledger.filter((entry) => entry.stepId === 'kind').map((entry) => [entry.tier, entry.outcome])).toEqual([
@@ -313,13 +324,10 @@ describe('examples/city-hotline on the installed package', () => {
   let dir: string;
   let env: NodeJS.ProcessEnv;
   let ticketsFile: string;
-  const conveyor = (args: string[]) => runProcess(process.execPath, [installedCli(), ...args], { cwd: dir, env, timeoutMs: 90_000 });
-  const tickets = (): TicketLine[] => (fs.existsSync(ticketsFile) ? fs.readFileSync(ticketsFile, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as TicketLine) : []);
-  const status = async (jobId: string): Promise<StatusView> => {
-    const shown = await conveyor(['status', jobId, '--json']);
-    expect(shown.code, shown.stderr).toBe(0);
-    return JSON.parse(shown.stdout) as StatusView;
-  };
+  const installed = installedConveyor(() => dir, () => env);
+  const conveyor = installed.run;
+  const tickets = () => jsonLinesIn<TicketLine>(ticketsFile);
+  const status = (jobId: string) => installed.status<StatusView>(jobId);
   const settled = (jobId: string, wanted: string) => eventually(async () => ((await status(jobId)).status === wanted ? status(jobId) : undefined), 60_000);
   const waiting = (jobId: string) => eventually(async () => (await status(jobId)).pendingApprovals[0], 60_000);
 
@@ -498,9 +506,10 @@ describe('examples/podcast-clips on the installed package', () => {
   let dir: string;
   let env: NodeJS.ProcessEnv;
   let postsFile: string;
-  const conveyor = (args: string[]) => runProcess(process.execPath, [installedCli(), ...args], { cwd: dir, env, timeoutMs: 90_000 });
-  const view = async (jobId: string): Promise<EpisodeView> => JSON.parse((await conveyor(['status', jobId, '--json'])).stdout) as EpisodeView;
-  const posts = () => (fs.existsSync(postsFile) ? fs.readFileSync(postsFile, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { key: string; clips: number; approvedBy: string[] }) : []);
+  const installed = installedConveyor(() => dir, () => env);
+  const conveyor = installed.run;
+  const view = (jobId: string) => installed.status<EpisodeView>(jobId);
+  const posts = () => jsonLinesIn<{ key: string; clips: number; approvedBy: string[] }>(postsFile);
 
   beforeAll(async () => {
     dir = copyExample('podcast-clips', 'posts.jsonl');

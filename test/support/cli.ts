@@ -3,6 +3,7 @@
  * in the test process keeps serving the jobs the command starts and waits for.
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import type { ConveyorSettings } from '../../platform/settings';
 import { eventually } from './temporal';
@@ -120,4 +121,9 @@ export async function startWorkerProcess(
     throw new Error(`the worker did not start:\n${output}`);
   }
   return { output: () => output, stop };
+}
+
+/** The JSON Lines a program appended to `file` (an action's receipts, say), one value per line; none when it wrote nothing. */
+export function jsonLinesIn<T>(file: string): T[] {
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as T) : [];
 }
