@@ -11,5 +11,6 @@ export * from './client';
 export { createConveyorWorker, conveyorActivities, runWorker, bundleConveyorWorkflows, factoryFromSettings, defaultOutbox, workflowsPath, builtinWorkflowsPath, type ConveyorWorkerOptions, type ConveyorActivityOptions } from './workers/worker';
 export { createModelGateway } from './providers/gateway';
 export { Outbox, type OutboxRow } from './activities/outbox';
+export { webhookAction, webhookSignature, withWebhookActions, type WebhookActionSpec, type WebhookEnvelope } from './activities/webhook';
 export { loadSettings, type ConveyorSettings } from './platform/settings';
 export { ensureTemporal } from './platform/embedded-server';

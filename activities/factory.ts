@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { InvalidJobInputError } from '../domain/job';
 import { validateFactoryJob } from '../factory';
 import { scoreConfidence } from '../factory/confidence';
-import type { AnyStation, Factory, JobView, Sensitivity } from '../factory/define';
+import { PermanentActionError, RetryableActionError, type ActionContext, type AnyStation, type Factory, type JobView, type Sensitivity } from '../factory/define';
 import { actionFacts, snapshotJobType, stationFacts, type ActionFacts, type JobDefinition, type StationFacts } from '../factory/snapshot';
 import { labelFrom } from '../domain/learnable';
 import { recipePlanSchema } from '../domain/recipe';
@@ -21,9 +21,12 @@ import type { ModelCallRequest, ModelCallResult } from './types';
 export interface FactoryActivityDependencies {
   factory: Factory;
   gateway: ModelGateway;
+  /** The worker's local action log, which `context.localLog` writes (a demo's sink, not a delivery). */
   outbox: Outbox;
   live?: LiveModels;
   log?: (message: string) => void;
+  /** Where `context.secret(variable)` reads the secrets actions name (default: the process's environment). */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** A station's answer with the confidence its definition's rule gives it (null: the rule found none). */
@@ -57,15 +60,29 @@ export interface RunActionRequest {
   action: string;
   proposal: unknown;
   approvedBy: string[];
+  /** Set by the delivery loop (absent in histories from before it: then the key is `<jobId>:<stepId>`). */
+  idempotencyKey?: string;
+  attempt?: number;
+  requestedAt?: string;
 }
 
 export interface ActionOutcome {
   idempotencyKey: string;
   executedAt: string;
-  /** False when the outbox already held this key (a retry or replay): `execute` did not run again. */
+  /** False when the local action log already held this key (a retry after a crash): it was not written twice. */
   firstExecution: boolean;
   receipt?: Record<string, unknown>;
 }
+
+/** What a failed attempt tells the delivery loop (the failure's details): when to retry, and the evidence. */
+export interface ActionFailureDetails {
+  retryAfterMs?: number;
+  status?: number;
+  bodyExcerpt?: string;
+}
+
+/** Longest receiver body excerpt kept as evidence. */
+const EXCERPT_CHARS = 500;
 
 export interface PlanJobRequest {
   jobId: string;
@@ -107,7 +124,7 @@ export function answerableStation(station: AnyStation): AnswerableStation {
   };
 }
 
-export function createFactoryActivities({ factory, gateway, outbox, live, log = (message) => console.warn(message) }: FactoryActivityDependencies) {
+export function createFactoryActivities({ factory, gateway, outbox, live, log = (message) => console.warn(message), env = process.env }: FactoryActivityDependencies) {
   const snapshots = new Map<string, JobDefinition>();
   const stationNamed = (name: string): AnyStation => {
     const station = factory.stations.get(name);
@@ -184,35 +201,69 @@ export function createFactoryActivities({ factory, gateway, outbox, live, log = 
     },
 
     /**
-     * Executes an approved (or not sensitive) action once per idempotency key `<jobId>:<stepId>`: a key the
-     * outbox already holds returns its receipt without running `execute` again; `execute` gets the same key
-     * on every retry, so the team's system can drop a repeat that a crash between execute and record causes.
+     * One attempt to run an approved (or not sensitive) action: the team's `execute` with the idempotency
+     * key the delivery loop gives (the same on every retry, after a crash and after a replay). A failure
+     * says whether retrying can help: `ActionAttemptError` (retried by the workflow, honouring the
+     * receiver's Retry-After in its details) or `ActionRefusedError` (not retried: a person decides).
+     * Secrets the action read are cut out of every message.
      */
     async runAction(request: RunActionRequest): Promise<ActionOutcome> {
-      const idempotencyKey = `${request.jobId}:${request.stepId}`;
-      const done = outbox.find(idempotencyKey);
-      if (done) return { idempotencyKey, executedAt: done.executedAt, firstExecution: false, ...(done.receipt ? { receipt: done.receipt } : {}) };
+      const idempotencyKey = request.idempotencyKey ?? `${request.jobId}:${request.stepId}`;
       const action = actionNamed(request.action);
       const parsed = action.proposal.safeParse(request.proposal);
       if (!parsed.success) throw nonRetryable('InvalidProposalError', `action ${action.name}: ${issuesText(parsed.error.issues, 'proposal')}`);
+      const activity = Context.current();
+      const secretsRead = new Set<string>();
+      let logged: { firstExecution: boolean; executedAt: string } | undefined;
+      const context: ActionContext = {
+        idempotencyKey,
+        jobId: request.jobId,
+        stepId: request.stepId,
+        approvedBy: [...request.approvedBy],
+        signal: activity.cancellationSignal,
+        attempt: request.attempt ?? activity.info.attempt,
+        requestedAt: request.requestedAt ?? new Date().toISOString(),
+        secret: (variable) => {
+          const value = env[variable];
+          if (!value) throw new PermanentActionError(`the secret variable ${variable} is not set on this worker: set it in the worker's environment and retry`);
+          for (const part of value.split(/\s+/).filter(Boolean)) secretsRead.add(part);
+          secretsRead.add(value);
+          return value;
+        },
+        localLog: (receipt) => {
+          logged = outbox.execute({ idempotencyKey, jobId: request.jobId, stepId: request.stepId, action: parsed.data as Record<string, unknown>, approvedBy: request.approvedBy, actionName: action.name, ...(receipt ? { receipt } : {}) });
+          return logged;
+        },
+      };
+      const scrub = (text: string) => [...secretsRead].sort((a, b) => b.length - a.length).reduce((clean, secret) => clean.split(secret).join('[secret]'), text);
+      // A heartbeat every few seconds: a worker that dies mid-attempt is noticed in seconds, not at the timeout.
+      const beat = setInterval(() => activity.heartbeat(), 3000);
       let receipt;
       try {
-        receipt = await action.execute(parsed.data, {
-          idempotencyKey,
-          jobId: request.jobId,
-          stepId: request.stepId,
-          approvedBy: [...request.approvedBy],
-          signal: Context.current().cancellationSignal,
-        });
+        receipt = await action.execute(parsed.data, context);
       } catch (error) {
-        // Retried with the activity's backoff, with the same idempotency key.
-        throw ApplicationFailure.create({ type: 'ActionFailedError', message: `action ${action.name} (${idempotencyKey}): ${error instanceof Error ? error.message : String(error)}` });
+        throw attemptFailure(action.name, idempotencyKey, error, scrub);
+      } finally {
+        clearInterval(beat);
       }
-      const kept = receipt && typeof receipt === 'object' ? (JSON.parse(JSON.stringify(receipt)) as Record<string, unknown>) : undefined;
-      const recorded = outbox.execute({ idempotencyKey, jobId: request.jobId, stepId: request.stepId, action: parsed.data as Record<string, unknown>, approvedBy: request.approvedBy, actionName: action.name, ...(kept ? { receipt: kept } : {}) });
-      return { idempotencyKey, executedAt: recorded.executedAt, firstExecution: recorded.firstExecution, ...(kept ? { receipt: kept } : {}) };
+      const kept = receipt && typeof receipt === 'object' ? (JSON.parse(scrub(JSON.stringify(receipt))) as Record<string, unknown>) : undefined;
+      return { idempotencyKey, executedAt: logged?.executedAt ?? new Date().toISOString(), firstExecution: logged?.firstExecution ?? true, ...(kept ? { receipt: kept } : {}) };
     },
   };
+}
+
+/** A failed attempt as the delivery loop reads it: retryable or not, with its evidence; no secret in the message. */
+function attemptFailure(actionName: string, idempotencyKey: string, error: unknown, scrub: (text: string) => string): ApplicationFailure {
+  const message = scrub(`action ${actionName} (${idempotencyKey}): ${error instanceof Error ? error.message : String(error)}`);
+  const details = (evidence: { status?: number | undefined; bodyExcerpt?: string | undefined; retryAfterMs?: number | undefined }): ActionFailureDetails => ({
+    ...(evidence.status !== undefined ? { status: evidence.status } : {}),
+    ...(evidence.bodyExcerpt !== undefined ? { bodyExcerpt: scrub(evidence.bodyExcerpt).slice(0, EXCERPT_CHARS) } : {}),
+    ...(evidence.retryAfterMs !== undefined ? { retryAfterMs: evidence.retryAfterMs } : {}),
+  });
+  if (error instanceof PermanentActionError) return ApplicationFailure.create({ type: 'ActionRefusedError', message, nonRetryable: true, details: [details(error.evidence)] });
+  if (error instanceof ApplicationFailure && error.nonRetryable) return ApplicationFailure.create({ type: 'ActionRefusedError', message, nonRetryable: true, details: [{}] });
+  if (error instanceof RetryableActionError) return ApplicationFailure.create({ type: 'ActionAttemptError', message, details: [details(error.options)] });
+  return ApplicationFailure.create({ type: 'ActionAttemptError', message, details: [{}] });
 }
 
 export type FactoryActivities = ReturnType<typeof createFactoryActivities>;

@@ -60,6 +60,8 @@ const commandUsage: Record<string, string> = {
   pending: 'conveyor pending [--type T] [--json]',
   approve: 'conveyor approve <jobId> [--approval ID] [--by REVIEWER] [--comment C] [--edit JSON] [--key PEM] [--json]',
   reject: 'conveyor reject <jobId> [--approval ID] [--by REVIEWER] --reason R [--key PEM] [--json]',
+  retry: 'conveyor retry <jobId> [--approval ID] [--by REVIEWER] [--comment C] [--edit JSON] [--key PEM] [--json]',
+  skip: 'conveyor skip <jobId> [--approval ID] [--by REVIEWER] --reason R [--key PEM] [--json]',
   eval: 'conveyor eval (--dataset banking77|clinc150|bitext-customer-support | --data FILE) [--factory MODULE] [--station NAME] [--job-type NAME] [--model FILE] [--threshold T] [--limit N] [--durable] [--out DIR] [--json] [--schedule CRON [--schedule-id ID] [--baseline A] [--tolerance T]]',
   report: 'conveyor report [--since 24h|7d|ISO] [--type T] [--task-queue Q] [--format md|json|html | --json] [--out FILE]',
   train: 'conveyor train --data FILE [--text-column text] [--label-column label] [--model-size small|medium|large] --out MODEL [--json]',
@@ -85,6 +87,8 @@ const usage = `conveyor — a durable AI factory on Temporal
   ${commandUsage.pending}
   ${commandUsage.approve}
   ${commandUsage.reject}
+  ${commandUsage.retry}
+  ${commandUsage.skip}
   ${commandUsage.eval}
   ${commandUsage.report}
   ${commandUsage.train}
@@ -103,6 +107,8 @@ run: each line of the file is {"id", "type", "input", "requestedBy"?, "policy"?}
   finished or waits for a person (a batch draws a progress bar when the output is a terminal).
 approve/reject: --by defaults to $CONVEYOR_REVIEWER (your configured reviewer identity); without --approval
   the job's only pending approval is decided.
+retry/skip: decide a failed action (status action_failed, kind action-failed): retry it under the same
+  idempotency key, retry with --edit (a new revision, approved again when sensitive), or skip it --reason R.
 factory check/show: <module> is a .ts or .js file whose default export (or export named "factory") is a
   defineFactory(...); without it, the built-in support factory. check exits 2 and lists every problem on stderr.
 --json prints one JSON document on stdout (shapes in the README). Exit codes: 0 ok; 1 some lines invalid
@@ -326,15 +332,16 @@ async function runCommand(command: string, rest: string[]): Promise<number> {
   return problems.length > 0 || (summary?.failed ?? 0) > 0 ? 1 : 0;
 }
 
-async function decideCommand(command: 'approve' | 'reject', rest: string[]): Promise<number> {
-  const options: ParseArgsConfig['options'] =
-    command === 'approve'
-      ? { approval: { type: 'string' }, by: { type: 'string' }, comment: { type: 'string' }, edit: { type: 'string' }, key: { type: 'string' } }
-      : { approval: { type: 'string' }, by: { type: 'string' }, reason: { type: 'string' }, edit: { type: 'string' }, key: { type: 'string' } };
+type DecideCommand = 'approve' | 'reject' | 'retry' | 'skip';
+
+async function decideCommand(command: DecideCommand, rest: string[]): Promise<number> {
+  // reject and skip take a reason (the comment they are recorded with); approve and retry an optional comment and edits.
+  const withEdits = command === 'approve' || command === 'retry';
+  const options: ParseArgsConfig['options'] = { approval: { type: 'string' }, by: { type: 'string' }, edit: { type: 'string' }, key: { type: 'string' }, ...(withEdits ? { comment: { type: 'string' } } : { reason: { type: 'string' } }) };
   const { values, positionals } = parse(command, rest, options, { json: true });
   const jobId = onePositional(command, positionals, 'job id');
   const reviewer = required(command, text(values, 'by') ?? loadSettings().reviewer, '--by <reviewer> (or set CONVEYOR_REVIEWER)');
-  if (command === 'reject' && values.edit !== undefined) throw new UsageError('--edit is only allowed with approve', command);
+  if (!withEdits && values.edit !== undefined) throw new UsageError('--edit is only allowed with approve or retry', command);
   let edits: Record<string, unknown> | undefined;
   const editText = text(values, 'edit');
   if (editText !== undefined) {
@@ -347,12 +354,13 @@ async function decideCommand(command: 'approve' | 'reject', rest: string[]): Pro
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError('--edit must be a JSON object, e.g. \'{"amountUsd":150}\'', command);
     edits = parsed as Record<string, unknown>;
   }
-  const comment = command === 'reject' ? required(command, text(values, 'reason'), '--reason <text>') : text(values, 'comment');
-  const decision = command === 'approve' ? 'approve' : 'reject';
+  const comment = withEdits ? text(values, 'comment') : required(command, text(values, 'reason'), '--reason <text>');
+  const decision = command;
   const result = await withClient((client) => client.decide(jobId, { approvalId: text(values, 'approval'), decision, reviewer, comment, edits }, { keyFile: text(values, 'key') }));
+  const done = { approve: 'approved', reject: 'rejected', retry: 'retried', skip: 'skipped' }[decision];
   if (values.json) printJson({ jobId, approvalId: result.approvalId, decision, reviewer, accepted: result.accepted, settled: result.settled, ...(result.revisedTo ? { revisedTo: result.revisedTo } : {}) });
   else if (result.revisedTo) out(`edited ${jobId} ${result.approvalId} as ${reviewer}: the changed proposal is revision ${result.revisedTo}, waiting for its own approvals (see conveyor pending)`);
-  else out(`${decision === 'approve' ? 'approved' : 'rejected'} ${jobId} ${result.approvalId} as ${reviewer}${result.settled ? '' : ' (waiting for a second reviewer)'}`);
+  else out(`${done} ${jobId} ${result.approvalId} as ${reviewer}${result.settled ? '' : ' (waiting for a second reviewer)'}`);
   return 0;
 }
 
@@ -477,6 +485,8 @@ export async function main(argv: string[]): Promise<number> {
 
     case 'approve':
     case 'reject':
+    case 'retry':
+    case 'skip':
       return decideCommand(command, rest);
 
     case 'eval':

@@ -21,7 +21,7 @@ export interface AuditRecord {
   seq: number;
   at: string;
   step: string;
-  kind: 'plan' | 'screening' | 'routing' | 'model-call' | 'escalation' | 'gate' | 'approval' | 'approval-refused' | 'action' | 'outcome' | 'unreadable';
+  kind: 'plan' | 'screening' | 'routing' | 'model-call' | 'escalation' | 'gate' | 'approval' | 'approval-refused' | 'action-attempt' | 'action' | 'outcome' | 'unreadable';
   actor: string;
   detail: string;
   /** sha256 of the state the record acted on (proposal, input or previous output). */
@@ -88,13 +88,28 @@ export function auditRecordsOf(record: JobRecord, key?: string): AuditRecord[] {
       afterHash: sha256({ decision: approval.decision, edits: approval.edits ?? null }),
     });
   }
+  for (const attempt of record.actionLedger ?? []) {
+    drafts.push({
+      at: attempt.at,
+      step: attempt.stepId,
+      kind: 'action-attempt',
+      actor: 'executor',
+      detail: `${attempt.actionName} attempt ${attempt.attempt} (key ${attempt.idempotencyKey}): ${attempt.outcome}${attempt.status !== undefined ? `, HTTP ${attempt.status}` : ''}${attempt.error ? `: ${attempt.error}` : ''}${attempt.retryInMs !== undefined ? `; next attempt in ${attempt.retryInMs} ms${attempt.retryAfterHonoured ? ' (Retry-After)' : ''}` : ''}`,
+      beforeHash: stepWiresHash(attempt.stepId),
+      afterHash: sha256({ outcome: attempt.outcome, status: attempt.status ?? null, error: attempt.error ?? null }),
+    });
+  }
   for (const action of record.actions) {
+    const receipt = action.receipt ? `; receipt ${JSON.stringify(action.receipt)}` : '';
     drafts.push({
       at: action.executedAt,
       step: action.stepId,
       kind: 'action',
-      actor: 'executor',
-      detail: `executed ${JSON.stringify(action.action)} (key ${action.idempotencyKey}${action.firstExecution ? '' : ', already in the sink'})`,
+      actor: action.outcome === 'skipped' ? (action.skippedBy ?? 'reviewer') : 'executor',
+      detail:
+        action.outcome === 'skipped'
+          ? `skipped ${JSON.stringify(action.action)} (key ${action.idempotencyKey}) after ${action.attempts ?? '?'} failed attempt(s): ${action.skipReason ?? ''}`
+          : `executed ${JSON.stringify(action.action)} (key ${action.idempotencyKey}${action.firstExecution ? '' : ', already in the local log'}${action.attempts ? `, attempt ${action.attempts}` : ''})${receipt}`,
       beforeHash: sha256(record.outputs.action ?? null),
       afterHash: sha256(action.action),
     });

@@ -16,7 +16,8 @@ const REFUSAL_FIELD_CHARS = 200;
 export const decisionSchema = z
   .object({
     approvalId: z.string().min(1).max(200),
-    decision: z.enum(['approve', 'reject']),
+    /** `retry` and `skip` decide a failed action (kind `action-failed`) only; `approve` decides every other kind. */
+    decision: z.enum(['approve', 'reject', 'retry', 'skip']),
     reviewer: z.string().min(1).max(200),
     comment: z.string().max(4000).optional(),
     edits: z.record(z.string(), z.unknown()).optional(),
@@ -28,7 +29,19 @@ export const decisionSchema = z
   .strict();
 export type Decision = z.infer<typeof decisionSchema>;
 
-export type ApprovalKind = 'action' | 'review' | 'budget';
+export type ApprovalKind = 'action' | 'review' | 'budget' | 'action-failed';
+
+/** Why an action failed for good: shown to the reviewer of an `action-failed` approval. */
+export interface ActionFailureEvidence {
+  /** The error's type and message (no secret: the engine's messages never carry one). */
+  error: string;
+  /** The receiver's HTTP status and the start of its body, for a webhook. */
+  status?: number;
+  bodyExcerpt?: string;
+  attempts: number;
+  /** The idempotency key every attempt carried (a retry keeps it; an edit gets a new one). */
+  idempotencyKey: string;
+}
 
 export interface PendingApproval {
   approvalId: string;
@@ -42,6 +55,8 @@ export interface PendingApproval {
     modelOutputs: Record<string, unknown>;
     confidence: Record<string, number | null>;
     costSoFarUsd: number;
+    /** Kind `action-failed`: how the action failed. */
+    failure?: ActionFailureEvidence;
   };
   requestedAt: string;
   reviewers: string[];
@@ -107,7 +122,7 @@ export function refusalRecord(raw: unknown, refusal: string, via: DecisionChanne
   const named = clip(fields.reviewer);
   return {
     approvalId: clip(fields.approvalId) ?? '(none)',
-    decision: fields.decision === 'reject' ? 'reject' : 'approve',
+    decision: fields.decision === 'reject' || fields.decision === 'retry' || fields.decision === 'skip' ? fields.decision : 'approve',
     reviewer: via === 'client-report' ? 'client-report' : (named ?? '(unnamed)'),
     ...(via === 'client-report' && named ? { claimedReviewer: named } : {}),
     ...(clip(fields.comment) !== undefined ? { comment: clip(fields.comment) } : {}),
@@ -193,6 +208,17 @@ export function refusalFor(raw: unknown, context: DecisionContext): string | und
   if (approval.approvalsSoFar.includes(decision.reviewer)) {
     return `reviewer ${decision.reviewer} already approved ${decision.approvalId}; a second, different reviewer is required`;
   }
+  if (approval.kind === 'action-failed') {
+    if (decision.decision === 'approve') return `${decision.approvalId} is a failed action: decide it with retry (edits allowed), skip (with a comment saying why) or reject`;
+    if (decision.edits && decision.decision !== 'retry') return 'edits are only allowed with a retry';
+    if (decision.decision === 'skip' && !decision.comment?.trim()) return 'a skip needs a comment saying why the action is not needed';
+    if (decision.decision === 'retry' && decision.edits) {
+      const problem = context.checkApproval(approval, decision.edits);
+      if (problem) return `invalid edits: ${problem}`;
+    }
+    return undefined;
+  }
+  if (decision.decision === 'retry' || decision.decision === 'skip') return `${decision.decision} decides failed actions only; ${decision.approvalId} is a ${approval.kind} approval: approve or reject it`;
   if (decision.edits && decision.decision !== 'approve') return 'edits are only allowed with an approval';
   if (decision.decision === 'approve') {
     const problem = context.checkApproval(approval, decision.edits ?? {});

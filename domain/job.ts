@@ -133,8 +133,34 @@ export interface ActionRecord {
   receipt?: Record<string, unknown>;
   action: unknown;
   executedAt: string;
-  /** False when the sink already held this action (a retry or replay): it did not happen twice. */
+  /** False when the local action log already held this key (a retry after a crash): it did not happen twice. */
   firstExecution: boolean;
+  /** `skipped`: it failed for good and a reviewer skipped it (`skipReason`, `skippedBy`); absent means executed. */
+  outcome?: 'executed' | 'skipped';
+  skipReason?: string;
+  skippedBy?: string;
+  /** How many attempts it took (every attempt is in the job's `actionLedger`). */
+  attempts?: number;
+}
+
+/** One attempt to run an action: the action half of the job's ledger (model calls are in `ledger`). */
+export interface ActionAttempt {
+  /** When the attempt's outcome was recorded (workflow time). */
+  at: string;
+  stepId: string;
+  actionName: string;
+  /** `<jobId>:<stepId>`, with `:r<N>` for revision N of a proposal a reviewer edited after a failure. */
+  idempotencyKey: string;
+  /** 1, 2, … over the step's life (a reviewer's retry goes on counting). */
+  attempt: number;
+  outcome: 'executed' | 'retrying' | 'failed';
+  error?: string;
+  /** The receiver's HTTP status (webhooks). */
+  status?: number;
+  /** The wait before the next attempt, and whether the receiver asked for it (Retry-After). */
+  retryInMs?: number;
+  retryAfterHonoured?: boolean;
+  durationMs?: number;
 }
 
 export interface JobResult {
@@ -147,6 +173,8 @@ export interface JobResult {
   decisions: RoutingDecisionRecord[];
   approvals: RecordedDecision[];
   actions: ActionRecord[];
+  /** Every attempt to run an action, in order (factory jobs since action delivery; absent in older records). */
+  actionLedger?: ActionAttempt[];
   costUsd: number;
   budget: BudgetSnapshot;
   escalations: number;

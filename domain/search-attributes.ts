@@ -21,7 +21,8 @@ export const conveyorSearchAttributes = [
 ] as const;
 
 /** Job statuses as operators see them in `ConveyorStatus`. */
-export const jobStatuses = ['planning', 'running', 'awaiting_approval', 'completed', 'failed', 'rejected'] as const;
+/** `action_failed`: an action failed for good and waits for a reviewer's decision (retry, edit and retry, skip, reject). */
+export const jobStatuses = ['planning', 'running', 'awaiting_approval', 'action_failed', 'completed', 'failed', 'rejected'] as const;
 export type JobStatus = (typeof jobStatuses)[number];
 
 /** The workflow types that run jobs: factory jobs, and the first job workflow kept for jobs started on it. */

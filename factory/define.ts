@@ -158,7 +158,56 @@ export interface ActionContext {
   approvedBy: string[];
   /** Aborted when Temporal cancels the activity (the job was cancelled or the worker shuts down). */
   signal: AbortSignal;
+  /** 1 for the first attempt under this key, 2 for the first retry, … */
+  attempt: number;
+  /**
+   * When the workflow first asked for this action (the same on every attempt under a key): the time to
+   * put in what you send, so a retry sends the same bytes.
+   */
+  requestedAt: string;
+  /**
+   * A secret from the worker's environment (the variable you name), read at each attempt so a rotation
+   * needs only a worker restart. Throws an error naming the variable when it is unset; never put what it
+   * returns in a receipt, an error or a log.
+   */
+  secret(variable: string): string;
+  /**
+   * Writes the action to the worker's local action log (`$CONVEYOR_DATA_DIR/outbox.sqlite`) once per
+   * idempotency key: a log for demos and tests on one host, not a delivery to any system.
+   */
+  localLog(receipt?: Record<string, string | number | boolean | null>): { firstExecution: boolean; executedAt: string };
 }
+
+/**
+ * Throw from `execute` when retrying cannot help (the remote system refused the request): the job waits as
+ * a failed action for a reviewer's decision. `evidence` is shown to the reviewer (no secrets).
+ */
+export class PermanentActionError extends Error {
+  override readonly name = 'PermanentActionError';
+  constructor(
+    message: string,
+    readonly evidence: { status?: number; bodyExcerpt?: string } = {},
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Throw from `execute` when a later attempt may succeed and the remote system said when (Retry-After).
+ * Any other error is retried too, with the action's backoff.
+ */
+export class RetryableActionError extends Error {
+  override readonly name = 'RetryableActionError';
+  constructor(
+    message: string,
+    readonly options: { retryAfterMs?: number; status?: number; bodyExcerpt?: string } = {},
+  ) {
+    super(message);
+  }
+}
+
+export type { ActionRetryPolicy } from '../domain/actions';
+import type { ActionRetryPolicy } from '../domain/actions';
 
 /** What `execute` may return: kept in the job's record, the ledger and the audit export. */
 export type ActionReceipt = Record<string, string | number | boolean | null> | undefined | void;
@@ -174,6 +223,9 @@ export interface ActionDefinition<P = unknown, S = unknown> {
   /** Why this proposal means "do nothing" (then nothing runs and nobody is asked), or undefined. */
   readonly skip?: (proposal: P) => string | undefined;
   readonly execute: (proposal: P, context: ActionContext) => Promise<ActionReceipt>;
+  readonly retry?: ActionRetryPolicy;
+  /** The longest one attempt may take (default 60 s); a slower attempt is abandoned and retried. */
+  readonly timeoutMs?: number;
 }
 
 export interface ActionSpec<P, S> {
@@ -184,10 +236,31 @@ export interface ActionSpec<P, S> {
   sensitivity?(proposal: P, settings: S, job: JobView): Sensitivity;
   skip?(proposal: P): string | undefined;
   execute(proposal: P, context: ActionContext): Promise<ActionReceipt>;
+  retry?: ActionRetryPolicy;
+  timeoutMs?: number;
 }
 
 export function defineAction<P, S = Record<string, never>>(spec: ActionSpec<P, S>): ActionDefinition<P, S> {
   return Object.freeze({ kind: 'action' as const, ...spec });
+}
+
+/**
+ * An action whose effect is a row in the worker's local action log (`$CONVEYOR_DATA_DIR/outbox.sqlite`),
+ * once per idempotency key. Honest about what it is: a log for demos and tests on one host, which reaches
+ * no system. Real effects are a `webhookAction` or your own `execute`. `receipt` says what to keep.
+ */
+export function localLogAction<P, S = Record<string, never>>(
+  spec: Omit<ActionSpec<P, S>, 'execute'> & { receipt?: (proposal: P) => Record<string, string | number | boolean | null> },
+): ActionDefinition<P, S> {
+  const { receipt, ...action } = spec;
+  return defineAction<P, S>({
+    ...action,
+    execute: async (proposal, context) => {
+      const kept = receipt?.(proposal);
+      context.localLog(kept);
+      return kept;
+    },
+  });
 }
 
 // ---- job types -----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { canonicalJson, sha256Hex } from '../domain/hash';
 import { UnknownJobTypeError } from '../domain/job';
+import type { ActionRetryPolicy } from '../domain/actions';
 import type { Tier } from '../domain/models';
 import { DEFINITION_API_VERSION, type AnyAction, type AnyStation, type ConfidenceRule, type Factory, type JobPolicySpec, type LearnableField, type RecipeStep } from './define';
 import { objectShape, requiredFields } from './validate';
@@ -37,6 +38,9 @@ export interface ActionFacts {
   proposalSchema: JsonSchema;
   /** Does the action have a sensitivity rule (else only the policy and screening make it wait for a person)? */
   sensitivityRule: boolean;
+  /** The action's own retry settings and attempt timeout, when it has any (else the engine's defaults). */
+  retry?: ActionRetryPolicy;
+  timeoutMs?: number;
 }
 
 export interface ResolvedApprovalPolicy {
@@ -116,7 +120,14 @@ export function stationFacts(station: AnyStation): StationFacts {
 }
 
 export function actionFacts(action: AnyAction): ActionFacts {
-  return { name: action.name, description: action.description, proposalSchema: jsonSchemaOf(action.proposal), sensitivityRule: action.sensitivity !== undefined };
+  return {
+    name: action.name,
+    description: action.description,
+    proposalSchema: jsonSchemaOf(action.proposal),
+    sensitivityRule: action.sensitivity !== undefined,
+    ...(action.retry ? { retry: { ...action.retry } } : {}),
+    ...(action.timeoutMs !== undefined ? { timeoutMs: action.timeoutMs } : {}),
+  };
 }
 
 export function resolvePolicy(factory: Factory, jobTypeName: string): ResolvedJobPolicy {

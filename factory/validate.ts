@@ -162,6 +162,21 @@ function checkAction(action: AnyAction, problem: Report): void {
   if (!isFunction(action.execute)) problem(where, 'execute', 'must be an async function (proposal, context) => receipt');
   if (action.sensitivity !== undefined && !isFunction(action.sensitivity)) problem(where, 'sensitivity', 'must be a function (proposal, settings, job) => reason | undefined');
   if (action.skip !== undefined && !isFunction(action.skip)) problem(where, 'skip', 'must be a function (proposal) => reason | undefined');
+  const positive = (value: unknown) => typeof value === 'number' && Number.isFinite(value) && value > 0;
+  if (action.timeoutMs !== undefined && !positive(action.timeoutMs)) problem(where, 'timeoutMs', 'must be a positive number of milliseconds');
+  if (action.retry !== undefined) {
+    const retry = action.retry as Record<string, unknown>;
+    if (retry === null || typeof retry !== 'object') problem(where, 'retry', 'must be an object { maximumAttempts?, initialIntervalMs?, maximumIntervalMs?, maximumRetryAfterMs? }');
+    else {
+      const attempts = retry.maximumAttempts;
+      if (attempts !== undefined && !(Number.isInteger(attempts) && (attempts as number) >= 1 && (attempts as number) <= 100)) problem(where, 'retry.maximumAttempts', 'must be a whole number from 1 to 100');
+      for (const field of ['initialIntervalMs', 'maximumIntervalMs', 'maximumRetryAfterMs'] as const) {
+        if (retry[field] !== undefined && !positive(retry[field])) problem(where, `retry.${field}`, 'must be a positive number of milliseconds');
+      }
+      const known = new Set(['maximumAttempts', 'initialIntervalMs', 'maximumIntervalMs', 'maximumRetryAfterMs']);
+      for (const field of Object.keys(retry)) if (!known.has(field)) problem(where, `retry.${field}`, `is not a retry setting (known: ${[...known].join(', ')})`);
+    }
+  }
 }
 
 function checkJobType(jobType: AnyJobType, stations: ReadonlyMap<string, AnyStation>, actions: ReadonlyMap<string, AnyAction>, problem: Report): void {

@@ -63,7 +63,6 @@ export interface WireProtocol {
 
 export async function startScriptedServer(script: FakeScript, protocol: WireProtocol): Promise<FakeServer> {
   const requests: RecordedRequest[] = [];
-  const sockets = new Set<Socket>();
 
   const answerFor = (request: RecordedRequest, index: number): FakeAnswer => {
     if (typeof script === 'function') return script(request, index);
@@ -98,22 +97,28 @@ export async function startScriptedServer(script: FakeScript, protocol: WireProt
     }
   };
 
+  const server = await startLocalServer((req, res, raw) => {
+    let body: unknown = raw;
+    try {
+      body = raw ? (JSON.parse(raw) as unknown) : undefined;
+    } catch {
+      // Recorded as text: the test will see what was sent.
+    }
+    const request: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body };
+    const index = requests.length;
+    requests.push(request);
+    respond(answerFor(request, index), request, req, res);
+  });
+  return { url: `http://127.0.0.1:${server.port}/v1`, requests, close: server.close };
+}
+
+/** A real HTTP server on a free 127.0.0.1 port, handed each request with its whole body; close() drops open connections. */
+export async function startLocalServer(handle: (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void): Promise<{ port: number; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body: unknown = raw;
-      try {
-        body = raw ? (JSON.parse(raw) as unknown) : undefined;
-      } catch {
-        // Recorded as text: the test will see what was sent.
-      }
-      const request: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body };
-      const index = requests.length;
-      requests.push(request);
-      respond(answerFor(request, index), request, req, res);
-    });
+    req.on('end', () => handle(req, res, Buffer.concat(chunks).toString('utf8')));
   });
   server.on('connection', (socket) => {
     sockets.add(socket);
@@ -122,8 +127,7 @@ export async function startScriptedServer(script: FakeScript, protocol: WireProt
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/v1`,
-    requests,
+    port,
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();

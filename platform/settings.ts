@@ -41,6 +41,10 @@ export const settingsSchema = z.object({
   outboxFile: z.string().min(1).optional(),
   /** The module (a .ts or .js file) whose factory the worker and the CLI use; unset: the built-in support factory. */
   factoryModule: z.string().min(1).optional(),
+  /** The built-in factory's actions go to this receiver as signed webhooks (unset: the local action log). */
+  actionsWebhookUrl: z.string().url().optional(),
+  /** The variable holding that webhook's `whsec_…` secret (read at each delivery, never logged). */
+  actionsWebhookSecretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a variable name').default('CONVEYOR_ACTIONS_WEBHOOK_SECRET'),
 });
 
 export type ConveyorSettings = z.infer<typeof settingsSchema>;
@@ -78,6 +82,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ConveyorSett
     reviewerKeysFile: env.CONVEYOR_REVIEWER_KEYS_FILE || undefined,
     outboxFile: env.CONVEYOR_OUTBOX_FILE || undefined,
     factoryModule: env.CONVEYOR_FACTORY || undefined,
+    actionsWebhookUrl: env.CONVEYOR_ACTIONS_WEBHOOK_URL || undefined,
+    actionsWebhookSecretEnv: env.CONVEYOR_ACTIONS_WEBHOOK_SECRET_ENV || undefined,
   };
   const parsed = settingsSchema.safeParse(raw);
   if (!parsed.success) {
@@ -95,6 +101,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ConveyorSett
       reviewerKeysFile: 'CONVEYOR_REVIEWER_KEYS_FILE',
       outboxFile: 'CONVEYOR_OUTBOX_FILE',
       factoryModule: 'CONVEYOR_FACTORY',
+      actionsWebhookUrl: 'CONVEYOR_ACTIONS_WEBHOOK_URL',
+      actionsWebhookSecretEnv: 'CONVEYOR_ACTIONS_WEBHOOK_SECRET_ENV',
     };
     const problems = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? '');

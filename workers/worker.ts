@@ -14,6 +14,7 @@ import { FactoryDefinitionError } from '../factory/validate';
 import { loadFactoryModule, trainingFileProblems } from '../platform/factory-module';
 import { supportFactory } from '../factories/support';
 import { Outbox } from '../activities/outbox';
+import { withWebhookActions } from '../activities/webhook';
 import { createReviewerKeyActivities } from '../activities/reviewer-keys';
 import { createEvaluationActivities } from '../activities/evaluation';
 import { createLearningActivities } from '../learning/activities';
@@ -60,6 +61,8 @@ export interface ConveyorWorkerOptions {
    * and record its old branch, as a worker predating the patch would (test/patch-branches.test.ts).
    */
   patchActivationCallback?: PatchActivationCallback;
+  /** Where actions' `context.secret(variable)` reads secrets (default: the process's environment). */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 export async function createConveyorWorker(options: ConveyorWorkerOptions): Promise<Worker> {
@@ -73,7 +76,7 @@ export async function createConveyorWorker(options: ConveyorWorkerOptions): Prom
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: factory === supportFactory ? builtinWorkflowsPath : workflowsPath }),
-    activities: conveyorActivities({ factory, gateway: options.gateway, outbox: options.outbox, dataDir, exampleStore: options.exampleStore }),
+    activities: conveyorActivities({ factory, gateway: options.gateway, outbox: options.outbox, dataDir, exampleStore: options.exampleStore, ...(options.env ? { env: options.env } : {}) }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 50,
     maxCachedWorkflows: options.maxCachedWorkflows,
     ...(options.patchActivationCallback ? { patchActivationCallback: options.patchActivationCallback } : {}),
@@ -89,6 +92,8 @@ export interface ConveyorActivityOptions {
   /** Where the learning loop keeps examples and promoted models, and reviewers' keys are read (default: the settings' data dir). */
   dataDir?: string;
   exampleStore?: ExampleRepository;
+  /** Where actions' `context.secret(variable)` reads secrets (default: the process's environment). */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /**
@@ -104,7 +109,7 @@ export function conveyorActivities(options: ConveyorActivityOptions) {
   const live = new LiveModels(dataDir);
   return {
     ...createActivities({ gateway: options.gateway, outbox: options.outbox, catalogue: builtinCatalogue, live }),
-    ...createFactoryActivities({ factory: options.factory, gateway: options.gateway, outbox: options.outbox, live }),
+    ...createFactoryActivities({ factory: options.factory, gateway: options.gateway, outbox: options.outbox, live, ...(options.env ? { env: options.env } : {}) }),
     ...createEvaluationActivities({ factory: options.factory }),
     ...createLearningActivities({ factory: options.factory, dataDir, live, exampleStore: options.exampleStore }),
     ...createReviewerKeyActivities({ dataDir, keysFile: settings.reviewerKeysFile }),
@@ -116,7 +121,7 @@ export function conveyorActivities(options: ConveyorActivityOptions) {
  * loads (a broken factory stops the worker with every problem named), else the built-in support factory.
  */
 export function factoryFromSettings(settings: ConveyorSettings, modulePath = settings.factoryModule): Factory {
-  if (!modulePath) return supportFactory;
+  if (!modulePath) return settings.actionsWebhookUrl ? withWebhookActions(supportFactory, { url: settings.actionsWebhookUrl, secretEnv: settings.actionsWebhookSecretEnv }) : supportFactory;
   const loaded = loadFactoryModule(modulePath);
   if (loaded.problems) throw new FactoryDefinitionError(loaded.problems);
   return loaded.factory;

@@ -7,7 +7,7 @@
  * still sensitive? how many approvals?), which the old revision's approvals do not settle.
  */
 import { ApplicationFailure, condition } from '@temporalio/workflow';
-import { proposalHashOf, refusalFor, type ApprovalKind, type Decision, type PendingApproval } from '../domain/approvals';
+import { proposalHashOf, refusalFor, type ActionFailureEvidence, type ApprovalKind, type Decision, type PendingApproval } from '../domain/approvals';
 import { timeoutVerdict } from '../domain/screening';
 import type { ResolvedApprovalPolicy, ResolvedJobPolicy } from '../factory/snapshot';
 import { registerDecideHandlers, verifySignedDecision } from './decide-handlers';
@@ -25,7 +25,10 @@ export class JobRejected extends Error {
 
 /** What settles an approval: the verdict, the proposal it settled on (edits applied) and who decided. */
 export interface Settlement {
-  decision: 'approve' | 'reject';
+  /** `retry` and `skip` settle failed actions only; an edit-and-retry settles as `approve` of its revision. */
+  decision: 'approve' | 'reject' | 'retry' | 'skip';
+  /** The deciding reviewer's comment (a skip's reason). */
+  comment?: string;
   /** A review's edits, or the whole proposal a revision settled on. */
   edits: Record<string, unknown>;
   reviewers: string[];
@@ -141,8 +144,15 @@ export class ApprovalDesk {
   private apply(decision: Decision, via: 'update' | 'signal'): void | Promise<void> {
     const approval = this.pending.find((candidate) => candidate.approvalId === decision.approvalId)!;
     this.recorder.approvals.push({ ...decision, at: new Date().toISOString(), via, accepted: true });
-    if (decision.decision === 'reject') return this.settle(approval, 'reject', {}, [decision.reviewer]);
+    if (decision.decision === 'reject') return this.settle(approval, 'reject', {}, [decision.reviewer], decision.comment);
     const edits = decision.edits ?? {};
+    if (approval.kind === 'action-failed') {
+      if (decision.decision === 'skip') return this.settle(approval, 'skip', {}, [decision.reviewer], decision.comment);
+      const edited = { ...(approval.proposedAction as Record<string, unknown>), ...edits };
+      // An edit after a failure is a new proposal: assessed and approved like the first one was.
+      if (proposalHashOf(edited) !== proposalHashOf(approval.proposedAction)) return this.revise(approval, edited, decision.reviewer);
+      return this.settle(approval, 'retry', {}, [decision.reviewer], decision.comment);
+    }
     if (approval.kind === 'review') return this.settle(approval, 'approve', edits, [decision.reviewer]);
     const proposal = { ...(approval.proposedAction as Record<string, unknown>), ...edits };
     if (Object.keys(edits).length > 0 && proposalHashOf(proposal) !== (approval.proposalHash ?? proposalHashOf(approval.proposedAction))) {
@@ -164,7 +174,7 @@ export class ApprovalDesk {
     this.revising.add(approval.approvalId);
     let verdict: RevisionVerdict;
     try {
-      verdict = approval.kind === 'action' ? await this.options.assessRevision(approval, proposal) : { sensitivity: { reason: `a ${approval.kind} change needs a reviewer`, approvals: 1 } };
+      verdict = approval.kind === 'action' || approval.kind === 'action-failed' ? await this.options.assessRevision(approval, proposal) : { sensitivity: { reason: `a ${approval.kind} change needs a reviewer`, approvals: 1 } };
     } finally {
       this.revising.delete(approval.approvalId);
     }
@@ -177,16 +187,19 @@ export class ApprovalDesk {
       this.settle(approval, 'approve', proposal, [editor]);
       return;
     }
-    const approvalId = `${approval.stepId}-${approval.kind}-${++this.counter}`;
+    // A failed action's edit is approved as an action: the failure's approval is done with once it is edited.
+    const kind = approval.kind === 'action-failed' ? 'action' : approval.kind;
+    const approvalId = `${approval.stepId}-${kind}-${++this.counter}`;
     const revision = (approval.revision ?? 1) + 1;
     const next: PendingApproval = {
       ...approval,
+      kind,
       approvalId,
       proposedAction: proposal,
       evidence: { ...approval.evidence, reason: `revision ${revision} by ${editor} of ${approval.approvalId}: ${sensitivity}` },
       requestedAt: new Date().toISOString(),
       reviewers: [...approval.reviewers],
-      requiredApprovals: Math.max(verdict.sensitivity?.approvals ?? 1, this.options.minimumApprovals(approval)),
+      requiredApprovals: Math.max(verdict.sensitivity?.approvals ?? 1, this.options.minimumApprovals({ ...approval, kind })),
       approvalsSoFar: this.options.policy().editorApproves ? [editor] : [],
       revision,
       proposalHash: proposalHashOf(proposal),
@@ -200,8 +213,8 @@ export class ApprovalDesk {
     if (next.approvalsSoFar.length >= next.requiredApprovals) this.settle(next, 'approve', proposal, next.approvalsSoFar);
   }
 
-  private settle(approval: PendingApproval, decision: 'approve' | 'reject', edits: Record<string, unknown>, reviewers: string[]): void {
-    this.settled.set(approval.approvalId, { decision, edits, reviewers: [...reviewers] });
+  private settle(approval: PendingApproval, decision: Settlement['decision'], edits: Record<string, unknown>, reviewers: string[], comment?: string): void {
+    this.settled.set(approval.approvalId, { decision, edits, reviewers: [...reviewers], ...(comment !== undefined ? { comment } : {}) });
     const index = this.pending.indexOf(approval);
     if (index >= 0) this.pending.splice(index, 1);
   }
@@ -217,7 +230,7 @@ export class ApprovalDesk {
    * Pauses until reviewers settle the approval (following edits to their revisions), applying the
    * policy's timeout. Returns the settlement; the caller ends the job on a rejection (JobRejected.of).
    */
-  async request(kind: ApprovalKind, stepId: string, station: string, proposal: unknown, reason: string, requiredApprovals: number): Promise<Settlement & { approvalId: string }> {
+  async request(kind: ApprovalKind, stepId: string, station: string, proposal: unknown, reason: string, requiredApprovals: number, failure?: ActionFailureEvidence): Promise<Settlement & { approvalId: string }> {
     const policy = this.options.policy();
     const recorder = this.recorder;
     const firstId = `${stepId}-${kind}-${++this.counter}`;
@@ -227,7 +240,7 @@ export class ApprovalDesk {
       stepId,
       station,
       proposedAction: proposal,
-      evidence: { reason, modelOutputs: { ...recorder.outputs }, confidence: { ...recorder.confidences }, costSoFarUsd: roundUsd(recorder.budget.spentUsd) },
+      evidence: { reason, modelOutputs: { ...recorder.outputs }, confidence: { ...recorder.confidences }, costSoFarUsd: roundUsd(recorder.budget.spentUsd), ...(failure ? { failure } : {}) },
       requestedAt: new Date().toISOString(),
       reviewers: [...policy.reviewers],
       requiredApprovals,
@@ -237,19 +250,26 @@ export class ApprovalDesk {
     };
     this.pending.push(approval);
     recorder.decide({ stepId, kind: 'approval', reason: `waiting for ${requiredApprovals} approval(s) (${firstId}): ${reason}` });
-    recorder.publish('awaiting_approval');
+    recorder.publish(kind === 'action-failed' ? 'action_failed' : 'awaiting_approval');
 
     let approvalId = firstId;
     const settledNow = () => this.settled.has((approvalId = this.currentRevision(firstId)));
     let escalated = false;
+    let waitsForever = false;
     while (!settledNow()) {
-      if (await condition(settledNow, policy.timeoutMs)) break;
+      if (await condition(settledNow, waitsForever ? undefined : policy.timeoutMs)) break;
       const current = this.pending.find((candidate) => candidate.approvalId === approvalId)!;
       if (policy.onTimeout === 'escalate' && !escalated && policy.escalationReviewers.length > 0) {
         escalated = true;
         current.reviewers = [...policy.escalationReviewers];
         this.recordTimeout(approvalId, `timed out; escalated to ${policy.escalationReviewers.join(', ')}`);
         recorder.refreshDetails();
+        continue;
+      }
+      if (kind === 'action-failed') {
+        // A failed action is never skipped or rejected by a clock: it waits for a person, however long.
+        waitsForever = true;
+        this.recorder.decide({ stepId: approvalId, kind: 'approval', reason: 'timed out; a failed action waits for a reviewer (a timeout never skips or rejects it)' });
         continue;
       }
       // A flagged input is never approved by a timeout, whatever the policy says.

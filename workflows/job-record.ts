@@ -6,7 +6,7 @@
 import { ApplicationFailure, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { PendingApproval, RecordedDecision } from '../domain/approvals';
 import { type JobBudget } from '../domain/budget';
-import type { ActionRecord, JobRecord, JobResult, LedgerEntry, RoutingDecisionRecord } from '../domain/job';
+import type { ActionAttempt, ActionRecord, JobRecord, JobResult, LedgerEntry, RoutingDecisionRecord } from '../domain/job';
 import { tiers, type Tier } from '../domain/models';
 import type { RecipeStep } from '../domain/recipe';
 import type { ScreeningResult } from '../domain/screening';
@@ -32,6 +32,8 @@ export class JobRecorder {
   readonly decisions: RoutingDecisionRecord[] = [];
   readonly approvals: RecordedDecision[] = [];
   readonly actions: ActionRecord[] = [];
+  /** Every attempt to run an action (the action half of the ledger). */
+  readonly actionLedger: ActionAttempt[] = [];
   /** What waits for people now: the approval desk adds and removes, the record shows. */
   readonly pending: PendingApproval[] = [];
   escalations = 0;
@@ -91,6 +93,7 @@ export class JobRecorder {
         (entry) =>
           `- ${entry.stepId}: ${entry.station} → ${entry.modelId} (${entry.tier}) ${entry.outcome}${entry.confidence !== null ? ` @ ${entry.confidence.toFixed(2)}` : ''}${entry.escalationReason ? ` — ${entry.escalationReason}` : ''}`,
       ),
+      ...this.actionLedger.map((entry) => `- ${entry.stepId}: ${entry.actionName} attempt ${entry.attempt} ${entry.outcome}${entry.status !== undefined ? ` (HTTP ${entry.status})` : ''}${entry.retryInMs !== undefined ? `, next in ${Math.round(entry.retryInMs / 1000)} s` : ''}`),
       ...this.pending.map((approval) => `- ⏸ ${approval.approvalId} waits for ${approval.reviewers.join(' / ')}: ${approval.evidence.reason}`),
     ];
     setCurrentDetails(lines.join('\n'));
@@ -125,6 +128,7 @@ export class JobRecorder {
       decisions: this.decisions,
       approvals: this.approvals,
       actions: this.actions,
+      ...(this.actionLedger.length > 0 ? { actionLedger: this.actionLedger } : {}),
       costUsd: roundUsd(this.budget.spentUsd),
       budget: this.budget.snapshot(),
       escalations: this.escalations,

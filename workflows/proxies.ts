@@ -48,6 +48,14 @@ export const actions = proxyActivities<FactoryActivities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: ['InvalidProposalError', 'UnknownActionError'] },
 });
 
+// One attempt of an action (the workflow's delivery loop retries, so each attempt is in the ledger): its
+// timeout is set per call from the action's `timeoutMs`; a worker that dies mid-attempt misses heartbeats.
+export const actionAttempts = proxyActivities<FactoryActivities>({
+  startToCloseTimeout: '70 seconds',
+  heartbeatTimeout: '15 seconds',
+  retry: { maximumAttempts: 1 },
+});
+
 const escalatingFailures: Record<string, EscalationCause> = {
   SchemaViolationError: 'schema-violation',
   ContextLengthExceededError: 'context-length',

@@ -4,18 +4,19 @@
  * the factory (valid? nothing to do? who must approve?), waits for approval when sensitive, and runs once.
  * Every call leaves a ledger entry and every choice a decision, with its reason.
  */
-import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
-import type { PendingApproval } from '../domain/approvals';
+import { ActivityFailure, ApplicationFailure, patched, sleep, TimeoutFailure } from '@temporalio/workflow';
+import { actionKey, actionRetryDelay, DEFAULT_ACTION_TIMEOUT_MS, resolveActionRetry } from '../domain/actions';
+import type { ActionFailureEvidence, PendingApproval } from '../domain/approvals';
 import type { LedgerEntry } from '../domain/job';
 import { labelFrom } from '../domain/learnable';
 import type { ModelSpec, Tier } from '../domain/models';
 import { route, type EscalationCause } from '../domain/routing';
 import { screeningSensitivity } from '../domain/screening';
 import type { ActionFacts, ResolvedJobPolicy, StationFacts } from '../factory/snapshot';
-import type { StationCallResult } from '../activities/factory';
+import type { ActionFailureDetails, StationCallResult } from '../activities/factory';
 import { JobRejected, type ApprovalDesk } from './approval-desk';
 import type { JobRecorder } from './job-record';
-import { actions, definitions, escalationCauseOf, failureSummary, learning, models, roundUsd } from './proxies';
+import { actionAttempts, actions, definitions, escalationCauseOf, failureSummary, learning, models, roundUsd } from './proxies';
 import { schemaProblem } from './schemas';
 
 export interface RunContext {
@@ -28,6 +29,26 @@ export interface RunContext {
   actions: Readonly<Record<string, ActionFacts>>;
   policy: ResolvedJobPolicy;
   models: readonly ModelSpec[];
+}
+
+/** The patch that moved action retries into the workflow (the delivery loop and the failed-action decision). */
+export const ACTION_DELIVERY_PATCH = 'conveyor-action-delivery';
+
+interface ActionAttemptFailure {
+  retryable: boolean;
+  message: string;
+  details: ActionFailureDetails;
+}
+
+/** How a failed attempt reads to the delivery loop; undefined when the failure is the job's (a bad proposal, a cancellation). */
+function actionAttemptFailure(error: unknown): ActionAttemptFailure | undefined {
+  if (!(error instanceof ActivityFailure)) return undefined;
+  const cause = error.cause;
+  if (cause instanceof TimeoutFailure) return { retryable: true, message: `the attempt timed out (${String(cause.timeoutType)})`, details: {} };
+  if (!(cause instanceof ApplicationFailure)) return { retryable: true, message: failureSummary(error), details: {} };
+  if (cause.type === 'InvalidProposalError' || cause.type === 'UnknownActionError') return undefined;
+  const details = (cause.details?.[0] ?? {}) as ActionFailureDetails;
+  return { retryable: cause.type !== 'ActionRefusedError' && !cause.nonRetryable, message: `${cause.type ?? 'Error'}: ${cause.message}`, details };
 }
 
 export interface StationAnswer {
@@ -97,7 +118,7 @@ export class StepRunner {
         recorder.noteTier('human');
         const reviewed = await this.ctx.desk.request('review', stepId, station.name, lastOutput ?? {}, decision.reason, 1);
         const last = [...recorder.ledger].reverse().find((entry) => entry.stepId === stepId);
-        if (last) last.decision = { approvalId: reviewed.approvalId, decision: reviewed.decision, reviewers: reviewed.reviewers, edited: Object.keys(reviewed.edits).length > 0 };
+        if (last) last.decision = { approvalId: reviewed.approvalId, decision: reviewed.decision === 'reject' ? 'reject' : 'approve', reviewers: reviewed.reviewers, edited: Object.keys(reviewed.edits).length > 0 };
         if (reviewed.decision === 'reject') throw JobRejected.of(reviewed);
         const output = { ...(lastOutput as object), ...reviewed.edits };
         if (Object.keys(reviewed.edits).length > 0) await this.collectExample(stepId, station, input, output, 'reviewer-edit', `reviewer:${reviewed.reviewers.join(',')}`);
@@ -249,10 +270,97 @@ export class StepRunner {
       recorder.decide({ stepId, kind: 'action', reason: `${actionName} is not sensitive under the policy: runs without approval` });
     }
     recorder.checkSize(`before ${actionName}`);
-    const receipt = await actions.runAction.executeWithOptions({ summary: `act: ${actionName} (${stepId})` }, [{ jobId: this.ctx.jobId, stepId, action: actionName, proposal: approved, approvedBy }]);
-    recorder.actions.push({ stepId, actionName, idempotencyKey: receipt.idempotencyKey, action: approved, executedAt: receipt.executedAt, firstExecution: receipt.firstExecution, ...(receipt.receipt ? { receipt: receipt.receipt } : {}) });
-    recorder.decide({ stepId, kind: 'action', reason: `${actionName} executed (key ${receipt.idempotencyKey})` });
-    return { ...approved, executedAt: receipt.executedAt };
+    if (!patched(ACTION_DELIVERY_PATCH)) {
+      // Histories from before the delivery loop: one activity, retried by the server.
+      const receipt = await actions.runAction.executeWithOptions({ summary: `act: ${actionName} (${stepId})` }, [{ jobId: this.ctx.jobId, stepId, action: actionName, proposal: approved, approvedBy }]);
+      recorder.actions.push({ stepId, actionName, idempotencyKey: receipt.idempotencyKey, action: approved, executedAt: receipt.executedAt, firstExecution: receipt.firstExecution, ...(receipt.receipt ? { receipt: receipt.receipt } : {}) });
+      recorder.decide({ stepId, kind: 'action', reason: `${actionName} executed (key ${receipt.idempotencyKey})` });
+      return { ...approved, executedAt: receipt.executedAt };
+    }
+    return this.deliver(stepId, action, approved, approvedBy);
+  }
+
+  /**
+   * Runs an approved action until it is done or a person has decided about it. Each attempt is an activity
+   * with the same idempotency key, recorded in the action ledger; a failed attempt is retried with the
+   * action's backoff (or after the receiver's Retry-After) unless it cannot help. An action that fails for
+   * good waits as `action_failed` for one of the job type's reviewers: retry (same key), retry with edits
+   * (a new revision with its own key, approved under the desk's rules), skip with a reason, or reject.
+   */
+  private async deliver(stepId: string, action: ActionFacts, firstProposal: Record<string, unknown>, firstApprovers: string[]): Promise<Record<string, unknown> | undefined> {
+    const { recorder, jobId } = this.ctx;
+    const actionName = action.name;
+    const retry = resolveActionRetry(action.retry);
+    const timeoutMs = action.timeoutMs ?? DEFAULT_ACTION_TIMEOUT_MS;
+    const requestedAt = new Date().toISOString();
+    let proposal = firstProposal;
+    let approvedBy = firstApprovers;
+    let revision = 1;
+    let attempt = 0;
+    for (;;) {
+      const idempotencyKey = actionKey(jobId, stepId, revision);
+      let failure: ActionAttemptFailure | undefined;
+      for (let tries = 1; ; tries++) {
+        attempt++;
+        const startedAt = Date.now();
+        try {
+          const receipt = await actionAttempts.runAction.executeWithOptions({ summary: `act: ${actionName} (${stepId}) attempt ${attempt}`, startToCloseTimeout: timeoutMs + 10_000 }, [
+            { jobId, stepId, action: actionName, proposal, approvedBy, idempotencyKey, attempt, requestedAt },
+          ]);
+          recorder.actionLedger.push({ at: new Date().toISOString(), stepId, actionName, idempotencyKey, attempt, outcome: 'executed', durationMs: Date.now() - startedAt });
+          recorder.actions.push({ stepId, actionName, idempotencyKey, action: proposal, executedAt: receipt.executedAt, firstExecution: receipt.firstExecution, attempts: attempt, ...(receipt.receipt ? { receipt: receipt.receipt } : {}) });
+          recorder.decide({ stepId, kind: 'action', reason: `${actionName} executed (key ${idempotencyKey}, attempt ${attempt})` });
+          recorder.refreshDetails();
+          return { ...proposal, executedAt: receipt.executedAt };
+        } catch (error) {
+          failure = actionAttemptFailure(error);
+          if (!failure) throw error;
+          const last = !failure.retryable || tries >= retry.maximumAttempts;
+          const wait = last ? undefined : actionRetryDelay(tries, retry, failure.details.retryAfterMs);
+          recorder.actionLedger.push({
+            at: new Date().toISOString(),
+            stepId,
+            actionName,
+            idempotencyKey,
+            attempt,
+            outcome: last ? 'failed' : 'retrying',
+            error: failure.message,
+            ...(failure.details.status !== undefined ? { status: failure.details.status } : {}),
+            ...(wait ? { retryInMs: wait.delayMs, retryAfterHonoured: wait.honoured } : {}),
+            durationMs: Date.now() - startedAt,
+          });
+          recorder.refreshDetails();
+          if (last) break;
+          await sleep(wait!.delayMs);
+        }
+      }
+      const evidence: ActionFailureEvidence = {
+        error: failure.message,
+        attempts: attempt,
+        idempotencyKey,
+        ...(failure.details.status !== undefined ? { status: failure.details.status } : {}),
+        ...(failure.details.bodyExcerpt !== undefined ? { bodyExcerpt: failure.details.bodyExcerpt } : {}),
+      };
+      const why = failure.retryable ? `failed ${retry.maximumAttempts} attempt(s) in a row` : 'was refused (retrying cannot help)';
+      recorder.decide({ stepId, kind: 'action', reason: `${actionName} ${why}: ${failure.message}; a reviewer decides: retry, edit and retry, skip or reject` });
+      const outcome = await this.ctx.desk.request('action-failed', stepId, actionName, proposal, `${actionName} ${why}: ${failure.message}`, 1, evidence);
+      if (outcome.decision === 'reject') throw JobRejected.of(outcome);
+      if (outcome.decision === 'skip') {
+        const skipReason = outcome.comment ?? 'skipped';
+        recorder.actions.push({ stepId, actionName, idempotencyKey, action: proposal, executedAt: new Date().toISOString(), firstExecution: false, outcome: 'skipped', skipReason, skippedBy: outcome.reviewers.join(', '), attempts: attempt });
+        recorder.decide({ stepId, kind: 'action', reason: `${actionName} skipped by ${outcome.reviewers.join(', ')}: ${skipReason}` });
+        return undefined;
+      }
+      if (outcome.decision === 'approve') {
+        // An edit after the failure, approved under the desk's rules: a new revision with its own key.
+        proposal = outcome.edits;
+        approvedBy = outcome.reviewers;
+        revision++;
+        recorder.decide({ stepId, kind: 'action', reason: `${actionName} retried with revision ${revision} (key ${actionKey(jobId, stepId, revision)}), approved by ${outcome.reviewers.join(', ')}` });
+      } else {
+        recorder.decide({ stepId, kind: 'action', reason: `${actionName} retried by ${outcome.reviewers.join(', ')} (key ${idempotencyKey})` });
+      }
+    }
   }
 }
 

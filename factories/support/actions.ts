@@ -1,10 +1,11 @@
 /**
  * The support factory's one action, `act`: executes the proposed refund, cancellation, account closure or
- * message once, after approval when it is sensitive. The engine keeps every executed action in its outbox
- * under the idempotency key; this factory has no remote system to call, so the outbox record is the effect.
+ * message once, after approval when it is sensitive. This demo factory has no remote system to call, so its
+ * effect is a row in the worker's local action log (a `localLogAction`); a worker with
+ * CONVEYOR_ACTIONS_WEBHOOK_URL set delivers it as a signed webhook instead (see `withWebhookActions`).
  */
 import { z } from 'zod';
-import { defineAction, type JobView } from '../../factory/define';
+import { localLogAction, type JobView } from '../../factory/define';
 import { actionKinds, assessRiskOutputSchema, proposedActionSchema, type ProposedAction } from './schemas';
 
 export const actSettingsSchema = z.object({
@@ -42,7 +43,7 @@ export function highRiskStakes(outputs: Readonly<Record<string, unknown>>, setti
   return undefined;
 }
 
-export const act = defineAction({
+export const act = localLogAction({
   name: 'act',
   description: 'Executes the proposed action once, after approval when it is sensitive.',
   proposal: proposedActionSchema,
@@ -53,5 +54,5 @@ export const act = defineAction({
     if (!reason) return undefined;
     return settings.twoPersonKinds.includes(proposal.action) ? { reason, approvals: 2 } : reason;
   },
-  execute: async (proposal) => ({ kind: proposal.action, ...(proposal.orderId ? { orderId: proposal.orderId } : {}) }),
+  receipt: (proposal) => ({ kind: proposal.action, ...(proposal.orderId ? { orderId: proposal.orderId } : {}) }),
 });

@@ -56,6 +56,8 @@ export async function startWorker(options: {
   inactivePatches?: string[];
   /** The factory the worker runs (default: the built-in support factory). */
   factory?: Factory;
+  /** Where actions read their secrets (default: the process's environment). */
+  env?: Record<string, string | undefined>;
 }): Promise<RunningWorker> {
   const connection = await connectWorkerConnection(options.settings, options.settings.address!);
   const gateway = createModelGateway({ cache: null, ...options.gateway });
@@ -70,6 +72,7 @@ export async function startWorker(options: {
     dataDir: options.settings.dataDir,
     exampleStore: options.exampleStore,
     ...(options.factory ? { factory: options.factory } : {}),
+    ...(options.env ? { env: options.env } : {}),
     ...(options.inactivePatches ? { patchActivationCallback: ({ patchId }) => !options.inactivePatches!.includes(patchId) } : {}),
   });
   const running = worker.run();
