@@ -53,7 +53,7 @@ export interface JobCounts {
   failed: number;
   /** Open and working (ConveyorStatus planning or running). */
   running: number;
-  /** Open and waiting for a person (ConveyorStatus awaiting_approval). */
+  /** Open and waiting for a person (ConveyorStatus awaiting_approval, or action_failed: a failed action waits for a decision). */
   awaitingApproval: number;
   /** completed / (completed + rejected + failed); open jobs are not counted. */
   completionRate: number | null;
@@ -251,7 +251,9 @@ export async function collectReport(client: ConveyorClient, options: CollectOpti
     else if (closedWithoutResult.has(execution.status.name)) runningCounts.failed++;
   }
   for await (const execution of client.temporal.workflow.list({ query: `${base} AND ExecutionStatus = "Running" AND StartTime >= "${since}"` })) {
-    if (execution.typedSearchAttributes.get(ConveyorStatus) === 'awaiting_approval') runningCounts.awaitingApproval++;
+    // Waiting for a person: an approval, or a failed action's decision.
+    const status = execution.typedSearchAttributes.get(ConveyorStatus);
+    if (status === 'awaiting_approval' || status === 'action_failed') runningCounts.awaitingApproval++;
     else runningCounts.running++;
   }
 

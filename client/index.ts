@@ -279,11 +279,11 @@ export class ConveyorClient {
     return { ...view, status: 'failed' };
   }
 
-  /** What waits for approval: a visibility query on ConveyorStatus, then each job's pendingApprovals query. */
+  /** What waits for a person (approvals and failed actions): a visibility query on ConveyorStatus, then each job's pendingApprovals query. */
   async listPending(options: { jobType?: string; allTaskQueues?: boolean } = {}): Promise<PendingItem[]> {
     // Only this deployment's task queue by default: its workers are the ones that can answer the query.
     const query = [
-      'ConveyorStatus = "awaiting_approval" AND ExecutionStatus = "Running"',
+      'ConveyorStatus IN ("awaiting_approval", "action_failed") AND ExecutionStatus = "Running"',
       ...(options.jobType ? [`ConveyorJobType = "${options.jobType.replace(/"/g, '')}"`] : []),
       ...(options.allTaskQueues ? [] : [`TaskQueue = "${this.taskQueue.replace(/"/g, '')}"`]),
     ].join(' AND ');

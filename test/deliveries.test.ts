@@ -17,6 +17,7 @@ import { ConveyorStatus } from '../domain/search-attributes';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { startWebhookReceiver, type Delivery, type ReceiverAnswer, type WebhookReceiver } from '../fakes/webhook-receiver';
 import { deliveriesFactory } from './fixtures/factories/deliveries';
+import { cliEnvironment, conveyor } from './support/cli';
 import { eventually, finishedAuditTrail, recordHistory, startWorker, testSettings, uniqueId, type RunningWorker } from './support/temporal';
 
 const newSecret = () => `whsec_${randomBytes(24).toString('base64')}`;
@@ -205,7 +206,15 @@ describe('a failed action is a decision, not a dead job', () => {
     scenarios.set('skipped', () => ({ status: 404, body: 'no such board' }));
     const jobId = await startNotice('skipped');
     const failed = await pendingOf(jobId, 'action-failed');
-    await client.decide(jobId, { approvalId: failed.approvalId, decision: 'skip', reviewer: 'alice', comment: 'the board was retired; posted by hand' });
+    // From the command line, as a reviewer at a terminal decides (CONVEYOR_FACTORY: the CLI checks jobs against it).
+    const cli = cliEnvironment(settings, { CONVEYOR_FACTORY: 'test/fixtures/factories/deliveries.ts' });
+    const pending = await conveyor(['pending', '--json'], cli);
+    expect(pending.json<{ jobId: string; kind: string }[]>().filter((item) => item.jobId === jobId)).toEqual([expect.objectContaining({ kind: 'action-failed' })]);
+    const refused = await conveyor(['skip', jobId, '--by', 'alice'], cli);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--reason');
+    const skipped = await conveyor(['skip', jobId, '--by', 'alice', '--reason', 'the board was retired; posted by hand', '--json'], cli);
+    expect(skipped.json()).toEqual(expect.objectContaining({ jobId, approvalId: failed.approvalId, decision: 'skip', accepted: true, settled: true }));
     const result = await client.getResult(jobId);
     expect(result.status).toBe('completed');
     expect(result.actions).toEqual([expect.objectContaining({ outcome: 'skipped', skipReason: 'the board was retired; posted by hand', skippedBy: 'alice', attempts: 1 })]);

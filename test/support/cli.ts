@@ -104,7 +104,7 @@ export async function startWorkerProcess(
   bin: string,
   args: readonly string[],
   options: { cwd: string; env: NodeJS.ProcessEnv; readyLine: string; timeoutMs?: number },
-): Promise<{ output(): string; stop(): Promise<void> }> {
+): Promise<{ output(): string; stop(): Promise<void>; kill(): Promise<void> }> {
   const worker = spawn(process.execPath, [bin, ...args], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   worker.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -120,7 +120,12 @@ export async function startWorkerProcess(
     await stop();
     throw new Error(`the worker did not start:\n${output}`);
   }
-  return { output: () => output, stop };
+  // SIGKILL: the worker dies mid-work, as on a crashed host (nothing runs on the way out).
+  const kill = async () => {
+    worker.kill('SIGKILL');
+    await exited;
+  };
+  return { output: () => output, stop, kill };
 }
 
 /** The JSON Lines a program appended to `file` (an action's receipts, say), one value per line; none when it wrote nothing. */
