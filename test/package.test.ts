@@ -6,6 +6,7 @@
  * confidence, wait for approval and act once after `conveyor approve`. Nothing in the scratch project
  * reaches into the repository: it has the tarball, the registry's dependencies and its own code.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,7 +40,9 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(scratch, 'package.json'), JSON.stringify({ name: 'permit-desk', version: '1.0.0', private: true }, null, 2));
   // @types/node for the TypeScript project's own use of Node (the version this repository pins).
   const typesNode = `@types/node@${manifest.devDependencies['@types/node']}`;
-  const installed = await runProcess(process.execPath, [npmCli, 'install', '--no-audit', '--no-fund', '--prefer-offline', tarball, typesNode], { cwd: scratch, timeoutMs: 300_000 });
+  // standardwebhooks for examples/city-hotline's receiver (the version this repository's tests verify with).
+  const standardWebhooks = `standardwebhooks@${manifest.devDependencies.standardwebhooks}`;
+  const installed = await runProcess(process.execPath, [npmCli, 'install', '--no-audit', '--no-fund', '--prefer-offline', tarball, typesNode, standardWebhooks], { cwd: scratch, timeoutMs: 300_000 });
   expect(installed.code, installed.stderr).toBe(0);
 }, 600_000);
 
@@ -324,6 +327,9 @@ describe('examples/city-hotline on the installed package', () => {
   let dir: string;
   let env: NodeJS.ProcessEnv;
   let ticketsFile: string;
+  let hotlineEnv: NodeJS.ProcessEnv;
+  let receiverOutput: () => string;
+  const ticketsSecret = `whsec_${randomBytes(24).toString('base64')}`;
   const installed = installedConveyor(() => dir, () => env);
   const conveyor = installed.run;
   const tickets = () => jsonLinesIn<TicketLine>(ticketsFile);
@@ -335,7 +341,13 @@ describe('examples/city-hotline on the installed package', () => {
     // The example as a team would have it: its own folder beside the installed package, nothing else.
     dir = copyExample('city-hotline', 'tickets.jsonl');
     ticketsFile = path.join(dir, 'tickets.jsonl');
-    env = cliEnvironment(settings, { HOTLINE_TICKETS_FILE: ticketsFile, CONVEYOR_FACTORY: path.join(dir, 'factory.ts') });
+    // The ticketing system: the example's receiver, which verifies each webhook and files its ticket once.
+    const receiver = await startWorkerProcess('receiver.ts', [], { cwd: dir, env: { ...process.env, HOTLINE_TICKETS_SECRET: ticketsSecret, HOTLINE_TICKETS_FILE: ticketsFile, HOTLINE_RECEIVER_PORT: '0' }, readyLine: 'hotline receiver: listening on ' });
+    cleanups.push(() => receiver.stop());
+    receiverOutput = () => receiver.output();
+    const ticketsUrl = /listening on (\S+)/.exec(receiver.output())![1]!;
+    hotlineEnv = { HOTLINE_TICKETS_URL: ticketsUrl, HOTLINE_TICKETS_SECRET: ticketsSecret };
+    env = cliEnvironment(settings, { ...hotlineEnv, CONVEYOR_FACTORY: path.join(dir, 'factory.ts') });
     await startInstalledWorker(dir, env, './factory.ts', 'conveyor worker: factory city-hotline 1.0.0');
   }, 180_000);
 
@@ -384,8 +396,10 @@ describe('examples/city-hotline on the installed package', () => {
     expect(rejected.code, rejected.stderr).toBe(0);
     await settled(unclear, 'rejected');
     expect(tickets().filter((line) => line.key === `${unclear}:file`)).toEqual([]);
-    // Each approved or clear call was filed exactly once.
+    // Each approved or clear call was filed exactly once, by the receiver, whose id is the action's receipt.
     expect(tickets().filter((line) => line.key.startsWith(run)).map((line) => line.key).sort()).toEqual([`${clear}:file`, `${unsure}:file`, `${urgent}:file`].sort());
+    expect((await status(urgent)).result!.actions).toEqual([expect.objectContaining({ receipt: { status: 200, id: `HL-${urgent}` } })]);
+    expect(receiverOutput()).not.toContain(ticketsSecret);
   }, 240_000);
 
   it('runs on an OpenAI-protocol endpoint when OPENAI_BASE_URL is set, with no code change', async () => {
@@ -397,7 +411,7 @@ describe('examples/city-hotline on the installed package', () => {
       if (system.startsWith('Write a dispatch note')) return answers.json({ title: 'Pothole on Maple Avenue', body: 'A pothole outside the bakery; low priority.' });
       return answers.error(400, `no answer for: ${system.slice(0, 60)}`);
     };
-    const { jobId, ledger, requests } = await runOnEndpoint(dir, { HOTLINE_TICKETS_FILE: ticketsFile }, endpoint, {
+    const { jobId, ledger, requests } = await runOnEndpoint(dir, hotlineEnv, endpoint, {
       type: 'hotline-call',
       input: { transcript: 'There is a pothole on Maple Avenue outside the bakery.' },
     });

@@ -5,17 +5,17 @@
  *   classify-call (small)         urgency and department, from a classifier trained on data/calls-labelled.csv
  *   extract-details (medium)      where it is and what happened
  *   write-dispatch-note (large)   the note the department's crew reads
- *   file-ticket (action)          files the ticket — after a dispatcher approves a high-urgency call, or a
- *                                 call the classifier was unsure of
+ *   file-ticket (action)          files the ticket in the ticketing system as a signed webhook (receiver.ts
+ *                                 is one) — after a dispatcher approves a high-urgency call, or a call the
+ *                                 classifier was unsure of
  *
  * Offline every station answers without a network: the classifier the engine trains from the labelled
  * file, and this file's own rules and template for the other two. With OPENAI_BASE_URL (or another
  * provider in a models file) the same stations run on real models, with the prompts below.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defineAction, defineFactory, defineJobType, defineStation, localClassifier, z } from 'conveyor';
+import { defineFactory, defineJobType, defineStation, localClassifier, webhookAction, z } from 'conveyor';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -116,10 +116,14 @@ const writeDispatchNote = defineStation({
 
 const ticket = z.object({ department: z.enum(departments), urgency: z.enum(urgencies), location: z.string(), note });
 
-const fileTicket = defineAction({
+// The ticketing system's webhook: HOTLINE_TICKETS_URL, signed with the whsec_… secret in HOTLINE_TICKETS_SECRET.
+// Every retry carries the same webhook-id (<jobId>:file), so the receiver files each ticket once.
+const fileTicket = webhookAction({
   name: 'file-ticket',
   description: "Files the ticket in the department's queue.",
   proposal: ticket,
+  url: process.env.HOTLINE_TICKETS_URL ?? 'http://127.0.0.1:8787/tickets',
+  secretEnv: 'HOTLINE_TICKETS_SECRET',
   settings: z.object({ reviewHighUrgency: z.boolean().default(true), minClassifyConfidence: z.number().min(0).max(1).default(0.75) }),
   sensitivity: (proposal, settings, job) => {
     if (proposal.urgency === 'high' && settings.reviewHighUrgency) return `a high-urgency ${proposal.department} call: a dispatcher checks it before the crew is sent`;
@@ -128,12 +132,6 @@ const fileTicket = defineAction({
       return `the call was classified with confidence ${confidence.toFixed(2)}, below ${settings.minClassifyConfidence}: a dispatcher checks the department`;
     }
     return undefined;
-  },
-  // Your ticketing system goes here. The key is the same on every retry: send it along, so a repeat is dropped.
-  execute: async (proposal, context) => {
-    const file = process.env.HOTLINE_TICKETS_FILE ?? path.join(here, 'tickets.jsonl');
-    fs.appendFileSync(file, `${JSON.stringify({ key: context.idempotencyKey, ...proposal, approvedBy: context.approvedBy })}\n`);
-    return { ticketId: `HL-${context.jobId}`, queue: proposal.department };
   },
 });
 
