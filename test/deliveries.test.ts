@@ -14,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConveyorClient, type PendingApproval } from '../index';
 import { pendingApprovalsQuery, recordQuery } from '../workflow';
 import { ConveyorStatus } from '../domain/search-attributes';
-import { bundleConveyorWorkflows } from '../workers/worker';
+import { bundleConveyorWorkflows, factoryFromSettings } from '../workers/worker';
+import { loadSettings } from '../platform/settings';
 import { startWebhookReceiver, type Delivery, type ReceiverAnswer, type WebhookReceiver } from '../fakes/webhook-receiver';
 import { deliveriesFactory } from './fixtures/factories/deliveries';
 import { cliEnvironment, conveyor } from './support/cli';
@@ -285,6 +286,32 @@ describe('a failed action is a decision, not a dead job', () => {
     for (const secret of secrets) {
       for (const file of files) expect(fs.readFileSync(file).includes(secret), `${file} holds a secret`).toBe(false);
       for (const history of histories) expect(history.includes(secret)).toBe(false);
+    }
+  });
+});
+
+describe('the built-in factory with CONVEYOR_ACTIONS_WEBHOOK_URL', () => {
+  it('delivers its act step as a signed webhook instead of the local action log', async () => {
+    const secret = newSecret();
+    const builtinSettings = testSettings(uniqueId('builtin-webhook'));
+    // What `conveyor worker` does with these variables set (and no CONVEYOR_FACTORY).
+    const factory = factoryFromSettings(loadSettings({ CONVEYOR_ACTIONS_WEBHOOK_URL: receiver.url, CONVEYOR_ACTIONS_WEBHOOK_SECRET_ENV: 'SUPPORT_HOOK_SECRET' }));
+    expect(factory.name).toBe('support');
+    const builtin = await startWorker({ settings: builtinSettings, bundle, factory, env: { SUPPORT_HOOK_SECRET: secret } });
+    const builtinClient = await ConveyorClient.connect({ settings: builtinSettings });
+    try {
+      const jobId = uniqueId('builtin-cancel');
+      await builtinClient.startJob({ id: jobId, type: 'support-ticket', input: { text: 'Please cancel my order #A4001' } });
+      const result = await builtinClient.getResult(jobId);
+      expect(result.status).toBe('completed');
+      const [delivery] = receiver.of(jobId);
+      expect(delivery!.envelope).toEqual(expect.objectContaining({ type: 'conveyor.action.act', stepId: 'act', data: expect.objectContaining({ action: 'cancel-order', orderId: 'A4001' }) as unknown }));
+      expect(verifies(secret, delivery!)).toBe(true);
+      expect(builtin.outbox.rows(jobId)).toEqual([]);
+      expect(result.actions).toEqual([expect.objectContaining({ idempotencyKey: `${jobId}:act`, receipt: { status: 200, id: `N-${jobId}` } })]);
+    } finally {
+      await builtinClient.close();
+      await builtin.stop();
     }
   });
 });
