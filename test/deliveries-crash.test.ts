@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ConveyorClient } from '../index';
 import { startWebhookReceiver, type WebhookReceiver } from '../fakes/webhook-receiver';
 import crashFactory from './fixtures/factories/deliveries';
@@ -66,7 +66,11 @@ describe('deliveries through a SIGKILLed worker', () => {
 
     // No secret in what the workers printed or the data dir they wrote.
     for (const output of [first.output(), second.output()]) expect(output.includes(secret) || output.includes(secret.slice('whsec_'.length))).toBe(false);
-    const files = fs.readdirSync(settings.dataDir, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile()).map((entry) => path.join(entry.parentPath, entry.name));
+    // Nor in any SQLite file: the workers' data dir and the embedded Temporal server's database (every history).
+    const serverDir = inject('temporalDataDir');
+    const filesIn = (dir: string) => fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile()).map((entry) => path.join(entry.parentPath, entry.name));
+    const files = [...filesIn(settings.dataDir), ...(serverDir ? filesIn(serverDir) : [])];
+    expect(files.some((file) => file.includes('temporal.sqlite')) || !serverDir).toBe(true);
     for (const file of files) expect(fs.readFileSync(file).includes(secret.slice('whsec_'.length)), file).toBe(false);
   }, 300_000);
 });

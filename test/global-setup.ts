@@ -14,6 +14,8 @@ declare module 'vitest' {
     temporalAddress: string;
     temporalNamespace: string;
     temporalUiUrl: string;
+    /** The embedded server's data dir (its SQLite database), or '' when TEMPORAL_ADDRESS names a server. */
+    temporalDataDir: string;
   }
 }
 
@@ -31,6 +33,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('temporalAddress', endpoint.address);
   project.provide('temporalNamespace', endpoint.namespace);
   project.provide('temporalUiUrl', endpoint.uiUrl ?? '');
+  project.provide('temporalDataDir', process.env.TEMPORAL_ADDRESS ? '' : dataDir);
   return async () => {
     await endpoint.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
