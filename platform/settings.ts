@@ -41,6 +41,10 @@ export const settingsSchema = z.object({
   outboxFile: z.string().min(1).optional(),
   /** The module (a .ts or .js file) whose factory the worker and the CLI use; unset: the built-in support factory. */
   factoryModule: z.string().min(1).optional(),
+  /** A worker serves Prometheus metrics (the SDK's and Conveyor's job metrics) on http://<this>/metrics, `host:port`. */
+  metricsAddress: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:9464').optional(),
+  /** How many workflows a worker keeps cached (the SDK's sticky cache; its default when unset). */
+  maxCachedWorkflows: z.coerce.number().int().nonnegative().optional(),
   /** The built-in factory's actions go to this receiver as signed webhooks (unset: the local action log). */
   actionsWebhookUrl: z.string().url().optional(),
   /** The variable holding that webhook's `whsec_…` secret (read at each delivery, never logged). */
@@ -82,6 +86,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ConveyorSett
     reviewerKeysFile: env.CONVEYOR_REVIEWER_KEYS_FILE || undefined,
     outboxFile: env.CONVEYOR_OUTBOX_FILE || undefined,
     factoryModule: env.CONVEYOR_FACTORY || undefined,
+    metricsAddress: env.CONVEYOR_METRICS_ADDRESS || undefined,
+    maxCachedWorkflows: env.CONVEYOR_MAX_CACHED_WORKFLOWS || undefined,
     actionsWebhookUrl: env.CONVEYOR_ACTIONS_WEBHOOK_URL || undefined,
     actionsWebhookSecretEnv: env.CONVEYOR_ACTIONS_WEBHOOK_SECRET_ENV || undefined,
   };
@@ -101,6 +107,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ConveyorSett
       reviewerKeysFile: 'CONVEYOR_REVIEWER_KEYS_FILE',
       outboxFile: 'CONVEYOR_OUTBOX_FILE',
       factoryModule: 'CONVEYOR_FACTORY',
+      metricsAddress: 'CONVEYOR_METRICS_ADDRESS',
+      maxCachedWorkflows: 'CONVEYOR_MAX_CACHED_WORKFLOWS',
       actionsWebhookUrl: 'CONVEYOR_ACTIONS_WEBHOOK_URL',
       actionsWebhookSecretEnv: 'CONVEYOR_ACTIONS_WEBHOOK_SECRET_ENV',
     };

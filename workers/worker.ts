@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { PayloadCodec } from '@temporalio/common';
-import { bundleWorkflowCode, Worker, type NativeConnection, type PatchActivationCallback, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, Runtime, Worker, type NativeConnection, type PatchActivationCallback, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { builtinCatalogue } from './builtin-catalogue';
 import { createFactoryActivities } from '../activities/factory';
@@ -23,7 +23,7 @@ import { LiveModels } from '../learning/live';
 import { createModelGateway } from '../providers/gateway';
 import type { ModelGateway } from '../providers/gateway-types';
 import { loadKeyring, payloadCodecFromEnvironment } from '../platform/codec';
-import { connectWorkerConnection } from '../platform/connection';
+import { connectClient, connectWorkerConnection } from '../platform/connection';
 import { installRuntimeLogging } from '../platform/logging';
 import { ensureTemporal } from '../platform/embedded-server';
 import { loadSettings, type ConveyorSettings } from '../platform/settings';
@@ -138,24 +138,53 @@ export function defaultOutbox(settings: ConveyorSettings): Outbox {
 
 /** Runs a worker until SIGINT/SIGTERM. */
 export async function runWorker(settings: ConveyorSettings = loadSettings(), log = (line: string) => console.log(line), factory = factoryFromSettings(settings)): Promise<void> {
-  installRuntimeLogging();
+  installRuntimeLogging(process.env, { metricsAddress: settings.metricsAddress });
   // Read the keyring first, so a bad key fails before any server is started.
   const payloadCodec = payloadCodecFromEnvironment() ?? null;
   const endpoint = await ensureTemporal(settings);
   const connection = await connectWorkerConnection(settings, endpoint.address);
   const gateway = createModelGateway();
   const outbox = defaultOutbox(settings);
-  const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, payloadCodec, dataDir: settings.dataDir, factory });
+  const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, payloadCodec, dataDir: settings.dataDir, factory, maxCachedWorkflows: settings.maxCachedWorkflows });
   const encryption = payloadCodec ? `payloads encrypted with key "${payloadCodec.currentKeyId}"` : 'payloads not encrypted';
-  log(`conveyor worker: factory ${factory.name} ${factory.version} (${[...factory.jobTypes.keys()].join(', ')}), task queue "${settings.taskQueue}" on ${endpoint.address} (namespace ${settings.namespace}, ${encryption})`);
+  const waiting = settings.metricsAddress ? await reportWaitingJobs(settings, endpoint.address) : undefined;
+  log(`conveyor worker: factory ${factory.name} ${factory.version} (${[...factory.jobTypes.keys()].join(', ')}), task queue "${settings.taskQueue}" on ${endpoint.address} (namespace ${settings.namespace}, ${encryption})${settings.metricsAddress ? `, metrics on http://${settings.metricsAddress}/metrics` : ''}`);
   try {
     await worker.run();
   } finally {
+    await waiting?.stop();
     await gateway.close();
     outbox.close();
     await connection.close();
     await endpoint.stop();
   }
+}
+
+/** How often a worker with metrics counts the jobs that wait for a person. */
+const WAITING_JOBS_INTERVAL_MS = 5_000;
+
+/**
+ * The gauge `conveyor_jobs_waiting{status, task_queue}`: running jobs of this task queue that wait for a
+ * person (status `awaiting_approval` or `action_failed`), counted through visibility every few seconds —
+ * the fleet's state, not this worker's, so every worker reports the same value (take `max` across them).
+ */
+async function reportWaitingJobs(settings: ConveyorSettings, address: string): Promise<{ stop(): Promise<void> }> {
+  const client = await connectClient(settings, address);
+  const gauge = Runtime.instance().metricMeter.createGauge('conveyor_jobs_waiting', 'int', 'job', 'Running jobs waiting for a person (an approval or a failed action), from visibility');
+  const count = async () => {
+    for (const status of ['awaiting_approval', 'action_failed'] as const) {
+      const { count: value } = await client.workflow.count(`ConveyorStatus = "${status}" AND ExecutionStatus = "Running" AND TaskQueue = "${settings.taskQueue.replace(/"/g, '')}"`);
+      gauge.set(value, { status, task_queue: settings.taskQueue });
+    }
+  };
+  await count().catch(() => undefined);
+  const timer = setInterval(() => void count().catch(() => undefined), WAITING_JOBS_INTERVAL_MS);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await client.connection.close();
+    },
+  };
 }
 
 if (require.main === module) {

@@ -12,6 +12,7 @@ import { timeoutVerdict } from '../domain/screening';
 import type { ResolvedApprovalPolicy, ResolvedJobPolicy } from '../factory/snapshot';
 import { registerDecideHandlers, verifySignedDecision } from './decide-handlers';
 import type { JobRecorder } from './job-record';
+import { recordApprovalRequested } from './metrics';
 import { definitions, roundUsd } from './proxies';
 
 /** A rejection ends the job as `rejected` (not failed): thrown by the step that asked, caught by the job. */
@@ -249,6 +250,7 @@ export class ApprovalDesk {
       proposalHash: proposalHashOf(proposal),
     };
     this.pending.push(approval);
+    recordApprovalRequested(recorder.identity.jobType, kind);
     recorder.decide({ stepId, kind: 'approval', reason: `waiting for ${requiredApprovals} approval(s) (${firstId}): ${reason}` });
     recorder.publish(kind === 'action-failed' ? 'action_failed' : 'awaiting_approval');
 

@@ -7,11 +7,12 @@ import { ApplicationFailure, setCurrentDetails, setHandler, upsertSearchAttribut
 import type { PendingApproval, RecordedDecision } from '../domain/approvals';
 import { type JobBudget } from '../domain/budget';
 import type { ActionAttempt, ActionRecord, JobRecord, JobResult, LedgerEntry, RoutingDecisionRecord } from '../domain/job';
-import { tiers, type Tier } from '../domain/models';
+import { tiers, type ModelSpec, type Tier } from '../domain/models';
 import type { RecipeStep } from '../domain/recipe';
 import type { ScreeningResult } from '../domain/screening';
 import { ConveyorBatchId, ConveyorCostUsd, ConveyorEscalations, ConveyorJobType, ConveyorStatus, ConveyorTopTier, type JobStatus } from '../domain/search-attributes';
 import { MAX_RECORD_CHARS, progressQuery, recordQuery } from './messages';
+import { recordActionAttempt, recordJobFinished, recordModelCall } from './metrics';
 import { roundUsd } from './proxies';
 
 export interface RecordIdentity {
@@ -61,6 +62,18 @@ export class JobRecorder {
       escalations: this.escalations,
       pendingApprovals: this.pending,
     }));
+  }
+
+  /** A settled model call: into the ledger, and into the job metrics (skipped on replay). */
+  recordCall(entry: LedgerEntry, model: Pick<ModelSpec, 'provider' | 'providerModel'>): void {
+    this.ledger.push(entry);
+    recordModelCall(this.identity.jobType, entry, model);
+  }
+
+  /** An action attempt: into the action ledger, and into the job metrics. */
+  recordAttempt(attempt: ActionAttempt): void {
+    this.actionLedger.push(attempt);
+    recordActionAttempt(this.identity.jobType, attempt);
   }
 
   decide(record: Omit<RoutingDecisionRecord, 'at'>): void {
@@ -114,6 +127,7 @@ export class JobRecorder {
   finish(status: JobStatus, reason?: string): JobResult {
     this.checkSize('at the end');
     this.publish(status);
+    recordJobFinished(this.identity.jobType, status);
     return { ...this.snapshot(status, reason), finishedAt: new Date().toISOString() };
   }
 

@@ -145,7 +145,7 @@ export class StepRunner {
         if (!cause) throw error;
         recorder.escalations++;
         recorder.noteTier(decision.tier);
-        recorder.ledger.push(ledgerEntry(stepId, station.name, call, decision.model, decision.tier, undefined, 'escalated', `${cause}: ${failureSummary(error)}`));
+        recorder.recordCall(ledgerEntry(stepId, station.name, call, decision.model, decision.tier, undefined, 'escalated', `${cause}: ${failureSummary(error)}`), decision.model);
         escalation = { fromTier: decision.tier, cause };
         continue;
       }
@@ -154,13 +154,13 @@ export class StepRunner {
       const confidence = result.stationConfidence;
       if (confidence !== null && confidence < threshold) {
         recorder.escalations++;
-        recorder.ledger.push(ledgerEntry(stepId, station.name, call, decision.model, decision.tier, result, 'escalated', `confidence ${confidence.toFixed(2)} below ${threshold}`, confidence));
+        recorder.recordCall(ledgerEntry(stepId, station.name, call, decision.model, decision.tier, result, 'escalated', `confidence ${confidence.toFixed(2)} below ${threshold}`, confidence), decision.model);
         lastOutput = result.output;
         escalation = { fromTier: decision.tier, cause: 'low-confidence' };
         recorder.publish();
         continue;
       }
-      recorder.ledger.push(ledgerEntry(stepId, station.name, call, decision.model, decision.tier, result, 'accepted', undefined, confidence));
+      recorder.recordCall(ledgerEntry(stepId, station.name, call, decision.model, decision.tier, result, 'accepted', undefined, confidence), decision.model);
       recorder.publish();
       if (escalation) await this.collectExample(stepId, station, input, result.output, 'escalation', `model:${result.modelId}${result.modelVersion ? `@${result.modelVersion}` : ''}`);
       await this.settleObservations(stepId, station, result.output, escalation ? 'escalation' : 'serving');
@@ -307,7 +307,7 @@ export class StepRunner {
           const receipt = await actionAttempts.runAction.executeWithOptions({ summary: `act: ${actionName} (${stepId}) attempt ${attempt}`, startToCloseTimeout: timeoutMs + 10_000 }, [
             { jobId, stepId, action: actionName, proposal, approvedBy, idempotencyKey, attempt, requestedAt },
           ]);
-          recorder.actionLedger.push({ at: new Date().toISOString(), stepId, actionName, idempotencyKey, attempt, outcome: 'executed', durationMs: Date.now() - startedAt });
+          recorder.recordAttempt({ at: new Date().toISOString(), stepId, actionName, idempotencyKey, attempt, outcome: 'executed', durationMs: Date.now() - startedAt });
           recorder.actions.push({ stepId, actionName, idempotencyKey, action: proposal, executedAt: receipt.executedAt, firstExecution: receipt.firstExecution, attempts: attempt, ...(receipt.receipt ? { receipt: receipt.receipt } : {}) });
           recorder.decide({ stepId, kind: 'action', reason: `${actionName} executed (key ${idempotencyKey}, attempt ${attempt})` });
           recorder.refreshDetails();
@@ -317,7 +317,7 @@ export class StepRunner {
           if (!failure) throw error;
           const last = !failure.retryable || tries >= retry.maximumAttempts;
           const wait = last ? undefined : actionRetryDelay(tries, retry, failure.details.retryAfterMs);
-          recorder.actionLedger.push({
+          recorder.recordAttempt({
             at: new Date().toISOString(),
             stepId,
             actionName,
