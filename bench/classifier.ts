@@ -14,12 +14,10 @@ import { loadLabelledFile, repositoryRoot, resolveSharedDataDir } from '../provi
 import { serializeClassifier } from '../providers/local/model-file';
 import { trainSizedClassifier } from '../providers/local/model-store';
 import { classifierPresets, type ModelSize } from '../providers/local/tiers';
+import { percentile } from '../domain/stats';
 
 const goals = { accuracy: 0.9, accuracyAtTop80: 0.97, trainMs: 30_000, predictionP99Us: 1_000 };
 
-function percentile(sorted: number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? 0;
-}
 
 function benchSize(size: ModelSize, train: ReturnType<typeof loadLabelledFile>, test: ReturnType<typeof loadLabelledFile>) {
   const startedAt = performance.now();
@@ -34,8 +32,8 @@ function benchSize(size: ModelSize, train: ReturnType<typeof loadLabelledFile>, 
     return Number(process.hrtime.bigint() - before) / 1_000;
   });
   latenciesUs.sort((a, b) => a - b);
-  const predictionP50Us = Math.round(percentile(latenciesUs, 0.5));
-  const predictionP99Us = Math.round(percentile(latenciesUs, 0.99));
+  const predictionP50Us = Math.round(percentile(latenciesUs, 50));
+  const predictionP99Us = Math.round(percentile(latenciesUs, 99));
   const meanConfidence = test.reduce((sum, example) => sum + classifyText(model, example.text).confidence, 0) / test.length;
 
   return {

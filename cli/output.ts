@@ -20,11 +20,7 @@ export function progressBar(done: number, total: number, width = 30): string {
   return `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${done}/${total}`;
 }
 
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
+export { percentile } from '../domain/stats';
 
 /** Runs a command module as a script (`npx tsx cli/<command>.ts …`): one line per output call, its exit code, an uncaught error as `Name: message`. */
 export function runAsScript(command: (argv: string[], io: { stdout: (line: string) => void; stderr: (line: string) => void }) => Promise<number>): void {

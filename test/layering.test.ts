@@ -113,3 +113,18 @@ describe('the engine speaks no factory’s vocabulary', () => {
     expect(factoryImport.test("import { supportFactory } from '../../factories/support';")).toBe(true);
   });
 });
+
+describe('one place for each helper', () => {
+  // A second copy of a parser or a statistic drifts from the first; each exists once and is imported.
+  const sourceFolders = ['activities', 'bench', 'chaos', 'cli', 'client', 'domain', 'evaluation', 'factories', 'factory', 'fakes', 'learning', 'legacy', 'platform', 'providers', 'scripts', 'workers', 'workflows'];
+  const definitions = (pattern: RegExp) =>
+    sourceFolders
+      .flatMap((folder) => fs.readdirSync(path.join(repoRoot, folder), { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile() && entry.name.endsWith('.ts')).map((entry) => path.join(entry.parentPath, entry.name)))
+      .filter((file) => pattern.test(fs.readFileSync(file, 'utf8')))
+      .map((file) => path.relative(repoRoot, file));
+
+  it('has one CSV parser (providers/local/csv.ts) and one percentile (domain/stats.ts)', () => {
+    expect(definitions(/function\s+parseCsv\w*\s*\(|const\s+parseCsv\w*\s*=/)).toEqual(['providers/local/csv.ts']);
+    expect(definitions(/function\s+(percentile|quantile)\w*\s*\(|const\s+(percentile|quantile)\w*\s*=/i)).toEqual(['domain/stats.ts']);
+  });
+});

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import { percentile } from '../../domain/stats';
 
 export const MB = 1024 * 1024;
 
@@ -18,11 +19,6 @@ export interface TimingSummary {
   maxMs: number;
 }
 
-export function percentile(sorted: readonly number[], share: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(share * sorted.length) - 1));
-  return sorted[index] ?? Number.NaN;
-}
 
 export function summarize(samplesMs: readonly number[]): TimingSummary {
   const sorted = [...samplesMs].sort((a, b) => a - b);
@@ -30,8 +26,8 @@ export function summarize(samplesMs: readonly number[]): TimingSummary {
   return {
     count: sorted.length,
     meanMs: sorted.length ? total / sorted.length : Number.NaN,
-    p50Ms: percentile(sorted, 0.5),
-    p99Ms: percentile(sorted, 0.99),
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
     minMs: sorted[0] ?? Number.NaN,
     maxMs: sorted[sorted.length - 1] ?? Number.NaN,
   };

@@ -5,6 +5,7 @@
  */
 import { tiers } from '../../domain/models';
 import type { FinalStop, ItemDecision } from './offline';
+import { percentile } from '../../domain/stats';
 
 export interface CurvePoint {
   threshold: number;
@@ -48,11 +49,7 @@ export const reportAssumptions = [
 
 const ratio = (part: number, whole: number) => (whole === 0 ? 0 : part / whole);
 
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
-}
+export { percentile };
 
 /** Covered at threshold t: the small tier answered with confidence ≥ t (the workflow's rule). */
 export function coveredAt(decision: ItemDecision, threshold: number): boolean {

@@ -15,6 +15,7 @@ import { ModelBadRequestError, ProviderNotConfiguredError } from '../errors';
 import { countTokens } from '../local';
 import { resolveSharedDataDir } from '../local/dataset';
 import type { ModelProvider } from '../port';
+import { parseCsv } from '../local/csv';
 
 export const replayInputSchema = z.object({ prompt: z.string() });
 export const replayOutputSchema = z.object({ correct: z.boolean(), response: z.string().optional() });
@@ -30,38 +31,6 @@ export interface ReplayProviderSettings {
   dataDir?: string;
 }
 
-/** RFC 4180 CSV: quoted fields may hold commas, doubled quotes and newlines. */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let index = 0; index < text.length; index++) {
-    const char = text[index];
-    if (quoted) {
-      if (char === '"' && text[index + 1] === '"') {
-        field += '"';
-        index++;
-      } else if (char === '"') quoted = false;
-      else field += char;
-    } else if (char === '"') quoted = true;
-    else if (char === ',') {
-      row.push(field);
-      field = '';
-    } else if (char === '\n' || char === '\r') {
-      if (char === '\r' && text[index + 1] === '\n') index++;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-    } else field += char;
-  }
-  if (field !== '' || row.length > 0) {
-    row.push(field);
-    rows.push(row);
-  }
-  return rows;
-}
 
 interface RecordedAnswer {
   correct: boolean;
