@@ -3,6 +3,7 @@
  * rules, sensitivity, execute), never in the workflow. The workflow sees plain data only: the job type's
  * snapshot at job start, answers with their scored confidence, the verdict on a proposal, receipts.
  */
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { InvalidJobInputError } from '../domain/job';
@@ -170,7 +171,7 @@ export function createFactoryActivities({ factory, gateway, outbox, live, log = 
       const station = stationNamed(request.station);
       const parsed = station.input.safeParse(request.input);
       if (!parsed.success) throw nonRetryable('StationInputError', `step "${request.stepId}" (${station.name}): ${issuesText(parsed.error.issues, 'input')}`);
-      const result = await answerStation({ gateway, live, log }, answerableStation(station), { ...request, input: parsed.data });
+      const result = await traceModelCall(gateway, request, () => answerStation({ gateway, live, log }, answerableStation(station), { ...request, input: parsed.data }));
       let stationConfidence: number | null;
       try {
         stationConfidence = scoreConfidence(station.confidence, result.output, result.confidence);
@@ -250,6 +251,40 @@ export function createFactoryActivities({ factory, gateway, outbox, live, log = 
       return { idempotencyKey, executedAt: logged?.executedAt ?? new Date().toISOString(), firstExecution: logged?.firstExecution ?? true, ...(kept ? { receipt: kept } : {}) };
     },
   };
+}
+
+/**
+ * A model call as a span with the OpenTelemetry GenAI conventions' attributes (a no-op without tracing):
+ * operation, provider, requested and answering model, token usage — never the prompt or the answer.
+ */
+async function traceModelCall(gateway: ModelGateway, request: ModelCallRequest, call: () => Promise<ModelCallResult>): Promise<ModelCallResult> {
+  const model = gateway.models().find((candidate) => candidate.id === request.modelId);
+  const attributes = {
+    'gen_ai.operation.name': 'chat',
+    ...(model ? { 'gen_ai.provider.name': model.provider, 'gen_ai.request.model': model.providerModel, 'conveyor.tier': model.tier } : {}),
+    'conveyor.station': request.station,
+    'conveyor.step': request.stepId,
+    'conveyor.model_id': request.modelId,
+  };
+  return trace.getTracer('conveyor').startActiveSpan(`chat ${model?.providerModel ?? request.modelId}`, { kind: SpanKind.CLIENT, attributes }, async (span) => {
+    try {
+      const result = await call();
+      span.setAttributes({
+        'gen_ai.response.model': result.modelVersion ?? result.modelId,
+        'gen_ai.usage.input_tokens': result.usage.inputTokens,
+        'gen_ai.usage.output_tokens': result.usage.outputTokens,
+        'conveyor.cache_hit': result.cacheHit,
+        'conveyor.cost_usd': result.costUsd,
+      });
+      return result;
+    } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.name : 'error' });
+      span.setAttribute('error.type', error instanceof Error ? error.name : 'error');
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
 }
 
 /** A failed attempt as the delivery loop reads it: retryable or not, with its evidence; no secret in the message. */

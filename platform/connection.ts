@@ -10,6 +10,7 @@ import { NativeConnection, type NativeConnectionOptions } from '@temporalio/work
 import { payloadCodecFromEnvironment } from './codec';
 import { installRuntimeLogging } from './logging';
 import type { ConveyorSettings } from './settings';
+import { installTracing, tracingClientInterceptor } from './tracing';
 
 function tlsOptions(settings: ConveyorSettings) {
   if (!settings.tls) return undefined;
@@ -36,7 +37,14 @@ export interface ClientConnectOptions {
 export async function connectClient(settings: ConveyorSettings, address: string, options: ClientConnectOptions = {}): Promise<Client> {
   const codec = options.payloadCodec === undefined ? payloadCodecFromEnvironment() : options.payloadCodec;
   const connection = await Connection.connect(connectionOptions(settings, address));
-  return new Client({ connection, namespace: settings.namespace, ...(codec ? { dataConverter: { payloadCodecs: [codec] } } : {}) });
+  // With tracing on, a job's trace starts at the client that starts it.
+  if (settings.otlpTracesUrl) installTracing(settings.otlpTracesUrl, 'conveyor-client');
+  return new Client({
+    connection,
+    namespace: settings.namespace,
+    ...(codec ? { dataConverter: { payloadCodecs: [codec] } } : {}),
+    ...(settings.otlpTracesUrl ? { interceptors: { workflow: [tracingClientInterceptor()] } } : {}),
+  });
 }
 
 export async function connectWorkerConnection(settings: ConveyorSettings, address: string): Promise<NativeConnection> {

@@ -43,6 +43,8 @@ export const settingsSchema = z.object({
   factoryModule: z.string().min(1).optional(),
   /** A worker serves Prometheus metrics (the SDK's and Conveyor's job metrics) on http://<this>/metrics, `host:port`. */
   metricsAddress: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:9464').optional(),
+  /** An OTLP/HTTP traces endpoint (e.g. http://127.0.0.1:4318/v1/traces): workers and clients send their spans there. */
+  otlpTracesUrl: z.string().url().optional(),
   /** How many workflows a worker keeps cached (the SDK's sticky cache; its default when unset). */
   maxCachedWorkflows: z.coerce.number().int().nonnegative().optional(),
   /** The built-in factory's actions go to this receiver as signed webhooks (unset: the local action log). */
@@ -88,6 +90,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ConveyorSett
     factoryModule: env.CONVEYOR_FACTORY || undefined,
     metricsAddress: env.CONVEYOR_METRICS_ADDRESS || undefined,
     maxCachedWorkflows: env.CONVEYOR_MAX_CACHED_WORKFLOWS || undefined,
+    otlpTracesUrl: env.CONVEYOR_OTLP_TRACES_URL || undefined,
     actionsWebhookUrl: env.CONVEYOR_ACTIONS_WEBHOOK_URL || undefined,
     actionsWebhookSecretEnv: env.CONVEYOR_ACTIONS_WEBHOOK_SECRET_ENV || undefined,
   };
@@ -109,6 +112,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ConveyorSett
       factoryModule: 'CONVEYOR_FACTORY',
       metricsAddress: 'CONVEYOR_METRICS_ADDRESS',
       maxCachedWorkflows: 'CONVEYOR_MAX_CACHED_WORKFLOWS',
+      otlpTracesUrl: 'CONVEYOR_OTLP_TRACES_URL',
       actionsWebhookUrl: 'CONVEYOR_ACTIONS_WEBHOOK_URL',
       actionsWebhookSecretEnv: 'CONVEYOR_ACTIONS_WEBHOOK_SECRET_ENV',
     };

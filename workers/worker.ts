@@ -24,6 +24,7 @@ import { createModelGateway } from '../providers/gateway';
 import type { ModelGateway } from '../providers/gateway-types';
 import { loadKeyring, payloadCodecFromEnvironment } from '../platform/codec';
 import { connectClient, connectWorkerConnection } from '../platform/connection';
+import { installTracing, tracingPlugin, type Tracing } from '../platform/tracing';
 import { installRuntimeLogging } from '../platform/logging';
 import { ensureTemporal } from '../platform/embedded-server';
 import { loadSettings, type ConveyorSettings } from '../platform/settings';
@@ -63,6 +64,8 @@ export interface ConveyorWorkerOptions {
   patchActivationCallback?: PatchActivationCallback;
   /** Where actions' `context.secret(variable)` reads secrets (default: the process's environment). */
   env?: Readonly<Record<string, string | undefined>>;
+  /** Traces workflows and activities (platform/tracing.ts); needs the worker to bundle its workflows (no `workflowBundle`). */
+  tracing?: Tracing;
 }
 
 export async function createConveyorWorker(options: ConveyorWorkerOptions): Promise<Worker> {
@@ -81,6 +84,7 @@ export async function createConveyorWorker(options: ConveyorWorkerOptions): Prom
     maxCachedWorkflows: options.maxCachedWorkflows,
     ...(options.patchActivationCallback ? { patchActivationCallback: options.patchActivationCallback } : {}),
     ...(codec ? { dataConverter: { payloadCodecs: [codec] } } : {}),
+    ...(options.tracing ? { plugins: [tracingPlugin(options.tracing)] } : {}),
   });
 }
 
@@ -139,20 +143,22 @@ export function defaultOutbox(settings: ConveyorSettings): Outbox {
 /** Runs a worker until SIGINT/SIGTERM. */
 export async function runWorker(settings: ConveyorSettings = loadSettings(), log = (line: string) => console.log(line), factory = factoryFromSettings(settings)): Promise<void> {
   installRuntimeLogging(process.env, { metricsAddress: settings.metricsAddress });
+  const tracing = settings.otlpTracesUrl ? installTracing(settings.otlpTracesUrl, 'conveyor-worker') : undefined;
   // Read the keyring first, so a bad key fails before any server is started.
   const payloadCodec = payloadCodecFromEnvironment() ?? null;
   const endpoint = await ensureTemporal(settings);
   const connection = await connectWorkerConnection(settings, endpoint.address);
   const gateway = createModelGateway();
   const outbox = defaultOutbox(settings);
-  const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, payloadCodec, dataDir: settings.dataDir, factory, maxCachedWorkflows: settings.maxCachedWorkflows });
+  const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, payloadCodec, dataDir: settings.dataDir, factory, maxCachedWorkflows: settings.maxCachedWorkflows, ...(tracing ? { tracing } : {}) });
   const encryption = payloadCodec ? `payloads encrypted with key "${payloadCodec.currentKeyId}"` : 'payloads not encrypted';
   const waiting = settings.metricsAddress ? await reportWaitingJobs(settings, endpoint.address) : undefined;
-  log(`conveyor worker: factory ${factory.name} ${factory.version} (${[...factory.jobTypes.keys()].join(', ')}), task queue "${settings.taskQueue}" on ${endpoint.address} (namespace ${settings.namespace}, ${encryption})${settings.metricsAddress ? `, metrics on http://${settings.metricsAddress}/metrics` : ''}`);
+  log(`conveyor worker: factory ${factory.name} ${factory.version} (${[...factory.jobTypes.keys()].join(', ')}), task queue "${settings.taskQueue}" on ${endpoint.address} (namespace ${settings.namespace}, ${encryption})${settings.metricsAddress ? `, metrics on http://${settings.metricsAddress}/metrics` : ''}${tracing ? `, traces to ${settings.otlpTracesUrl}` : ''}`);
   try {
     await worker.run();
   } finally {
     await waiting?.stop();
+    await tracing?.shutdown();
     await gateway.close();
     outbox.close();
     await connection.close();
