@@ -14,3 +14,4 @@ export { Outbox, type OutboxRow } from './activities/outbox';
 export { webhookAction, webhookSignature, withWebhookActions, type WebhookActionSpec, type WebhookEnvelope } from './activities/webhook';
 export { loadSettings, type ConveyorSettings } from './platform/settings';
 export { ensureTemporal } from './platform/embedded-server';
+export { conveyorTelemetry } from './platform/logging';
