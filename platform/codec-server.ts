@@ -10,9 +10,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Payload, PayloadCodec } from '@temporalio/common';
+import type { PayloadCodec } from '@temporalio/common';
 import { EncryptionKeyNotFoundError, InvalidEncryptionKeyError, PayloadDecryptionError, payloadCodecFromEnvironment } from './codec';
 import { loadSettings } from './settings';
+import { JSONToPayload, payloadToJSON, type JSONPayload } from '@temporalio/common/lib/proto-utils';
 
 export interface CodecServerOptions {
   /** 0 picks a free port. */
@@ -33,10 +34,8 @@ export interface RunningCodecServer {
 }
 
 /** One payload as proto JSON: metadata values and data are base64. */
-export interface JsonPayload {
-  metadata?: Record<string, string> | null;
-  data?: string | null;
-}
+/** A payload as the codec endpoint's JSON carries it (metadata values and data in base64): the SDK's own type. */
+export type JsonPayload = JSONPayload;
 
 /** A codec server setting (port) from the environment is unusable. */
 export class InvalidCodecServerSettingError extends Error {
@@ -53,19 +52,8 @@ class BadCodecRequestError extends Error {
   }
 }
 
-export function payloadFromJson(json: JsonPayload): Payload {
-  return {
-    metadata: Object.fromEntries(Object.entries(json.metadata ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64')])),
-    data: Buffer.from(json.data ?? '', 'base64'),
-  };
-}
-
-export function payloadToJson(payload: Payload): JsonPayload {
-  return {
-    metadata: Object.fromEntries(Object.entries(payload.metadata ?? {}).map(([key, value]) => [key, Buffer.from(value).toString('base64')])),
-    data: Buffer.from(payload.data ?? new Uint8Array()).toString('base64'),
-  };
-}
+// The SDK's own conversions between payloads and their JSON (base64) form, re-exported for the tests' clients.
+export { JSONToPayload as payloadFromJson, payloadToJSON as payloadToJson };
 
 function parsePayloads(body: string): JsonPayload[] {
   let parsed: unknown;
@@ -155,9 +143,9 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Run
       }
     }
     try {
-      const payloads = parsePayloads(await readBody(request, maxBodyBytes)).map(payloadFromJson);
+      const payloads = parsePayloads(await readBody(request, maxBodyBytes)).map(JSONToPayload);
       const transformed = route === '/decode' ? await options.codec.decode(payloads) : await options.codec.encode(payloads);
-      return reply(request, response, 200, { payloads: transformed.map(payloadToJson) });
+      return reply(request, response, 200, { payloads: transformed.map(payloadToJSON) });
     } catch (error) {
       if (error instanceof BadCodecRequestError) return reply(request, response, error.status, { error: error.name, message: error.message });
       if (error instanceof EncryptionKeyNotFoundError || error instanceof PayloadDecryptionError) {
