@@ -15,3 +15,4 @@ export { webhookAction, webhookSignature, withWebhookActions, type WebhookAction
 export { loadSettings, type ConveyorSettings } from './platform/settings';
 export { ensureTemporal } from './platform/embedded-server';
 export { conveyorTelemetry } from './platform/logging';
+export { conveyorSinks } from './workers/metrics-sink';

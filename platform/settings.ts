@@ -88,9 +88,14 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ConveyorSett
     reviewerKeysFile: env.CONVEYOR_REVIEWER_KEYS_FILE || undefined,
     outboxFile: env.CONVEYOR_OUTBOX_FILE || undefined,
     factoryModule: env.CONVEYOR_FACTORY || undefined,
-    metricsAddress: env.CONVEYOR_METRICS_ADDRESS || undefined,
+    // CONVEYOR_METRICS_PORT alone serves on the loopback interface; CONVEYOR_METRICS_ADDRESS names the host too.
+    metricsAddress: env.CONVEYOR_METRICS_ADDRESS || (env.CONVEYOR_METRICS_PORT ? `127.0.0.1:${env.CONVEYOR_METRICS_PORT}` : undefined),
     maxCachedWorkflows: env.CONVEYOR_MAX_CACHED_WORKFLOWS || undefined,
-    otlpTracesUrl: env.CONVEYOR_OTLP_TRACES_URL || undefined,
+    // The OpenTelemetry exporter's standard variables turn tracing on as well (their headers apply too).
+    otlpTracesUrl:
+      env.CONVEYOR_OTLP_TRACES_URL ||
+      env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ||
+      (env.OTEL_EXPORTER_OTLP_ENDPOINT ? `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces` : undefined),
     actionsWebhookUrl: env.CONVEYOR_ACTIONS_WEBHOOK_URL || undefined,
     actionsWebhookSecretEnv: env.CONVEYOR_ACTIONS_WEBHOOK_SECRET_ENV || undefined,
   };
@@ -110,9 +115,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ConveyorSett
       reviewerKeysFile: 'CONVEYOR_REVIEWER_KEYS_FILE',
       outboxFile: 'CONVEYOR_OUTBOX_FILE',
       factoryModule: 'CONVEYOR_FACTORY',
-      metricsAddress: 'CONVEYOR_METRICS_ADDRESS',
+      metricsAddress: 'CONVEYOR_METRICS_ADDRESS (or CONVEYOR_METRICS_PORT)',
       maxCachedWorkflows: 'CONVEYOR_MAX_CACHED_WORKFLOWS',
-      otlpTracesUrl: 'CONVEYOR_OTLP_TRACES_URL',
+      otlpTracesUrl: 'CONVEYOR_OTLP_TRACES_URL (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT)',
       actionsWebhookUrl: 'CONVEYOR_ACTIONS_WEBHOOK_URL',
       actionsWebhookSecretEnv: 'CONVEYOR_ACTIONS_WEBHOOK_SECRET_ENV',
     };

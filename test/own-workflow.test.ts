@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConveyorClient, conveyorActivities, createModelGateway, Outbox, type PendingApproval } from '../index';
+import { ConveyorClient, conveyorActivities, conveyorSinks, createModelGateway, Outbox, type PendingApproval } from '../index';
 import { pendingApprovalsQuery } from '../workflow';
 import { hotlineFactory } from './fixtures/factories/hotline';
 import type { OwnHotlineResult } from './fixtures/workflows/own-hotline';
@@ -30,6 +30,7 @@ beforeAll(async () => {
     taskQueue: settings.taskQueue,
     workflowBundle,
     activities: { ...conveyorActivities({ factory: hotlineFactory(), gateway, outbox, dataDir: settings.dataDir }) },
+    sinks: conveyorSinks(),
   });
   running = worker.run();
   client = await ConveyorClient.connect({ settings, factory: hotlineFactory() });

@@ -1,5 +1,5 @@
 /**
- * Traces (issue 21): with CONVEYOR_OTLP_TRACES_URL, the client that starts a job, the worker's workflow
+ * Traces (issue 21): with OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (or CONVEYOR_OTLP_TRACES_URL), the client that starts a job, the worker's workflow
  * and every activity send spans to an OTLP/HTTP receiver, linked in one trace per job; model calls carry
  * the OpenTelemetry GenAI attributes; no prompt text (the job's input) appears in any span.
  */
@@ -18,7 +18,8 @@ let client: ConveyorClient;
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
   const base = testSettings(uniqueId('tracing'));
-  const env = cliEnvironment(base, { CONVEYOR_OTLP_TRACES_URL: receiver.url });
+  // OpenTelemetry's standard variable turns tracing on (CONVEYOR_OTLP_TRACES_URL would too).
+  const env = cliEnvironment(base, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.url });
   const worker = await startWorkerProcess(conveyorBin, ['worker'], { cwd: repoRoot, env, readyLine: `traces to ${receiver.url}`, timeoutMs: 90_000 });
   cleanups.push(() => worker.stop());
   client = await testClient(loadSettings(env));

@@ -15,6 +15,7 @@ import { loadFactoryModule, trainingFileProblems } from '../platform/factory-mod
 import { supportFactory } from '../factories/support';
 import { Outbox } from '../activities/outbox';
 import { withWebhookActions } from '../activities/webhook';
+import { conveyorSinks } from './metrics-sink';
 import { createReviewerKeyActivities } from '../activities/reviewer-keys';
 import { createEvaluationActivities } from '../activities/evaluation';
 import { createLearningActivities } from '../learning/activities';
@@ -82,9 +83,13 @@ export async function createConveyorWorker(options: ConveyorWorkerOptions): Prom
     activities: conveyorActivities({ factory, gateway: options.gateway, outbox: options.outbox, dataDir, exampleStore: options.exampleStore, ...(options.env ? { env: options.env } : {}) }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 50,
     maxCachedWorkflows: options.maxCachedWorkflows,
+    // No more workflow tasks in flight than cache slots: the cache then evicts runs between their tasks
+    // (they replay, and count nothing twice), never one mid-task, which would run that task again elsewhere.
+    ...(options.maxCachedWorkflows !== undefined && options.maxCachedWorkflows > 0 ? { maxConcurrentWorkflowTaskExecutions: Math.max(2, Math.min(40, options.maxCachedWorkflows)) } : {}),
     ...(options.patchActivationCallback ? { patchActivationCallback: options.patchActivationCallback } : {}),
     ...(codec ? { dataConverter: { payloadCodecs: [codec] } } : {}),
     ...(options.tracing ? { plugins: [tracingPlugin(options.tracing)] } : {}),
+    sinks: conveyorSinks(),
   });
 }
 

@@ -12,7 +12,7 @@ import { timeoutVerdict } from '../domain/screening';
 import type { ResolvedApprovalPolicy, ResolvedJobPolicy } from '../factory/snapshot';
 import { registerDecideHandlers, verifySignedDecision } from './decide-handlers';
 import type { JobRecorder } from './job-record';
-import { recordApprovalRequested } from './metrics';
+import { recordApprovalRequested, recordApprovalWait } from './metrics';
 import { definitions, roundUsd } from './proxies';
 
 /** A rejection ends the job as `rejected` (not failed): thrown by the step that asked, caught by the job. */
@@ -250,7 +250,7 @@ export class ApprovalDesk {
       proposalHash: proposalHashOf(proposal),
     };
     this.pending.push(approval);
-    recordApprovalRequested(recorder.identity.jobType, kind);
+    recordApprovalRequested(recorder.identity.jobType, firstId, kind);
     recorder.decide({ stepId, kind: 'approval', reason: `waiting for ${requiredApprovals} approval(s) (${firstId}): ${reason}` });
     recorder.publish(kind === 'action-failed' ? 'action_failed' : 'awaiting_approval');
 
@@ -280,6 +280,7 @@ export class ApprovalDesk {
       this.settle(current, verdict, {}, ['timeout']);
     }
     const outcome = this.settled.get(approvalId)!;
+    recordApprovalWait(recorder.identity.jobType, firstId, kind, (Date.now() - Date.parse(approval.requestedAt)) / 1000, outcome.decision);
     recorder.publish(this.pending.length > 0 ? 'awaiting_approval' : 'running');
     return { ...outcome, approvalId };
   }

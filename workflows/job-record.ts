@@ -65,9 +65,9 @@ export class JobRecorder {
   }
 
   /** A settled model call: into the ledger, and into the job metrics (skipped on replay). */
-  recordCall(entry: LedgerEntry, model: Pick<ModelSpec, 'provider' | 'providerModel'>): void {
+  recordCall(entry: LedgerEntry, model: Pick<ModelSpec, 'provider' | 'providerModel'>, escalationCause?: string): void {
     this.ledger.push(entry);
-    recordModelCall(this.identity.jobType, entry, model);
+    recordModelCall(this.identity.jobType, entry, model, escalationCause);
   }
 
   /** An action attempt: into the action ledger, and into the job metrics. */

@@ -145,7 +145,7 @@ export class StepRunner {
         if (!cause) throw error;
         recorder.escalations++;
         recorder.noteTier(decision.tier);
-        recorder.recordCall(ledgerEntry(stepId, station.name, call, decision.model, decision.tier, undefined, 'escalated', `${cause}: ${failureSummary(error)}`), decision.model);
+        recorder.recordCall(ledgerEntry(stepId, station.name, call, decision.model, decision.tier, undefined, 'escalated', `${cause}: ${failureSummary(error)}`), decision.model, cause);
         escalation = { fromTier: decision.tier, cause };
         continue;
       }
@@ -154,7 +154,7 @@ export class StepRunner {
       const confidence = result.stationConfidence;
       if (confidence !== null && confidence < threshold) {
         recorder.escalations++;
-        recorder.recordCall(ledgerEntry(stepId, station.name, call, decision.model, decision.tier, result, 'escalated', `confidence ${confidence.toFixed(2)} below ${threshold}`, confidence), decision.model);
+        recorder.recordCall(ledgerEntry(stepId, station.name, call, decision.model, decision.tier, result, 'escalated', `confidence ${confidence.toFixed(2)} below ${threshold}`, confidence), decision.model, 'low-confidence');
         lastOutput = result.output;
         escalation = { fromTier: decision.tier, cause: 'low-confidence' };
         recorder.publish();
