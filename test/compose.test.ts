@@ -303,6 +303,22 @@ describe('docker-compose.yml', () => {
     expect(settings).toMatchObject({ address: `${names.server}:${GRPC_PORT}`, namespace: 'default', taskQueue: env.CONVEYOR_TASK_QUEUE });
   });
 
+  it('scrapes the worker with Prometheus under the alert rules, and gives Grafana the dashboard', () => {
+    const settings = loadSettings(Object.fromEntries(Object.entries(envOf(service(names.worker))).filter(([, value]) => value !== null)) as NodeJS.ProcessEnv);
+    const metricsPort = Number(settings.metricsAddress?.split(':')[1]);
+    expect(settings.metricsAddress).toMatch(/^0\.0\.0\.0:\d+$/);
+    const prometheus = service('prometheus');
+    const configFile = hostPathOf(prometheus, '/etc/prometheus/conveyor/prometheus.yml');
+    expect(configFile).toBe(path.join(root, 'deploy', 'prometheus', 'prometheus.yml'));
+    const config = parse(fs.readFileSync(configFile!, 'utf8')) as { rule_files: string[]; scrape_configs: { static_configs: { targets: string[] }[] }[] };
+    expect(config.scrape_configs.flatMap((scrape) => scrape.static_configs.flatMap((group) => group.targets))).toContain(`${names.worker}:${metricsPort}`);
+    expect(config.rule_files.map((file) => hostPathOf(prometheus, file))).toEqual([path.join(root, 'deploy', 'prometheus', 'conveyor-alerts.yml')]);
+    const grafana = service('grafana');
+    expect(hostPathOf(grafana, '/var/lib/grafana/dashboards/conveyor-dashboard.json')).toBe(path.join(root, 'deploy', 'grafana', 'conveyor-dashboard.json'));
+    const datasource = parse(fs.readFileSync(hostPathOf(grafana, '/etc/grafana/provisioning/datasources/prometheus.yml')!, 'utf8')) as { datasources: { url: string }[] };
+    expect(datasource.datasources[0]?.url).toBe(`http://prometheus:${portsOf(prometheus)[0]?.target}`);
+  });
+
   it('builds the worker from the Dockerfile in the repository root', () => {
     const build = service(names.worker).build;
     const spec = typeof build === 'string' ? { context: build } : build;
