@@ -45,6 +45,8 @@ export const settingsSchema = z.object({
   metricsAddress: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:9464').optional(),
   /** An OTLP/HTTP traces endpoint (e.g. http://127.0.0.1:4318/v1/traces): workers and clients send their spans there. */
   otlpTracesUrl: z.string().url().optional(),
+  /** A Redis the workers share, so each job metric is counted once across the fleet (unset: once per worker). */
+  metricsRedisUrl: z.string().url().optional(),
   /** How many workflows a worker keeps cached (the SDK's sticky cache; its default when unset). */
   maxCachedWorkflows: z.coerce.number().int().nonnegative().optional(),
   /** The built-in factory's actions go to this receiver as signed webhooks (unset: the local action log). */
@@ -91,6 +93,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ConveyorSett
     // CONVEYOR_METRICS_PORT alone serves on the loopback interface; CONVEYOR_METRICS_ADDRESS names the host too.
     metricsAddress: env.CONVEYOR_METRICS_ADDRESS || (env.CONVEYOR_METRICS_PORT ? `127.0.0.1:${env.CONVEYOR_METRICS_PORT}` : undefined),
     maxCachedWorkflows: env.CONVEYOR_MAX_CACHED_WORKFLOWS || undefined,
+    metricsRedisUrl: env.CONVEYOR_METRICS_REDIS_URL || undefined,
     // The OpenTelemetry exporter's standard variables turn tracing on as well (their headers apply too).
     otlpTracesUrl:
       env.CONVEYOR_OTLP_TRACES_URL ||
@@ -117,6 +120,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ConveyorSett
       factoryModule: 'CONVEYOR_FACTORY',
       metricsAddress: 'CONVEYOR_METRICS_ADDRESS (or CONVEYOR_METRICS_PORT)',
       maxCachedWorkflows: 'CONVEYOR_MAX_CACHED_WORKFLOWS',
+      metricsRedisUrl: 'CONVEYOR_METRICS_REDIS_URL',
       otlpTracesUrl: 'CONVEYOR_OTLP_TRACES_URL (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT)',
       actionsWebhookUrl: 'CONVEYOR_ACTIONS_WEBHOOK_URL',
       actionsWebhookSecretEnv: 'CONVEYOR_ACTIONS_WEBHOOK_SECRET_ENV',

@@ -26,6 +26,7 @@ import type { ModelGateway } from '../providers/gateway-types';
 import { loadKeyring, payloadCodecFromEnvironment } from '../platform/codec';
 import { connectClient, connectWorkerConnection } from '../platform/connection';
 import { installTracing, tracingPlugin, type Tracing } from '../platform/tracing';
+import { createSharedRedis, type SharedRedis } from '../platform/redis';
 import { installRuntimeLogging } from '../platform/logging';
 import { ensureTemporal } from '../platform/embedded-server';
 import { loadSettings, type ConveyorSettings } from '../platform/settings';
@@ -67,6 +68,8 @@ export interface ConveyorWorkerOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Traces workflows and activities (platform/tracing.ts); needs the worker to bundle its workflows (no `workflowBundle`). */
   tracing?: Tracing;
+  /** A Redis the fleet shares, so job metrics count once across workers (workers/metrics-sink.ts). */
+  metricsDedupe?: SharedRedis;
 }
 
 export async function createConveyorWorker(options: ConveyorWorkerOptions): Promise<Worker> {
@@ -89,7 +92,7 @@ export async function createConveyorWorker(options: ConveyorWorkerOptions): Prom
     ...(options.patchActivationCallback ? { patchActivationCallback: options.patchActivationCallback } : {}),
     ...(codec ? { dataConverter: { payloadCodecs: [codec] } } : {}),
     ...(options.tracing ? { plugins: [tracingPlugin(options.tracing)] } : {}),
-    sinks: conveyorSinks(),
+    sinks: conveyorSinks(options.metricsDedupe ? { dedupe: options.metricsDedupe, log: (message) => console.warn(message) } : {}),
   });
 }
 
@@ -149,13 +152,14 @@ export function defaultOutbox(settings: ConveyorSettings): Outbox {
 export async function runWorker(settings: ConveyorSettings = loadSettings(), log = (line: string) => console.log(line), factory = factoryFromSettings(settings)): Promise<void> {
   installRuntimeLogging(process.env, { metricsAddress: settings.metricsAddress });
   const tracing = settings.otlpTracesUrl ? installTracing(settings.otlpTracesUrl, 'conveyor-worker') : undefined;
+  const metricsDedupe = settings.metricsRedisUrl ? createSharedRedis({ url: settings.metricsRedisUrl, closedMessage: 'the metrics dedupe store is closed' }) : undefined;
   // Read the keyring first, so a bad key fails before any server is started.
   const payloadCodec = payloadCodecFromEnvironment() ?? null;
   const endpoint = await ensureTemporal(settings);
   const connection = await connectWorkerConnection(settings, endpoint.address);
   const gateway = createModelGateway();
   const outbox = defaultOutbox(settings);
-  const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, payloadCodec, dataDir: settings.dataDir, factory, maxCachedWorkflows: settings.maxCachedWorkflows, ...(tracing ? { tracing } : {}) });
+  const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, payloadCodec, dataDir: settings.dataDir, factory, maxCachedWorkflows: settings.maxCachedWorkflows, ...(tracing ? { tracing } : {}), ...(metricsDedupe ? { metricsDedupe } : {}) });
   const encryption = payloadCodec ? `payloads encrypted with key "${payloadCodec.currentKeyId}"` : 'payloads not encrypted';
   const waiting = settings.metricsAddress ? await reportWaitingJobs(settings, endpoint.address) : undefined;
   log(`conveyor worker: factory ${factory.name} ${factory.version} (${[...factory.jobTypes.keys()].join(', ')}), task queue "${settings.taskQueue}" on ${endpoint.address} (namespace ${settings.namespace}, ${encryption})${settings.metricsAddress ? `, metrics on http://${settings.metricsAddress}/metrics` : ''}${tracing ? `, traces to ${settings.otlpTracesUrl}` : ''}`);
@@ -164,6 +168,7 @@ export async function runWorker(settings: ConveyorSettings = loadSettings(), log
   } finally {
     await waiting?.stop();
     await tracing?.shutdown();
+    await metricsDedupe?.close();
     await gateway.close();
     outbox.close();
     await connection.close();
