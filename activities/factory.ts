@@ -8,14 +8,29 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { InvalidJobInputError } from '../domain/job';
 import { validateFactoryJob } from '../factory';
-import { scoreConfidence } from '../factory/confidence';
-import { PermanentActionError, RetryableActionError, type ActionContext, type AnyStation, type Factory, type JobView, type Sensitivity } from '../factory/define';
-import { actionFacts, snapshotJobType, stationFacts, type ActionFacts, type JobDefinition, type StationFacts } from '../factory/snapshot';
+import { agreementKey, scoreConfidenceWithScorer, type ScoredConfidence } from '../factory/confidence';
+import {
+  PermanentActionError,
+  RetryableActionError,
+  type ActionContext,
+  type AnyStation,
+  type Factory,
+  type JobView,
+  type LearnedScorerConfidence,
+  type SamplesConfidence,
+  type Sensitivity,
+} from '../factory/define';
+import { actionFacts, DEFAULT_SAMPLE_TEMPERATURE, snapshotJobType, stationFacts, type ActionFacts, type JobDefinition, type StationFacts } from '../factory/snapshot';
+import { addUsage, type ModelSpec } from '../domain/models';
+import { ModelRegistryError } from '../learning/model-registry';
+import { loadRouter, type RouterDecision } from '../learning/router';
+import { loadScorer } from '../learning/scorer';
+import { toApplicationFailure } from '../providers/errors';
 import { labelFrom } from '../domain/learnable';
 import { recipePlanSchema } from '../domain/recipe';
 import type { LiveModels } from '../learning/live';
 import type { ModelGateway } from '../providers/gateway-types';
-import { answerStation, askPlanner, type AnswerableStation } from './index';
+import { answerStation, askPlanner, stationCall, type AnswerableStation } from './index';
 import type { Outbox } from './outbox';
 import type { ModelCallRequest, ModelCallResult } from './types';
 
@@ -30,9 +45,11 @@ export interface FactoryActivityDependencies {
   env?: Readonly<Record<string, string | undefined>>;
 }
 
-/** A station's answer with the confidence its definition's rule gives it (null: the rule found none). */
+/** A station's answer with the confidence its definition's rule gives it (null: the rule found none), and which scorer gave it. */
 export interface StationCallResult extends ModelCallResult {
   stationConfidence: number | null;
+  /** See ScoredConfidence.scorer (factory/confidence.ts). Absent in histories from before scorers were named. */
+  scorer?: string | null;
 }
 
 export interface AssessProposalRequest {
@@ -85,6 +102,17 @@ export interface ActionFailureDetails {
 /** Longest receiver body excerpt kept as evidence. */
 const EXCERPT_CHARS = 500;
 
+export interface RouteStepRequest {
+  jobId: string;
+  stepId: string;
+  station: string;
+  input: unknown;
+  router: { id: string; version?: string };
+}
+
+/** The router's decision, or why there is none (then the step starts at the station's default tier). */
+export type RouteStepAnswer = { decision: RouterDecision; problem?: undefined } | { problem: string; decision?: undefined };
+
 export interface PlanJobRequest {
   jobId: string;
   jobType: string;
@@ -107,6 +135,13 @@ function normalizeSensitivity(value: Sensitivity): ProposalAssessment['sensitivi
   return { reason: value.reason, approvals: value.approvals === 2 ? 2 : 1 };
 }
 
+/** What a learned router reads of a step's input: the station's `learnable` text field, else the input as JSON. */
+export function routerText(station: Pick<AnyStation, 'learnable'>, input: unknown): string {
+  const field = station.learnable?.text;
+  const value = field && input !== null && typeof input === 'object' ? (input as Record<string, unknown>)[field] : undefined;
+  return typeof value === 'string' ? value : JSON.stringify(input);
+}
+
 /**
  * How the activities answer a factory station: its prompt and schema, how it answers offline, and —
  * for a learnable station answered by a classifier that reads a model file — how the learning registry
@@ -116,17 +151,34 @@ export function answerableStation(station: AnyStation): AnswerableStation {
   const local = station.local;
   const learnable = station.learnable;
   const modelFileOption = typeof local === 'object' ? local.modelFileOption : undefined;
+  const rule = station.confidence;
+  const logprobs = typeof rule !== 'function' && rule.from === 'logprobs' ? { field: rule.field ?? learnable?.label } : undefined;
   return {
     name: station.name,
     prompt: (input) => station.prompt(input),
     output: station.output,
     ...(local !== undefined ? { local } : {}),
+    ...(logprobs ? { logprobs: logprobs.field !== undefined ? { field: logprobs.field } : {} } : {}),
     ...(learnable && modelFileOption ? { learning: { labelOf: (output: unknown) => labelFrom(learnable, output), modelFileOption } } : {}),
   };
 }
 
 export function createFactoryActivities({ factory, gateway, outbox, live, log = (message) => console.warn(message), env = process.env }: FactoryActivityDependencies) {
   const snapshots = new Map<string, JobDefinition>();
+  const specs = new Map(gateway.models().map((model) => [model.id, model]));
+  const specOf = (modelId: string) => specs.get(modelId);
+
+  /** A learned scorer's P(right) for the answer, from the learning registry the worker serves (`live`). */
+  const scoreWithLearnedScorer = (rule: LearnedScorerConfidence, station: AnyStation, input: unknown, result: ModelCallResult): ScoredConfidence => {
+    if (!live) throw nonRetryable('ConfidenceRuleError', `station ${station.name}: its confidence comes from learned scorer ${rule.id}, but this worker serves no learning registry`);
+    const text = station.learnable ? (input as Record<string, unknown>)[station.learnable.text] : undefined;
+    const answer = labelFrom(station.learnable, result.output);
+    if (typeof text !== 'string' || answer === undefined) {
+      return rule.otherwise !== undefined ? { confidence: rule.otherwise, scorer: 'constant' } : { confidence: null, scorer: null };
+    }
+    const scorer = loadScorer(live.dataDir, rule.id, rule.version);
+    return { confidence: scorer.score({ text, answer, modelConfidence: result.confidence }), scorer: `scorer:${scorer.id}@${scorer.version}` };
+  };
   const stationNamed = (name: string): AnyStation => {
     const station = factory.stations.get(name);
     if (!station) throw nonRetryable('UnknownStationError', `factory ${factory.name} ${factory.version} has no station "${name}" (stations: ${[...factory.stations.keys()].join(', ')})`);
@@ -171,17 +223,47 @@ export function createFactoryActivities({ factory, gateway, outbox, live, log = 
       const station = stationNamed(request.station);
       const parsed = station.input.safeParse(request.input);
       if (!parsed.success) throw nonRetryable('StationInputError', `step "${request.stepId}" (${station.name}): ${issuesText(parsed.error.issues, 'input')}`);
-      const result = await traceModelCall(gateway, request, () => answerStation({ gateway, live, log }, answerableStation(station), { ...request, input: parsed.data }));
-      let stationConfidence: number | null;
+      const answerable = answerableStation(station);
+      let result = await traceModelCall(specOf(request.modelId), request, () => answerStation({ gateway, live, log }, answerable, { ...request, input: parsed.data }));
+      const rule = station.confidence;
+      let scored: ScoredConfidence;
       try {
-        stationConfidence = scoreConfidence(station.confidence, result.output, result.confidence);
+        if (typeof rule !== 'function' && rule.from === 'samples') {
+          const sampled = await sampleAgreement(gateway, answerable, rule, station.learnable?.label, { ...request, input: parsed.data }, result);
+          result = sampled.result;
+          scored = { confidence: sampled.agreement, scorer: `samples:${rule.k}` };
+        } else if (typeof rule !== 'function' && rule.from === 'scorer') {
+          scored = scoreWithLearnedScorer(rule, station, parsed.data, result);
+        } else {
+          scored = scoreConfidenceWithScorer(rule, result.output, result.confidence, result.confidenceSource);
+        }
       } catch (error) {
+        if (error instanceof ModelRegistryError) throw nonRetryable('ConfidenceRuleError', `station ${station.name}: ${error.message}`);
+        if (error instanceof ApplicationFailure) throw error;
         throw nonRetryable('ConfidenceRuleError', `station ${station.name}: its confidence rule threw: ${error instanceof Error ? error.message : String(error)}`);
       }
+      const stationConfidence = scored.confidence;
       if (stationConfidence !== null && !(Number.isFinite(stationConfidence) && stationConfidence >= 0 && stationConfidence <= 1)) {
         throw nonRetryable('ConfidenceRuleError', `station ${station.name}: its confidence rule gave ${String(stationConfidence)}, not a number in [0, 1]`);
       }
-      return { ...result, stationConfidence };
+      return { ...result, stationConfidence, scorer: scored.scorer };
+    },
+
+    /**
+     * A learned router's say on a step's starting tier (policy.router): the registered router reads the
+     * step's input text and answers whether the station's default tier suffices. A router that cannot be
+     * loaded is a `problem` the job records, and the step starts at its default tier.
+     */
+    async routeStep(request: RouteStepRequest): Promise<RouteStepAnswer> {
+      const station = stationNamed(request.station);
+      if (!live) return { problem: `router ${request.router.id}: this worker serves no learning registry` };
+      try {
+        const router = loadRouter(live.dataDir, request.router.id, request.router.version);
+        return { decision: router.decide(routerText(station, request.input)) };
+      } catch (error) {
+        if (error instanceof ModelRegistryError) return { problem: error.message };
+        throw error;
+      }
     },
 
     /** A plan written by a large model from the factory's stations and actions. */
@@ -257,8 +339,7 @@ export function createFactoryActivities({ factory, gateway, outbox, live, log = 
  * A model call as a span with the OpenTelemetry GenAI conventions' attributes (a no-op without tracing):
  * operation, provider, requested and answering model, token usage — never the prompt or the answer.
  */
-async function traceModelCall(gateway: ModelGateway, request: ModelCallRequest, call: () => Promise<ModelCallResult>): Promise<ModelCallResult> {
-  const model = gateway.models().find((candidate) => candidate.id === request.modelId);
+async function traceModelCall(model: ModelSpec | undefined, request: ModelCallRequest, call: () => Promise<ModelCallResult>): Promise<ModelCallResult> {
   const attributes = {
     'gen_ai.operation.name': 'chat',
     ...(model ? { 'gen_ai.provider.name': model.provider, 'gen_ai.request.model': model.providerModel, 'conveyor.tier': model.tier } : {}),
@@ -285,6 +366,46 @@ async function traceModelCall(gateway: ModelGateway, request: ModelCallRequest, 
       span.end();
     }
   });
+}
+
+/**
+ * Agreement of k samples: k − 1 more answers of the same model (at the rule's temperature, uncached), each
+ * compared with the first on the rule's field; the confidence is the share of the k that agree. The
+ * extra calls' tokens and cost are added to the first call's, so the ledger and the budget see them all.
+ */
+async function sampleAgreement(
+  gateway: ModelGateway,
+  station: AnswerableStation,
+  rule: SamplesConfidence,
+  learnableLabel: string | undefined,
+  request: ModelCallRequest,
+  first: ModelCallResult,
+): Promise<{ result: ModelCallResult; agreement: number }> {
+  const context = Context.current();
+  const field = rule.field ?? learnableLabel;
+  const key = agreementKey(first.output, field);
+  let agreeing = 1;
+  let usage = first.usage;
+  let cost = first.costUsd;
+  for (let sample = 2; sample <= rule.k; sample++) {
+    let answer;
+    try {
+      answer = await stationCall(gateway, station, {
+        modelId: first.modelId,
+        input: request.input,
+        temperature: rule.temperature ?? DEFAULT_SAMPLE_TEMPERATURE,
+        cache: { enabled: false },
+        signal: context.cancellationSignal,
+        heartbeat: (details) => context.heartbeat(details),
+      });
+    } catch (error) {
+      throw toApplicationFailure(error);
+    }
+    usage = addUsage(usage, answer.usage);
+    cost += answer.costUsd;
+    if (agreementKey(answer.output, field) === key) agreeing++;
+  }
+  return { result: { ...first, usage, costUsd: cost }, agreement: agreeing / rule.k };
 }
 
 /** A failed attempt as the delivery loop reads it: retryable or not, with its evidence; no secret in the message. */

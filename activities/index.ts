@@ -46,11 +46,23 @@ export interface ActivityDependencies {
 export function stationCall(
   gateway: ModelGateway,
   station: AnswerableStation,
-  request: { modelId: string; input: unknown; signal?: AbortSignal; heartbeat?: (details?: unknown) => void; modelOptions?: Record<string, unknown>; cache?: { enabled: boolean } },
+  request: {
+    modelId: string;
+    input: unknown;
+    signal?: AbortSignal;
+    heartbeat?: (details?: unknown) => void;
+    modelOptions?: Record<string, unknown>;
+    cache?: { enabled: boolean };
+    fallbacks?: readonly string[];
+    temperature?: number;
+  },
 ) {
   const prompt = station.prompt(request.input);
   return gateway.call({
     modelId: request.modelId,
+    ...(request.fallbacks && request.fallbacks.length > 0 ? { fallbacks: request.fallbacks } : {}),
+    ...(station.logprobs ? { logprobs: station.logprobs } : {}),
+    ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
     station: station.name,
     ...(station.local ? { local: station.local } : {}),
     input: request.input,
@@ -77,6 +89,8 @@ export interface AnswerableStation {
    * classifier have it.
    */
   learning?: { labelOf(output: unknown): string | undefined; modelFileOption: string };
+  /** Ask remote models for token log-probabilities (the station's confidence rule is `logprobs`). */
+  logprobs?: { field?: string };
 }
 
 /**
@@ -92,6 +106,7 @@ export async function answerStation(
   const call = (modelOptions?: Record<string, unknown>, cache?: { enabled: boolean }) =>
     stationCall(gateway, station, {
       modelId: request.modelId,
+      ...(request.fallbacks ? { fallbacks: request.fallbacks } : {}),
       input: request.input,
       signal: context.cancellationSignal,
       heartbeat: (details) => context.heartbeat(details),
@@ -120,6 +135,8 @@ export async function answerStation(
     repaired: outcome.repaired,
     modelId: outcome.modelId,
     modelVersion: outcome.modelVersion,
+    ...(outcome.confidenceSource ? { confidenceSource: outcome.confidenceSource } : {}),
+    ...(outcome.failover ? { failover: outcome.failover } : {}),
   };
   if (!learning || !learnable) return result;
   const observed: NonNullable<ModelCallResult['live']> = {};

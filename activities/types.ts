@@ -2,6 +2,7 @@
  * The plain-data shapes of activity inputs and outputs (what crosses into workflow history).
  */
 import type { Usage } from '../domain/models';
+import type { FailoverStep } from '../providers/gateway-types';
 
 export interface ModelCallRequest {
   jobId: string;
@@ -10,6 +11,8 @@ export interface ModelCallRequest {
   station: string;
   modelId: string;
   input: unknown;
+  /** Other models of the chosen model's tier, cheapest first: failover tries them when it has an outage. */
+  fallbacks?: string[];
 }
 
 export interface ModelCallResult {
@@ -22,6 +25,10 @@ export interface ModelCallResult {
   repaired: boolean;
   modelId: string;
   modelVersion?: string;
+  /** Where `confidence` came from (the model's own probability): classifier, local-answer or logprobs. */
+  confidenceSource?: 'classifier' | 'local-answer' | 'logprobs';
+  /** Models of the tier passed over before `modelId` answered (cooling down, or an outage now). */
+  failover?: FailoverStep[];
   /**
    * Set when the learning registry had a say in this call: `servedAs` names the canary or the stable
    * version of a canary split; `shadow` is what a shadow candidate answered (recorded, never used).

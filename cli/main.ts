@@ -31,6 +31,7 @@ import { trainCommand } from './train';
 import { auditCommand } from './audit';
 import { factoryCommand, factoryUsage } from './factory';
 import { replayPolicyCommand } from './replay-policy';
+import { routerCommand, routerUsage } from './router';
 import { distillCommand, distillUsage, modelsCommand, modelsUsage, rollbackCommand, rollbackUsage, shadowCommand, shadowUsage } from './learning';
 import { runCodecServer } from '../platform/codec-server';
 
@@ -69,6 +70,7 @@ const commandUsage: Record<string, string> = {
   factory: factoryUsage,
   bench: 'conveyor bench [--quick] [--sizes 100,1000,10000] [--sections cache,overhead,throughput,growth,memory]   (= npm run bench)',
   'replay-policy': 'conveyor replay-policy --policy FILE [--since 24h|7d|ISO] [--type T] [--task-queue Q] [--no-calls | --max-calls 1000] [--json]',
+  router: routerUsage,
   distill: distillUsage,
   rollback: rollbackUsage,
   models: modelsUsage,
@@ -96,6 +98,7 @@ const usage = `conveyor — a durable AI factory on Temporal
   ${commandUsage.factory}
   ${commandUsage.bench}
   ${commandUsage['replay-policy']}
+  ${commandUsage.router}
   ${commandUsage.distill}
   ${commandUsage.rollback}
   ${commandUsage.models}
@@ -514,6 +517,9 @@ export async function main(argv: string[]): Promise<number> {
 
     case 'replay-policy':
       return replayPolicyCommand(rest, { stdout: out, stderr: err });
+
+    case 'router':
+      return routerCommand(rest, rawIo);
 
     case 'distill':
       return distillCommand(rest, rawIo);

@@ -9,16 +9,17 @@ import { jobWorkflowTypeClause } from '../domain/search-attributes';
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { stationCall } from '../activities';
-import { answerableStation } from '../activities/factory';
+import { answerableStation, routerText } from '../activities/factory';
 import { ConveyorClient } from '../client';
-import type { JobRequest, JobResult } from '../domain/job';
+import type { JobRecord, JobRequest, JobResult } from '../domain/job';
 import { tiers } from '../domain/models';
 import { resolveWire } from '../domain/plan';
 import { route } from '../domain/routing';
 import { scoreConfidence } from '../factory/confidence';
 import type { AnyStation, Factory } from '../factory/define';
 import { loadSettings } from '../platform/settings';
-import { replayPolicy, replayPolicySchema, replayPolicyWithCalls, type NewCallPort, type PolicyReplayReport, type ReplayPolicy } from '../learning/replay-policy';
+import { replayPolicy, replayPolicySchema, replayPolicyWithCalls, routedSteps, type NewCallPort, type PolicyReplayReport, type ReplayPolicy, type RoutedStart } from '../learning/replay-policy';
+import { loadRouter } from '../learning/router';
 import { createModelGateway } from '../providers/gateway';
 import type { ModelGateway } from '../providers/gateway-types';
 import { table, usd } from './output';
@@ -27,31 +28,37 @@ import { factoryFromSettings } from '../workers/worker';
 
 const usage = 'usage: conveyor replay-policy --policy FILE [--since 24h|7d|ISO] [--type T] [--task-queue Q] [--no-calls | --max-calls 1000] [--json]';
 
+function stationNamed(factory: Factory, name: string): AnyStation {
+  const station = factory.stations.get(name);
+  if (!station) throw new Error(`factory ${factory.name} ${factory.version} has no station "${name}"`);
+  return station;
+}
+
+/** A recorded step's input as the job saw it: rebuilt from the job's request and the outputs its record holds. */
+export function recordedStepInput(client: ConveyorClient, factory: Factory): NewCallPort['stepInput'] {
+  const requests = new Map<string, Promise<JobRequest>>();
+  return async (record, stepId) => {
+    let request = requests.get(record.id);
+    if (!request) requests.set(record.id, (request = client.jobRequest(record.id)));
+    const { input } = await request;
+    const step = record.plan.steps.find((candidate) => candidate.id === stepId);
+    if (!step) throw new Error(`step ${stepId} is not in the plan of job ${record.id}`);
+    const raw = Object.fromEntries(Object.entries(step.inputs).map(([field, wire]) => [field, resolveWire(wire, input, record.outputs)]));
+    const parsed = stationNamed(factory, step.station).input.safeParse(raw);
+    if (!parsed.success) throw new Error(`step ${stepId}: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+    return parsed.data as unknown;
+  };
+}
+
 /**
  * New calls through the model layer to the factory's stations (their prompts, schemas and confidence
  * rules), with each step's input rebuilt from the job's request and recorded outputs.
  */
 export function gatewayCallPort(client: ConveyorClient, gateway: ModelGateway, factory: Factory): NewCallPort {
-  const requests = new Map<string, Promise<JobRequest>>();
-  const stationNamed = (name: string): AnyStation => {
-    const station = factory.stations.get(name);
-    if (!station) throw new Error(`factory ${factory.name} ${factory.version} has no station "${name}"`);
-    return station;
-  };
   return {
-    async stepInput(record, stepId) {
-      let request = requests.get(record.id);
-      if (!request) requests.set(record.id, (request = client.jobRequest(record.id)));
-      const { input } = await request;
-      const step = record.plan.steps.find((candidate) => candidate.id === stepId);
-      if (!step) throw new Error(`step ${stepId} is not in the plan of job ${record.id}`);
-      const raw = Object.fromEntries(Object.entries(step.inputs).map(([field, wire]) => [field, resolveWire(wire, input, record.outputs)]));
-      const parsed = stationNamed(step.station).input.safeParse(raw);
-      if (!parsed.success) throw new Error(`step ${stepId}: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
-      return parsed.data as unknown;
-    },
+    stepInput: recordedStepInput(client, factory),
     async call({ station: name, tier, input }) {
-      const station = stationNamed(name);
+      const station = stationNamed(factory, name);
       const below = tiers[tiers.indexOf(tier) - 1];
       const decision = route({
         station: { name: station.name, defaultTier: station.defaultTier, maxOutputTokens: station.maxOutputTokens },
@@ -68,11 +75,36 @@ export function gatewayCallPort(client: ConveyorClient, gateway: ModelGateway, f
   };
 }
 
+/**
+ * What a policy's router picks for each recorded step, from the step's input rebuilt as the job saw it
+ * (the station's `learnable` text field, else the input as JSON). A router that cannot be loaded is an
+ * error that names the fix; a step whose input cannot be rebuilt is left unrouted and counted.
+ */
+async function routerStarts(records: readonly JobRecord[], policy: ReplayPolicy, factory: Factory, stepInput: NewCallPort['stepInput'], dataDir: string, problems: string[]): Promise<Map<string, RoutedStart>> {
+  const settings = policy.router!;
+  const router = loadRouter(dataDir, settings.id, settings.version);
+  const starts = new Map<string, RoutedStart>();
+  for (const { record, stepId, station } of routedSteps(records, policy)) {
+    let input: unknown;
+    try {
+      input = await stepInput(record, stepId);
+    } catch (error) {
+      problems.push(`${record.id}/${stepId}: ${(error as Error).message}`);
+      continue;
+    }
+    const definition = factory.stations.get(station);
+    const decision = router.decide(routerText(definition ?? {}, input));
+    const defaultTier = definition?.defaultTier ?? 'small';
+    starts.set(`${record.id}:${stepId}`, { tier: decision.escalate ? settings.escalateTo : defaultTier, reason: decision.reason, escalated: decision.escalate });
+  }
+  return starts;
+}
+
 /** `deps.factory`: the factory whose jobs are replayed (default: the module CONVEYOR_FACTORY names, else the built-in one). */
 export async function replayPolicyCommand(
   argv: string[],
   io: { stdout(line: string): void; stderr(line: string): void },
-  deps: { gateway?: ModelGateway; factory?: Factory } = {},
+  deps: { gateway?: ModelGateway; factory?: Factory; dataDir?: string } = {},
 ): Promise<number> {
   let values: { policy?: string; since?: string; type?: string; 'task-queue'?: string; 'no-calls'?: boolean; 'max-calls'?: string; json?: boolean };
   let maxCalls = 1000;
@@ -108,17 +140,28 @@ export async function replayPolicyCommand(
   const factory = deps.factory ?? factoryFromSettings(loadSettings());
   const client = await ConveyorClient.connect({ factory });
   let report: PolicyReplayReport;
+  const routerProblems: string[] = [];
   try {
     const filters = [jobWorkflowTypeClause, 'ExecutionStatus = "Completed"', `StartTime >= "${since.toISOString()}"`];
     if (values.type) filters.push(`ConveyorJobType = "${values.type.replace(/"/g, '')}"`);
     if (values['task-queue']) filters.push(`TaskQueue = "${values['task-queue'].replace(/"/g, '')}"`);
     const records: JobResult[] = [];
     for await (const execution of client.temporal.workflow.list({ query: filters.join(' AND ') })) records.push(await client.jobHandle(execution.workflowId).result());
-    report = replayPolicy(records, policy, factory);
+    let routed: Map<string, RoutedStart> | undefined;
+    if (policy.router) {
+      try {
+        routed = await routerStarts(records, policy, factory, recordedStepInput(client, factory), deps.dataDir ?? loadSettings().dataDir, routerProblems);
+        for (const problem of routerProblems.slice(0, 5)) io.stderr(`conveyor replay-policy: router: step left unrouted: ${problem}`);
+      } catch (error) {
+        io.stderr(`conveyor replay-policy: ${(error as Error).message}`);
+        return 2;
+      }
+    }
+    report = replayPolicy(records, policy, factory, routed);
     if (!values['no-calls'] && report.needNewModelCalls > 0) {
       const gateway = deps.gateway ?? createModelGateway();
       try {
-        report = await replayPolicyWithCalls(records, policy, factory, gatewayCallPort(client, gateway, factory), { maxCalls });
+        report = await replayPolicyWithCalls(records, policy, factory, gatewayCallPort(client, gateway, factory), { maxCalls, ...(routed ? { routed } : {}) });
       } finally {
         if (!deps.gateway) await gateway.close();
       }
@@ -145,6 +188,12 @@ export async function replayPolicyCommand(
       { measure: 'cost replayed (steps with an answer, recorded or new)', value: usd(report.costAfterUsd) },
       { measure: 'agreement with recorded answers where the decision changed', value: percent(report.agreementOnChanged) },
       ...(policy.budgetUsd !== undefined ? [{ measure: `jobs over the $${policy.budgetUsd} budget`, value: report.jobsOverBudget }] : []),
+      ...(report.router
+        ? [
+            { measure: `router ${report.router.id}${report.router.version ? `@${report.router.version}` : ''}: steps routed / sent to ${policy.router?.escalateTo ?? 'large'}`, value: `${report.router.routed} / ${report.router.escalated} (${percent(report.router.escalatedShare)})` },
+            { measure: 'steps the router could not read (input not rebuildable)', value: report.router.unrouted },
+          ]
+        : []),
     ]),
   );
   return 0;

@@ -122,6 +122,7 @@ ${htmlTable(
   ['Total', 'Jobs priced', 'Mean per job', 'p50 per job', 'p95 per job', 'Max per job', 'Outside the ledger'],
   [[usd(cost.totalUsd), cost.jobsCosted, usd(cost.perJob.meanUsd), usd(cost.perJob.p50Usd), usd(cost.perJob.p95Usd), usd(cost.perJob.maxUsd), usd(cost.outsideLedgerUsd)]],
 )}
+${htmlTable(['Input tokens', 'of which cached', 'Output tokens', 'of which reasoning', 'Failovers'], [[cost.tokens.input, cost.tokens.cachedInput, cost.tokens.output, cost.tokens.reasoning, cost.failovers]])}
 <h2>Tiers</h2>
 ${htmlTable(
   ['Tier', 'Cost', 'Model calls', 'Escalated', 'Escalation rate'],

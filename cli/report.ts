@@ -69,6 +69,13 @@ export interface CostFigures {
   byTier: Record<Tier, number>;
   /** Spend outside the ledger (a model planner's calls): totalUsd minus the tiers' sum. */
   outsideLedgerUsd: number;
+  /**
+   * The ledger's tokens as they were billed: every input token (cached ones among them) and every output
+   * token (reasoning ones among them); each kind has its own price in the model registry.
+   */
+  tokens: { input: number; cachedInput: number; output: number; reasoning: number };
+  /** Models passed over within a tier (cooling down after an outage) before another of the tier answered. */
+  failovers: number;
 }
 
 export interface EscalationFigures {
@@ -165,6 +172,13 @@ export function buildReport(results: readonly JobResult[], runningCounts: JobsWi
       },
       byTier: byTierCost,
       outsideLedgerUsd: Math.max(0, roundUsd(totalUsd - sum(Object.values(byTierCost)))),
+      tokens: {
+        input: sum(ledger.map((entry) => entry.inputTokens)),
+        cachedInput: sum(ledger.map((entry) => entry.cachedInputTokens ?? 0)),
+        output: sum(ledger.map((entry) => entry.outputTokens)),
+        reasoning: sum(ledger.map((entry) => entry.reasoningTokens ?? 0)),
+      },
+      failovers: sum(ledger.map((entry) => entry.failover?.length ?? 0)),
     },
     escalations: {
       total: ledger.filter((entry) => entry.outcome === 'escalated').length,
@@ -314,6 +328,8 @@ export function renderReportMarkdown(report: ConveyorReport): string {
       ['Total', 'Jobs priced', 'Mean per job', 'p50 per job', 'p95 per job', 'Max per job', 'Outside the ledger'],
       [[usd(cost.totalUsd), cost.jobsCosted, usd(cost.perJob.meanUsd), usd(cost.perJob.p50Usd), usd(cost.perJob.p95Usd), usd(cost.perJob.maxUsd), usd(cost.outsideLedgerUsd)]],
     ),
+    '',
+    markdownTable(['Input tokens', 'of which cached', 'Output tokens', 'of which reasoning', 'Failovers'], [[cost.tokens.input, cost.tokens.cachedInput, cost.tokens.output, cost.tokens.reasoning, cost.failovers]]),
     '',
     '## Tiers',
     '',

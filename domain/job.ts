@@ -96,11 +96,24 @@ export interface LedgerEntry {
   modelId: string;
   tier: Tier;
   modelVersion?: string;
+  /** Every input token, the cached ones among them. */
   inputTokens: number;
+  /** Every output token, the reasoning ones among them. */
   outputTokens: number;
+  /** Of the input tokens, those read from the provider's prompt cache (when the provider reported them). */
+  cachedInputTokens?: number;
+  /** Of the output tokens, the reasoning ones (when the provider reported them). */
+  reasoningTokens?: number;
+  /** At the model's four prices: uncached input, cached input, output, reasoning (domain/models.ts costUsd). */
   costUsd: number;
   latencyMs: number;
   confidence: number | null;
+  /** Which scorer gave `confidence` (factory/confidence.ts ScoredConfidence.scorer); absent in records from before scorers were named. */
+  scorer?: string | null;
+  /** On a step's first call, when a learned router chose its starting tier: which router (`id@version`), what it read, and the tier. */
+  routedBy?: { router: string; probability: number; threshold: number; tier: Tier };
+  /** Models of the tier passed over before this one answered (failover), and why. */
+  failover?: { modelId: string; reason: string; coolingDownUntil: string }[];
   cacheHit: boolean;
   repaired: boolean;
   outcome: 'accepted' | 'escalated';
@@ -118,7 +131,7 @@ export interface LedgerEntry {
 export interface RoutingDecisionRecord {
   at: string;
   stepId: string;
-  kind: 'plan' | 'screening' | 'route' | 'escalate' | 'human-review' | 'skip' | 'budget' | 'approval' | 'action' | 'canary' | 'learning';
+  kind: 'plan' | 'screening' | 'route' | 'router' | 'failover' | 'escalate' | 'human-review' | 'skip' | 'budget' | 'approval' | 'action' | 'canary' | 'learning';
   reason: string;
   modelId?: string;
   tier?: Tier;

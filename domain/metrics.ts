@@ -9,6 +9,7 @@ export const jobMetricNames = {
   modelCost: 'conveyor_model_cost_usd',
   modelCalls: 'conveyor_model_calls',
   escalations: 'conveyor_escalations',
+  modelFailovers: 'conveyor_model_failovers',
   jobsFinished: 'conveyor_jobs_finished',
   actionAttempts: 'conveyor_action_attempts',
   approvalsRequested: 'conveyor_approvals_requested',

@@ -15,13 +15,23 @@ export interface RouteRequest {
   longInputChars: number;
   /** Lowest confidence among the steps this one reads from. */
   upstreamConfidence?: number;
+  /** The starting tier a learned router chose for this step (replaces the station's default), and why. */
+  startTier?: { tier: Tier; reason: string };
   /** Set when this call escalates a previous one. */
   escalation?: { fromTier: Tier; cause: EscalationCause };
   budgetRemainingUsd: number;
 }
 
 export type RouteDecision =
-  | { kind: 'model'; model: ModelSpec; tier: Tier; estimatedCostUsd: number; reason: string }
+  | {
+      kind: 'model';
+      model: ModelSpec;
+      tier: Tier;
+      estimatedCostUsd: number;
+      reason: string;
+      /** The tier's other fitting models, cheapest first: failover's order when `model` has an outage. */
+      fallbacks: ModelSpec[];
+    }
   | { kind: 'human'; reason: string }
   | { kind: 'over-budget'; model: ModelSpec; tier: Tier; estimatedCostUsd: number; reason: string };
 
@@ -54,8 +64,8 @@ export function route(request: RouteRequest): RouteDecision {
     tier = next;
     reasons.push(`escalated from ${request.escalation.fromTier} after ${request.escalation.cause}`);
   } else {
-    tier = request.station.defaultTier;
-    reasons.push(`station default tier ${tier}`);
+    tier = request.startTier?.tier ?? request.station.defaultTier;
+    reasons.push(request.startTier ? `${request.startTier.reason}` : `station default tier ${tier}`);
     if (request.inputChars > request.longInputChars) {
       tier = maxTier(tier, nextTier(tier) ?? tier);
       reasons.push(`long input (${request.inputChars} chars) → ${tier}`);
@@ -88,7 +98,9 @@ export function route(request: RouteRequest): RouteDecision {
         reason: `${reasons.join('; ')}; estimate exceeds the $${request.budgetRemainingUsd.toFixed(6)} left in the budget`,
       };
     }
-    return { kind: 'model', model: cheapest.model, tier: candidateTier, estimatedCostUsd: cheapest.estimatedCostUsd, reason: reasons.join('; ') };
+    const fallbacks = fitting.slice(1).map((candidate) => candidate.model);
+    if (fallbacks.length > 0) reasons.push(`failover order ${fallbacks.map((model) => model.id).join(', ')}`);
+    return { kind: 'model', model: cheapest.model, tier: candidateTier, estimatedCostUsd: cheapest.estimatedCostUsd, reason: reasons.join('; '), fallbacks };
   }
   return { kind: 'human', reason: `${reasons.join('; ')}: no model can take this input, needs human review` };
 }

@@ -25,7 +25,47 @@ export const DEFINITION_API_VERSION = 1;
 export type ConfidenceRule<O = unknown> =
   | { from: 'model'; otherwise?: number }
   | { from: 'field'; field: string }
+  | LogprobsConfidence
+  | SamplesConfidence
+  | LearnedScorerConfidence
   | ((output: O, modelConfidence: number | null) => number);
+
+/**
+ * - `{ from: 'logprobs' }`: asks OpenAI-compatible endpoints for token log-probabilities and scores the
+ *   answer by the probability of the tokens that spell `field`'s value (default: the `learnable` label
+ *   field, else the whole answer). Local classifiers give their calibrated probability; an answer with
+ *   neither gets `otherwise`, or is accepted unscored.
+ */
+export interface LogprobsConfidence {
+  from: 'logprobs';
+  field?: string;
+  otherwise?: number;
+}
+
+/**
+ * - `{ from: 'samples', k: 5 }`: the model answers k times (the first at the step's temperature, the others
+ *   at `temperature`, default 0.7); the confidence is the share of the k answers that agree with the first on
+ *   `field` (default: the `learnable` label field, else the whole answer). Costs k calls, all in the ledger.
+ */
+export interface SamplesConfidence {
+  from: 'samples';
+  k: number;
+  temperature?: number;
+  field?: string;
+}
+
+/**
+ * - `{ from: 'scorer', id: 'intent-scorer' }`: a learned scorer from the learning registry
+ *   (`conveyor learning` / learning/scorer.ts), trained on recorded, checked outcomes, gives P(the answer
+ *   is right) from the input text (the `learnable` text field), the answer's label and the model's own
+ *   probability. `version` pins one (default: the registry's current one).
+ */
+export interface LearnedScorerConfidence {
+  from: 'scorer';
+  id: string;
+  version?: string;
+  otherwise?: number;
+}
 
 /**
  * How the offline default (the `local` provider, no network) answers a station: a classifier the engine
@@ -285,6 +325,24 @@ export interface ApprovalPolicySpec {
   reviewerKeys?: Record<string, string>;
 }
 
+/**
+ * A learned router from the learning registry (`router.<id>`, trained by `conveyor router train` on
+ * recorded outcomes, calibrated to a target share of large-tier calls): before a station step's first
+ * call it reads the step's input (the station's `learnable` text field, else the input as JSON) and
+ * says whether the station's default tier suffices; when it does not, the step starts at `escalateTo`.
+ * Its decision, probability, threshold and version are in the job's decisions and ledger.
+ */
+export interface RouterPolicySpec {
+  /** The router's id in the learning registry. */
+  id: string;
+  /** A registered version; default: the registry's current one when the step runs (recorded). */
+  version?: string;
+  /** The stations it routes (default: every station step). */
+  stations?: string[];
+  /** Where a step starts when the router says the default tier will not do (default: 'large'). */
+  escalateTo?: Tier;
+}
+
 export interface JobPolicySpec {
   planner?: 'recipe' | 'model';
   budgetUsd: number;
@@ -294,6 +352,8 @@ export interface JobPolicySpec {
   confidenceThresholds?: Record<string, number>;
   /** Inputs longer than this start one tier up. */
   longInputChars?: number;
+  /** A learned router that picks each station step's starting tier from its input (see RouterPolicySpec). */
+  router?: RouterPolicySpec;
   approval: ApprovalPolicySpec;
   /** Each action's settings (checked against the action's `settings` schema). */
   actions?: Record<string, unknown>;

@@ -61,6 +61,8 @@ export interface ResolvedJobPolicy {
   overBudget: 'pause' | 'fail';
   confidenceThresholds: Record<string, number>;
   longInputChars: number;
+  /** Present only when the job type names a router (so existing definitions keep their hash). */
+  router?: { id: string; version?: string; stations?: string[]; escalateTo: Tier };
   approval: ResolvedApprovalPolicy;
   /** Each action's settings, parsed with its settings schema. */
   actions: Record<string, unknown>;
@@ -83,9 +85,15 @@ export interface JobDefinition {
 export const DEFAULT_LONG_INPUT_CHARS = 4000;
 export const DEFAULT_MAX_PROPOSAL_CHARS = 16_000;
 
+export const DEFAULT_SAMPLE_TEMPERATURE = 0.7;
+
 export function describeConfidence(rule: ConfidenceRule): string {
   if (typeof rule === 'function') return 'custom rule (the station\'s confidence function)';
   if (rule.from === 'field') return `the output's "${rule.field}" field`;
+  const otherwise = 'otherwise' in rule && rule.otherwise !== undefined ? `, else ${rule.otherwise}` : '; answers without one are accepted unscored';
+  if (rule.from === 'logprobs') return `the answer's probability from the model's token log-probabilities${rule.field ? ` (field "${rule.field}")` : ''}${otherwise}`;
+  if (rule.from === 'samples') return `agreement of ${rule.k} samples${rule.field ? ` on field "${rule.field}"` : ''} (temperature ${rule.temperature ?? DEFAULT_SAMPLE_TEMPERATURE})`;
+  if (rule.from === 'scorer') return `learned scorer ${rule.id}${rule.version ? `@${rule.version}` : ' (current version)'} from the learning registry${otherwise}`;
   return rule.otherwise === undefined
     ? "the model's own probability; answers without one are accepted unscored"
     : `the model's own probability, else ${rule.otherwise}`;
@@ -150,6 +158,16 @@ export function resolvePolicySpec(policy: JobPolicySpec, actions: Record<string,
     overBudget: policy.overBudget ?? 'fail',
     confidenceThresholds: { ...policy.confidenceThresholds },
     longInputChars: policy.longInputChars ?? DEFAULT_LONG_INPUT_CHARS,
+    ...(policy.router
+      ? {
+          router: {
+            id: policy.router.id,
+            ...(policy.router.version !== undefined ? { version: policy.router.version } : {}),
+            ...(policy.router.stations !== undefined ? { stations: [...policy.router.stations] } : {}),
+            escalateTo: policy.router.escalateTo ?? 'large',
+          },
+        }
+      : {}),
     approval: {
       reviewers: [...policy.approval.reviewers],
       escalationReviewers: [...(policy.approval.escalationReviewers ?? [])],

@@ -142,8 +142,19 @@ function checkStation(station: AnyStation, problem: Report): void {
     const field = outputShape?.[rule.field];
     if (!field) problem(where, 'confidence.field', `the output schema has no field "${rule.field}"`);
     else if (!field.safeParse(0.5).success) problem(where, 'confidence.field', `output field "${rule.field}" is not a number in [0, 1]`);
+  } else if (rule?.from === 'logprobs') {
+    if (rule.otherwise !== undefined && !isUnitInterval(rule.otherwise)) problem(where, 'confidence.otherwise', 'must be a number in [0, 1]');
+    if (rule.field !== undefined && !outputShape?.[rule.field]) problem(where, 'confidence.field', `the output schema has no field "${rule.field}"`);
+  } else if (rule?.from === 'samples') {
+    if (!(Number.isInteger(rule.k) && rule.k >= 2 && rule.k <= 20)) problem(where, 'confidence.k', `must be an integer from 2 to 20 (the number of answers compared); got ${JSON.stringify(rule.k)}`);
+    if (rule.temperature !== undefined && !(typeof rule.temperature === 'number' && rule.temperature > 0 && rule.temperature <= 2)) problem(where, 'confidence.temperature', 'must be a number in (0, 2]: samples at temperature 0 would all agree');
+    if (rule.field !== undefined && !outputShape?.[rule.field]) problem(where, 'confidence.field', `the output schema has no field "${rule.field}"`);
+  } else if (rule?.from === 'scorer') {
+    if (!isText(rule.id)) problem(where, 'confidence.id', 'must name a learned scorer of the learning registry (e.g. "intent-scorer")');
+    if (rule.otherwise !== undefined && !isUnitInterval(rule.otherwise)) problem(where, 'confidence.otherwise', 'must be a number in [0, 1]');
+    if (station.learnable === undefined) problem(where, 'confidence', "a learned scorer reads the station's `learnable` text and label fields: set `learnable`");
   } else {
-    problem(where, 'confidence', "must be { from: 'model' }, { from: 'model', otherwise }, { from: 'field', field } or a function");
+    problem(where, 'confidence', "must be { from: 'model' }, { from: 'model', otherwise }, { from: 'field', field }, { from: 'logprobs' }, { from: 'samples', k }, { from: 'scorer', id } or a function");
   }
   if (station.local !== undefined && !isFunction(station.local)) checkLocalClassifier(station.local, where, problem);
   if (station.learnable !== undefined) {
@@ -226,6 +237,15 @@ function checkPolicy(jobType: AnyJobType, where: string, stations: ReadonlyMap<s
   for (const [name, threshold] of Object.entries(policy.confidenceThresholds ?? {})) {
     if (!stations.has(name)) problem(where, `policy.confidenceThresholds.${name}`, `unknown station "${name}"`);
     if (!isUnitInterval(threshold)) problem(where, `policy.confidenceThresholds.${name}`, `must be a number in [0, 1]; got ${JSON.stringify(threshold)}`);
+  }
+  if (policy.router !== undefined) {
+    const router = policy.router;
+    if (router === null || typeof router !== 'object' || !isText(router.id)) problem(where, 'policy.router.id', 'must name a router of the learning registry (trained with `conveyor router train`)');
+    else {
+      if (router.version !== undefined && !isText(router.version)) problem(where, 'policy.router.version', 'must be a registered version string (see `conveyor models --station router.<id>`)');
+      if (router.escalateTo !== undefined && !(tiers as readonly unknown[]).includes(router.escalateTo)) problem(where, 'policy.router.escalateTo', `must be one of ${tiers.join(', ')}`);
+      for (const name of router.stations ?? []) if (!stations.has(name)) problem(where, 'policy.router.stations', `unknown station "${name}"`);
+    }
   }
   const approval = policy.approval;
   if (approval === null || typeof approval !== 'object') {

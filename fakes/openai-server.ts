@@ -17,8 +17,21 @@ export function startFakeOpenAI(script: FakeScript = [answers.text('ok')]): Prom
         object: 'chat.completion',
         created: Math.floor(Date.now() / 1000),
         model,
-        choices: [{ index: 0, message: { role: 'assistant', content: contentOf(answer) }, finish_reason: 'stop' }],
-        usage: { prompt_tokens: usage.inputTokens, completion_tokens: usage.outputTokens, total_tokens: usage.inputTokens + usage.outputTokens },
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: contentOf(answer) },
+            ...(answer.kind === 'json' && answer.logprobs ? { logprobs: { content: answer.logprobs.map((entry) => ({ ...entry, bytes: null, top_logprobs: [] })) } } : {}),
+            finish_reason: 'stop',
+          },
+        ],
+        usage: {
+          prompt_tokens: usage.inputTokens,
+          completion_tokens: usage.outputTokens,
+          total_tokens: usage.inputTokens + usage.outputTokens,
+          ...(usage.cachedInputTokens !== undefined ? { prompt_tokens_details: { cached_tokens: usage.cachedInputTokens } } : {}),
+          ...(usage.reasoningTokens !== undefined ? { completion_tokens_details: { reasoning_tokens: usage.reasoningTokens } } : {}),
+        },
       };
     },
     errorBody: (answer) => ({

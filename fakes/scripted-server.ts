@@ -9,13 +9,23 @@ import type { AddressInfo, Socket } from 'node:net';
 export interface FakeUsage {
   inputTokens: number;
   outputTokens: number;
+  /** Of the input tokens, those read from the provider's prompt cache (OpenAI `prompt_tokens_details.cached_tokens`). */
+  cachedInputTokens?: number;
+  /** Of the output tokens, the reasoning ones (OpenAI `completion_tokens_details.reasoning_tokens`). */
+  reasoningTokens?: number;
+}
+
+/** One generated token and its log-probability, as OpenAI's `logprobs.content` lists them. */
+export interface FakeTokenLogprob {
+  token: string;
+  logprob: number;
 }
 
 export type FakeAnswer =
   /** A plain text answer. */
   | { kind: 'text'; text: string; usage?: FakeUsage }
   /** A JSON answer (JSON mode / structured output): the value is serialised as the model's content. */
-  | { kind: 'json'; value: unknown; usage?: FakeUsage }
+  | { kind: 'json'; value: unknown; usage?: FakeUsage; logprobs?: FakeTokenLogprob[] }
   /** An HTTP error: 429 with Retry-After, 500, 400 context length, 401, 404… in the protocol's error shape. */
   | { kind: 'error'; status: number; message?: string; code?: string; headers?: Record<string, string> }
   /** The connection is destroyed before any response. */
@@ -30,6 +40,17 @@ export type FakeAnswer =
 export const answers = {
   text: (text: string, usage?: FakeUsage): FakeAnswer => ({ kind: 'text', text, usage }),
   json: (value: unknown, usage?: FakeUsage): FakeAnswer => ({ kind: 'json', value, usage }),
+  /**
+   * A JSON answer with token log-probabilities: its content split into tokens at quotes, colons, commas and
+   * braces, every token certain (logprob 0) except those of the string `value` of `field`, which share
+   * `probability` (their log-probabilities sum to its logarithm).
+   */
+  jsonWithLogprobs: (value: Record<string, unknown>, field: string, probability: number, usage?: FakeUsage): FakeAnswer => ({
+    kind: 'json',
+    value,
+    usage,
+    logprobs: tokenLogprobs(JSON.stringify(value), JSON.stringify(value[field]), probability),
+  }),
   rateLimited: (retryAfter: string): FakeAnswer => ({ kind: 'error', status: 429, message: 'Rate limit reached', headers: { 'retry-after': retryAfter } }),
   serverError: (status = 500): FakeAnswer => ({ kind: 'error', status, message: 'The server had an error' }),
   error: (status: number, message: string, code?: string): FakeAnswer => ({ kind: 'error', status, message, code }),
@@ -134,6 +155,20 @@ export async function startLocalServer(handle: (req: http.IncomingMessage, res: 
         server.close(() => resolve());
       }),
   };
+}
+
+/** Tokens of `content` with log-probabilities: those inside the first occurrence of `quotedValue` share `probability`. */
+export function tokenLogprobs(content: string, quotedValue: string, probability: number): FakeTokenLogprob[] {
+  const tokens = content.match(/[{}":,]|[^{}":,]+/g) ?? [];
+  const start = content.indexOf(quotedValue) + 1;
+  const end = start + quotedValue.length - 2;
+  let offset = 0;
+  const inside: number[] = [];
+  tokens.forEach((token, index) => {
+    if (offset >= start && offset + token.length <= end) inside.push(index);
+    offset += token.length;
+  });
+  return tokens.map((token, index) => ({ token, logprob: inside.includes(index) ? Math.log(probability) / inside.length : 0 }));
 }
 
 export function contentOf(answer: Extract<FakeAnswer, { kind: 'text' | 'json' }>): string {

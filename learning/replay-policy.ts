@@ -21,8 +21,23 @@ export const replayPolicySchema = z
     startTiers: z.record(z.string(), tierSchema).default({}),
     /** A per-job budget: jobs whose replayed cost exceeds it are counted. */
     budgetUsd: z.number().positive().optional(),
+    /**
+     * A learned router from the learning registry, evaluated before it goes live: each recorded step
+     * starts at the tier it picks from the step's input (`escalateTo` when the default will not do).
+     */
+    router: z
+      .object({ id: z.string().min(1), version: z.string().min(1).optional(), stations: z.array(z.string()).optional(), escalateTo: tierSchema.default('large') })
+      .strict()
+      .optional(),
   })
   .strict();
+
+/** A router's choice for one recorded step (`<jobId>:<stepId>`): the tier it starts at and why. */
+export interface RoutedStart {
+  tier: Tier;
+  reason: string;
+  escalated: boolean;
+}
 export type ReplayPolicy = z.infer<typeof replayPolicySchema>;
 
 /** `answered-by-new-call`: the new decision needed an answer never recorded, and a new model call gave it. */
@@ -46,6 +61,8 @@ export interface StepReplay {
   costAfterUsd: number;
   /** Whether the replayed answer equals the recorded one (undefined when there is no replayed answer). */
   agrees?: boolean;
+  /** When the policy names a router: the tier it picked for this step. */
+  routedTier?: Tier;
   /** For a step needing a new call: the tier the new policy asks next. */
   neededTier?: Tier;
   /** The model calls made for this step by `replayPolicyWithCalls`, in order. */
@@ -73,6 +90,8 @@ export interface PolicyReplayReport {
   /** Among steps whose decision changed and that have an answer, the share whose answer equals the recorded one. */
   agreementOnChanged: number | null;
   jobsOverBudget: number;
+  /** When the policy names a router: the steps it routed, those it sent to its escalation tier, and the steps it could not read. */
+  router?: { id: string; version?: string; routed: number; escalated: number; escalatedShare: number | null; unrouted: number };
   details: StepReplay[];
 }
 
@@ -102,15 +121,15 @@ class ReplayStations {
 }
 
 /** Re-decides one recorded step: the first recorded call, at or above the starting tier, confident enough. */
-function replayStep(stations: ReplayStations, jobId: string, calls: readonly LedgerEntry[], finalOutput: unknown, policy: ReplayPolicy): StepReplay {
+function replayStep(stations: ReplayStations, jobId: string, calls: readonly LedgerEntry[], finalOutput: unknown, policy: ReplayPolicy, routed?: RoutedStart): StepReplay {
   const ordered = [...calls].sort((a, b) => a.call - b.call);
   const first = ordered[0]!;
   const threshold = stations.threshold(first.station, policy);
-  const startTier = policy.startTiers[first.station];
+  const startTier = routed?.tier ?? policy.startTiers[first.station];
   const recorded = ordered.find((call) => call.outcome === 'accepted');
   const recordedCall = recorded?.call ?? ordered.at(-1)!.call;
   const costBeforeUsd = ordered.reduce((sum, call) => sum + call.costUsd, 0);
-  const base = { jobId, stepId: first.stepId, station: first.station, recordedCall, costBeforeUsd };
+  const base = { jobId, stepId: first.stepId, station: first.station, recordedCall, costBeforeUsd, ...(routed ? { routedTier: routed.tier } : {}) };
 
   let costAfterUsd = 0;
   for (const call of ordered) {
@@ -133,15 +152,31 @@ interface ReplayedJob {
   steps: StepReplay[];
 }
 
-function replaySteps(stations: ReplayStations, records: readonly JobRecord[], policy: ReplayPolicy): ReplayedJob[] {
+function replaySteps(stations: ReplayStations, records: readonly JobRecord[], policy: ReplayPolicy, routed?: ReadonlyMap<string, RoutedStart>): ReplayedJob[] {
   return records.map((record) => {
     const byStep = new Map<string, LedgerEntry[]>();
     for (const entry of record.ledger) byStep.set(entry.stepId, [...(byStep.get(entry.stepId) ?? []), entry]);
-    return { record, steps: [...byStep.entries()].map(([stepId, calls]) => replayStep(stations, record.id, calls, record.outputs[stepId], policy)) };
+    return { record, steps: [...byStep.entries()].map(([stepId, calls]) => replayStep(stations, record.id, calls, record.outputs[stepId], policy, routed?.get(`${record.id}:${stepId}`))) };
   });
 }
 
-function summarize(jobs: readonly ReplayedJob[], policy: ReplayPolicy): PolicyReplayReport {
+/** The recorded steps a policy's router reads (`<jobId>:<stepId>` and station), in the records' order. */
+export function routedSteps(records: readonly JobRecord[], policy: ReplayPolicy): { record: JobRecord; stepId: string; station: string }[] {
+  const router = policy.router;
+  if (!router) return [];
+  const steps: { record: JobRecord; stepId: string; station: string }[] = [];
+  for (const record of records) {
+    const seen = new Set<string>();
+    for (const entry of record.ledger) {
+      if (seen.has(entry.stepId) || (router.stations && !router.stations.includes(entry.station))) continue;
+      seen.add(entry.stepId);
+      steps.push({ record, stepId: entry.stepId, station: entry.station });
+    }
+  }
+  return steps;
+}
+
+function summarize(jobs: readonly ReplayedJob[], policy: ReplayPolicy, routed?: ReadonlyMap<string, RoutedStart>): PolicyReplayReport {
   const details = jobs.flatMap((job) => job.steps);
   const jobsOverBudget = policy.budgetUsd === undefined ? 0 : jobs.filter((job) => job.steps.reduce((sum, step) => sum + step.costAfterUsd, 0) > policy.budgetUsd!).length;
   const answered = details.filter((step) => step.verdict === 'changed' || step.verdict === 'answered-by-new-call');
@@ -160,13 +195,29 @@ function summarize(jobs: readonly ReplayedJob[], policy: ReplayPolicy): PolicyRe
     costAfterUsd: details.filter((step) => step.verdict !== 'needs-new-call').reduce((sum, step) => sum + step.costAfterUsd, 0),
     agreementOnChanged: answered.length ? answered.filter((step) => step.agrees).length / answered.length : null,
     jobsOverBudget,
+    ...(policy.router
+      ? (() => {
+          const decided = [...(routed?.values() ?? [])];
+          const escalated = decided.filter((start) => start.escalated).length;
+          return {
+            router: {
+              id: policy.router.id,
+              ...(policy.router.version ? { version: policy.router.version } : {}),
+              routed: decided.length,
+              escalated,
+              escalatedShare: decided.length ? escalated / decided.length : null,
+              unrouted: routedSteps(jobs.map((job) => job.record), policy).length - decided.length,
+            },
+          };
+        })()
+      : {}),
     details,
   };
 }
 
 /** Replays the records of a factory's jobs from the records alone: steps needing answers that were never recorded are only counted. */
-export function replayPolicy(records: readonly JobRecord[], policy: ReplayPolicy, factory: Factory): PolicyReplayReport {
-  return summarize(replaySteps(new ReplayStations(factory), records, policy), policy);
+export function replayPolicy(records: readonly JobRecord[], policy: ReplayPolicy, factory: Factory, routed?: ReadonlyMap<string, RoutedStart>): PolicyReplayReport {
+  return summarize(replaySteps(new ReplayStations(factory), records, policy, routed), policy, routed);
 }
 
 export interface NewCallPort {
@@ -186,10 +237,10 @@ export async function replayPolicyWithCalls(
   policy: ReplayPolicy,
   factory: Factory,
   port: NewCallPort,
-  options: { maxCalls?: number } = {},
+  options: { maxCalls?: number; routed?: ReadonlyMap<string, RoutedStart> } = {},
 ): Promise<PolicyReplayReport> {
   const stations = new ReplayStations(factory);
-  const jobs = replaySteps(stations, records, policy);
+  const jobs = replaySteps(stations, records, policy, options.routed);
   let budget = options.maxCalls ?? Infinity;
   for (const { record, steps } of jobs) {
     for (const step of steps) {
@@ -231,5 +282,5 @@ export async function replayPolicyWithCalls(
       if (step.verdict === 'needs-new-call' && !step.newCallProblem) step.verdict = 'needs-review';
     }
   }
-  return summarize(jobs, policy);
+  return summarize(jobs, policy, options.routed);
 }

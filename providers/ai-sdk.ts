@@ -6,8 +6,10 @@
  */
 import { generateText, jsonSchema, NoObjectGeneratedError, Output, type LanguageModel } from 'ai';
 import type { JSONSchema7 } from 'ai';
+import type { Usage } from '../domain/models';
 import type { ProviderRequest, ProviderResponse } from './port';
 import { fromAiSdkError } from './errors';
+import { answerProbability, tokenLogprobsOf } from './logprobs';
 
 export interface StructuredCallOptions {
   /** Secrets that must never appear in an error message (the API key). */
@@ -20,9 +22,24 @@ export interface StructuredCallOptions {
   providerOptions?: Parameters<typeof generateText>[0]['providerOptions'];
 }
 
-function usageOf(usage: { inputTokens: number | undefined; outputTokens: number | undefined } | undefined) {
+interface SdkUsage {
+  inputTokens: number | undefined;
+  outputTokens: number | undefined;
+  inputTokenDetails?: { cacheReadTokens?: number | undefined };
+  outputTokenDetails?: { reasoningTokens?: number | undefined };
+}
+
+/** The SDK's usage as the ledger keeps it: totals, and the cached-input and reasoning counts when reported. */
+export function usageOf(usage: SdkUsage | undefined): Usage | undefined {
   if (usage?.inputTokens === undefined || usage.outputTokens === undefined) return undefined;
-  return { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens };
+  const cached = usage.inputTokenDetails?.cacheReadTokens;
+  const reasoning = usage.outputTokenDetails?.reasoningTokens;
+  return {
+    inputTokens: usage.inputTokens,
+    outputTokens: usage.outputTokens,
+    ...(cached !== undefined ? { cachedInputTokens: cached } : {}),
+    ...(reasoning !== undefined ? { reasoningTokens: reasoning } : {}),
+  };
 }
 
 export async function generateStructured(
@@ -57,11 +74,13 @@ export async function generateStructured(
       // No output (e.g. an empty answer cut off by the token limit): the gateway's repair sees the text.
       json = undefined;
     }
+    const probability = request.logprobs ? answerProbability(tokenLogprobsOf(result.response.body), request.logprobs.field) : undefined;
     return {
       json,
       text: result.text,
       usage: usageOf(result.usage),
       modelVersion: result.response.modelId,
+      ...(probability !== undefined ? { confidence: probability, confidenceSource: 'logprobs' as const } : {}),
     };
   } catch (error) {
     if (NoObjectGeneratedError.isInstance(error) && !(request.signal?.aborted || timeout.aborted)) {

@@ -109,6 +109,36 @@ export class ProviderNotConfiguredError extends ModelCallError {
   readonly retryable = false;
 }
 
+/**
+ * Every model a call could fail over to is cooling down after an outage: retryable, after the soonest
+ * cooldown ends (the activity's retry policy waits), then the router escalates if it lasts.
+ */
+export class ModelsCoolingDownError extends ModelCallError {
+  override readonly name = 'ModelsCoolingDownError';
+  readonly retryable = true;
+  constructor(
+    message: string,
+    modelId: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message, modelId, 503);
+  }
+}
+
+/** An outage of the model's provider (not a fault of the request): failover cools the model down and tries the next of its tier. */
+export function isProviderOutage(error: unknown): error is ModelCallError {
+  return (
+    error instanceof ModelServerError ||
+    error instanceof ModelRateLimitedError ||
+    error instanceof ModelConnectionError ||
+    error instanceof ModelTimeoutError ||
+    error instanceof MalformedModelOutputError ||
+    error instanceof ModelAuthError ||
+    error instanceof ModelNotFoundError ||
+    error instanceof ProviderNotConfiguredError
+  );
+}
+
 export function redactSecrets(text: string, secrets: ReadonlyArray<string | undefined>): string {
   let redacted = text;
   for (const secret of secrets) {
@@ -183,7 +213,7 @@ export function fromAiSdkError(error: unknown, context: ErrorContext): unknown {
 export function toApplicationFailure(error: unknown): ApplicationFailure {
   if (error instanceof ApplicationFailure) return error;
   if (error instanceof ModelCallError) {
-    const retryAfterMs = error instanceof ModelRateLimitedError ? error.retryAfterMs : undefined;
+    const retryAfterMs = error instanceof ModelRateLimitedError || error instanceof ModelsCoolingDownError ? error.retryAfterMs : undefined;
     const details: Record<string, unknown> = { modelId: error.modelId, statusCode: error.statusCode };
     if (error instanceof SchemaViolationError) details.issues = error.issues;
     return ApplicationFailure.create({

@@ -21,6 +21,13 @@ export interface ModelCall<T> {
   /** Options laid over the registry model's for this call (e.g. the learning registry's model file); part of the cache key. */
   modelOptions?: Record<string, unknown>;
   cache?: { enabled?: boolean; ttlSeconds?: number; cacheNonZeroTemperature?: boolean };
+  /** Ask the provider for token log-probabilities and make the answer's probability its confidence (see providers/logprobs.ts). */
+  logprobs?: { field?: string };
+  /**
+   * Other models of the same tier, in the order to try them: when `modelId` is cooling down after an
+   * outage, or fails with one now, the next answers instead (failover), and the outcome says why.
+   */
+  fallbacks?: readonly string[];
   signal?: AbortSignal;
   /** Called periodically during long calls (the activity passes Context.heartbeat). */
   heartbeat?: (details?: unknown) => void;
@@ -37,6 +44,27 @@ export interface ModelCallOutcome<T> {
   repaired: boolean;
   modelId: string;
   modelVersion?: string;
+  /** Where `confidence` came from (see ProviderResponse.confidenceSource). */
+  confidenceSource?: 'classifier' | 'local-answer' | 'logprobs';
+  /** The models of the tier passed over before `modelId` answered, and why (failover). */
+  failover?: FailoverStep[];
+}
+
+/** One model passed over by failover: it was cooling down, or it failed with an outage now and was cooled down. */
+export interface FailoverStep {
+  modelId: string;
+  reason: string;
+  /** Until when the worker leaves it alone (ISO time). */
+  coolingDownUntil: string;
+}
+
+/** A model the worker's calls leave alone for now, and why. */
+export interface ModelCooldown {
+  modelId: string;
+  until: string;
+  reason: string;
+  /** Outages that cooled it down since the worker started. */
+  cooldowns: number;
 }
 
 export interface CacheStats {
@@ -50,5 +78,7 @@ export interface ModelGateway {
   /** The registry this gateway serves (tiers, prices, limits). */
   models(): ModelSpec[];
   cacheStats(): CacheStats;
+  /** The models cooling down after an outage now (failover passes over them). */
+  cooldowns(): ModelCooldown[];
   close(): Promise<void>;
 }

@@ -9,10 +9,10 @@
  * key and the cached answer see placeholders, and the answer is restored before validation.
  */
 import { z } from 'zod';
-import { costUsd, type ModelSpec, type Usage } from '../domain/models';
+import { addUsage, costUsd, DEFAULT_COOLDOWN_MS, type ModelSpec, type Usage } from '../domain/models';
 import { openCacheStore, cacheKey, type CacheStore } from './cache';
-import { ContextLengthExceededError, ProviderNotConfiguredError, SchemaViolationError } from './errors';
-import type { CacheStats, ModelCall, ModelCallOutcome, ModelGateway } from './gateway-types';
+import { ContextLengthExceededError, isProviderOutage, ModelRateLimitedError, ModelsCoolingDownError, ProviderNotConfiguredError, SchemaViolationError } from './errors';
+import type { CacheStats, FailoverStep, ModelCall, ModelCallOutcome, ModelGateway } from './gateway-types';
 import { createAnthropicProvider } from './anthropic';
 import { countTokens as countLocalTokens, createLocalProvider } from './local';
 import { createOpenAICompatibleProvider } from './openai-compatible';
@@ -52,6 +52,7 @@ export interface GatewayCacheStats extends CacheStats {
 interface CachedOutcome {
   output: unknown;
   confidence: number | null;
+  confidenceSource?: ModelCallOutcome<unknown>['confidenceSource'];
   usage: Usage;
   costUsd: number;
   repaired: boolean;
@@ -209,7 +210,7 @@ export function createModelGateway(options: ModelGatewayOptions = {}): ConveyorM
           system: outgoing.system,
           prompt: outgoing.prompt,
           input: outgoing.input,
-          parameters: { temperature },
+          parameters: { temperature, ...(call.logprobs ? { logprobs: call.logprobs } : {}) },
           jsonSchema,
           ...(call.modelOptions ? { modelOptions: call.modelOptions } : {}),
         })
@@ -226,6 +227,7 @@ export function createModelGateway(options: ModelGatewayOptions = {}): ConveyorM
         return {
           output: output.data,
           confidence: cached.confidence,
+          ...(cached.confidenceSource ? { confidenceSource: cached.confidenceSource } : {}),
           usage: { inputTokens: 0, outputTokens: 0 },
           costUsd: 0,
           latencyMs: now() - started,
@@ -247,6 +249,7 @@ export function createModelGateway(options: ModelGatewayOptions = {}): ConveyorM
       jsonSchema,
       schemaName: call.station,
       temperature,
+      ...(call.logprobs ? { logprobs: call.logprobs } : {}),
       signal: call.signal,
     };
     const promptTokens = countTokens(`${call.system}\n${call.prompt}\n${JSON.stringify(call.input) ?? ''}`);
@@ -277,7 +280,7 @@ export function createModelGateway(options: ModelGatewayOptions = {}): ConveyorM
       if (!validation.ok) {
         const repairRequestPrompt = repairPrompt(outgoing.prompt, validation);
         const repair = await attempt({ ...request, prompt: redactor ? redactor.redactText(repairRequestPrompt) : repairRequestPrompt });
-        usage = { inputTokens: usage.inputTokens + repair.usage.inputTokens, outputTokens: usage.outputTokens + repair.usage.outputTokens };
+        usage = addUsage(usage, repair.usage);
         response = repair.response;
         validation = validate(call.schema, response);
         if (!validation.ok) {
@@ -292,6 +295,7 @@ export function createModelGateway(options: ModelGatewayOptions = {}): ConveyorM
       const outcome: ModelCallOutcome<T> = {
         output: validation.output,
         confidence: response.confidence ?? null,
+        ...(response.confidenceSource && response.confidence !== undefined ? { confidenceSource: response.confidenceSource } : {}),
         usage,
         costUsd: costUsd(model, usage),
         latencyMs: now() - started,
@@ -305,6 +309,7 @@ export function createModelGateway(options: ModelGatewayOptions = {}): ConveyorM
           // Stored as the remote model saw it: placeholders, restored with the next caller's own values.
           output: redactor ? redactor.redact(outcome.output) : outcome.output,
           confidence: outcome.confidence,
+          ...(outcome.confidenceSource ? { confidenceSource: outcome.confidenceSource } : {}),
           usage,
           costUsd: outcome.costUsd,
           repaired,
@@ -318,10 +323,68 @@ export function createModelGateway(options: ModelGatewayOptions = {}): ConveyorM
     }
   }
 
+  // Failover within a tier: models cooling down after an outage, shared by every call this worker makes.
+  const cooldowns = new Map<string, { until: number; reason: string; cooldowns: number }>();
+  const coolingDown = (modelId: string) => {
+    const cooldown = cooldowns.get(modelId);
+    return cooldown && now() < cooldown.until ? cooldown : undefined;
+  };
+
+  function coolDown(modelId: string, error: Error): { until: number; reason: string } {
+    const model = registry.byId(modelId);
+    const retryAfter = error instanceof ModelRateLimitedError ? (error.retryAfterMs ?? 0) : 0;
+    const until = now() + Math.max(model.cooldownMs ?? DEFAULT_COOLDOWN_MS, retryAfter);
+    const reason = `${error.name}: ${error.message}`;
+    const count = (cooldowns.get(modelId)?.cooldowns ?? 0) + 1;
+    cooldowns.set(modelId, { until, reason, cooldowns: count });
+    log(`conveyor: model ${modelId} cools down for ${Math.round((until - now()) / 1000)} s after ${error.name}; its tier's next model answers meanwhile`);
+    return { until, reason };
+  }
+
+  /**
+   * One call with failover: the chosen model, then the other models of its tier in the order given.
+   * A model cooling down is passed over; one that fails with a provider outage is cooled down and passed
+   * over. Without fallbacks nothing is cooled down (Temporal's retries and the router handle a lone model).
+   */
+  async function callWithFailover<T>(call: ModelCall<T>): Promise<ModelCallOutcome<T>> {
+    const candidates = [call.modelId, ...(call.fallbacks ?? []).filter((id) => id !== call.modelId)];
+    if (candidates.length === 1) return callModel(call);
+    const passedOver: FailoverStep[] = [];
+    let lastError: Error | undefined;
+    for (const modelId of candidates) {
+      const cooling = coolingDown(modelId);
+      if (cooling) {
+        passedOver.push({ modelId, reason: `cooling down: ${cooling.reason}`, coolingDownUntil: new Date(cooling.until).toISOString() });
+        continue;
+      }
+      try {
+        const outcome = await callModel({ ...call, modelId });
+        cooldowns.delete(modelId);
+        return passedOver.length > 0 ? { ...outcome, failover: passedOver } : outcome;
+      } catch (error) {
+        if (!isProviderOutage(error) || call.signal?.aborted) throw error;
+        lastError = error;
+        const { until, reason } = coolDown(modelId, error);
+        passedOver.push({ modelId, reason, coolingDownUntil: new Date(until).toISOString() });
+      }
+    }
+    if (lastError) throw lastError;
+    const soonest = Math.min(...candidates.map((id) => coolingDown(id)?.until ?? now()));
+    throw new ModelsCoolingDownError(
+      `every model of the tier is cooling down after an outage (${passedOver.map((step) => `${step.modelId}: ${step.reason}`).join('; ')})`,
+      call.modelId,
+      Math.max(0, soonest - now()),
+    );
+  }
+
   return {
-    call: callModel,
+    call: callWithFailover,
     models: () => registry.models,
     cacheStats: () => ({ ...stats }),
+    cooldowns: () =>
+      [...cooldowns.entries()]
+        .filter(([, cooldown]) => now() < cooldown.until)
+        .map(([modelId, cooldown]) => ({ modelId, until: new Date(cooldown.until).toISOString(), reason: cooldown.reason, cooldowns: cooldown.cooldowns })),
     async close() {
       if (ownsCache && cache) await cache.close();
     },

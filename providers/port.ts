@@ -22,6 +22,11 @@ export interface ProviderRequest {
   schemaName: string;
   temperature: number;
   maxOutputTokens?: number;
+  /**
+   * Ask for token log-probabilities (OpenAI-compatible `logprobs`) and give the answer's probability as
+   * its confidence; `field` names the output field whose value's tokens count (e.g. a label).
+   */
+  logprobs?: { field?: string };
   signal?: AbortSignal;
 }
 
@@ -31,6 +36,8 @@ export interface ProviderResponse {
   text: string;
   /** The model's own confidence in [0, 1] where it has one (calibrated probability for local classifiers). */
   confidence?: number;
+  /** Where `confidence` came from: `classifier` (a local classifier's calibrated probability), `local-answer` (the station's own offline answerer), `logprobs`. */
+  confidenceSource?: 'classifier' | 'local-answer' | 'logprobs';
   /** From the provider when reported; the gateway counts tokens otherwise. */
   usage?: Usage;
   /** Provider/model version that answered (e.g. local model file version), recorded in the ledger. */

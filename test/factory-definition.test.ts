@@ -316,6 +316,29 @@ const broken: { defect: string; spec: FactorySpec; problems: FactoryProblem[] }[
     problems: [{ definition: jobType, field: 'recipe.steps[4]', message: 'must be a step object: { id, station, inputs } or { id, action, proposal }' }],
   },
   {
+    defect: 'confidence from one sample: agreement needs at least two',
+    spec: hotline({ categorize: { confidence: { from: 'samples', k: 1 } } }),
+    problems: [{ definition: 'station "categorize"', field: 'confidence.k', message: 'must be an integer from 2 to 20 (the number of answers compared); got 1' }],
+  },
+  {
+    defect: 'confidence from the log-probabilities of a field the output does not have',
+    spec: hotline({ categorize: { confidence: { from: 'logprobs', field: 'kind' } } }),
+    problems: [{ definition: 'station "categorize"', field: 'confidence.field', message: 'the output schema has no field "kind"' }],
+  },
+  {
+    defect: 'a learned scorer on a station with nothing learnable',
+    spec: hotline({ categorize: { confidence: { from: 'scorer', id: 'category-scorer' }, learnable: undefined } }),
+    problems: [{ definition: 'station "categorize"', field: 'confidence', message: "a learned scorer reads the station's `learnable` text and label fields: set `learnable`" }],
+  },
+  {
+    defect: 'a router for a station the factory does not have, escalating to an unknown tier',
+    spec: hotline({ policy: (policy) => ({ ...policy, router: { id: 'hotline', stations: ['categorise'], escalateTo: 'huge' as never } }) }),
+    problems: [
+      { definition: jobType, field: 'policy.router.escalateTo', message: 'must be one of small, medium, large' },
+      { definition: jobType, field: 'policy.router.stations', message: 'unknown station "categorise"' },
+    ],
+  },
+  {
     defect: 'an empty declared version',
     spec: hotline({ version: ' ' }),
     problems: [{ definition: 'factory', field: 'version', message: 'must be a non-empty string (change it whenever prompts or execute change)' }],

@@ -248,7 +248,8 @@ describe('reportCommand', () => {
     const printed = JSON.parse(stdout) as ConveyorReport;
     expect(Object.keys(printed).sort()).toEqual(['approvals', 'cost', 'escalations', 'filter', 'generatedAt', 'jobs', 'latency', 'schemaVersion']);
     expect(Object.keys(printed.jobs).sort()).toEqual(['awaitingApproval', 'completed', 'completionRate', 'failed', 'rejected', 'running', 'total']);
-    expect(Object.keys(printed.cost).sort()).toEqual(['byTier', 'jobsCosted', 'outsideLedgerUsd', 'perJob', 'totalUsd']);
+    expect(Object.keys(printed.cost).sort()).toEqual(['byTier', 'failovers', 'jobsCosted', 'outsideLedgerUsd', 'perJob', 'tokens', 'totalUsd']);
+    expect(Object.keys(printed.cost.tokens).sort()).toEqual(['cachedInput', 'input', 'output', 'reasoning']);
     expect(Object.keys(printed.escalations).sort()).toEqual(['byTier', 'jobsToHuman', 'toHumanRate', 'total']);
     expect(Object.keys(printed.latency).sort()).toEqual(['byStation', 'histogram', 'job']);
     expect(printed.schemaVersion).toBe(1);

@@ -1,8 +1,10 @@
 /**
  * Routing evaluation on RouteLLM's recorded outcomes: the split keeps each question on one side and is
  * reproducible, contaminated prompts stay out, the replayed outcomes are the recorded rows, the policy
- * arithmetic (sweep, random, oracle, saving at 95%) holds on hand-made questions and on real ones, and
- * the trained router beats random routing by a measured margin. Needs the shared data folder
+ * arithmetic (sweep, random, oracle, saving at 95%) holds on hand-made questions and on real ones, the
+ * trained router (the registered artifact, loaded back) beats random routing by a measured margin, and
+ * on the stated splits (MMLU: subjects held out; GSM8K: random question) it meets the goals at 95% of
+ * the strong quality. Needs the shared data folder
  * (CONVEYOR_SHARED_DATA, default ../shared/data); the data-backed cases skip without it.
  */
 import { readFileSync } from 'node:fs';
@@ -157,26 +159,40 @@ describe.skipIf(sharedDataMissing('routellm/gsm8k/gsm8k_responses.csv', 'routell
   });
 
   it('beats random routing at 95% of the strong accuracy, also with the threshold picked on other questions', () => {
-    const { router, random } = gsm8kEvaluation;
-    // Measured with seed 20260519 on the 327 GSM8K test questions: router 48.2% vs random 25.9% cost saved (+22.3
-    // points); threshold picked on the other half: 46.2% saved at 95.2% of the strong accuracy.
+    const { router, random, split } = gsm8kEvaluation;
+    expect(split.method).toBe('random-question');
+    // Measured with seed 20260519 on the 327 GSM8K test questions (random question split; router through the
+    // registry, l2 1e-3, 15% of the train side held out to calibrate): router 41.6% vs random 25.9% cost saved
+    // (+15.7 points); threshold picked on the other half: 38.6% saved at 95.6% of the strong accuracy.
     expect(router.saving.qualityShareOfStrong).toBeGreaterThanOrEqual(0.95);
-    expect(router.saving.costSaved - random.saving.costSaved).toBeGreaterThan(0.15);
-    expect(router.heldOutThreshold.meanCostSaved - random.saving.costSaved).toBeGreaterThan(0.12);
+    expect(router.saving.costSaved - random.saving.costSaved).toBeGreaterThan(0.12);
+    expect(router.heldOutThreshold.meanCostSaved - random.saving.costSaved).toBeGreaterThan(0.1);
     expect(router.heldOutThreshold.meanQualityShareOfStrong).toBeGreaterThan(0.93);
   });
 
-  it('saves at least the cost the README claims at 95% of the strong quality, on both benchmarks', async () => {
-    // The README's Performance figures are the lower bounds, read from the README itself so the two cannot drift.
-    const readme = readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
-    const claim = /saves \*\*(\d+\.\d)%\*\* of the cost on MMLU and \*\*(\d+\.\d)%\*\* on GSM8K/.exec(readme);
-    expect(claim, 'the README states the routing figures').not.toBeNull();
-    const claimed = { mmlu: Number(claim![1]) / 100, gsm8k: Number(claim![2]) / 100 };
+  it('scores the registered router and its threshold calibrated to a target share of strong calls', () => {
+    const { router } = gsm8kEvaluation;
+    expect(router.artifact).toMatchObject({ id: 'gsm8k', targetLargeShare: 0.5 });
+    expect(router.artifact.version).toMatch(/^router\.gsm8k-lr@1:/);
+    const { calibrated } = router;
+    expect(calibrated.threshold).toBe(router.artifact.threshold);
+    expect(calibrated.calibrationQuestions).toBe(Math.round(0.15 * gsm8kEvaluation.split.trainPrompts));
+    expect(Math.abs(calibrated.strongShareOnCalibration - 0.5)).toBeLessThan(0.02);
+    // On the test side the share moves with the sample, not far: measured 50.5% strong, 46.1% saved at 94.5%.
+    expect(Math.abs(calibrated.strongShare - 0.5)).toBeLessThan(0.1);
+    expect(calibrated.costSaved).toBeGreaterThan(0.3);
+    expect(calibrated.qualityShareOfStrong).toBeGreaterThan(0.9);
+  });
+
+  it('meets the goals at 95% of the strong quality on the stated splits: MMLU with subjects held out, GSM8K by random question', async () => {
+    // The issue's goals (RouteLLM's published figures): at least 45% of the cost saved on MMLU, 35% on GSM8K.
     const mmluEvaluation = await evaluateRouting('mmlu', { dataDir });
-    for (const [name, evaluation] of [['mmlu', mmluEvaluation], ['gsm8k', gsm8kEvaluation]] as const) {
+    expect(mmluEvaluation.split).toMatchObject({ method: 'subject-held-out', seed: 20_260_519, fold: 0 });
+    const heldOut = new Set(mmluEvaluation.split.testSubjects);
+    expect(mmluEvaluation.split.trainSubjects?.filter((subject) => heldOut.has(subject))).toEqual([]);
+    for (const [name, evaluation, goal] of [['mmlu', mmluEvaluation, 0.45], ['gsm8k', gsm8kEvaluation, 0.35]] as const) {
       expect(evaluation.router.saving.qualityShareOfStrong, name).toBeGreaterThanOrEqual(0.95);
-      // The README rounds to one decimal: the measured figure may be at most half a tenth of a point below it.
-      expect(evaluation.router.saving.costSaved, name).toBeGreaterThanOrEqual(claimed[name] - 0.0005);
+      expect(evaluation.router.saving.costSaved, name).toBeGreaterThanOrEqual(goal);
     }
   });
 

@@ -45,6 +45,16 @@ export function recordModelCall(jobType: string, entry: LedgerEntry, model: Pick
     histogram(jobMetricNames.modelCost, 'USD', 'Cost of settled model calls, in US dollars (the ledger’s costUsd)', tags, entry.costUsd),
     counter(jobMetricNames.modelCalls, 'call', 'Model calls settled in the ledger, by outcome', { ...tags, outcome: entry.outcome, cache_hit: String(entry.cacheHit) }),
     ...(entry.outcome === 'escalated' ? [counter(jobMetricNames.escalations, 'escalation', 'Escalations from a tier, by cause', { ...tags, cause: cause ?? 'unknown' })] : []),
+    // Each model of the tier passed over before this one answered: cooling down, or an outage now.
+    ...(entry.failover ?? []).map((step) =>
+      counter(jobMetricNames.modelFailovers, 'failover', 'Models passed over within a tier (cooling down after an outage, or failing now), by the model passed over', {
+        tier: entry.tier,
+        station: entry.station,
+        job_type: jobType,
+        model: step.modelId,
+        answered_by: entry.modelId,
+      }),
+    ),
     histogram(jobMetricNames.tokenUsage, '{token}', 'Tokens used per model call (GenAI gen_ai.client.token.usage)', { ...genAi, gen_ai_token_type: 'input' }, entry.inputTokens, 'int'),
     histogram(jobMetricNames.tokenUsage, '{token}', 'Tokens used per model call (GenAI gen_ai.client.token.usage)', { ...genAi, gen_ai_token_type: 'output' }, entry.outputTokens, 'int'),
     histogram(jobMetricNames.operationDuration, 's', 'Duration of model calls (GenAI gen_ai.client.operation.duration)', genAi, entry.latencyMs / 1000),

@@ -103,6 +103,7 @@ export class StepRunner {
     const threshold = policy.confidenceThresholds[station.name] ?? station.confidenceThreshold;
     let escalation: { fromTier: Tier; cause: EscalationCause } | undefined;
     let lastOutput: unknown;
+    const routed = await this.askRouter(stepId, station, input);
     for (let call = 1; ; call++) {
       const decision = route({
         station,
@@ -110,6 +111,7 @@ export class StepRunner {
         inputChars,
         longInputChars: policy.longInputChars,
         upstreamConfidence,
+        ...(routed && !escalation ? { startTier: { tier: routed.tier, reason: routed.reason } } : {}),
         escalation,
         budgetRemainingUsd: recorder.budget.remainingUsd,
       });
@@ -137,7 +139,7 @@ export class StepRunner {
       try {
         result = await models.callStation.executeWithOptions(
           { summary: `${station.name} · ${decision.model.id} (${decision.tier})${escalation ? ` · escalated: ${escalation.cause}` : ''}` },
-          [{ jobId: this.ctx.jobId, stepId, call, station: station.name, modelId: decision.model.id, input }],
+          [{ jobId: this.ctx.jobId, stepId, call, station: station.name, modelId: decision.model.id, input, ...(decision.fallbacks.length > 0 ? { fallbacks: decision.fallbacks.map((model) => model.id) } : {}) }],
         );
       } catch (error) {
         recorder.budget.release(callKey);
@@ -151,21 +153,57 @@ export class StepRunner {
       }
       recorder.budget.settle(callKey, result.costUsd);
       recorder.noteTier(decision.tier);
+      // After failover another model of the tier answered: the ledger and the metrics name the one that did.
+      const answeredBy = this.ctx.models.find((model) => model.id === result.modelId) ?? decision.model;
+      if (result.failover) {
+        recorder.decide({
+          stepId,
+          kind: 'failover',
+          reason: `${result.failover.map((step) => `${step.modelId} passed over (${step.reason}; cooling down until ${step.coolingDownUntil})`).join('; ')} → ${answeredBy.id} answered`,
+          modelId: answeredBy.id,
+          tier: decision.tier,
+        });
+      }
+      const entryOf = (outcome: LedgerEntry['outcome'], reason?: string, confidence?: number | null): LedgerEntry => ({
+        ...ledgerEntry(stepId, station.name, call, answeredBy, decision.tier, result, outcome, reason, confidence),
+        ...(call === 1 && routed ? { routedBy: routed.entry } : {}),
+      });
       const confidence = result.stationConfidence;
       if (confidence !== null && confidence < threshold) {
         recorder.escalations++;
-        recorder.recordCall(ledgerEntry(stepId, station.name, call, decision.model, decision.tier, result, 'escalated', `confidence ${confidence.toFixed(2)} below ${threshold}`, confidence), decision.model, 'low-confidence');
+        recorder.recordCall(entryOf('escalated', `confidence ${confidence.toFixed(2)} below ${threshold}`, confidence), answeredBy, 'low-confidence');
         lastOutput = result.output;
         escalation = { fromTier: decision.tier, cause: 'low-confidence' };
         recorder.publish();
         continue;
       }
-      recorder.recordCall(ledgerEntry(stepId, station.name, call, decision.model, decision.tier, result, 'accepted', undefined, confidence), decision.model);
+      recorder.recordCall(entryOf('accepted', undefined, confidence), answeredBy);
       recorder.publish();
       if (escalation) await this.collectExample(stepId, station, input, result.output, 'escalation', `model:${result.modelId}${result.modelVersion ? `@${result.modelVersion}` : ''}`);
       await this.settleObservations(stepId, station, result.output, escalation ? 'escalation' : 'serving');
       return { output: result.output, confidence };
     }
+  }
+
+  /**
+   * The job type's learned router, when it has one for this station: the tier the step starts at, the
+   * reason, and what the ledger keeps of it. A router that cannot answer is recorded and the step starts
+   * at the station's default tier.
+   */
+  private async askRouter(stepId: string, station: StationFacts, input: unknown): Promise<{ tier: Tier; reason: string; entry: NonNullable<LedgerEntry['routedBy']> } | undefined> {
+    const router = this.ctx.policy.router;
+    if (!router || (router.stations && !router.stations.includes(station.name))) return undefined;
+    const answer = await definitions.routeStep.executeWithOptions({ summary: `router ${router.id}: ${station.name} (${stepId})` }, [
+      { jobId: this.ctx.jobId, stepId, station: station.name, input, router: { id: router.id, ...(router.version !== undefined ? { version: router.version } : {}) } },
+    ]);
+    if (!answer.decision) {
+      this.ctx.recorder.decide({ stepId, kind: 'router', reason: `${answer.problem}; the step starts at the station's default tier ${station.defaultTier}` });
+      return undefined;
+    }
+    const decision = answer.decision;
+    const tier = decision.escalate ? router.escalateTo : station.defaultTier;
+    this.ctx.recorder.decide({ stepId, kind: 'router', reason: decision.reason, tier });
+    return { tier, reason: decision.reason, entry: { router: `${decision.id}@${decision.version}`, probability: decision.probability, threshold: decision.threshold, tier } };
   }
 
   /**
@@ -385,9 +423,13 @@ function ledgerEntry(
     modelVersion: result?.modelVersion,
     inputTokens: result?.usage.inputTokens ?? 0,
     outputTokens: result?.usage.outputTokens ?? 0,
+    ...(result?.usage.cachedInputTokens !== undefined ? { cachedInputTokens: result.usage.cachedInputTokens } : {}),
+    ...(result?.usage.reasoningTokens !== undefined ? { reasoningTokens: result.usage.reasoningTokens } : {}),
     costUsd: result?.costUsd ?? 0,
     latencyMs: result?.latencyMs ?? 0,
     confidence: confidence ?? null,
+    ...(result?.scorer !== undefined ? { scorer: result.scorer } : {}),
+    ...(result?.failover ? { failover: result.failover } : {}),
     cacheHit: result?.cacheHit ?? false,
     repaired: result?.repaired ?? false,
     outcome,

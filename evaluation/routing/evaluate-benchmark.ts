@@ -1,9 +1,16 @@
 /**
  * One routing evaluation, end to end: read a benchmark's recorded questions, replay both models on
- * them, split by question, train the router in-domain on the train side, and measure on the test side
- * the router's cost–quality curve next to random routing and the oracle, with the saving at 95% of the
- * strong model's accuracy. Everything is determined by the seeds, so two runs give the same figures.
+ * them, split them (MMLU by default holds out whole subjects; GSM8K, which has none, is split by random
+ * question), train the router on the train side through the learning registry (learning/router.ts, in
+ * a temporary data dir: trained, threshold calibrated on a held-out slice of the train side to a target
+ * share of strong calls, registered, then loaded back), and measure on the test side the router's
+ * cost–quality curve next to random routing and the oracle, the saving at 95% of the strong model's
+ * accuracy, and what the calibrated threshold does. Everything is determined by the seeds, so two runs
+ * give the same figures.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { splitHeldOut } from '../../providers/local/prng';
 import {
   allStrongPoint,
@@ -11,6 +18,7 @@ import {
   heldOutThresholdCheck,
   oraclePoint,
   randomRoutingCurve,
+  routeAtThreshold,
   randomSavingAtQuality,
   savingAtQuality,
   sweepThresholds,
@@ -19,12 +27,31 @@ import {
   type RoutedQuestion,
   type SavingAtQuality,
 } from './cost-quality';
-import { splitByQuestion, type SplitSettings } from './question-split';
+import { splitByQuestion, splitBySubject, type SplitSettings } from './question-split';
 import { loadRecordedBenchmark, type BenchmarkName, type RecordedBenchmark } from './recorded-questions';
 import { replayOutcomes, routellmPricesPerMTokUsd, type ReplayedQuestion } from './replayed-outcomes';
 import { defaultRouterSettings, routerTargets, trainWeakModelRouter, type RouterSettings, type RouterTarget } from './router';
 
-export const defaultSplitSettings: SplitSettings = { seed: 20_260_519, testFraction: 0.25 };
+export type SplitMethod = 'subject-held-out' | 'random-question';
+
+export interface RoutingSplitSettings extends SplitSettings {
+  method: SplitMethod;
+  /** subject-held-out only: which subject fold is the test side (question-split.ts), default 0. */
+  fold?: number;
+}
+
+/** The stated splits: MMLU holds out whole subjects (fold 0 of seed 20260519), GSM8K has no subjects and is split by random question. */
+export const defaultSplitSettings: Record<BenchmarkName, RoutingSplitSettings> = {
+  mmlu: { method: 'subject-held-out', seed: 20_260_519, testFraction: 0.25, fold: 0 },
+  gsm8k: { method: 'random-question', seed: 20_260_519, testFraction: 0.25 },
+};
+
+export const splitDescriptions: Record<SplitMethod, string> = {
+  'subject-held-out':
+    'whole subjects held out: the subjects, shuffled with the seed, are cut into round(1 / testFraction) folds of about testFraction of the rows each, ' +
+    'and one fold is the test side; rows of training subjects whose prompt is also recorded in a held-out subject are dropped from training, so no prompt and no subject is on both sides',
+  'random-question': 'random question split: a seeded shuffle of the distinct prompt texts (rows sharing a prompt stay on one side); the router trains on questions drawn from the same pool it is tested on (for MMLU, the same subjects)',
+};
 
 export const tokenEstimateMethod =
   'estimated token counts: prompt tokens plus recorded-response tokens, counted by providers/local/tokens.ts ' +
@@ -33,7 +60,8 @@ export const tokenEstimateMethod =
 
 export interface RoutingEvaluationSettings {
   dataDir: string;
-  split?: SplitSettings;
+  /** Default: defaultSplitSettings[benchmark]. */
+  split?: RoutingSplitSettings;
   router?: RouterSettings;
   qualityShare?: number;
   /** Evaluate on a seeded random sample of this many recorded questions instead of all of them. */
@@ -42,8 +70,23 @@ export interface RoutingEvaluationSettings {
   compareOtherTarget?: boolean;
 }
 
+export interface CalibratedThresholdResult {
+  /** The share of strong calls the threshold was calibrated to, on a held-out slice of the train side. */
+  targetStrongShare: number;
+  threshold: number;
+  calibrationQuestions: number;
+  strongShareOnCalibration: number;
+  /** On the test side, at that threshold. */
+  strongShare: number;
+  accuracy: number;
+  qualityShareOfStrong: number;
+  costSaved: number;
+}
+
 export interface RouterMeasurement {
   settings: RouterSettings;
+  /** The registered artifact the figures are measured with (registered in a temporary data dir). */
+  artifact: { id: string; version: string; threshold: number; targetLargeShare: number };
   labels: string[];
   weightRows: number;
   temperature: number;
@@ -51,12 +94,23 @@ export interface RouterMeasurement {
   curve: OperatingPoint[];
   saving: SavingAtQuality;
   heldOutThreshold: HeldOutThresholdCheck;
+  calibrated: CalibratedThresholdResult;
 }
 
 export interface RoutingEvaluation {
   benchmark: BenchmarkName;
   data: Omit<RecordedBenchmark, 'questions' | 'csvFiles'> & { csvFiles: number; questionsEvaluated: number };
-  split: SplitSettings & { trainQuestions: number; testQuestions: number; trainPrompts: number; testPrompts: number };
+  split: RoutingSplitSettings & {
+    description: string;
+    trainQuestions: number;
+    testQuestions: number;
+    trainPrompts: number;
+    testPrompts: number;
+    /** subject-held-out only. */
+    testSubjects?: string[];
+    trainSubjects?: string[];
+    trainRowsDroppedAsSharedWithTest?: number;
+  };
   costs: { pricesPerMTokUsd: typeof routellmPricesPerMTokUsd; method: string; meanTokensPerCall: { weak: number; strong: number } };
   test: { weak: OperatingPoint; strong: OperatingPoint; oracle: OperatingPoint };
   router: RouterMeasurement;
@@ -65,26 +119,53 @@ export interface RoutingEvaluation {
   oracleSaving: SavingAtQuality;
 }
 
-function measureRouter(train: ReplayedQuestion[], test: ReplayedQuestion[], settings: RouterSettings, qualityShare: number, seed: number): RouterMeasurement {
+function measureRouter(
+  train: ReplayedQuestion[],
+  test: ReplayedQuestion[],
+  settings: RouterSettings,
+  qualityShare: number,
+  seed: number,
+  place: { dataDir: string; id: string; notes: Record<string, unknown> },
+): RouterMeasurement {
   const startedAt = performance.now();
-  const router = trainWeakModelRouter(train, settings);
+  const router = trainWeakModelRouter(train, settings, place);
   const trainMs = Math.round(performance.now() - startedAt);
   const routed: RoutedQuestion[] = test.map((question) => ({ ...question, weakProbability: router.weakProbability(question) }));
   const curve = sweepThresholds(routed);
+  const strong = allStrongPoint(routed);
+  // The loaded router escalates when P(weak suffices) < threshold; routeAtThreshold sends weak when it is ≥ threshold: the same decision.
+  const atCalibrated = routeAtThreshold(routed, router.loaded.threshold);
   return {
     settings,
-    labels: router.classifier.labels,
-    weightRows: router.classifier.rowBuckets.length,
-    temperature: router.classifier.temperature,
+    artifact: router.registered,
+    labels: router.labels,
+    weightRows: router.weightRows,
+    temperature: router.temperature,
     trainMs,
     curve,
-    saving: savingAtQuality(curve, allStrongPoint(routed), qualityShare),
+    saving: savingAtQuality(curve, strong, qualityShare),
     heldOutThreshold: heldOutThresholdCheck(routed, seed, qualityShare),
+    calibrated: {
+      targetStrongShare: settings.targetStrongShare,
+      threshold: router.loaded.threshold,
+      calibrationQuestions: router.calibration.examples,
+      strongShareOnCalibration: router.calibration.escalatedShare,
+      strongShare: 1 - atCalibrated.weakShare,
+      accuracy: atCalibrated.accuracy,
+      qualityShareOfStrong: atCalibrated.accuracy / strong.accuracy,
+      costSaved: 1 - atCalibrated.costUsd / strong.costUsd,
+    },
   };
 }
 
+function splitQuestions(benchmark: BenchmarkName, questions: ReplayedQuestion[], split: RoutingSplitSettings) {
+  if (split.method === 'random-question') return { ...splitByQuestion(questions, split), testSubjects: undefined, trainSubjects: undefined, trainRowsDroppedAsSharedWithTest: undefined };
+  if (benchmark !== 'mmlu') throw new RangeError(`${benchmark} has no subjects: split it by random question`);
+  return splitBySubject(questions, split);
+}
+
 export async function evaluateRouting(benchmark: BenchmarkName, settings: RoutingEvaluationSettings): Promise<RoutingEvaluation> {
-  const split = settings.split ?? defaultSplitSettings;
+  const split = settings.split ?? defaultSplitSettings[benchmark];
   const routerSettings = settings.router ?? defaultRouterSettings;
   const qualityShare = settings.qualityShare ?? 0.95;
   const recorded = loadRecordedBenchmark(benchmark, settings.dataDir);
@@ -94,7 +175,7 @@ export async function evaluateRouting(benchmark: BenchmarkName, settings: Routin
       ? splitHeldOut(recorded.questions, sample.questions / recorded.questions.length, sample.seed).heldOut
       : recorded.questions;
   const replayed = await replayOutcomes({ ...recorded, questions }, settings.dataDir);
-  const { train, test, trainPrompts, testPrompts } = splitByQuestion(replayed, split);
+  const { train, test, trainPrompts, testPrompts, testSubjects, trainSubjects, trainRowsDroppedAsSharedWithTest } = splitQuestions(benchmark, replayed, split);
   // Random routing and the oracle ignore the router's probability.
   const outcomes: RoutedQuestion[] = test.map((question) => ({ ...question, weakProbability: 0 }));
   const strong = allStrongPoint(outcomes);
@@ -103,20 +184,34 @@ export async function evaluateRouting(benchmark: BenchmarkName, settings: Routin
   const meanTokens = (role: 'weak' | 'strong') =>
     replayed.reduce((sum, question) => sum + question[role].usage.inputTokens + question[role].usage.outputTokens, 0) / replayed.length;
   const { questions: _questions, csvFiles, ...dataCounts } = recorded;
-  return {
-    benchmark,
-    data: { ...dataCounts, csvFiles: csvFiles.length, questionsEvaluated: replayed.length },
-    split: { ...split, trainQuestions: train.length, testQuestions: test.length, trainPrompts, testPrompts },
-    costs: { pricesPerMTokUsd: routellmPricesPerMTokUsd, method: tokenEstimateMethod, meanTokensPerCall: { weak: meanTokens('weak'), strong: meanTokens('strong') } },
-    test: { weak: allWeakPoint(outcomes), strong, oracle },
-    router: measureRouter(train, test, routerSettings, qualityShare, split.seed),
-    ...(settings.compareOtherTarget && otherTarget
-      ? { otherTarget: measureRouter(train, test, { ...routerSettings, target: otherTarget }, qualityShare, split.seed) }
-      : {}),
-    random: {
-      curve: randomRoutingCurve(outcomes, Array.from({ length: 21 }, (_, index) => index / 20)),
-      saving: randomSavingAtQuality(outcomes, qualityShare),
-    },
-    oracleSaving: savingAtQuality([oracle], strong, qualityShare),
-  };
+  const registryDir = fs.mkdtempSync(path.join(os.tmpdir(), 'conveyor-routing-'));
+  const notes = { origin: `RouteLLM ${benchmark} recorded outcomes (routellm/${benchmark}), train side only`, split: { ...split, testSubjects } };
+  try {
+    return {
+      benchmark,
+      data: { ...dataCounts, csvFiles: csvFiles.length, questionsEvaluated: replayed.length },
+      split: {
+        ...split,
+        description: splitDescriptions[split.method],
+        trainQuestions: train.length,
+        testQuestions: test.length,
+        trainPrompts,
+        testPrompts,
+        ...(testSubjects ? { testSubjects, trainSubjects, trainRowsDroppedAsSharedWithTest } : {}),
+      },
+      costs: { pricesPerMTokUsd: routellmPricesPerMTokUsd, method: tokenEstimateMethod, meanTokensPerCall: { weak: meanTokens('weak'), strong: meanTokens('strong') } },
+      test: { weak: allWeakPoint(outcomes), strong, oracle },
+      router: measureRouter(train, test, routerSettings, qualityShare, split.seed, { dataDir: registryDir, id: benchmark, notes }),
+      ...(settings.compareOtherTarget && otherTarget
+        ? { otherTarget: measureRouter(train, test, { ...routerSettings, target: otherTarget }, qualityShare, split.seed, { dataDir: registryDir, id: `${benchmark}-${otherTarget}`, notes }) }
+        : {}),
+      random: {
+        curve: randomRoutingCurve(outcomes, Array.from({ length: 21 }, (_, index) => index / 20)),
+        saving: randomSavingAtQuality(outcomes, qualityShare),
+      },
+      oracleSaving: savingAtQuality([oracle], strong, qualityShare),
+    };
+  } finally {
+    fs.rmSync(registryDir, { recursive: true, force: true });
+  }
 }

@@ -1,47 +1,71 @@
 /**
- * The router: predicts from the question text alone whether the weak model is good enough for it. It is
- * the repository's local classifier (hashed word and character n-gram logistic regression with
- * temperature calibration, providers/local/classifier.ts) trained on two labels. Target 'weak-suffices'
- * (the default) asks "does sending this to the weak model lose nothing?" — the weak model is right, or
- * both are wrong — which is what routing needs and what RouteLLM's preference labels encode (a tie
- * counts for the weak model); target 'weak-right' asks only whether the weak model is right. A few
- * question signals ride along as marker words, because the classifier reads only text: the MMLU
- * subject, a length band and a band for how many numbers the question holds. Bands are spelled with
- * letters since the featurizer folds every digit to 0.
+ * The benchmark router: predicts from the question text alone whether the weak model is good enough for
+ * it. It is the learning registry's router artifact (learning/router.ts: the repository's local
+ * classifier, hashed word and character n-gram logistic regression with temperature calibration,
+ * trained on two labels, saved, registered and loaded back), so the router evaluated on the recorded
+ * outcomes is the one `policy.router` would serve. Target 'weak-suffices' (the default) asks "does
+ * sending this to the weak model lose nothing?" — the weak model is right, or both are wrong — which is
+ * what routing needs and what RouteLLM's preference labels encode (a tie counts for the weak model);
+ * target 'weak-right' asks only whether the weak model is right. A few question signals ride along as
+ * marker words, because the classifier reads only text: a length band and a band for how many numbers
+ * the question holds (and, only when asked, the MMLU subject: useless on held-out subjects, so off by
+ * default). Bands are spelled with letters since the featurizer folds every digit to 0.
  */
-import { predictProbabilities, trainClassifier, type TextClassifier } from '../../providers/local/classifier';
-import type { FeatureSettings } from '../../providers/local/features';
 import type { TrainingSettings } from '../../providers/local/classifier';
+import type { FeatureSettings } from '../../providers/local/features';
 import { countTokens } from '../../providers/local/tokens';
+import { ModelRegistry } from '../../learning/model-registry';
+import {
+  defaultRouterFeatures,
+  defaultRouterTraining,
+  loadRouter,
+  routerRegistryName,
+  trainAndRegisterRouter,
+  type LoadedRouter,
+  type RegisteredRouter,
+} from '../../learning/router';
+import { loadClassifier } from '../../providers/local/model-file';
 import type { RecordedQuestion } from './recorded-questions';
-
-export const routerTargets = {
-  'weak-suffices': { weakLabel: 'weak-suffices', strongLabel: 'strong-needed', isWeakLabel: (outcome: Outcome) => outcome.weak.correct || !outcome.strong.correct },
-  'weak-right': { weakLabel: 'weak-right', strongLabel: 'weak-wrong', isWeakLabel: (outcome: Outcome) => outcome.weak.correct },
-} as const;
-export type RouterTarget = keyof typeof routerTargets;
 
 interface Outcome {
   weak: { correct: boolean };
   strong: { correct: boolean };
 }
 
+export const routerTargets = {
+  'weak-suffices': { description: 'the weak model is right, or both are wrong', defaultSuffices: (outcome: Outcome) => outcome.weak.correct || !outcome.strong.correct },
+  'weak-right': { description: 'the weak model is right', defaultSuffices: (outcome: Outcome) => outcome.weak.correct },
+} as const;
+export type RouterTarget = keyof typeof routerTargets;
+
 export interface RouterSettings {
   target: RouterTarget;
+  /** Add the MMLU subject as a marker word (in-domain only: a held-out subject's marker was never trained). */
+  subjectMarker: boolean;
   features: FeatureSettings;
   training: TrainingSettings;
+  /** Share of questions the calibrated threshold sends to the strong model (on the calibration slice). */
+  targetStrongShare: number;
 }
 
 export const defaultRouterSettings: RouterSettings = {
   target: 'weak-suffices',
-  features: { hashBits: 18, maxWordNgram: 2, charNgrams: { min: 3, max: 5 }, charBlockWeight: 0.4 },
-  training: { epochs: 6, learningRate: 0.1, l2: 1e-4, seed: 20_260_501, calibrationFraction: 0.1 },
+  subjectMarker: false,
+  features: defaultRouterFeatures,
+  training: defaultRouterTraining,
+  targetStrongShare: 0.5,
 };
 
 export interface WeakModelRouter {
   target: RouterTarget;
-  classifier: TextClassifier;
-  /** Calibrated probability of the target's weak label (e.g. that the weak model suffices) for this question. */
+  registered: RegisteredRouter;
+  /** The registered router loaded back from the registry (what the evaluation scores). */
+  loaded: LoadedRouter;
+  calibration: { examples: number; escalatedShare: number };
+  weightRows: number;
+  temperature: number;
+  labels: string[];
+  /** Calibrated probability that the weak model suffices for this question. */
   weakProbability(question: RecordedQuestion): number;
 }
 
@@ -50,23 +74,49 @@ function letterBand(value: number): string {
 }
 
 /** The question as the classifier reads it: its text followed by the marker words. */
-export function routerTextOf(question: RecordedQuestion): string {
+export function routerTextOf(question: RecordedQuestion, options: { subjectMarker?: boolean } = {}): string {
   const markers = [`lengthband${letterBand(countTokens(question.prompt))}`, `numbersband${letterBand(question.prompt.match(/\d+(?:[.,]\d+)*/g)?.length ?? 0)}`];
-  if (question.subject !== undefined) markers.push(`subject${question.subject.replace(/[^a-z]/gi, '').toLowerCase()}`);
+  if (options.subjectMarker && question.subject !== undefined) markers.push(`subject${question.subject.replace(/[^a-z]/gi, '').toLowerCase()}`);
   return `${question.prompt}\n${markers.join(' ')}`;
 }
 
-export function trainWeakModelRouter(examples: readonly (RecordedQuestion & Outcome)[], settings: RouterSettings = defaultRouterSettings): WeakModelRouter {
+export interface RouterArtifactPlace {
+  /** Data dir of the learning registry the router is registered in (the evaluation uses a temporary one). */
+  dataDir: string;
+  id: string;
+  notes?: Record<string, unknown>;
+}
+
+/** Trains the router through the registry path (train, calibrate, save, register, promote) and loads it back. */
+export function trainWeakModelRouter(examples: readonly (RecordedQuestion & Outcome)[], settings: RouterSettings, place: RouterArtifactPlace): WeakModelRouter {
   const target = routerTargets[settings.target];
-  const classifier = trainClassifier(
-    examples.map((example) => ({ text: routerTextOf(example), label: target.isWeakLabel(example) ? target.weakLabel : target.strongLabel })),
-    settings.features,
-    settings.training,
-  );
-  const weakLabelIndex = classifier.labels.indexOf(target.weakLabel);
+  const textOf = (question: RecordedQuestion) => routerTextOf(question, { subjectMarker: settings.subjectMarker });
+  const registered = trainAndRegisterRouter({
+    id: place.id,
+    examples: examples.map((example) => ({ text: textOf(example), defaultSuffices: target.defaultSuffices(example) })),
+    targetLargeShare: settings.targetStrongShare,
+    by: 'evaluation/routing',
+    dataDir: place.dataDir,
+    features: settings.features,
+    training: settings.training,
+    notes: { target: settings.target, targetDescription: target.description, subjectMarker: settings.subjectMarker, ...place.notes },
+  });
+  const loaded = loadRouter(place.dataDir, place.id, registered.version);
+  const { versionFile, notes } = registryDetailsOf(place.dataDir, place.id, registered.version);
+  const calibration = (notes.calibration ?? {}) as { examples?: number; escalatedShare?: number };
   return {
     target: settings.target,
-    classifier,
-    weakProbability: (question) => predictProbabilities(classifier, routerTextOf(question))[weakLabelIndex] ?? 0,
+    registered,
+    loaded,
+    calibration: { examples: calibration.examples ?? 0, escalatedShare: calibration.escalatedShare ?? Number.NaN },
+    ...versionFile,
+    weakProbability: (question) => loaded.decide(textOf(question)).probability,
   };
+}
+
+/** The registered version's notes and the model file's size and temperature, for the report. */
+function registryDetailsOf(dataDir: string, id: string, version: string) {
+  const entry = new ModelRegistry(dataDir, routerRegistryName(id)).version(version);
+  const { model } = loadClassifier(entry.file);
+  return { notes: entry.notes, versionFile: { weightRows: model.rowBuckets.length, temperature: model.temperature, labels: model.labels } };
 }

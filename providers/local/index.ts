@@ -84,7 +84,7 @@ export function createLocalProvider(options: LocalProviderOptions = {}): ModelPr
         return {
           json: answered.output,
           text,
-          ...(answered.confidence !== undefined ? { confidence: answered.confidence } : {}),
+          ...(answered.confidence !== undefined ? { confidence: answered.confidence, confidenceSource: typeof request.local === 'function' ? 'local-answer' : 'classifier' } : {}),
           usage: { inputTokens: countValueTokens(request.input), outputTokens: countTokens(text) },
           ...(answered.modelVersion !== undefined ? { modelVersion: answered.modelVersion } : {}),
         };

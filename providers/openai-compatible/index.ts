@@ -34,6 +34,8 @@ export function isStrictCompatible(schema: unknown): boolean {
   return Object.values(node).every(isStrictCompatible);
 }
 
+const providerName = 'conveyor-openai-compatible';
+
 export interface OpenAICompatibleProviderSettings {
   /** Where keys and base URLs named by model options are read (process.env by default). */
   env?: NodeJS.ProcessEnv;
@@ -56,7 +58,7 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleProvide
     const clientKey = `${baseUrl}\u0000${model.structuredOutput}\u0000${apiKey ?? ''}`;
     let client = clients.get(clientKey);
     if (!client) {
-      client = createOpenAICompatible({ name: 'conveyor-openai-compatible', baseURL: baseUrl, apiKey, supportsStructuredOutputs: model.structuredOutput });
+      client = createOpenAICompatible({ name: providerName, baseURL: baseUrl, apiKey, supportsStructuredOutputs: model.structuredOutput });
       clients.set(clientKey, client);
     }
     return { client, apiKey };
@@ -69,7 +71,11 @@ export function createOpenAICompatibleProvider(settings: OpenAICompatibleProvide
       return generateStructured(client.chatModel(request.model.providerModel), request, {
         secrets: [apiKey],
         schemaInPromptOnly: !request.model.structuredOutput,
-        providerOptions: { openaiCompatible: { strictJsonSchema: isStrictCompatible(request.jsonSchema) } },
+        providerOptions: {
+          openaiCompatible: { strictJsonSchema: isStrictCompatible(request.jsonSchema) },
+          // Options under the provider's own name that the SDK does not know go into the request body as they are.
+          ...(request.logprobs ? { [providerName]: { logprobs: true } } : {}),
+        },
       });
     },
   };

@@ -1,0 +1,303 @@
+/**
+ * Routing with remote models, on a real Temporal server with local servers speaking the OpenAI protocol:
+ * a remote classification's confidence comes from its token log-probabilities (a low one escalates, a
+ * high one does not, and the ledger names the scorer); cached-input and reasoning tokens are billed at
+ * their own prices; a learned router from the learning registry picks a step's starting tier, in the
+ * ledger and the decisions with its reason; and a tier of two models fails over from one that answers
+ * 503 to the other, cooling the first down (its calls stop, counted at its server) until it recovers.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { ConveyorClient } from '../client';
+import type { ModelSpec, Tier } from '../domain/models';
+import { costUsd } from '../domain/models';
+import { answers, startFakeOpenAI, type FakeAnswer, type FakeServer } from '../fakes/openai-server';
+import { promptsOf } from '../fakes/station-answers';
+import { replayPolicyCommand } from '../cli/replay-policy';
+import { routerCommand } from '../cli/router';
+import type { PolicyReplayReport } from '../learning/replay-policy';
+import { loadRouter, trainAndRegisterRouter } from '../learning/router';
+import { registerScorer, trainScorer } from '../learning/scorer';
+import { createRegistry } from '../providers/registry';
+import { bundleConveyorWorkflows } from '../workers/worker';
+import { routingFactory } from './fixtures/factories/routing';
+import { startWorker, testSettings, uniqueId, type RunningWorker } from './support/temporal';
+
+function remote(id: string, tier: Tier, server: FakeServer, extra: Partial<ModelSpec> = {}): ModelSpec {
+  return {
+    id,
+    provider: 'openai-compatible',
+    providerModel: id,
+    tier,
+    description: `${id}: a ${tier} model on a local OpenAI-protocol test server`,
+    inputPricePerMTokUsd: 1,
+    outputPricePerMTokUsd: 2,
+    contextWindow: 100_000,
+    structuredOutput: true,
+    rateLimit: {},
+    timeoutMs: 5000,
+    options: { baseUrl: server.url },
+    ...extra,
+  };
+}
+
+let bundle: WorkflowBundleWithSourceMap;
+const factory = routingFactory();
+beforeAll(async () => {
+  bundle = await bundleConveyorWorkflows();
+}, 120_000);
+
+const tokens = { inputTokens: 1000, cachedInputTokens: 600, outputTokens: 500, reasoningTokens: 300 };
+const pricedSmall = { inputPricePerMTokUsd: 2, cachedInputPricePerMTokUsd: 0.5, outputPricePerMTokUsd: 8, reasoningPricePerMTokUsd: 12 };
+
+describe('remote models on one worker', () => {
+  let small: FakeServer;
+  let large: FakeServer;
+  let worker: RunningWorker;
+  let client: ConveyorClient;
+  let dataDir: string;
+  let taskQueue: string;
+
+  beforeAll(async () => {
+    small = await startFakeOpenAI((request): FakeAnswer => {
+      const { user } = promptsOf(request);
+      if (user.includes('UNSURE')) return answers.jsonWithLogprobs({ category: 'billing' }, 'category', 0.3);
+      if (user.includes('TOKENS')) return answers.json({ category: 'billing' }, tokens);
+      return answers.jsonWithLogprobs({ category: 'technical' }, 'category', 0.96);
+    });
+    large = await startFakeOpenAI((request) => answers.jsonWithLogprobs({ category: promptsOf(request).user.includes('refund') ? 'billing' : 'legal' }, 'category', 0.97));
+    const settings = testSettings(uniqueId('routing-live'));
+    dataDir = settings.dataDir;
+    taskQueue = settings.taskQueue;
+    const registry = createRegistry([remote('lp-small', 'small', small, pricedSmall), remote('lp-large', 'large', large)], 'routing test');
+    worker = await startWorker({ settings, bundle, factory, gateway: { registry } });
+    client = await ConveyorClient.connect({ settings, factory });
+  }, 120_000);
+
+  afterAll(async () => {
+    await client?.close();
+    await worker?.stop();
+    await small?.close();
+    await large?.close();
+  });
+
+  it('a low-probability remote classification escalates, a high-probability one does not, and the ledger names the scorer', async () => {
+    const sure = uniqueId('sure');
+    const unsure = uniqueId('unsure');
+    await client.startJob({ id: sure, type: 'classify', input: { text: `my router will not connect ${sure}` } });
+    await client.startJob({ id: unsure, type: 'classify', input: { text: `UNSURE a charge I do not know ${unsure}` } });
+    const [sureResult, unsureResult] = await Promise.all([client.getResult(sure), client.getResult(unsure)]);
+
+    expect(sureResult.status).toBe('completed');
+    expect(sureResult.ledger.map((entry) => [entry.modelId, entry.outcome, entry.scorer])).toEqual([['lp-small', 'accepted', 'model:logprobs']]);
+    expect(sureResult.ledger[0]!.confidence).toBeCloseTo(0.96, 6);
+
+    expect(unsureResult.status).toBe('completed');
+    expect(unsureResult.ledger.map((entry) => [entry.modelId, entry.tier, entry.outcome, entry.scorer])).toEqual([
+      ['lp-small', 'small', 'escalated', 'model:logprobs'],
+      ['lp-large', 'large', 'accepted', 'model:logprobs'],
+    ]);
+    expect(unsureResult.ledger[0]!.confidence).toBeCloseTo(0.3, 6);
+    expect(unsureResult.ledger[0]!.escalationReason).toBe('confidence 0.30 below 0.7');
+    expect(unsureResult.outputs.classify).toEqual({ category: 'legal' });
+    // The provider was asked for log-probabilities: it is in what went on the wire.
+    expect(small.requests.every((request) => (request.body as { logprobs?: boolean }).logprobs === true)).toBe(true);
+  });
+
+  it('cached-input and reasoning tokens are recorded and billed at their own prices', async () => {
+    const jobId = uniqueId('tokens');
+    await client.startJob({ id: jobId, type: 'classify', input: { text: `TOKENS please ${jobId}` } });
+    const result = await client.getResult(jobId);
+    expect(result.status).toBe('completed');
+    const [entry] = result.ledger;
+    expect({ input: entry!.inputTokens, cached: entry!.cachedInputTokens, output: entry!.outputTokens, reasoning: entry!.reasoningTokens }).toEqual({ input: 1000, cached: 600, output: 500, reasoning: 300 });
+    // 400 uncached × $2 + 600 cached × $0.5 + 200 plain output × $8 + 300 reasoning × $12, per million tokens.
+    const expected = (400 * 2 + 600 * 0.5 + 200 * 8 + 300 * 12) / 1_000_000;
+    expect(expected).toBeCloseTo(0.0063, 12);
+    expect(entry!.costUsd).toBeCloseTo(expected, 12);
+    expect(costUsd(pricedSmall, tokens)).toBeCloseTo(expected, 12);
+    expect(result.costUsd).toBeCloseTo(expected, 9);
+    // At the plain prices it would have cost more: the bill and the ledger would drift apart.
+    expect(costUsd({ inputPricePerMTokUsd: 2, outputPricePerMTokUsd: 8 }, tokens)).toBeCloseTo(0.006, 12);
+  });
+
+  it('a learned router picks the starting tier: its choice and reason are in the ledger and the decisions', async () => {
+    const examples = [
+      ...Array.from({ length: 40 }, (_, index) => ({ text: `contract dispute lawsuit clause ${index} liability counsel`, defaultSuffices: false })),
+      ...Array.from({ length: 40 }, (_, index) => ({ text: `password reset login ${index} wifi printer`, defaultSuffices: true })),
+    ];
+    const router = trainAndRegisterRouter({ id: 'requests', examples, targetLargeShare: 0.5, by: 'routing test', dataDir, notes: { origin: 'synthetic test examples' } });
+    const hard = uniqueId('hard');
+    const easy = uniqueId('easy');
+    await client.startJob({ id: hard, type: 'classify-routed', input: { text: `a contract dispute about a liability clause, my counsel says lawsuit ${hard}` } });
+    await client.startJob({ id: easy, type: 'classify-routed', input: { text: `password reset for my login on the wifi printer ${easy}` } });
+    const [hardResult, easyResult] = await Promise.all([client.getResult(hard), client.getResult(easy)]);
+
+    expect(hardResult.ledger.map((entry) => [entry.tier, entry.modelId, entry.outcome])).toEqual([['large', 'lp-large', 'accepted']]);
+    expect(hardResult.ledger[0]!.routedBy).toEqual({ router: `requests@${router.version}`, probability: expect.any(Number) as unknown, threshold: router.threshold, tier: 'large' });
+    expect(hardResult.ledger[0]!.routedBy!.probability).toBeLessThan(router.threshold);
+    const hardDecision = hardResult.decisions.find((decision) => decision.kind === 'router');
+    expect(hardDecision).toMatchObject({ stepId: 'classify', tier: 'large' });
+    expect(hardDecision!.reason).toContain(`requests@${router.version}`);
+    expect(hardResult.decisions.find((decision) => decision.kind === 'route')!.reason).toContain(hardDecision!.reason);
+
+    expect(easyResult.ledger.map((entry) => [entry.tier, entry.modelId])).toEqual([['small', 'lp-small']]);
+    expect(easyResult.ledger[0]!.routedBy).toMatchObject({ router: `requests@${router.version}`, tier: 'small' });
+    expect(easyResult.ledger[0]!.routedBy!.probability).toBeGreaterThanOrEqual(router.threshold);
+  });
+
+  it('replay-policy evaluates the router on recorded runs, and router train learns one from them', async () => {
+    const env = { TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: inject('temporalNamespace'), CONVEYOR_DATA_DIR: dataDir };
+    const saved = { address: process.env.TEMPORAL_ADDRESS, namespace: process.env.TEMPORAL_NAMESPACE };
+    Object.assign(process.env, { TEMPORAL_ADDRESS: env.TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE: env.TEMPORAL_NAMESPACE });
+    try {
+      // More recorded runs for router train: half of them escalate from the default tier.
+      const more = Array.from({ length: 12 }, (_, index) => ({ id: uniqueId(`record-${index}`), unsure: index % 2 === 0 }));
+      await Promise.all(more.map(({ id, unsure }) => client.startJob({ id, type: 'classify', input: { text: `${unsure ? 'UNSURE a charge' : 'my wifi drops'} case ${id}` } })));
+      await Promise.all(more.map(({ id }) => client.getResult(id)));
+      const policyFile = path.join(dataDir, 'router-policy.json');
+      fs.writeFileSync(policyFile, JSON.stringify({ router: { id: 'requests' } }));
+      const lines: string[] = [];
+      const errors: string[] = [];
+      const scope = ['--since', '1h', '--type', 'classify', '--task-queue', taskQueue, '--no-calls', '--json'];
+      expect(await replayPolicyCommand(['--policy', policyFile, ...scope], { stdout: (line) => lines.push(line), stderr: (line) => errors.push(line) }, { factory, dataDir })).toBe(0);
+      expect(errors).toEqual([]);
+      const report = JSON.parse(lines[0]!) as PolicyReplayReport;
+      // The classify jobs above (sure, unsure, tokens) and these 12: each recorded step was read by the router.
+      expect(report.router).toMatchObject({ id: 'requests', routed: report.steps, unrouted: 0 });
+      expect(report.steps).toBe(15);
+      expect(report.details.every((step) => step.routedTier === 'small' || step.routedTier === 'large')).toBe(true);
+      expect(report.router!.escalated).toBe(report.details.filter((step) => step.routedTier === 'large').length);
+
+      const trained: string[] = [];
+      const code = await routerCommand(['train', '--id', 'from-records', '--since', '1h', '--task-queue', taskQueue, '--min-examples', '3', '--json'], { stdout: (line) => trained.push(line), stderr: (line) => errors.push(line) }, { factory, env });
+      expect(errors).toEqual([]);
+      expect(code).toBe(0);
+      const registered = JSON.parse(trained[0]!) as { id: string; version: string; examples: number; escalated: number };
+      // Steps that started at the default tier (all but the routed hard one): the unsure ones escalated.
+      expect(registered).toMatchObject({ id: 'from-records', examples: 16, escalated: 7 });
+      expect(loadRouter(dataDir, 'from-records').version).toBe(registered.version);
+      expect(await routerCommand(['train', '--id', 'too-few', '--since', '1h', '--task-queue', taskQueue, '--min-examples', '1000'], { stdout: () => {}, stderr: (line) => errors.push(line) }, { factory, env })).toBe(2);
+      expect(errors.at(-1)).toMatch(/a router needs at least 1000 with both outcomes/);
+    } finally {
+      for (const [key, value] of [['TEMPORAL_ADDRESS', saved.address], ['TEMPORAL_NAMESPACE', saved.namespace]] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
+  });
+
+  it('a learned scorer from the learning registry scores remote answers, and the ledger names it', async () => {
+    // Checked outcomes: the small model says "technical", right for network trouble and wrong for a refund
+    // (a reviewer or the large tier said "billing", which was right).
+    const pairs = Array.from({ length: 90 }, (_, index) => {
+      const kind = index % 3;
+      if (kind === 0) return { text: `refund for a double charge on invoice ${index}`, answer: 'technical', modelConfidence: 0.96, correct: false };
+      if (kind === 1) return { text: `refund for a double charge on invoice ${index}`, answer: 'billing', modelConfidence: 0.97, correct: true };
+      return { text: `wifi router drops the connection ${index}`, answer: 'technical', modelConfidence: 0.96, correct: true };
+    });
+    const scorer = trainScorer('request-scorer', pairs);
+    const registered = registerScorer(dataDir, scorer, 'routing test');
+    const money = uniqueId('money');
+    const network = uniqueId('network');
+    await client.startJob({ id: money, type: 'classify-scored', input: { text: `a refund for the double charge on my invoice ${money}` } });
+    await client.startJob({ id: network, type: 'classify-scored', input: { text: `the wifi router drops the connection ${network}` } });
+    const [moneyResult, networkResult] = await Promise.all([client.getResult(money), client.getResult(network)]);
+    const scorerName = `scorer:request-scorer@${registered.version}`;
+    expect(moneyResult.ledger.map((entry) => [entry.tier, entry.outcome, entry.scorer])).toEqual([
+      ['small', 'escalated', scorerName],
+      ['large', 'accepted', scorerName],
+    ]);
+    expect(moneyResult.ledger[0]!.confidence).toBeLessThan(0.7);
+    expect(networkResult.ledger.map((entry) => [entry.tier, entry.outcome, entry.scorer])).toEqual([['small', 'accepted', scorerName]]);
+    expect(networkResult.ledger[0]!.confidence).toBeGreaterThanOrEqual(0.7);
+    expect(scorer.calibration.pairs).toBe(90);
+    expect(moneyResult.outputs.classify).toEqual({ category: 'billing' });
+  });
+
+  it('a router nobody trained is recorded, and the step starts at its default tier', async () => {
+    const jobId = uniqueId('unrouted');
+    await client.startJob({ id: jobId, type: 'classify-unrouted', input: { text: `printer offline ${jobId}` } });
+    const result = await client.getResult(jobId);
+    expect(result.status).toBe('completed');
+    expect(result.ledger.map((entry) => [entry.tier, entry.routedBy])).toEqual([['small', undefined]]);
+    const decision = result.decisions.find((entry) => entry.kind === 'router');
+    expect(decision?.reason).toMatch(/nobody-trained-this.*the step starts at the station's default tier small/s);
+  });
+});
+
+describe('failover within a tier', () => {
+  const cooldownMs = 3000;
+  let primary: FakeServer;
+  let backup: FakeServer;
+  let large: FakeServer;
+  let primaryDown = true;
+  let worker: RunningWorker;
+  let client: ConveyorClient;
+
+  beforeAll(async () => {
+    primary = await startFakeOpenAI(() => (primaryDown ? answers.serverError(503) : answers.jsonWithLogprobs({ category: 'technical' }, 'category', 0.95)));
+    backup = await startFakeOpenAI(() => answers.jsonWithLogprobs({ category: 'technical' }, 'category', 0.95));
+    large = await startFakeOpenAI(() => answers.jsonWithLogprobs({ category: 'technical' }, 'category', 0.99));
+    const settings = testSettings(uniqueId('failover'));
+    const registry = createRegistry(
+      [
+        remote('fo-primary', 'small', primary, { inputPricePerMTokUsd: 0.1, outputPricePerMTokUsd: 0.2, cooldownMs }),
+        remote('fo-backup', 'small', backup, { inputPricePerMTokUsd: 0.3, outputPricePerMTokUsd: 0.6, cooldownMs }),
+        remote('fo-large', 'large', large),
+      ],
+      'failover test',
+    );
+    worker = await startWorker({ settings, bundle, factory, gateway: { registry } });
+    client = await ConveyorClient.connect({ settings, factory });
+  }, 120_000);
+
+  afterAll(async () => {
+    await client?.close();
+    await worker?.stop();
+    await Promise.all([primary?.close(), backup?.close(), large?.close()]);
+  });
+
+  async function runJobs(prefix: string, count: number) {
+    const ids = Array.from({ length: count }, (_, index) => uniqueId(`${prefix}-${index}`));
+    await Promise.all(ids.map((id) => client.startJob({ id, type: 'classify', input: { text: `the printer is offline ${id}` } })));
+    return Promise.all(ids.map((id) => client.getResult(id)));
+  }
+
+  it('jobs complete on the second model without escalating; the first is cooled down, then recovers', async () => {
+    // The first job finds the primary down: one call to it, then the backup answers.
+    const [first] = await runJobs('outage-first', 1);
+    expect(first!.status).toBe('completed');
+    expect(first!.ledger.map((entry) => [entry.modelId, entry.tier, entry.outcome])).toEqual([['fo-backup', 'small', 'accepted']]);
+    expect(first!.ledger[0]!.failover).toEqual([{ modelId: 'fo-primary', reason: expect.stringContaining('ModelServerError') as unknown, coolingDownUntil: expect.any(String) as unknown }]);
+    expect(first!.decisions.find((decision) => decision.kind === 'failover')?.reason).toContain('fo-primary passed over');
+    expect(primary.requests).toHaveLength(1);
+
+    // While it cools down, the worker's calls pass it over: no request reaches it.
+    const during = await runJobs('outage-during', 8);
+    expect(during.every((result) => result.status === 'completed')).toBe(true);
+    expect(during.flatMap((result) => result.ledger.map((entry) => [entry.modelId, entry.outcome]))).toEqual(Array.from({ length: 8 }, () => ['fo-backup', 'accepted']));
+    expect(during.every((result) => result.ledger[0]!.failover?.[0]?.reason.startsWith('cooling down'))).toBe(true);
+    expect(primary.requests).toHaveLength(1);
+    expect(large.requests).toHaveLength(0);
+    expect(worker.gateway.cooldowns().map((cooldown) => cooldown.modelId)).toEqual(['fo-primary']);
+
+    // After the cooldown one call tries it again; it is still down, so it cools down again.
+    await new Promise((resolve) => setTimeout(resolve, cooldownMs + 200));
+    const [probe] = await runJobs('outage-probe', 1);
+    expect(probe!.ledger[0]!.modelId).toBe('fo-backup');
+    expect(primary.requests).toHaveLength(2);
+
+    // It comes back: after the cooldown the next calls go to it, and nothing is passed over.
+    primaryDown = false;
+    await new Promise((resolve) => setTimeout(resolve, cooldownMs + 200));
+    const recovered = await runJobs('recovered', 3);
+    expect(recovered.flatMap((result) => result.ledger.map((entry) => [entry.modelId, entry.outcome, entry.failover]))).toEqual(Array.from({ length: 3 }, () => ['fo-primary', 'accepted', undefined]));
+    expect(primary.requests).toHaveLength(5);
+    expect(worker.gateway.cooldowns()).toEqual([]);
+    // No job paid for an escalation.
+    expect(large.requests).toHaveLength(0);
+  }, 120_000);
+});
