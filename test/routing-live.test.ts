@@ -23,7 +23,7 @@ import { registerScorer, trainScorer } from '../learning/scorer';
 import { createRegistry } from '../providers/registry';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { routingFactory } from './fixtures/factories/routing';
-import { startWorker, testSettings, uniqueId, type RunningWorker } from './support/temporal';
+import { eventually, recordHistory, startWorker, testSettings, uniqueId, type RunningWorker } from './support/temporal';
 
 function remote(id: string, tier: Tier, server: FakeServer, extra: Partial<ModelSpec> = {}): ModelSpec {
   return {
@@ -102,6 +102,7 @@ describe('remote models on one worker', () => {
     expect(unsureResult.ledger[0]!.confidence).toBeCloseTo(0.3, 6);
     expect(unsureResult.ledger[0]!.escalationReason).toBe('confidence 0.30 below 0.7');
     expect(unsureResult.outputs.classify).toEqual({ category: 'legal' });
+    await recordHistory(client, unsure, 'logprobs-escalated');
     // The provider was asked for log-probabilities: it is in what went on the wire.
     expect(small.requests.every((request) => (request.body as { logprobs?: boolean }).logprobs === true)).toBe(true);
   });
@@ -142,6 +143,7 @@ describe('remote models on one worker', () => {
     expect(hardDecision).toMatchObject({ stepId: 'classify', tier: 'large' });
     expect(hardDecision!.reason).toContain(`requests@${router.version}`);
     expect(hardResult.decisions.find((decision) => decision.kind === 'route')!.reason).toContain(hardDecision!.reason);
+    await recordHistory(client, hard, 'router-started-large');
 
     expect(easyResult.ledger.map((entry) => [entry.tier, entry.modelId])).toEqual([['small', 'lp-small']]);
     expect(easyResult.ledger[0]!.routedBy).toMatchObject({ router: `requests@${router.version}`, tier: 'small' });
@@ -159,12 +161,16 @@ describe('remote models on one worker', () => {
       await Promise.all(more.map(({ id }) => client.getResult(id)));
       const policyFile = path.join(dataDir, 'router-policy.json');
       fs.writeFileSync(policyFile, JSON.stringify({ router: { id: 'requests' } }));
-      const lines: string[] = [];
       const errors: string[] = [];
       const scope = ['--since', '1h', '--type', 'classify', '--task-queue', taskQueue, '--no-calls', '--json'];
-      expect(await replayPolicyCommand(['--policy', policyFile, ...scope], { stdout: (line) => lines.push(line), stderr: (line) => errors.push(line) }, { factory, dataDir })).toBe(0);
+      // Visibility lists finished runs a moment after they finish: replay until it sees all 15.
+      const report = await eventually(async () => {
+        const lines: string[] = [];
+        expect(await replayPolicyCommand(['--policy', policyFile, ...scope], { stdout: (line) => lines.push(line), stderr: (line) => errors.push(line) }, { factory, dataDir })).toBe(0);
+        const replayed = JSON.parse(lines[0]!) as PolicyReplayReport;
+        return replayed.steps === 15 ? replayed : undefined;
+      });
       expect(errors).toEqual([]);
-      const report = JSON.parse(lines[0]!) as PolicyReplayReport;
       // The classify jobs above (sure, unsure, tokens) and these 12: each recorded step was read by the router.
       expect(report.router).toMatchObject({ id: 'requests', routed: report.steps, unrouted: 0 });
       expect(report.steps).toBe(15);
@@ -274,6 +280,7 @@ describe('failover within a tier', () => {
     expect(first!.ledger[0]!.failover).toEqual([{ modelId: 'fo-primary', reason: expect.stringContaining('ModelServerError') as unknown, coolingDownUntil: expect.any(String) as unknown }]);
     expect(first!.decisions.find((decision) => decision.kind === 'failover')?.reason).toContain('fo-primary passed over');
     expect(primary.requests).toHaveLength(1);
+    await recordHistory(client, first!.id, 'failover-within-tier');
 
     // While it cools down, the worker's calls pass it over: no request reaches it.
     const during = await runJobs('outage-during', 8);
