@@ -32,6 +32,7 @@ import { auditCommand } from './audit';
 import { factoryCommand, factoryUsage } from './factory';
 import { replayPolicyCommand } from './replay-policy';
 import { routerCommand, routerUsage } from './router';
+import { scorerCommand, scorerUsage } from './scorer';
 import { distillCommand, distillUsage, modelsCommand, modelsUsage, rollbackCommand, rollbackUsage, shadowCommand, shadowUsage } from './learning';
 import { runCodecServer } from '../platform/codec-server';
 
@@ -71,6 +72,7 @@ const commandUsage: Record<string, string> = {
   bench: 'conveyor bench [--quick] [--sizes 100,1000,10000] [--sections cache,overhead,throughput,growth,memory]   (= npm run bench)',
   'replay-policy': 'conveyor replay-policy --policy FILE [--since 24h|7d|ISO] [--type T] [--task-queue Q] [--no-calls | --max-calls 1000] [--json]',
   router: routerUsage,
+  scorer: scorerUsage,
   distill: distillUsage,
   rollback: rollbackUsage,
   models: modelsUsage,
@@ -99,6 +101,7 @@ const usage = `conveyor — a durable AI factory on Temporal
   ${commandUsage.bench}
   ${commandUsage['replay-policy']}
   ${commandUsage.router}
+  ${commandUsage.scorer}
   ${commandUsage.distill}
   ${commandUsage.rollback}
   ${commandUsage.models}
@@ -520,6 +523,9 @@ export async function main(argv: string[]): Promise<number> {
 
     case 'router':
       return routerCommand(rest, rawIo);
+
+    case 'scorer':
+      return scorerCommand(rest, rawIo);
 
     case 'distill':
       return distillCommand(rest, rawIo);

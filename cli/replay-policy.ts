@@ -28,6 +28,16 @@ import { factoryFromSettings } from '../workers/worker';
 
 const usage = 'usage: conveyor replay-policy --policy FILE [--since 24h|7d|ISO] [--type T] [--task-queue Q] [--no-calls | --max-calls 1000] [--json]';
 
+/** The records of the jobs that completed, started since `since`, of one job type and task queue when given (what the learning commands read). */
+export async function completedRuns(client: ConveyorClient, scope: { since: Date; type?: string | undefined; taskQueue?: string | undefined }): Promise<JobResult[]> {
+  const filters = [jobWorkflowTypeClause, 'ExecutionStatus = "Completed"', `StartTime >= "${scope.since.toISOString()}"`];
+  if (scope.type) filters.push(`ConveyorJobType = "${scope.type.replace(/"/g, '')}"`);
+  if (scope.taskQueue) filters.push(`TaskQueue = "${scope.taskQueue.replace(/"/g, '')}"`);
+  const records: JobResult[] = [];
+  for await (const execution of client.temporal.workflow.list({ query: filters.join(' AND ') })) records.push(await client.jobHandle(execution.workflowId).result());
+  return records;
+}
+
 function stationNamed(factory: Factory, name: string): AnyStation {
   const station = factory.stations.get(name);
   if (!station) throw new Error(`factory ${factory.name} ${factory.version} has no station "${name}"`);
@@ -142,11 +152,7 @@ export async function replayPolicyCommand(
   let report: PolicyReplayReport;
   const routerProblems: string[] = [];
   try {
-    const filters = [jobWorkflowTypeClause, 'ExecutionStatus = "Completed"', `StartTime >= "${since.toISOString()}"`];
-    if (values.type) filters.push(`ConveyorJobType = "${values.type.replace(/"/g, '')}"`);
-    if (values['task-queue']) filters.push(`TaskQueue = "${values['task-queue'].replace(/"/g, '')}"`);
-    const records: JobResult[] = [];
-    for await (const execution of client.temporal.workflow.list({ query: filters.join(' AND ') })) records.push(await client.jobHandle(execution.workflowId).result());
+    const records = await completedRuns(client, { since, type: values.type, taskQueue: values['task-queue'] });
     let routed: Map<string, RoutedStart> | undefined;
     if (policy.router) {
       try {

@@ -13,8 +13,7 @@
 import { parseArgs } from 'node:util';
 import { ConveyorClient } from '../client';
 import { routerText } from '../activities/factory';
-import type { JobRecord, JobResult } from '../domain/job';
-import { jobWorkflowTypeClause } from '../domain/search-attributes';
+import type { JobRecord } from '../domain/job';
 import type { Factory } from '../factory/define';
 import { trainAndRegisterRouter, type RouterExample } from '../learning/router';
 import type { NewCallPort } from '../learning/replay-policy';
@@ -22,7 +21,7 @@ import { loadSettings } from '../platform/settings';
 import { factoryFromSettings } from '../workers/worker';
 import type { CommandIo } from './learning';
 import { parseSince } from './report';
-import { recordedStepInput } from './replay-policy';
+import { completedRuns, recordedStepInput } from './replay-policy';
 
 export const routerUsage = 'conveyor router train --id ID [--since 7d] [--type T] [--task-queue Q] [--station S] [--target-large-share 0.3] [--min-examples 50] [--data-dir DIR] [--json]';
 
@@ -101,11 +100,7 @@ export async function routerCommand(argv: string[], io: CommandIo, deps: { facto
   const client = await ConveyorClient.connect({ settings, factory });
   let gathered;
   try {
-    const filters = [jobWorkflowTypeClause, 'ExecutionStatus = "Completed"', `StartTime >= "${since.toISOString()}"`];
-    if (values.type) filters.push(`ConveyorJobType = "${values.type.replace(/"/g, '')}"`);
-    if (values['task-queue']) filters.push(`TaskQueue = "${values['task-queue'].replace(/"/g, '')}"`);
-    const records: JobResult[] = [];
-    for await (const execution of client.temporal.workflow.list({ query: filters.join(' AND ') })) records.push(await client.jobHandle(execution.workflowId).result());
+    const records = await completedRuns(client, { since, type: values.type, taskQueue: values['task-queue'] });
     gathered = await routerExamplesFromRecords(records, factory, recordedStepInput(client, factory), values.station ? { station: values.station } : {});
   } finally {
     await client.close();

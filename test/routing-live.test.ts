@@ -19,7 +19,8 @@ import { replayPolicyCommand } from '../cli/replay-policy';
 import { routerCommand } from '../cli/router';
 import type { PolicyReplayReport } from '../learning/replay-policy';
 import { loadRouter, trainAndRegisterRouter } from '../learning/router';
-import { registerScorer, trainScorer } from '../learning/scorer';
+import { loadScorer, registerScorer, trainScorer } from '../learning/scorer';
+import { scorerCommand } from '../cli/scorer';
 import { createRegistry } from '../providers/registry';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { routingFactory } from './fixtures/factories/routing';
@@ -64,6 +65,7 @@ describe('remote models on one worker', () => {
     small = await startFakeOpenAI((request): FakeAnswer => {
       const { user } = promptsOf(request);
       if (user.includes('UNSURE')) return answers.jsonWithLogprobs({ category: 'billing' }, 'category', 0.3);
+      if (user.includes('AGREE')) return answers.jsonWithLogprobs({ category: 'legal' }, 'category', 0.3);
       if (user.includes('TOKENS')) return answers.json({ category: 'billing' }, tokens);
       return answers.jsonWithLogprobs({ category: 'technical' }, 'category', 0.96);
     });
@@ -221,6 +223,28 @@ describe('remote models on one worker', () => {
     expect(networkResult.ledger[0]!.confidence).toBeGreaterThanOrEqual(0.7);
     expect(scorer.calibration.pairs).toBe(90);
     expect(moneyResult.outputs.classify).toEqual({ category: 'billing' });
+  });
+
+  it('scorer train learns a scorer from the checked outcomes of recorded runs', async () => {
+    // Escalated answers the large tier confirmed: the small model was right, if unsure.
+    const agreeing = Array.from({ length: 4 }, (_, index) => uniqueId(`agree-${index}`));
+    await Promise.all(agreeing.map((id) => client.startJob({ id, type: 'classify', input: { text: `AGREE a clause in my lease ${id}` } })));
+    await Promise.all(agreeing.map((id) => client.getResult(id)));
+    const env = { TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: inject('temporalNamespace'), CONVEYOR_DATA_DIR: dataDir };
+    const args = ['train', '--id', 'recorded-scorer', '--station', 'classify-request', '--since', '1h', '--task-queue', taskQueue, '--min-pairs', '8', '--json'];
+    // Checked answers of classify-request: 7 unsure ones the large tier overruled, 4 it confirmed (visibility lists them a moment after they finish).
+    const trained = await eventually(async () => {
+      const lines: string[] = [];
+      const code = await scorerCommand(args, { stdout: (line) => lines.push(line), stderr: () => {} }, { factory, env });
+      const summary = code === 0 ? (JSON.parse(lines[0]!) as { version: string; pairs: number; right: number; expectedCalibrationError: number }) : undefined;
+      return summary?.pairs === 11 ? summary : undefined;
+    });
+    expect(trained).toMatchObject({ pairs: 11, right: 4 });
+    expect(trained.expectedCalibrationError).toBeGreaterThanOrEqual(0);
+    expect(loadScorer(dataDir, 'recorded-scorer').version).toBe(trained.version);
+    const errors: string[] = [];
+    expect(await scorerCommand(['train', '--id', 'x', '--station', 'classify-request-nope'], { stdout: () => {}, stderr: (line) => errors.push(line) }, { factory, env })).toBe(2);
+    expect(errors.join('')).toMatch(/factory routing-test has no station "classify-request-nope" \(stations: classify-request, classify-request-scored\)/);
   });
 
   it('a router nobody trained is recorded, and the step starts at its default tier', async () => {
