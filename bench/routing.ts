@@ -15,10 +15,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repositoryRoot, resolveSharedDataDir } from '../providers/local/dataset';
-import type { OperatingPoint, SavingAtQuality } from '../evaluation/routing/cost-quality';
-import { renderCostQualitySvg } from '../evaluation/routing/cost-quality-plot';
-import { evaluateRouting, type RouterMeasurement, type RoutingEvaluation } from '../evaluation/routing/evaluate-benchmark';
-import { benchmarkNames, type BenchmarkName } from '../evaluation/routing/recorded-questions';
+import type { OperatingPoint, SavingAtQuality } from '../learning/routing/cost-quality';
+import { renderCostQualitySvg } from '../learning/routing/cost-quality-plot';
+import { evaluateRouting, type RouterMeasurement, type RoutingEvaluation } from '../learning/routing/evaluate-benchmark';
+import { benchmarkNames, type BenchmarkName } from '../learning/routing/recorded-questions';
 
 /** RouteLLM's published cost reductions at 95% of GPT-4 quality; ours must beat them on cost saved. */
 const costSavedGoals: Record<BenchmarkName, number> = { mmlu: 0.45, gsm8k: 0.35 };

@@ -8,8 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { calibrateRouterThreshold, loadRouter, routerRegistryName, trainAndRegisterRouter, type RouterExample } from '../learning/router';
 import { ModelRegistry, ModelRegistryError } from '../learning/model-registry';
-import { splitBySubject, subjectFoldsOf } from '../evaluation/routing/question-split';
-import { loadRecordedBenchmark } from '../evaluation/routing/recorded-questions';
+import { splitBySubject, subjectFoldsOf } from '../learning/routing/question-split';
+import { loadRecordedBenchmark } from '../learning/routing/recorded-questions';
 import { resolveSharedDataDir } from '../providers/local/dataset';
 import { createSeededRandom } from '../providers/local/prng';
 import { sharedDataMissing } from './support/prerequisites';

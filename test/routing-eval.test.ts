@@ -18,11 +18,11 @@ import {
   savingAtQuality,
   sweepThresholds,
   type RoutedQuestion,
-} from '../evaluation/routing/cost-quality';
-import { evaluateRouting, type RoutingEvaluation } from '../evaluation/routing/evaluate-benchmark';
-import { splitByQuestion } from '../evaluation/routing/question-split';
-import { loadRecordedBenchmark, strongModelColumn, weakModelColumn, type RecordedBenchmark } from '../evaluation/routing/recorded-questions';
-import { replayOutcomes, type ReplayedQuestion } from '../evaluation/routing/replayed-outcomes';
+} from '../learning/routing/cost-quality';
+import { evaluateRouting, type RoutingEvaluation } from '../learning/routing/evaluate-benchmark';
+import { splitByQuestion } from '../learning/routing/question-split';
+import { loadRecordedBenchmark, strongModelColumn, weakModelColumn, type RecordedBenchmark } from '../learning/routing/recorded-questions';
+import { replayOutcomes, type ReplayedQuestion } from '../learning/routing/replayed-outcomes';
 import { parseCsvRecords } from '../providers/local/csv';
 import { resolveSharedDataDir } from '../providers/local/dataset';
 import { countTokens } from '../providers/local/tokens';

@@ -14,7 +14,7 @@
 import type { TrainingSettings } from '../../providers/local/classifier';
 import type { FeatureSettings } from '../../providers/local/features';
 import { countTokens } from '../../providers/local/tokens';
-import { ModelRegistry } from '../../learning/model-registry';
+import { ModelRegistry } from '../model-registry';
 import {
   defaultRouterFeatures,
   defaultRouterTraining,
@@ -23,7 +23,7 @@ import {
   trainAndRegisterRouter,
   type LoadedRouter,
   type RegisteredRouter,
-} from '../../learning/router';
+} from '../router';
 import { loadClassifier } from '../../providers/local/model-file';
 import type { RecordedQuestion } from './recorded-questions';
 
@@ -95,7 +95,7 @@ export function trainWeakModelRouter(examples: readonly (RecordedQuestion & Outc
     id: place.id,
     examples: examples.map((example) => ({ text: textOf(example), defaultSuffices: target.defaultSuffices(example) })),
     targetLargeShare: settings.targetStrongShare,
-    by: 'evaluation/routing',
+    by: 'learning/routing',
     dataDir: place.dataDir,
     features: settings.features,
     training: settings.training,

@@ -4,7 +4,7 @@
  * line, the oracle, the weak and strong models, the 95%-of-strong accuracy line and the router's
  * cheapest point above it.
  */
-import { escapeXml } from '../eval/render';
+import { escapeXml } from '../../evaluation/eval/render';
 import type { OperatingPoint } from './cost-quality';
 
 export interface CostQualityPlot {
