@@ -17,7 +17,7 @@ import { resolveWire } from '../domain/plan';
 import { route } from '../domain/routing';
 import { scoreConfidence } from '../factory/confidence';
 import type { AnyStation, Factory } from '../factory/define';
-import { loadSettings } from '../platform/settings';
+import { loadSettings, type ConveyorSettings } from '../platform/settings';
 import { replayPolicy, replayPolicySchema, replayPolicyWithCalls, routedSteps, type NewCallPort, type PolicyReplayReport, type ReplayPolicy, type RoutedStart } from '../learning/replay-policy';
 import { loadRouter } from '../learning/router';
 import { createModelGateway } from '../providers/gateway';
@@ -36,6 +36,34 @@ export async function completedRuns(client: ConveyorClient, scope: { since: Date
   const records: JobResult[] = [];
   for await (const execution of client.temporal.workflow.list({ query: filters.join(' AND ') })) records.push(await client.jobHandle(execution.workflowId).result());
   return records;
+}
+
+/**
+ * The completed runs in scope and a rebuilder of their steps' inputs, handed to `use` on a client of its
+ * own that is closed after (what `conveyor router train` and `conveyor scorer train` learn from).
+ */
+export async function fromCompletedRuns<T>(
+  settings: ConveyorSettings,
+  factory: Factory,
+  scope: Parameters<typeof completedRuns>[1],
+  use: (records: JobResult[], stepInput: NewCallPort['stepInput']) => Promise<T>,
+): Promise<T> {
+  const client = await ConveyorClient.connect({ settings, factory });
+  try {
+    return await use(await completedRuns(client, scope), recordedStepInput(client, factory));
+  } finally {
+    await client.close();
+  }
+}
+
+/** A recorded step's input, or undefined with why it could not be rebuilt added to `problems` (`<jobId>/<stepId>: …`). */
+export async function stepInputOrProblem(stepInput: NewCallPort['stepInput'], record: JobRecord, stepId: string, problems: string[]): Promise<unknown> {
+  try {
+    return await stepInput(record, stepId);
+  } catch (error) {
+    problems.push(`${record.id}/${stepId}: ${(error as Error).message}`);
+    return undefined;
+  }
 }
 
 function stationNamed(factory: Factory, name: string): AnyStation {
@@ -95,13 +123,8 @@ async function routerStarts(records: readonly JobRecord[], policy: ReplayPolicy,
   const router = loadRouter(dataDir, settings.id, settings.version);
   const starts = new Map<string, RoutedStart>();
   for (const { record, stepId, station } of routedSteps(records, policy)) {
-    let input: unknown;
-    try {
-      input = await stepInput(record, stepId);
-    } catch (error) {
-      problems.push(`${record.id}/${stepId}: ${(error as Error).message}`);
-      continue;
-    }
+    const input = await stepInputOrProblem(stepInput, record, stepId, problems);
+    if (input === undefined) continue;
     const definition = factory.stations.get(station);
     const decision = router.decide(routerText(definition ?? {}, input));
     const defaultTier = definition?.defaultTier ?? 'small';

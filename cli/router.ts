@@ -11,7 +11,6 @@
  * `{"router": {"id": …}}` evaluates one against recorded runs before it goes live.
  */
 import { parseArgs } from 'node:util';
-import { ConveyorClient } from '../client';
 import { routerText } from '../activities/factory';
 import type { JobRecord } from '../domain/job';
 import type { Factory } from '../factory/define';
@@ -21,7 +20,7 @@ import { loadSettings } from '../platform/settings';
 import { factoryFromSettings } from '../workers/worker';
 import type { CommandIo } from './learning';
 import { parseSince } from './report';
-import { completedRuns, recordedStepInput } from './replay-policy';
+import { fromCompletedRuns, stepInputOrProblem } from './replay-policy';
 
 export const routerUsage = 'conveyor router train --id ID [--since 7d] [--type T] [--task-queue Q] [--station S] [--target-large-share 0.3] [--min-examples 50] [--data-dir DIR] [--json]';
 
@@ -45,13 +44,8 @@ export async function routerExamplesFromRecords(
       }
       const later = record.ledger.filter((entry) => entry.stepId === first.stepId);
       const edited = later.some((entry) => entry.decision?.edited === true);
-      let input: unknown;
-      try {
-        input = await stepInput(record, first.stepId);
-      } catch (error) {
-        problems.push(`${record.id}/${first.stepId}: ${(error as Error).message}`);
-        continue;
-      }
+      const input = await stepInputOrProblem(stepInput, record, first.stepId, problems);
+      if (input === undefined) continue;
       examples.push({ text: routerText(station, input), defaultSuffices: first.outcome === 'accepted' && !edited });
     }
   }
@@ -97,14 +91,9 @@ export async function routerCommand(argv: string[], io: CommandIo, deps: { facto
   const settings = loadSettings(env);
   const factory = deps.factory ?? factoryFromSettings(settings);
   const since = parseSince(values.since ?? '7d');
-  const client = await ConveyorClient.connect({ settings, factory });
-  let gathered;
-  try {
-    const records = await completedRuns(client, { since, type: values.type, taskQueue: values['task-queue'] });
-    gathered = await routerExamplesFromRecords(records, factory, recordedStepInput(client, factory), values.station ? { station: values.station } : {});
-  } finally {
-    await client.close();
-  }
+  const gathered = await fromCompletedRuns(settings, factory, { since, type: values.type, taskQueue: values['task-queue'] }, (records, stepInput) =>
+    routerExamplesFromRecords(records, factory, stepInput, values.station ? { station: values.station } : {}),
+  );
   const { examples } = gathered;
   const escalate = examples.filter((example) => !example.defaultSuffices).length;
   if (examples.length < minExamples || escalate === 0 || escalate === examples.length) {

@@ -8,9 +8,8 @@
  * The calibration error of the scorer, on out-of-fold scores, is printed and kept in the registry.
  */
 import { parseArgs } from 'node:util';
-import { ConveyorClient } from '../client';
 import type { JobRecord } from '../domain/job';
-import { labelFrom } from '../domain/learnable';
+import { labelFrom, textFrom } from '../domain/learnable';
 import type { Factory } from '../factory/define';
 import type { NewCallPort } from '../learning/replay-policy';
 import { registerScorer, trainScorer, type CheckedPair } from '../learning/scorer';
@@ -18,7 +17,7 @@ import { loadSettings } from '../platform/settings';
 import { factoryFromSettings } from '../workers/worker';
 import type { CommandIo } from './learning';
 import { parseSince } from './report';
-import { completedRuns, recordedStepInput } from './replay-policy';
+import { fromCompletedRuns, stepInputOrProblem } from './replay-policy';
 
 export const scorerUsage = 'conveyor scorer train --id ID --station S [--since 7d] [--type T] [--task-queue Q] [--min-pairs 20] [--data-dir DIR] [--json]';
 
@@ -50,15 +49,10 @@ export async function checkedPairsFromRecords(
         return label === undefined ? [] : [{ entry, label }];
       });
       if (checked.length === 0) continue;
-      let input: unknown;
-      try {
-        input = await stepInput(record, stepId);
-      } catch (error) {
-        problems.push(`${record.id}/${stepId}: ${(error as Error).message}`);
-        continue;
-      }
-      const text = (input as Record<string, unknown>)[learnable.text];
-      if (typeof text !== 'string') continue;
+      const input = await stepInputOrProblem(stepInput, record, stepId, problems);
+      if (input === undefined) continue;
+      const text = textFrom(learnable, input);
+      if (text === undefined) continue;
       steps++;
       for (const { entry, label } of checked) {
         const own = entry.scorer?.startsWith('model:') ? entry.confidence : null;
@@ -103,16 +97,13 @@ export async function scorerCommand(argv: string[], io: CommandIo, deps: { facto
   const settings = loadSettings(env);
   const factory = deps.factory ?? factoryFromSettings(settings);
   const since = parseSince(values.since ?? '7d');
-  const client = await ConveyorClient.connect({ settings, factory });
+  const station = values.station;
   let gathered;
   try {
-    const records = await completedRuns(client, { since, type: values.type, taskQueue: values['task-queue'] });
-    gathered = await checkedPairsFromRecords(records, factory, values.station, recordedStepInput(client, factory));
+    gathered = await fromCompletedRuns(settings, factory, { since, type: values.type, taskQueue: values['task-queue'] }, (records, stepInput) => checkedPairsFromRecords(records, factory, station, stepInput));
   } catch (error) {
     io.stderr(`conveyor scorer: ${(error as Error).message}\n`);
     return 2;
-  } finally {
-    await client.close();
   }
   const { pairs } = gathered;
   const right = pairs.filter((pair) => pair.correct).length;
