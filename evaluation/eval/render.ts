@@ -61,6 +61,34 @@ function niceRange(values: number[], floorAtZero: boolean): [number, number] {
   return [floorAtZero && low >= 0 ? Math.max(0, low - pad) : low - pad, high + pad];
 }
 
+/**
+ * The light grid of a plot whose axes are both shares, labelled in percent: a vertical line per x tick
+ * (shares in [0, 1]) and a horizontal one every 5 points of y from `yLow` to `yHigh` (the coverage–accuracy
+ * and cost–quality plots).
+ */
+export function percentGrid(frame: {
+  x: (share: number) => number;
+  y: (share: number) => number;
+  margin: { left: number; top: number };
+  plotWidth: number;
+  plotHeight: number;
+  xTicks: readonly number[];
+  yLow: number;
+  yHigh: number;
+}): string[] {
+  const { x, y, margin, plotWidth, plotHeight } = frame;
+  const grid: string[] = [];
+  for (const share of frame.xTicks) {
+    grid.push(`<line x1="${x(share)}" y1="${margin.top}" x2="${x(share)}" y2="${margin.top + plotHeight}" stroke="#eee"/>`);
+    grid.push(`<text x="${x(share)}" y="${margin.top + plotHeight + 18}" text-anchor="middle">${Math.round(share * 100)}%</text>`);
+  }
+  for (let accuracy = frame.yLow; accuracy <= frame.yHigh + 1e-9; accuracy += 0.05) {
+    grid.push(`<line x1="${margin.left}" y1="${y(accuracy).toFixed(1)}" x2="${margin.left + plotWidth}" y2="${y(accuracy).toFixed(1)}" stroke="#eee"/>`);
+    grid.push(`<text x="${margin.left - 8}" y="${(y(accuracy) + 4).toFixed(1)}" text-anchor="end">${Math.round(accuracy * 100)}%</text>`);
+  }
+  return grid;
+}
+
 /** A line plot with axes, ticks and labelled points, as a standalone SVG document. */
 export function linePlotSvg(options: PlotOptions): string {
   const width = 640;

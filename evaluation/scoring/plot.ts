@@ -3,7 +3,7 @@
  * no packages; the same look as the routing plot): coverage on x, accuracy among the accepted items on
  * y, one line per score, with the reported coverages marked.
  */
-import { escapeXml } from '../eval/render';
+import { escapeXml, percentGrid } from '../eval/render';
 import type { CoveragePoint } from './coverage';
 
 export interface CoverageCurve {
@@ -26,16 +26,7 @@ export function renderCoverageAccuracySvg(title: string, curves: readonly Covera
   const x = (coverage: number) => margin.left + coverage * plotWidth;
   const y = (accuracy: number) => margin.top + (1 - (accuracy - yLow) / (yHigh - yLow)) * plotHeight;
 
-  const grid: string[] = [];
-  for (let tick = 0; tick <= 10; tick++) {
-    const coverage = tick / 10;
-    grid.push(`<line x1="${x(coverage)}" y1="${margin.top}" x2="${x(coverage)}" y2="${margin.top + plotHeight}" stroke="#eee"/>`);
-    grid.push(`<text x="${x(coverage)}" y="${margin.top + plotHeight + 18}" text-anchor="middle">${tick * 10}%</text>`);
-  }
-  for (let accuracy = yLow; accuracy <= yHigh + 1e-9; accuracy += 0.05) {
-    grid.push(`<line x1="${margin.left}" y1="${y(accuracy).toFixed(1)}" x2="${margin.left + plotWidth}" y2="${y(accuracy).toFixed(1)}" stroke="#eee"/>`);
-    grid.push(`<text x="${margin.left - 8}" y="${(y(accuracy) + 4).toFixed(1)}" text-anchor="end">${Math.round(accuracy * 100)}%</text>`);
-  }
+  const grid = percentGrid({ x, y, margin, plotWidth, plotHeight, xTicks: Array.from({ length: 11 }, (_, tick) => tick / 10), yLow, yHigh });
   const lines = curves.map(
     (curve) =>
       `<polyline fill="none" stroke="${curve.color}" stroke-width="2"${curve.dashed ? ' stroke-dasharray="6 4"' : ''} points="${curve.points

@@ -4,7 +4,7 @@
  * line, the oracle, the weak and strong models, the 95%-of-strong accuracy line and the router's
  * cheapest point above it.
  */
-import { escapeXml } from '../../evaluation/eval/render';
+import { escapeXml, percentGrid } from '../../evaluation/eval/render';
 import type { OperatingPoint } from './cost-quality';
 
 export interface CostQualityPlot {
@@ -42,16 +42,7 @@ export function renderCostQualitySvg(plot: CostQualityPlot): string {
     return `<polygon fill="${color}" points="${cx},${Number(cy) - 7} ${Number(cx) + 7},${cy} ${cx},${Number(cy) + 7} ${Number(cx) - 7},${cy}"/>`;
   };
 
-  const grid: string[] = [];
-  for (let tick = 0; tick <= 10; tick += 2) {
-    const share = tick / 10;
-    grid.push(`<line x1="${x(share)}" y1="${margin.top}" x2="${x(share)}" y2="${margin.top + plotHeight}" stroke="#eee"/>`);
-    grid.push(`<text x="${x(share)}" y="${margin.top + plotHeight + 18}" text-anchor="middle">${tick * 10}%</text>`);
-  }
-  for (let accuracy = yLow; accuracy <= yHigh + 1e-9; accuracy += 0.05) {
-    grid.push(`<line x1="${margin.left}" y1="${y(accuracy).toFixed(1)}" x2="${margin.left + plotWidth}" y2="${y(accuracy).toFixed(1)}" stroke="#eee"/>`);
-    grid.push(`<text x="${margin.left - 8}" y="${(y(accuracy) + 4).toFixed(1)}" text-anchor="end">${Math.round(accuracy * 100)}%</text>`);
-  }
+  const grid = percentGrid({ x, y, margin, plotWidth, plotHeight, xTicks: [0, 0.2, 0.4, 0.6, 0.8, 1], yLow, yHigh });
 
   const legend: [string, string][] = [
     ['#1f5fbf', 'router (threshold sweep)'],
