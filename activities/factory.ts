@@ -21,12 +21,13 @@ import {
   type Sensitivity,
 } from '../factory/define';
 import { actionFacts, DEFAULT_SAMPLE_TEMPERATURE, snapshotJobType, stationFacts, type ActionFacts, type JobDefinition, type StationFacts } from '../factory/snapshot';
+import { EVIDENCE_EXCERPT_CHARS } from '../domain/actions';
 import { addUsage, type ModelSpec } from '../domain/models';
 import { ModelRegistryError } from '../learning/model-registry';
 import { loadRouter, type RouterDecision } from '../learning/router';
 import { loadScorer } from '../learning/scorer';
 import { toApplicationFailure } from '../providers/errors';
-import { labelFrom } from '../domain/learnable';
+import { labelFrom, textFrom } from '../domain/learnable';
 import { recipePlanSchema } from '../domain/recipe';
 import type { LiveModels } from '../learning/live';
 import type { ModelGateway } from '../providers/gateway-types';
@@ -99,8 +100,6 @@ export interface ActionFailureDetails {
   bodyExcerpt?: string;
 }
 
-/** Longest receiver body excerpt kept as evidence. */
-const EXCERPT_CHARS = 500;
 
 export interface RouteStepRequest {
   jobId: string;
@@ -137,9 +136,7 @@ function normalizeSensitivity(value: Sensitivity): ProposalAssessment['sensitivi
 
 /** What a learned router reads of a step's input: the station's `learnable` text field, else the input as JSON. */
 export function routerText(station: Pick<AnyStation, 'learnable'>, input: unknown): string {
-  const field = station.learnable?.text;
-  const value = field && input !== null && typeof input === 'object' ? (input as Record<string, unknown>)[field] : undefined;
-  return typeof value === 'string' ? value : JSON.stringify(input);
+  return textFrom(station.learnable, input) ?? JSON.stringify(input);
 }
 
 /**
@@ -171,9 +168,9 @@ export function createFactoryActivities({ factory, gateway, outbox, live, log = 
   /** A learned scorer's P(right) for the answer, from the learning registry the worker serves (`live`). */
   const scoreWithLearnedScorer = (rule: LearnedScorerConfidence, station: AnyStation, input: unknown, result: ModelCallResult): ScoredConfidence => {
     if (!live) throw nonRetryable('ConfidenceRuleError', `station ${station.name}: its confidence comes from learned scorer ${rule.id}, but this worker serves no learning registry`);
-    const text = station.learnable ? (input as Record<string, unknown>)[station.learnable.text] : undefined;
+    const text = textFrom(station.learnable, input);
     const answer = labelFrom(station.learnable, result.output);
-    if (typeof text !== 'string' || answer === undefined) {
+    if (text === undefined || answer === undefined) {
       return rule.otherwise !== undefined ? { confidence: rule.otherwise, scorer: 'constant' } : { confidence: null, scorer: null };
     }
     const scorer = loadScorer(live.dataDir, rule.id, rule.version);
@@ -413,7 +410,7 @@ function attemptFailure(actionName: string, idempotencyKey: string, error: unkno
   const message = scrub(`action ${actionName} (${idempotencyKey}): ${error instanceof Error ? error.message : String(error)}`);
   const details = (evidence: { status?: number | undefined; bodyExcerpt?: string | undefined; retryAfterMs?: number | undefined }): ActionFailureDetails => ({
     ...(evidence.status !== undefined ? { status: evidence.status } : {}),
-    ...(evidence.bodyExcerpt !== undefined ? { bodyExcerpt: scrub(evidence.bodyExcerpt).slice(0, EXCERPT_CHARS) } : {}),
+    ...(evidence.bodyExcerpt !== undefined ? { bodyExcerpt: scrub(evidence.bodyExcerpt).slice(0, EVIDENCE_EXCERPT_CHARS) } : {}),
     ...(evidence.retryAfterMs !== undefined ? { retryAfterMs: evidence.retryAfterMs } : {}),
   });
   if (error instanceof PermanentActionError) return ApplicationFailure.create({ type: 'ActionRefusedError', message, nonRetryable: true, details: [details(error.evidence)] });

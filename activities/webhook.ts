@@ -11,6 +11,7 @@
  * never appears in the envelope, the receipt, an error or a log.
  */
 import { createHmac } from 'node:crypto';
+import { EVIDENCE_EXCERPT_CHARS } from '../domain/actions';
 import { defineFactory } from '../factory';
 import { defineAction, PermanentActionError, RetryableActionError, type ActionContext, type ActionDefinition, type ActionSpec, type AnyAction, type Factory } from '../factory/define';
 
@@ -42,7 +43,6 @@ export interface WebhookEnvelope<P = unknown> {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
-const EXCERPT_CHARS = 500;
 const SECRET_PREFIX = 'whsec_';
 
 /** Defines an action whose effect is a signed POST to `url`. */
@@ -130,7 +130,7 @@ async function deliverWebhook(
     throw new RetryableActionError(`POST ${where}: ${reason}`);
   }
   const text = await response.text().catch(() => '');
-  const bodyExcerpt = text.length > EXCERPT_CHARS ? `${text.slice(0, EXCERPT_CHARS)}…` : text;
+  const bodyExcerpt = text.length > EVIDENCE_EXCERPT_CHARS ? `${text.slice(0, EVIDENCE_EXCERPT_CHARS)}…` : text;
   const status = response.status;
   if (status >= 200 && status < 300) {
     let id: unknown;

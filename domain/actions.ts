@@ -18,6 +18,9 @@ export const DEFAULT_ACTION_RETRY: Required<ActionRetryPolicy> = { maximumAttemp
 /** How long one attempt may take unless the action says (`timeoutMs`). */
 export const DEFAULT_ACTION_TIMEOUT_MS = 60_000;
 
+/** Longest excerpt of a receiver's answer kept as a failed attempt's evidence (shown to the reviewer). */
+export const EVIDENCE_EXCERPT_CHARS = 500;
+
 export function resolveActionRetry(retry: ActionRetryPolicy | undefined): Required<ActionRetryPolicy> {
   return { ...DEFAULT_ACTION_RETRY, ...retry };
 }

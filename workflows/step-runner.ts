@@ -8,7 +8,7 @@ import { ActivityFailure, ApplicationFailure, patched, sleep, TimeoutFailure } f
 import { actionKey, actionRetryDelay, DEFAULT_ACTION_TIMEOUT_MS, resolveActionRetry } from '../domain/actions';
 import type { ActionFailureEvidence, PendingApproval } from '../domain/approvals';
 import type { LedgerEntry } from '../domain/job';
-import { labelFrom } from '../domain/learnable';
+import { labelFrom, textFrom } from '../domain/learnable';
 import type { ModelSpec, Tier } from '../domain/models';
 import { route, type EscalationCause } from '../domain/routing';
 import { screeningSensitivity } from '../domain/screening';
@@ -212,8 +212,8 @@ export class StepRunner {
    */
   private async collectExample(stepId: string, station: StationFacts, input: unknown, output: unknown, source: 'escalation' | 'reviewer-edit', answeredBy: string): Promise<void> {
     const label = labelFrom(station.learnable, output);
-    const text = station.learnable ? (input as Record<string, unknown>)[station.learnable.text] : undefined;
-    if (label === undefined || typeof text !== 'string' || !text.trim()) return;
+    const text = textFrom(station.learnable, input);
+    if (label === undefined || text === undefined || !text.trim()) return;
     const smallModel = this.ctx.recorder.ledger.find((entry) => entry.stepId === stepId && entry.call === 1);
     await this.learningSideStep(stepId, 'training example not collected', () =>
       learning.collectExample.executeWithOptions({ summary: `collect example: ${station.name} → ${label} (${source})` }, [
