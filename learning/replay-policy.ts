@@ -176,6 +176,21 @@ export function routedSteps(records: readonly JobRecord[], policy: ReplayPolicy)
   return steps;
 }
 
+/** What a policy's router did to the replayed steps: those it routed, those it started higher, those it could not read. */
+function routerSummary(router: NonNullable<ReplayPolicy['router']>, details: readonly StepReplay[], routed: ReadonlyMap<string, RoutedStart> | undefined): NonNullable<PolicyReplayReport['router']> {
+  const eligible = details.filter((step) => !router.stations || router.stations.includes(step.station));
+  const decided = eligible.filter((step) => step.routedTier !== undefined);
+  const escalated = decided.filter((step) => routed?.get(`${step.jobId}:${step.stepId}`)?.escalated).length;
+  return {
+    id: router.id,
+    ...(router.version ? { version: router.version } : {}),
+    routed: decided.length,
+    escalated,
+    escalatedShare: decided.length ? escalated / decided.length : null,
+    unrouted: eligible.length - decided.length,
+  };
+}
+
 function summarize(jobs: readonly ReplayedJob[], policy: ReplayPolicy, routed?: ReadonlyMap<string, RoutedStart>): PolicyReplayReport {
   const details = jobs.flatMap((job) => job.steps);
   const jobsOverBudget = policy.budgetUsd === undefined ? 0 : jobs.filter((job) => job.steps.reduce((sum, step) => sum + step.costAfterUsd, 0) > policy.budgetUsd!).length;
@@ -195,22 +210,7 @@ function summarize(jobs: readonly ReplayedJob[], policy: ReplayPolicy, routed?: 
     costAfterUsd: details.filter((step) => step.verdict !== 'needs-new-call').reduce((sum, step) => sum + step.costAfterUsd, 0),
     agreementOnChanged: answered.length ? answered.filter((step) => step.agrees).length / answered.length : null,
     jobsOverBudget,
-    ...(policy.router
-      ? (() => {
-          const decided = [...(routed?.values() ?? [])];
-          const escalated = decided.filter((start) => start.escalated).length;
-          return {
-            router: {
-              id: policy.router.id,
-              ...(policy.router.version ? { version: policy.router.version } : {}),
-              routed: decided.length,
-              escalated,
-              escalatedShare: decided.length ? escalated / decided.length : null,
-              unrouted: routedSteps(jobs.map((job) => job.record), policy).length - decided.length,
-            },
-          };
-        })()
-      : {}),
+    ...(policy.router ? { router: routerSummary(policy.router, details, routed) } : {}),
     details,
   };
 }
