@@ -359,7 +359,6 @@ export function createModelGateway(options: ModelGatewayOptions = {}): ConveyorM
       }
       try {
         const outcome = await callModel({ ...call, modelId });
-        cooldowns.delete(modelId);
         return passedOver.length > 0 ? { ...outcome, failover: passedOver } : outcome;
       } catch (error) {
         if (!isProviderOutage(error) || call.signal?.aborted) throw error;
