@@ -24,25 +24,11 @@ import { scorerCommand } from '../cli/scorer';
 import { createRegistry } from '../providers/registry';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { routingFactory } from './fixtures/factories/routing';
+import { fakeModel } from './support/models';
 import { eventually, recordHistory, startWorker, testSettings, uniqueId, type RunningWorker } from './support/temporal';
 
-function remote(id: string, tier: Tier, server: FakeServer, extra: Partial<ModelSpec> = {}): ModelSpec {
-  return {
-    id,
-    provider: 'openai-compatible',
-    providerModel: id,
-    tier,
-    description: `${id}: a ${tier} model on a local OpenAI-protocol test server`,
-    inputPricePerMTokUsd: 1,
-    outputPricePerMTokUsd: 2,
-    contextWindow: 100_000,
-    structuredOutput: true,
-    rateLimit: {},
-    timeoutMs: 5000,
-    options: { baseUrl: server.url },
-    ...extra,
-  };
-}
+/** A model on one of the test's servers (several per tier, so each needs its own id). */
+const remote = (id: string, tier: Tier, server: FakeServer, extra: Partial<ModelSpec> = {}): ModelSpec => ({ ...fakeModel(tier, server.url), id, providerModel: id, ...extra });
 
 let bundle: WorkflowBundleWithSourceMap;
 const factory = routingFactory();
