@@ -31,7 +31,7 @@ import { labelFrom, textFrom } from '../domain/learnable';
 import { recipePlanSchema } from '../domain/recipe';
 import type { LiveModels } from '../learning/live';
 import type { ModelGateway } from '../providers/gateway-types';
-import { answerStation, askPlanner, stationCall, type AnswerableStation } from './index';
+import { answerStation, askPlanner, modelCallHeartbeat, stationCall, type AnswerableStation } from './index';
 import type { Outbox } from './outbox';
 import type { ModelCallRequest, ModelCallResult } from './types';
 
@@ -393,7 +393,7 @@ async function sampleAgreement(
         temperature: rule.temperature ?? DEFAULT_SAMPLE_TEMPERATURE,
         cache: { enabled: false },
         signal: context.cancellationSignal,
-        heartbeat: (details) => context.heartbeat(details),
+        ...modelCallHeartbeat(context),
       });
     } catch (error) {
       throw toApplicationFailure(error);

@@ -94,6 +94,15 @@ export interface AnswerableStation {
 }
 
 /**
+ * The gateway's heartbeat for a model call in this activity: a regular activity's (a slow model is told
+ * from a dead worker); none for a local activity, which cannot heartbeat (the workflow task's timeout
+ * watches it, and its models answer in process).
+ */
+export function modelCallHeartbeat(context: Context): { heartbeat?: (details?: unknown) => void } {
+  return context.info.isLocal ? {} : { heartbeat: (details) => context.heartbeat(details) };
+}
+
+/**
  * One model call of a station step, inside an activity: the station's prompt and schema through the
  * gateway, with the learning registry's say (canary split, shadow) where the station is learnable.
  */
@@ -109,7 +118,7 @@ export async function answerStation(
       ...(request.fallbacks ? { fallbacks: request.fallbacks } : {}),
       input: request.input,
       signal: context.cancellationSignal,
-      heartbeat: (details) => context.heartbeat(details),
+      ...modelCallHeartbeat(context),
       modelOptions,
       cache,
     });

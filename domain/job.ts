@@ -112,6 +112,12 @@ export interface LedgerEntry {
   scorer?: string | null;
   /** On a step's first call, when a learned router chose its starting tier: which router (`id@version`), what it read, and the tier. */
   routedBy?: { router: string; probability: number; threshold: number; tier: Tier };
+  /**
+   * How the call ran: `local` (a Temporal local activity: an in-process model, recorded as a marker in
+   * the workflow task) or `remote` (a regular activity with heartbeats and server-side retries). Absent in
+   * records from before the choice was made per call (every call then was a regular activity).
+   */
+  execution?: 'local' | 'remote';
   /** Models of the tier passed over before this one answered (failover), and why. */
   failover?: { modelId: string; reason: string; coolingDownUntil: string }[];
   cacheHit: boolean;

@@ -8,14 +8,15 @@
  */
 import { ApplicationFailure, upsertMemo } from '@temporalio/workflow';
 import { JobBudget } from '../domain/budget';
+import type { ModelSpec } from '../domain/models';
 import { InvalidJobInputError, jobRequestSchema, type JobRequest, type JobResult } from '../domain/job';
 import { isActionStep, isFanOut, orderSteps, planProblemText, recipeProblems, resolveRecipeWire, stepDependencies, DEFAULT_FAN_OUT_CONCURRENCY, type RecipeFacts, type RecipeStep } from '../domain/recipe';
 import type { JobDefinition, ResolvedJobPolicy } from '../factory/snapshot';
 import { factoryDesk, JobRejected } from './approval-desk';
 import { loadReviewerKeys } from './decide-handlers';
 import { JobRecorder } from './job-record';
-import { asJobFailure, definitions, engine, failureSummary, models } from './proxies';
-import { StepRunner } from './step-runner';
+import { asJobFailure, definitions, engine, failureSummary, localModels, models } from './proxies';
+import { executionFor, StepRunner } from './step-runner';
 
 /** Every string in the job input, for screening. */
 function textOf(value: unknown): string {
@@ -114,7 +115,7 @@ export async function factoryJobWorkflow(rawRequest: JobRequest): Promise<JobRes
 
 // ---- planning --------------------------------------------------------------------------------------
 
-async function makePlan(definition: JobDefinition, policy: ResolvedJobPolicy, request: JobRequest, input: unknown, recorder: JobRecorder, catalogue: { id: string; tier: string }[]): Promise<JobRecorder['plan']> {
+async function makePlan(definition: JobDefinition, policy: ResolvedJobPolicy, request: JobRequest, input: unknown, recorder: JobRecorder, catalogue: readonly ModelSpec[]): Promise<JobRecorder['plan']> {
   const recipe = { strategy: 'recipe' as const, steps: definition.jobType.recipe.steps };
   if (policy.planner === 'recipe') {
     recorder.decide({ stepId: 'plan', kind: 'plan', reason: `recipe of ${definition.jobType.name} (definition ${definition.version})` });
@@ -131,7 +132,7 @@ async function makePlan(definition: JobDefinition, policy: ResolvedJobPolicy, re
   for (let attempt = 1; attempt <= 2; attempt++) {
     let proposal;
     try {
-      proposal = await models.planJob.executeWithOptions({ summary: `plan ${definition.jobType.name} with ${planner.id}${repairHint ? ' (repair)' : ''}` }, [
+      proposal = await (executionFor([planner]) === 'local' ? localModels : models).planJob.executeWithOptions({ summary: `plan ${definition.jobType.name} with ${planner.id}${repairHint ? ' (repair)' : ''}` }, [
         {
           jobId: request.id,
           jobType: definition.jobType.name,

@@ -29,6 +29,18 @@ export const models = proxyActivities<FactoryActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6, nonRetryableErrorTypes: nonRetryableModelErrors },
 });
 
+/**
+ * The same model calls when every model a call may use answers in the worker's process (domain/models.ts
+ * executionOf): local activities, recorded as markers in the workflow task that scheduled them, so a job
+ * of local steps completes in a few workflow tasks instead of a server round trip per call. Retried by
+ * the worker with the same backoff; no heartbeat (the call is in process, the workflow task's own
+ * timeout watches it).
+ */
+export const localModels = proxyLocalActivities<FactoryActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6, nonRetryableErrorTypes: nonRetryableModelErrors },
+});
+
 // Local activities: the definition, the model registry, screening and verdicts need no round trip through the server.
 export const definitions = proxyLocalActivities<FactoryActivities>({
   startToCloseTimeout: '30 seconds',
@@ -38,6 +50,12 @@ export const engine = proxyLocalActivities<EngineActivities>({ startToCloseTimeo
 
 // The learning loop's side steps: a store blip is retried for about 15 s, then the job records it and goes on.
 export const learning = proxyActivities<LearningActivities>({
+  startToCloseTimeout: '20 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '8 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidExampleError'] },
+});
+
+// The same side steps beside a job of local steps (they write the worker's learning stores, in process).
+export const localLearning = proxyLocalActivities<LearningActivities>({
   startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '8 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidExampleError'] },
 });

@@ -9,14 +9,14 @@ import { actionKey, actionRetryDelay, DEFAULT_ACTION_TIMEOUT_MS, resolveActionRe
 import type { ActionFailureEvidence, PendingApproval } from '../domain/approvals';
 import type { LedgerEntry } from '../domain/job';
 import { labelFrom, textFrom } from '../domain/learnable';
-import type { ModelSpec, Tier } from '../domain/models';
+import { executionOf, type ModelSpec, type Tier } from '../domain/models';
 import { route, type EscalationCause } from '../domain/routing';
 import { screeningSensitivity } from '../domain/screening';
 import type { ActionFacts, ResolvedJobPolicy, StationFacts } from '../factory/snapshot';
 import type { ActionFailureDetails, StationCallResult } from '../activities/factory';
 import { JobRejected, type ApprovalDesk } from './approval-desk';
 import type { JobRecorder } from './job-record';
-import { actionAttempts, actions, definitions, escalationCauseOf, failureSummary, learning, models, roundUsd } from './proxies';
+import { actionAttempts, actions, definitions, escalationCauseOf, failureSummary, learning, localLearning, localModels, models, roundUsd } from './proxies';
 import { schemaProblem } from './schemas';
 
 export interface RunContext {
@@ -33,6 +33,18 @@ export interface RunContext {
 
 /** The patch that moved action retries into the workflow (the delivery loop and the failed-action decision). */
 export const ACTION_DELIVERY_PATCH = 'conveyor-action-delivery';
+
+/**
+ * The patch that runs in-process work as local activities: model calls whose models all answer in the
+ * worker (executionOf), and the learning side steps beside them. Histories from before it keep their
+ * regular activities when they replay.
+ */
+export const LOCAL_STEPS_PATCH = 'conveyor-local-steps';
+
+/** How this run executes a model call that may use `candidates`: local activities once the patch is in the run's history. */
+export function executionFor(candidates: readonly ModelSpec[]): 'local' | 'remote' {
+  return patched(LOCAL_STEPS_PATCH) ? executionOf(candidates) : 'remote';
+}
 
 interface ActionAttemptFailure {
   retryable: boolean;
@@ -135,9 +147,10 @@ export class StepRunner {
       recorder.decide({ stepId, kind: escalation ? 'escalate' : 'route', reason: decision.reason, modelId: decision.model.id, tier: decision.tier });
       const callKey = `${stepId}#${call}`;
       recorder.budget.reserve(callKey, decision.estimatedCostUsd);
+      const execution = executionFor([decision.model, ...decision.fallbacks]);
       let result: StationCallResult;
       try {
-        result = await models.callStation.executeWithOptions(
+        result = await (execution === 'local' ? localModels : models).callStation.executeWithOptions(
           { summary: `${station.name} · ${decision.model.id} (${decision.tier})${escalation ? ` · escalated: ${escalation.cause}` : ''}` },
           [{ jobId: this.ctx.jobId, stepId, call, station: station.name, modelId: decision.model.id, input, ...(decision.fallbacks.length > 0 ? { fallbacks: decision.fallbacks.map((model) => model.id) } : {}) }],
         );
@@ -147,7 +160,7 @@ export class StepRunner {
         if (!cause) throw error;
         recorder.escalations++;
         recorder.noteTier(decision.tier);
-        recorder.recordCall(ledgerEntry(stepId, station.name, call, decision.model, decision.tier, undefined, 'escalated', `${cause}: ${failureSummary(error)}`), decision.model, cause);
+        recorder.recordCall({ ...ledgerEntry(stepId, station.name, call, decision.model, decision.tier, undefined, 'escalated', `${cause}: ${failureSummary(error)}`), execution }, decision.model, cause);
         escalation = { fromTier: decision.tier, cause };
         continue;
       }
@@ -166,6 +179,7 @@ export class StepRunner {
       }
       const entryOf = (outcome: LedgerEntry['outcome'], reason?: string, confidence?: number | null): LedgerEntry => ({
         ...ledgerEntry(stepId, station.name, call, answeredBy, decision.tier, result, outcome, reason, confidence),
+        execution,
         ...(call === 1 && routed ? { routedBy: routed.entry } : {}),
       });
       const confidence = result.stationConfidence;
@@ -216,7 +230,7 @@ export class StepRunner {
     if (label === undefined || text === undefined || !text.trim()) return;
     const smallModel = this.ctx.recorder.ledger.find((entry) => entry.stepId === stepId && entry.call === 1);
     await this.learningSideStep(stepId, 'training example not collected', () =>
-      learning.collectExample.executeWithOptions({ summary: `collect example: ${station.name} → ${label} (${source})` }, [
+      this.learningActivities().collectExample.executeWithOptions({ summary: `collect example: ${station.name} → ${label} (${source})` }, [
         { station: station.name, jobType: this.ctx.jobType, jobId: this.ctx.jobId, stepId, text, label, source, modelVersion: smallModel?.modelVersion, answeredBy },
       ]),
     );
@@ -228,13 +242,18 @@ export class StepRunner {
     const acceptedLabel = labelFrom(station.learnable, accepted);
     if (!observed || acceptedLabel === undefined) return;
     const outcome = await this.learningSideStep(stepId, 'live observations not recorded', () =>
-      learning.settleObservations.executeWithOptions({ summary: `settle live observations: ${station.name} → ${acceptedLabel} (${acceptedBy})` }, [
+      this.learningActivities().settleObservations.executeWithOptions({ summary: `settle live observations: ${station.name} → ${acceptedLabel} (${acceptedBy})` }, [
         { station: station.name, jobId: this.ctx.jobId, stepId, acceptedLabel, acceptedBy },
       ]),
     );
     if (outcome && (outcome.decision.kind === 'rollback' || outcome.decision.kind === 'keep')) {
       this.ctx.recorder.decide({ stepId, kind: 'canary', reason: `canary ${outcome.version} ${outcome.decision.kind === 'rollback' ? 'rolled back' : 'kept'}: ${outcome.decision.reason}` });
     }
+  }
+
+  /** The learning side steps write the worker's own stores: local activities once the local-steps patch is in the history. */
+  private learningActivities(): typeof learning {
+    return patched(LOCAL_STEPS_PATCH) ? localLearning : learning;
   }
 
   /** The learning loop feeds on the job but never decides it: a store down after the retries is recorded, and the job goes on. */
