@@ -16,6 +16,7 @@ import { factoryDesk, JobRejected } from './approval-desk';
 import { loadReviewerKeys } from './decide-handlers';
 import { JobRecorder } from './job-record';
 import { asJobFailure, definitions, engine, failureSummary, localModels, models } from './proxies';
+import { internCatalogue, internDefinition } from './interned';
 import { executionFor, StepRunner } from './step-runner';
 
 /** Every string in the job input, for screening. */
@@ -79,21 +80,24 @@ export async function factoryJobWorkflow(rawRequest: JobRequest): Promise<JobRes
   desk.registerHandlers();
   recorder.publish('planning');
 
-  let loaded;
+  let definition: JobDefinition;
+  let input: unknown;
   try {
-    loaded = await definitions.loadJobDefinition.executeWithOptions({ summary: `definition of ${request.type}` }, [{ jobId: request.id, type: request.type, input: request.input }]);
+    const loaded = await definitions.loadJobDefinition.executeWithOptions({ summary: `definition of ${request.type}` }, [{ jobId: request.id, type: request.type, input: request.input }]);
+    // Every job of a definition holds the worker's one frozen copy of it (workflows/interned.ts), not its own.
+    definition = internDefinition(loaded.definition);
+    input = loaded.input;
   } catch (error) {
     recorder.publish('failed');
     throw asJobFailure(error);
   }
-  const { definition, input } = loaded;
   const policy = (known.policy = effectiveJobPolicy(definition.jobType.policy, request));
   recorder.budget = new JobBudget(policy.budgetUsd);
   recorder.definition = { factory: definition.factory.name, version: definition.version, hash: definition.hash };
   upsertMemo({ definition: recorder.definition });
 
   desk.reviewerKeys = { ...policy.approval.reviewerKeys, ...(await loadReviewerKeys()) };
-  const catalogue = await engine.loadModelCatalog();
+  const catalogue = internCatalogue(await engine.loadModelCatalog());
   recorder.screening = await engine.screenInput({ jobId: request.id, text: textOf(input) });
   if (recorder.screening.flagged) {
     recorder.decide({ stepId: 'screening', kind: 'screening', reason: `input flagged: ${recorder.screening.reasons.join(', ')}; every action needs a reviewer` });

@@ -3,7 +3,8 @@
  * what operators see of it — search attributes, the current details in the Temporal UI, the `record`
  * and `progress` queries, and the result. One per job (or per workflow using the primitives).
  */
-import { ApplicationFailure, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, patched, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { PendingApproval, RecordedDecision } from '../domain/approvals';
 import { type JobBudget } from '../domain/budget';
 import type { ActionAttempt, ActionRecord, JobRecord, JobResult, LedgerEntry, RoutingDecisionRecord } from '../domain/job';
@@ -23,7 +24,16 @@ export interface RecordIdentity {
   searchAttributes?: boolean;
 }
 
+/**
+ * The patch after which a job upserts only the search attributes whose value changed (nothing when none
+ * did): fewer history events and visibility writes per job. Histories from before keep one full upsert per publish.
+ */
+export const QUIET_UPSERTS_PATCH = 'conveyor-quiet-upserts';
+
 export class JobRecorder {
+  /** The search attributes' values as last upserted (key name → value). */
+  private readonly upserted = new Map<string, unknown>();
+
   readonly startedAt = new Date().toISOString();
   status: JobStatus = 'planning';
   plan: { strategy: 'recipe' | 'model'; steps: RecipeStep[]; fallbackReason?: string } = { strategy: 'recipe', steps: [] };
@@ -88,14 +98,21 @@ export class JobRecorder {
   publish(status: JobStatus = this.status): void {
     this.status = status;
     if (this.identity.searchAttributes === false) return this.refreshDetails();
-    upsertSearchAttributes([
+    const attributes: SearchAttributeUpdatePair[] = [
       { key: ConveyorStatus, value: status },
       { key: ConveyorJobType, value: this.identity.jobType },
       { key: ConveyorTopTier, value: this.topTier },
       { key: ConveyorCostUsd, value: roundUsd(this.budget.spentUsd) },
       { key: ConveyorEscalations, value: this.escalations },
       ...(this.identity.batchId ? [{ key: ConveyorBatchId, value: this.identity.batchId }] : []),
-    ]);
+    ];
+    if (patched(QUIET_UPSERTS_PATCH)) {
+      const changed = attributes.filter((pair) => this.upserted.get(pair.key.name) !== pair.value);
+      if (changed.length > 0) upsertSearchAttributes(changed);
+      for (const pair of changed) this.upserted.set(pair.key.name, pair.value);
+    } else {
+      upsertSearchAttributes(attributes);
+    }
     this.refreshDetails();
   }
 
