@@ -23,6 +23,7 @@ import {
 import { actionFacts, DEFAULT_SAMPLE_TEMPERATURE, snapshotJobType, stationFacts, type ActionFacts, type JobDefinition, type StationFacts } from '../factory/snapshot';
 import { EVIDENCE_EXCERPT_CHARS } from '../domain/actions';
 import { addUsage, type ModelSpec } from '../domain/models';
+import { screeningText, type ScreeningResult } from '../domain/screening';
 import { ModelRegistryError } from '../learning/model-registry';
 import { loadRouter, type RouterDecision } from '../learning/router';
 import { loadScorer } from '../learning/scorer';
@@ -420,3 +421,35 @@ function attemptFailure(actionName: string, idempotencyKey: string, error: unkno
 }
 
 export type FactoryActivities = ReturnType<typeof createFactoryActivities>;
+
+/** What a job needs before its first step, from one local activity (beginJob). */
+export interface JobStart {
+  definition: JobDefinition;
+  /** The input as the job type's schema parsed it. */
+  input: unknown;
+  /** The reviewers' public keys the worker holds (none: signed decisions are off). */
+  reviewerKeys: Record<string, string>;
+  catalogue: ModelSpec[];
+  screening: ScreeningResult;
+}
+
+/**
+ * The start of a job in one local activity instead of four in a row: its definition and checked input,
+ * the reviewers' keys, the model catalogue and the screening of its input — the same activities, called
+ * in process, so a job of local steps reaches its first step in one round through the worker.
+ */
+export function createJobStartActivity(parts: {
+  loadJobDefinition: FactoryActivities['loadJobDefinition'];
+  loadReviewerKeys: () => Promise<Record<string, string>>;
+  loadModelCatalog: () => Promise<ModelSpec[]>;
+  screenInput: (request: { jobId: string; text: string }) => Promise<ScreeningResult>;
+}) {
+  return {
+    async beginJob(request: { jobId: string; type: string; input: unknown }): Promise<JobStart> {
+      const { definition, input } = await parts.loadJobDefinition(request);
+      const [reviewerKeys, catalogue, screening] = await Promise.all([parts.loadReviewerKeys(), parts.loadModelCatalog(), parts.screenInput({ jobId: request.jobId, text: screeningText(input) })]);
+      return { definition, input, reviewerKeys, catalogue, screening };
+    },
+  };
+}
+export type JobStartActivities = ReturnType<typeof createJobStartActivity>;

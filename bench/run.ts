@@ -6,8 +6,9 @@
  * children), growth with batch size (time and peak memory), and worker memory per cached waiting workflow.
  * Every Conveyor job uses a no-op model provider, so the figures are the engine's, not a model's. Prints a
  * table and writes bench/results/engine.json and engine.md.
- * Options: --quick (smaller sizes, a smoke run), --sizes 100,1000,10000 (growth batch sizes),
- * --sections cache,overhead,throughput,growth,memory (a subset), --preload zod,… (try the factory's workflows
+ * A remote-like section compares a job of 200 ms calls to a local OpenAI-protocol server with a raw workflow
+ * making the same calls. Options: --quick (smaller sizes, a smoke run), --sizes 100,1000,10000 (growth batch sizes),
+ * --sections cache,overhead,remote,throughput,growth,memory (a subset), --preload zod,… (try the factory's workflows
  * with those modules shared across workflows, the bundler's preloadModules; the default is the worker's bundle).
  */
 import { execFileSync } from 'node:child_process';
@@ -26,12 +27,14 @@ import { runGrowthSection } from './engine/growth';
 import { embeddedServerPid, loadAverage } from './engine/measure';
 import { runMemorySection } from './engine/memory';
 import { runOverheadSection } from './engine/overhead';
+import { runRemoteSection } from './engine/remote';
 import { buildReport, machineInfo, printTable, writeReport } from './engine/report';
 import { runThroughputSection } from './engine/throughput';
 
 const sectionRunners = {
   cache: runCacheSection,
   overhead: runOverheadSection,
+  remote: runRemoteSection,
   throughput: runThroughputSection,
   growth: runGrowthSection,
   memory: runMemorySection,
@@ -40,7 +43,7 @@ type SectionName = keyof typeof sectionRunners;
 const sectionNames = Object.keys(sectionRunners) as SectionName[];
 
 const resultsDir = path.resolve(__dirname, 'results');
-const usage = 'usage: npm run bench -- [--quick] [--sizes 100,1000,10000] [--sections cache,overhead,throughput,growth,memory] [--preload zod,…]';
+const usage = 'usage: npm run bench -- [--quick] [--sizes 100,1000,10000] [--sections cache,overhead,remote,throughput,growth,memory] [--preload zod,…]';
 
 class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -80,6 +83,7 @@ function parseArguments(argv: readonly string[]): { options: BenchOptions; secti
       quick,
       sizes,
       overheadJobs: quick ? 10 : 50,
+      remoteJobs: quick ? 5 : 20,
       throughputJobs: quick ? 200 : 500,
       throughputRounds: quick ? 1 : 2,
       batchConcurrency: 200,

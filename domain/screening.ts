@@ -21,6 +21,14 @@ const injectionPatterns: { name: string; pattern: RegExp }[] = [
 ];
 
 /** Names of the patterns the text matches. */
+/** Every string in a job's input, one per line: what screening reads. */
+export function screeningText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) return value.map(screeningText).join('\n');
+  if (value !== null && typeof value === 'object') return Object.values(value).map(screeningText).join('\n');
+  return '';
+}
+
 export function matchInjectionPatterns(text: string): string[] {
   return injectionPatterns.filter(({ pattern }) => pattern.test(text)).map(({ name }) => name);
 }

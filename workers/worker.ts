@@ -8,7 +8,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import { bundleWorkflowCode, Runtime, Worker, type NativeConnection, type PatchActivationCallback, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { builtinCatalogue } from './builtin-catalogue';
-import { createFactoryActivities } from '../activities/factory';
+import { createFactoryActivities, createJobStartActivity } from '../activities/factory';
 import type { Factory } from '../factory/define';
 import { FactoryDefinitionError } from '../factory/validate';
 import { loadFactoryModule, trainingFileProblems } from '../platform/factory-module';
@@ -119,12 +119,21 @@ export function conveyorActivities(options: ConveyorActivityOptions) {
   const dataDir = options.dataDir ?? settings.dataDir;
   // The learning registry's promoted, canary and shadow models serve the small tier of learnable stations.
   const live = new LiveModels(dataDir);
+  const engine = createActivities({ gateway: options.gateway, outbox: options.outbox, catalogue: builtinCatalogue, live });
+  const factoryActivities = createFactoryActivities({ factory: options.factory, gateway: options.gateway, outbox: options.outbox, live, ...(options.env ? { env: options.env } : {}) });
+  const reviewerKeys = createReviewerKeyActivities({ dataDir, keysFile: settings.reviewerKeysFile });
   return {
-    ...createActivities({ gateway: options.gateway, outbox: options.outbox, catalogue: builtinCatalogue, live }),
-    ...createFactoryActivities({ factory: options.factory, gateway: options.gateway, outbox: options.outbox, live, ...(options.env ? { env: options.env } : {}) }),
+    ...engine,
+    ...factoryActivities,
+    ...createJobStartActivity({
+      loadJobDefinition: (request) => factoryActivities.loadJobDefinition(request),
+      loadReviewerKeys: () => reviewerKeys.loadReviewerKeys(),
+      loadModelCatalog: () => engine.loadModelCatalog(),
+      screenInput: (request) => engine.screenInput(request),
+    }),
     ...createEvaluationActivities({ factory: options.factory }),
     ...createLearningActivities({ factory: options.factory, dataDir, live, exampleStore: options.exampleStore }),
-    ...createReviewerKeyActivities({ dataDir, keysFile: settings.reviewerKeysFile }),
+    ...reviewerKeys,
   };
 }
 
@@ -139,9 +148,22 @@ export function factoryFromSettings(settings: ConveyorSettings, modulePath = set
   return loaded.factory;
 }
 
+/**
+ * The modules of Conveyor's workflows that every workflow of a worker thread shares (the bundler's
+ * `preloadModules`): the definition and catalogue interning (workflows/interned.ts) and the JSON Schema
+ * → zod cache (workflows/schemas.ts, with zod itself). Each holds only content-keyed, frozen or
+ * recomputable values, so sharing them changes no result; without them every cached workflow re-evaluates
+ * and keeps its own copy. A team bundling its own workflows with the primitives passes the same list.
+ */
+export const conveyorPreloadModules: readonly string[] = ['zod', path.resolve(__dirname, '..', 'workflows', `interned${sourceExtension}`), path.resolve(__dirname, '..', 'workflows', `schemas${sourceExtension}`)];
+
 /** Bundles the workflows once (tests share a bundle per file): the built-in bundle unless `engineOnly`. */
 export function bundleConveyorWorkflows(options: { engineOnly?: boolean } = {}): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath: options.engineOnly ? workflowsPath : builtinWorkflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error } as never });
+  return bundleWorkflowCode({
+    workflowsPath: options.engineOnly ? workflowsPath : builtinWorkflowsPath,
+    preloadModules: [...conveyorPreloadModules],
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error } as never,
+  });
 }
 
 export function defaultOutbox(settings: ConveyorSettings): Outbox {

@@ -7,25 +7,19 @@
  * factory's assessment and the approval desk — and return the job's record.
  */
 import { ApplicationFailure, upsertMemo } from '@temporalio/workflow';
+import type { JobStart } from '../activities/factory';
 import { JobBudget } from '../domain/budget';
 import type { ModelSpec } from '../domain/models';
+import { screeningText } from '../domain/screening';
 import { InvalidJobInputError, jobRequestSchema, type JobRequest, type JobResult } from '../domain/job';
 import { isActionStep, isFanOut, orderSteps, planProblemText, recipeProblems, resolveRecipeWire, stepDependencies, DEFAULT_FAN_OUT_CONCURRENCY, type RecipeFacts, type RecipeStep } from '../domain/recipe';
 import type { JobDefinition, ResolvedJobPolicy } from '../factory/snapshot';
 import { factoryDesk, JobRejected } from './approval-desk';
 import { loadReviewerKeys } from './decide-handlers';
 import { JobRecorder } from './job-record';
-import { asJobFailure, definitions, engine, failureSummary, localModels, models } from './proxies';
+import { asJobFailure, definitions, engine, failureSummary, jobStart, localModels, models } from './proxies';
 import { internCatalogue, internDefinition } from './interned';
-import { executionFor, StepRunner } from './step-runner';
-
-/** Every string in the job input, for screening. */
-function textOf(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (Array.isArray(value)) return value.map(textOf).join('\n');
-  if (value !== null && typeof value === 'object') return Object.values(value).map(textOf).join('\n');
-  return '';
-}
+import { executionFor, localStepsOn, StepRunner } from './step-runner';
 
 function parseRequest(raw: unknown): JobRequest {
   const parsed = jobRequestSchema.safeParse(raw);
@@ -80,10 +74,16 @@ export async function factoryJobWorkflow(rawRequest: JobRequest): Promise<JobRes
   desk.registerHandlers();
   recorder.publish('planning');
 
+  // Jobs started after the local-steps patch take their start in one local activity (workflows/step-runner.ts).
+  const oneStart = localStepsOn();
   let definition: JobDefinition;
   let input: unknown;
+  let started: Pick<JobStart, 'reviewerKeys' | 'catalogue' | 'screening'> | undefined;
   try {
-    const loaded = await definitions.loadJobDefinition.executeWithOptions({ summary: `definition of ${request.type}` }, [{ jobId: request.id, type: request.type, input: request.input }]);
+    const args = [{ jobId: request.id, type: request.type, input: request.input }] as const;
+    const loaded: Pick<JobStart, 'definition' | 'input'> = oneStart
+      ? (started = await jobStart.beginJob.executeWithOptions({ summary: `start ${request.type}: definition, reviewer keys, models, screening` }, [...args]))
+      : await definitions.loadJobDefinition.executeWithOptions({ summary: `definition of ${request.type}` }, [...args]);
     // Every job of a definition holds the worker's one frozen copy of it (workflows/interned.ts), not its own.
     definition = internDefinition(loaded.definition);
     input = loaded.input;
@@ -96,9 +96,9 @@ export async function factoryJobWorkflow(rawRequest: JobRequest): Promise<JobRes
   recorder.definition = { factory: definition.factory.name, version: definition.version, hash: definition.hash };
   upsertMemo({ definition: recorder.definition });
 
-  desk.reviewerKeys = { ...policy.approval.reviewerKeys, ...(await loadReviewerKeys()) };
-  const catalogue = internCatalogue(await engine.loadModelCatalog());
-  recorder.screening = await engine.screenInput({ jobId: request.id, text: textOf(input) });
+  desk.reviewerKeys = { ...policy.approval.reviewerKeys, ...(started?.reviewerKeys ?? (await loadReviewerKeys())) };
+  const catalogue = internCatalogue(started?.catalogue ?? (await engine.loadModelCatalog()));
+  recorder.screening = started?.screening ?? (await engine.screenInput({ jobId: request.id, text: screeningText(input) }));
   if (recorder.screening.flagged) {
     recorder.decide({ stepId: 'screening', kind: 'screening', reason: `input flagged: ${recorder.screening.reasons.join(', ')}; every action needs a reviewer` });
   }

@@ -3,7 +3,7 @@
  * failures read inside the workflow. Shared by the recipe interpreter and the primitives.
  */
 import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
-import type { FactoryActivities } from '../activities/factory';
+import type { FactoryActivities, JobStartActivities } from '../activities/factory';
 import type { createActivities } from '../activities';
 import type { LearningActivities } from '../learning/activities';
 import type { EscalationCause } from '../domain/routing';
@@ -43,6 +43,10 @@ export const localModels = proxyLocalActivities<FactoryActivities>({
 
 // Local activities: the definition, the model registry, screening and verdicts need no round trip through the server.
 export const definitions = proxyLocalActivities<FactoryActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidJobInputError', 'UnknownJobTypeError', 'UnknownActionError'] },
+});
+export const jobStart = proxyLocalActivities<JobStartActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidJobInputError', 'UnknownJobTypeError', 'UnknownActionError'] },
 });

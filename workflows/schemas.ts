@@ -6,7 +6,15 @@
 import { z } from 'zod';
 import type { JsonSchema } from '../factory/snapshot';
 
+/**
+ * Keyed by the snapshot's (interned, frozen) JSON Schema objects. This module is preloaded by the worker's
+ * bundle (workers/worker.ts conveyorPreloadModules), so the cache serves every workflow of a worker thread.
+ */
 const cache = new WeakMap<JsonSchema, z.ZodType>();
+
+// zod sets its global defaults (error messages, memoizer) on the first schema it builds. A preloaded zod is
+// frozen by the SDK right after the preload, so one schema is built now, while those defaults can still be set.
+z.object({ warm: z.string() });
 
 export function schemaOf(json: JsonSchema): z.ZodType {
   let schema = cache.get(json);

@@ -41,9 +41,14 @@ export const ACTION_DELIVERY_PATCH = 'conveyor-action-delivery';
  */
 export const LOCAL_STEPS_PATCH = 'conveyor-local-steps';
 
+/** Whether this run takes in-process work as local activities (its history carries the local-steps patch, or it runs live). */
+export function localStepsOn(): boolean {
+  return patched(LOCAL_STEPS_PATCH);
+}
+
 /** How this run executes a model call that may use `candidates`: local activities once the patch is in the run's history. */
 export function executionFor(candidates: readonly ModelSpec[]): 'local' | 'remote' {
-  return patched(LOCAL_STEPS_PATCH) ? executionOf(candidates) : 'remote';
+  return localStepsOn() ? executionOf(candidates) : 'remote';
 }
 
 interface ActionAttemptFailure {
@@ -253,7 +258,7 @@ export class StepRunner {
 
   /** The learning side steps write the worker's own stores: local activities once the local-steps patch is in the history. */
   private learningActivities(): typeof learning {
-    return patched(LOCAL_STEPS_PATCH) ? localLearning : learning;
+    return localStepsOn() ? localLearning : learning;
   }
 
   /** The learning loop feeds on the job but never decides it: a store down after the retries is recorded, and the job goes on. */

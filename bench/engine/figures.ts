@@ -50,6 +50,8 @@ export interface BenchOptions {
   sizes: number[];
   /** Sequential jobs timed per kind in the overhead section. */
   overheadJobs: number;
+  /** Support-ticket jobs (and raw workflows) of the remote-like section. */
+  remoteJobs: number;
   /** Jobs in one throughput batch, and rounds of (raw, factory). */
   throughputJobs: number;
   throughputRounds: number;

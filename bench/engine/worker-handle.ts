@@ -89,7 +89,7 @@ export function startBenchWorker(
   context: BenchContext,
   kind: WorkerProcessConfig['kind'],
   taskQueue: string,
-  options: { maxCachedWorkflows?: number } = {},
+  options: { maxCachedWorkflows?: number; remoteModelUrl?: string; proposeApprovals?: boolean } = {},
 ): Promise<WorkerHandle> {
   return startWorkerProcess({
     kind,
@@ -100,5 +100,7 @@ export function startBenchWorker(
     dataDir: context.dataDir,
     maxCachedWorkflows: options.maxCachedWorkflows,
     maxConcurrentActivityTaskExecutions: 50,
+    ...(options.remoteModelUrl ? { remoteModelUrl: options.remoteModelUrl } : {}),
+    ...(options.proposeApprovals ? { proposeApprovals: true } : {}),
   });
 }

@@ -13,7 +13,7 @@ import { connectWorkerConnection } from '../../platform/connection';
 import { installRuntimeLogging } from '../../platform/logging';
 import { loadSettings } from '../../platform/settings';
 import { createConveyorWorker } from '../../workers/worker';
-import { createNoopGateway } from './noop-provider';
+import { approvalAnswers, createNoopGateway, createRemoteLikeGateway, noopAnswers } from './noop-provider';
 import { rawActivities } from './raw-workflow';
 
 export interface WorkerProcessConfig {
@@ -26,6 +26,10 @@ export interface WorkerProcessConfig {
   dataDir: string;
   maxCachedWorkflows?: number;
   maxConcurrentActivityTaskExecutions: number;
+  /** The remote-like model server: the Conveyor worker's models become OpenAI-compatible models there. */
+  remoteModelUrl?: string;
+  /** The no-op model proposes a refund that needs approval, with records of realistic size (noop-provider.ts approvalAnswers). */
+  proposeApprovals?: boolean;
 }
 
 export type WorkerProcessRequest = { type: 'memory'; requestId: number } | { type: 'stop' };
@@ -68,7 +72,7 @@ async function main(): Promise<void> {
   installRuntimeLogging();
   const settings = loadSettings({ TEMPORAL_ADDRESS: config.address, TEMPORAL_NAMESPACE: config.namespace, CONVEYOR_DATA_DIR: config.dataDir });
   const connection = await connectWorkerConnection(settings, config.address);
-  const gateway = createNoopGateway();
+  const gateway = config.remoteModelUrl ? createRemoteLikeGateway(config.remoteModelUrl) : createNoopGateway(config.proposeApprovals ? approvalAnswers : noopAnswers);
   const outbox = config.kind === 'conveyor' ? new Outbox(path.join(config.dataDir, `outbox-${process.pid}.sqlite`)) : undefined;
   const code = fs.readFileSync(config.bundleFile, 'utf8');
   const worker = outbox
