@@ -315,7 +315,12 @@ export async function startChaosModelServer(faults: FaultPlan): Promise<ChaosMod
 }
 
 /** The default local registry with the small and medium tiers served by the chaos model server. */
-export function writeRegistry(file: string, baseUrl: string, modelTimeoutMs: number): void {
+/**
+ * The scenario's model registry: the small and medium tiers on the fake server, the large tier local. With
+ * `localSmall`, the small tier is the built-in local model instead (answered in the worker's process, as
+ * local activities) and only escalations reach the fake server.
+ */
+export function writeRegistry(file: string, baseUrl: string, modelTimeoutMs: number, options: { localSmall?: boolean } = {}): void {
   const fakeModel = (tier: 'small' | 'medium'): ModelSpec => ({
     id: `fake-${tier}`,
     provider: 'openai-compatible',
@@ -330,8 +335,9 @@ export function writeRegistry(file: string, baseUrl: string, modelTimeoutMs: num
     timeoutMs: modelTimeoutMs,
     options: { baseUrl },
   });
-  const local = loadRegistry({}).models.filter((model) => model.tier === 'large');
-  fs.writeFileSync(file, JSON.stringify({ models: [fakeModel('small'), fakeModel('medium'), ...local] }, null, 2));
+  const builtin = loadRegistry({}).models;
+  const local = builtin.filter((model) => model.tier === 'large' || (options.localSmall && model.tier === 'small'));
+  fs.writeFileSync(file, JSON.stringify({ models: [...(options.localSmall ? [] : [fakeModel('small')]), fakeModel('medium'), ...local] }, null, 2));
 }
 
 // ---- jobs and the client ---------------------------------------------------------------------------

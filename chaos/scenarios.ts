@@ -51,6 +51,8 @@ export interface ScenarioRow extends Accounting {
   unplannedWorkerExits: number;
   cache: { hits: number; misses: number; cacheErrors: number };
   batch: Pick<BatchResult, 'completed' | 'failed' | 'rejected' | 'duplicates'> | null;
+  /** Ledger entries of the finished jobs whose model call ran as a local activity (an in-process model). */
+  localModelSteps: number;
   durationMs: number;
   /** Kept when something is wrong, for the logs (worker, server). */
   dataDir?: string;
@@ -69,6 +71,8 @@ interface Disruption {
   redis?: TestRedis;
   /** Resolves when the model server has answered this share of the batch's expected calls (false at the deadline). */
   reached(share: number): Promise<boolean>;
+  /** Resolves when this share of the batch's jobs has completed, as the server's visibility counts them (false at the deadline). */
+  jobsDone(share: number): Promise<boolean>;
   event(text: string): void;
   note(text: string): void;
 }
@@ -82,6 +86,8 @@ interface ScenarioPlan {
   modelLatencyMs?: number;
   modelTimeoutMs?: number;
   redis?: boolean;
+  /** The small tier is the built-in local model (its calls run as local activities), not the fake server. */
+  localSmallTier?: boolean;
   disrupt?(chaos: Disruption): Promise<void>;
   /** Adds notes from what the workers logged and counted. */
   inspect?(row: ScenarioRow, fleet: WorkerFleet): void;
@@ -102,7 +108,7 @@ async function runScenario(plan: ScenarioPlan, context: ChaosRunContext): Promis
     const model = await startChaosModelServer({ rate: plan.faults?.rate ?? 0, seed: plan.faults?.seed ?? 0, modelTimeoutMs, latencyMs: plan.modelLatencyMs ?? 150 });
     cleanup.push(() => model.close());
     const registryFile = path.join(dataDir, 'models.json');
-    writeRegistry(registryFile, model.url, modelTimeoutMs);
+    writeRegistry(registryFile, model.url, modelTimeoutMs, { localSmall: plan.localSmallTier ?? false });
     const temporal = await startChaosTemporal(path.join(dataDir, 'temporal'));
     cleanup.push(() => temporal.stop());
     const redis = plan.redis ? await startRedis() : undefined;
@@ -133,6 +139,15 @@ async function runScenario(plan: ScenarioPlan, context: ChaosRunContext): Promis
       model,
       redis,
       reached: (share) => waitUntil(() => answered() >= Math.ceil(share * callsPerJob * jobs.length), deadline),
+      async jobsDone(share) {
+        const query = `ConveyorBatchId = "${batchId}" AND ExecutionStatus = "Completed" AND WorkflowType = "factoryJobWorkflow"`;
+        while (Date.now() < deadline) {
+          const { count } = await client.temporal.workflow.count(query).catch(() => ({ count: 0 }));
+          if (count >= Math.ceil(share * jobs.length)) return true;
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        return false;
+      },
       event(text) {
         const inFlight = model.calls.filter((call) => !call.paid && call.kind === 'answer' && Date.now() - call.receivedAt < (plan.modelLatencyMs ?? 150) + 50).length;
         const line = `${text} at ${((Date.now() - started) / 1000).toFixed(1)} s, ${answered()}/${callsPerJob * jobs.length} calls answered, ${inFlight} in flight`;
@@ -170,6 +185,7 @@ async function runScenario(plan: ScenarioPlan, context: ChaosRunContext): Promis
       unplannedWorkerExits: fleet.unplannedExits(),
       cache: cacheStatsOf(dataDir),
       batch: batch ? { completed: batch.completed, failed: batch.failed, rejected: batch.rejected, duplicates: batch.duplicates } : null,
+      localModelSteps: [...outcomes.values()].reduce((sum, outcome) => sum + ('result' in outcome ? outcome.result.ledger.filter((entry) => entry.execution === 'local').length : 0), 0),
       durationMs: 0,
     };
     if (row.unplannedWorkerExits > 0) notes.push(`${row.unplannedWorkerExits} worker exit(s) nobody asked for (restarted by the fleet)`);
@@ -219,6 +235,31 @@ export function workerKills(context: ChaosRunContext): Promise<ScenarioRow> {
           chaos.event(`SIGKILL ${name}`);
           chaos.fleet.start(name);
         }
+      },
+    },
+    context,
+  );
+}
+
+export function workerKillsMidLocalSteps(context: ChaosRunContext): Promise<ScenarioRow> {
+  const kills = context.size === 'small' ? [0.15, 0.45] : [0.1, 0.3, 0.5, 0.7];
+  return runScenario(
+    {
+      name: 'worker-sigkill-local',
+      description: 'two worker processes whose small tier is the built-in local model (local activities, in the workflow task); SIGKILL one, then the other, mid-batch',
+      workers: ['w1', 'w2'],
+      localSmallTier: true,
+      async disrupt(chaos) {
+        for (const [index, share] of kills.entries()) {
+          if (!(await chaos.jobsDone(share))) return;
+          const name = index % 2 === 0 ? 'w1' : 'w2';
+          await chaos.fleet.kill(name);
+          chaos.event(`SIGKILL ${name} (${Math.round(share * 100)}% of jobs done)`);
+          chaos.fleet.start(name);
+        }
+      },
+      inspect(row) {
+        row.notes.push(`${row.localModelSteps} model steps ran as local activities`);
       },
     },
     context,
@@ -288,7 +329,7 @@ export function cacheOutage(context: ChaosRunContext): Promise<ScenarioRow> {
   );
 }
 
-export const scenarios = { 'worker-sigkill': workerKills, 'temporal-sigkill': serverKill, 'flaky-model': flakyModel, 'cache-store-down': cacheOutage } as const;
+export const scenarios = { 'worker-sigkill': workerKills, 'worker-sigkill-local': workerKillsMidLocalSteps, 'temporal-sigkill': serverKill, 'flaky-model': flakyModel, 'cache-store-down': cacheOutage } as const;
 export type ScenarioName = keyof typeof scenarios;
 
 /** Bundles the workflows once, then runs the chosen scenarios one after another. */

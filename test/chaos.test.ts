@@ -1,5 +1,6 @@
 /**
- * The chaos suite at its small size, as a specification: with workers SIGKILLed, the Temporal server
+ * The chaos suite at its small size, as a specification: with workers SIGKILLed (in the middle of remote
+ * model calls, and in the middle of local-activity steps), the Temporal server
  * SIGKILLed and restarted, a model endpoint failing 30% of calls and the shared cache store stopped,
  * no job is lost, no action runs twice and no model step whose answer a worker held is paid again.
  * The scenarios are chaos/scenarios.ts, the same functions `npm run chaos` runs.
@@ -16,7 +17,7 @@ describe('chaos (small)', () => {
       if (!found) throw new Error(`scenario ${name} did not run`);
       return found;
     };
-    expect(rows.map((r) => r.scenario)).toEqual(['worker-sigkill', 'temporal-sigkill', 'flaky-model', 'cache-store-down']);
+    expect(rows.map((r) => r.scenario)).toEqual(['worker-sigkill', 'worker-sigkill-local', 'temporal-sigkill', 'flaky-model', 'cache-store-down']);
 
     for (const scenario of rows) {
       const summary = {
@@ -40,6 +41,9 @@ describe('chaos (small)', () => {
 
     // The disruptions really happened.
     expect(row('worker-sigkill').events.filter((event) => event.startsWith('SIGKILL w'))).toHaveLength(3);
+    // Workers die while jobs run their in-process model steps as local activities (in the workflow task).
+    expect(row('worker-sigkill-local').events.filter((event) => event.startsWith('SIGKILL w'))).toHaveLength(2);
+    expect(row('worker-sigkill-local').localModelSteps).toBeGreaterThanOrEqual(30);
     expect(row('temporal-sigkill').events.filter((event) => event.startsWith('SIGKILL temporal'))).toHaveLength(1);
     const faults = row('flaky-model').faultsInjected;
     expect(Object.keys(faults).sort()).toEqual(['malformed', 'rate-limited', 'reset', 'server-error', 'slow']);
