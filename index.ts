@@ -8,7 +8,7 @@ export { z } from 'zod';
 export { DEFINITION_API_VERSION } from './factory/define';
 export { supportFactory } from './factories/support';
 export * from './client';
-export { createConveyorWorker, conveyorActivities, runWorker, bundleConveyorWorkflows, factoryFromSettings, defaultOutbox, workflowsPath, builtinWorkflowsPath, type ConveyorWorkerOptions, type ConveyorActivityOptions } from './workers/worker';
+export { createConveyorWorker, conveyorActivities, conveyorPreloadModules, runWorker, bundleConveyorWorkflows, factoryFromSettings, defaultOutbox, workflowsPath, builtinWorkflowsPath, type ConveyorWorkerOptions, type ConveyorActivityOptions } from './workers/worker';
 export { createModelGateway } from './providers/gateway';
 export { Outbox, type OutboxRow } from './activities/outbox';
 export { webhookAction, webhookSignature, withWebhookActions, type WebhookActionSpec, type WebhookEnvelope } from './activities/webhook';

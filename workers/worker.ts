@@ -82,7 +82,9 @@ export async function createConveyorWorker(options: ConveyorWorkerOptions): Prom
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: factory === supportFactory ? builtinWorkflowsPath : workflowsPath }),
+    ...(options.workflowBundle
+      ? { workflowBundle: options.workflowBundle }
+      : { workflowsPath: factory === supportFactory ? builtinWorkflowsPath : workflowsPath, bundlerOptions: { preloadModules: [...conveyorPreloadModules] } }),
     activities: conveyorActivities({ factory, gateway: options.gateway, outbox: options.outbox, dataDir, exampleStore: options.exampleStore, ...(options.env ? { env: options.env } : {}) }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 50,
     maxCachedWorkflows: options.maxCachedWorkflows,
