@@ -29,7 +29,7 @@ import { loadRouter, type RouterDecision } from '../learning/router';
 import { loadScorer } from '../learning/scorer';
 import { toApplicationFailure } from '../providers/errors';
 import { labelFrom, textFrom } from '../domain/learnable';
-import { recipePlanSchema } from '../domain/recipe';
+import { recipePlanSchema } from '../domain/recipe-plan';
 import type { LiveModels } from '../learning/live';
 import type { ModelGateway } from '../providers/gateway-types';
 import { answerStation, askPlanner, modelCallHeartbeat, stationCall, type AnswerableStation } from './index';

@@ -319,7 +319,7 @@ export class ConveyorClient {
     const approvalId = decision.approvalId ?? (await this.onlyPendingApproval(jobId));
     const reviewer = decision.reviewer ?? this.reviewerIdentity;
     if (!reviewer) throw new DecisionRefusedError('No reviewer: name one, or configure the caller identity with CONVEYOR_REVIEWER');
-    const parsed = decisionSchema.safeParse({ ...decision, approvalId, reviewer });
+    const parsed = decisionSchema().safeParse({ ...decision, approvalId, reviewer });
     if (!parsed.success) {
       throw new DecisionRefusedError(`Invalid decision: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }

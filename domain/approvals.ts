@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { canonicalJson, sha256Hex } from './hash';
+import { once } from './lazy';
 
 /** Largest decision accepted (its JSON, in characters): edits and comments are small by nature. */
 export const MAX_DECISION_CHARS = 32_000;
@@ -13,21 +14,24 @@ export const MAX_RECORDED_REFUSALS = 40;
 /** Longest text field kept in a refusal record. */
 const REFUSAL_FIELD_CHARS = 200;
 
-export const decisionSchema = z
-  .object({
-    approvalId: z.string().min(1).max(200),
-    /** `retry` and `skip` decide a failed action (kind `action-failed`) only; `approve` decides every other kind. */
-    decision: z.enum(['approve', 'reject', 'retry', 'skip']),
-    reviewer: z.string().min(1).max(200),
-    comment: z.string().max(4000).optional(),
-    edits: z.record(z.string(), z.unknown()).optional(),
-    /** The hash of the proposal the reviewer saw (pendingApprovals' proposalHash): refused when it changed since. */
-    proposalHash: z.string().max(128).optional(),
-    /** With signed decisions on: Ed25519 signature (base64) of signedDecisionText(decision) by the reviewer's key. */
-    signature: z.string().max(200).optional(),
-  })
-  .strict();
-export type Decision = z.infer<typeof decisionSchema>;
+/** The decision contract (built on first use: most waiting jobs never parse one). */
+export const decisionSchema = once(() =>
+  z
+    .object({
+      approvalId: z.string().min(1).max(200),
+      /** `retry` and `skip` decide a failed action (kind `action-failed`) only; `approve` decides every other kind. */
+      decision: z.enum(['approve', 'reject', 'retry', 'skip']),
+      reviewer: z.string().min(1).max(200),
+      comment: z.string().max(4000).optional(),
+      edits: z.record(z.string(), z.unknown()).optional(),
+      /** The hash of the proposal the reviewer saw (pendingApprovals' proposalHash): refused when it changed since. */
+      proposalHash: z.string().max(128).optional(),
+      /** With signed decisions on: Ed25519 signature (base64) of signedDecisionText(decision) by the reviewer's key. */
+      signature: z.string().max(200).optional(),
+    })
+    .strict(),
+);
+export type Decision = z.infer<ReturnType<typeof decisionSchema>>;
 
 export type ApprovalKind = 'action' | 'review' | 'budget' | 'action-failed';
 
@@ -176,7 +180,7 @@ export interface DecisionContext {
 
 /** Returns why a decision must be refused, or undefined when it may be applied. */
 export function refusalFor(raw: unknown, context: DecisionContext): string | undefined {
-  const parsed = decisionSchema.safeParse(raw);
+  const parsed = decisionSchema().safeParse(raw);
   if (!parsed.success) {
     return `malformed decision: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'decision'}: ${issue.message}`).join('; ')}`;
   }

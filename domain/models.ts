@@ -4,24 +4,10 @@
  */
 import { z } from 'zod';
 
-export const tiers = ['small', 'medium', 'large'] as const;
+import { providerKinds, tiers } from './model-kinds';
+
+export { executionOf, inProcessProviders, providerKinds, tiers, type ProviderKind, type Tier } from './model-kinds';
 export const tierSchema = z.enum(tiers);
-export type Tier = z.infer<typeof tierSchema>;
-
-export const providerKinds = ['local', 'openai-compatible', 'anthropic', 'replay'] as const;
-export type ProviderKind = (typeof providerKinds)[number];
-
-/**
- * Providers that answer inside the worker's process (the local models, the learning registry's served
- * models, recorded replays): nothing is paid and nothing leaves the host, so their calls run as Temporal
- * local activities. Every other provider is a remote, paid call: a regular activity with heartbeats.
- */
-export const inProcessProviders: readonly ProviderKind[] = ['local', 'replay'];
-
-/** How a step's model call runs: `local` (a local activity, in the workflow task) when every model it may use answers in process. */
-export function executionOf(models: readonly Pick<ModelSpec, 'provider'>[]): 'local' | 'remote' {
-  return models.every((model) => inProcessProviders.includes(model.provider)) ? 'local' : 'remote';
-}
 
 export const modelSpecSchema = z.object({
   id: z.string().min(1),

@@ -3,9 +3,12 @@
  * Validation is pure so the workflow can check a model-written plan deterministically.
  */
 import { z } from 'zod';
+import { parseWire, readPath, WIRE_PATTERN } from './wire';
+
+export { parseWire, readPath, type Wire } from './wire';
 
 /** A wire is a reference: `$job.<path>` or `$steps.<stepId>.<path>` (path optional, dot-separated). */
-export const wireSchema = z.string().regex(/^\$(job|steps\.[A-Za-z][\w-]*)(\.[\w-]+)*$/, 'expected $job.<path> or $steps.<stepId>.<path>');
+export const wireSchema = z.string().regex(WIRE_PATTERN, 'expected $job.<path> or $steps.<stepId>.<path>');
 
 export const planStepSchema = z.object({
   id: z.string().regex(/^[A-Za-z][\w-]*$/, 'step ids start with a letter and use letters, digits, _ or -'),
@@ -27,18 +30,6 @@ export interface Plan extends PlanBody {
 }
 
 export const MAX_PLAN_STEPS = 12;
-
-export interface Wire {
-  source: 'job' | 'step';
-  stepId?: string;
-  path: string[];
-}
-
-export function parseWire(wire: string): Wire {
-  const parts = wire.slice(1).split('.');
-  if (parts[0] === 'job') return { source: 'job', path: parts.slice(1) };
-  return { source: 'step', stepId: parts[1], path: parts.slice(2) };
-}
 
 /** Ids of the steps a step reads from (its dependencies). */
 export function dependenciesOf(step: PlanStep): string[] {
@@ -115,16 +106,6 @@ function findCycle(steps: readonly PlanStep[]): string[] | undefined {
     if (cycle) return cycle;
   }
   return undefined;
-}
-
-/** Reads a dotted path from a value; undefined when any segment is missing. */
-export function readPath(value: unknown, path: readonly string[]): unknown {
-  let current = value;
-  for (const segment of path) {
-    if (current === null || typeof current !== 'object') return undefined;
-    current = (current as Record<string, unknown>)[segment];
-  }
-  return current;
 }
 
 /** Resolves a wire against the job input and the outputs of finished steps. */

@@ -4,8 +4,7 @@
  * (factory/validate.ts, from its zod schemas) and a model-written plan is checked inside the workflow
  * (from the definition snapshot's facts).
  */
-import { z } from 'zod';
-import { parseWire, readPath, wireSchema } from './plan';
+import { isWire, parseWire, readPath } from './wire';
 
 /** A wire: `$job.<path>` (the job input), `$steps.<stepId>.<path>` (an earlier step's output) or, in a fan-out, `$item.<path>`. */
 export type Wire = string;
@@ -103,7 +102,7 @@ export function recipeProblems(steps: unknown, facts: RecipeFacts): RecipeProble
   const checkWire = (wire: unknown, at: string, fanOut: boolean) => {
     if (typeof wire !== 'string') return problem(at, 'must be a wire string ($job.<field>, $steps.<id>.<field> or, in a fan-out, $item)');
     if (fanOut && itemWire.test(wire)) return;
-    if (!wireSchema.safeParse(wire).success) {
+    if (!isWire(wire)) {
       return problem(at, `${JSON.stringify(wire)} is not a wire: expected $job.<field> or $steps.<stepId>.<field>${fanOut ? ' or $item.<field>' : ''}`);
     }
     const parsed = parseWire(wire);
@@ -214,16 +213,3 @@ export function orderSteps(steps: readonly RecipeStep[]): RecipeStep[] {
   return ordered;
 }
 
-const recipeWireSchema = z.string().min(1);
-/** A plan a model writes: steps of the three kinds (checked against the definition after parsing). */
-export const recipePlanSchema = z.object({
-  steps: z
-    .array(
-      z.union([
-        z.object({ id: z.string(), action: z.string(), proposal: z.union([recipeWireSchema, z.record(z.string(), recipeWireSchema)]), when: recipeWireSchema.optional() }).strict(),
-        z.object({ id: z.string(), station: z.string(), each: recipeWireSchema, inputs: z.record(z.string(), recipeWireSchema), concurrency: z.number().int().optional(), when: recipeWireSchema.optional() }).strict(),
-        z.object({ id: z.string(), station: z.string(), inputs: z.record(z.string(), recipeWireSchema), when: recipeWireSchema.optional() }).strict(),
-      ]),
-    )
-    .min(1),
-});

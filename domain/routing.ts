@@ -3,7 +3,8 @@
  * all make the same decision from the same signals. Picks the cheapest suitable model at a tier,
  * moves up a tier on difficulty signals or escalation, and hands off to a person above the top.
  */
-import { type ModelSpec, type Tier, tiers } from './models';
+import type { ModelSpec } from './models';
+import { tiers, type Tier } from './model-kinds';
 
 export type EscalationCause = 'low-confidence' | 'schema-violation' | 'context-length' | 'model-failure';
 

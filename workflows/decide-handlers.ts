@@ -68,7 +68,7 @@ export function registerDecideHandlers(desk: ApprovalDeskHandlers): void {
   setHandler(
     decideUpdate,
     (raw: unknown) => {
-      const decision = decisionSchema.parse(raw);
+      const decision = decisionSchema().parse(raw);
       const result = () => {
         const revisedTo = desk.revisedTo?.(decision.approvalId);
         return { approvalId: decision.approvalId, accepted: true as const, settled: desk.isSettled(decision.approvalId), ...(revisedTo ? { revisedTo } : {}) };
@@ -99,7 +99,7 @@ export function registerDecideHandlers(desk: ApprovalDeskHandlers): void {
   );
   setHandler(decideSignal, (raw: unknown): void | Promise<void> => {
     const refusal = safeRefusal(desk, raw);
-    const parsed = refusal ? undefined : decisionSchema.safeParse(raw);
+    const parsed = refusal ? undefined : decisionSchema().safeParse(raw);
     if (!parsed?.success) {
       recordRefusal(desk.records(), refusalRecord(raw, refusal ?? 'malformed decision', 'signal', now()));
       return;

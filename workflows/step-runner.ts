@@ -9,7 +9,8 @@ import { actionKey, actionRetryDelay, DEFAULT_ACTION_TIMEOUT_MS, resolveActionRe
 import type { ActionFailureEvidence, PendingApproval } from '../domain/approvals';
 import type { LedgerEntry } from '../domain/job';
 import { labelFrom, textFrom } from '../domain/learnable';
-import { executionOf, type ModelSpec, type Tier } from '../domain/models';
+import type { ModelSpec } from '../domain/models';
+import { executionOf, type Tier } from '../domain/model-kinds';
 import { route, type EscalationCause } from '../domain/routing';
 import { screeningSensitivity } from '../domain/screening';
 import type { ActionFacts, ResolvedJobPolicy, StationFacts } from '../factory/snapshot';

@@ -16,7 +16,8 @@ import { elapsedMs, summarize } from './measure';
 import { rawStepsWorkflow } from './raw-workflow';
 import { startBenchWorker, type WorkerHandle } from './worker-handle';
 
-const ticketText = 'Hello, where is my order #A1234? It should have arrived last Tuesday. Thanks, Sam';
+/** The ticket every engine measurement's support-ticket job reads. */
+export const ticketText = 'Hello, where is my order #A1234? It should have arrived last Tuesday. Thanks, Sam';
 
 /** The recipe's model steps grouped by depth: each wave runs in parallel once the previous one is done. */
 export function modelStepWaves(jobTypeName: string): PlanStep[][] {

@@ -12,13 +12,11 @@ import type { JobResult } from '../../client';
 import { figure, type BenchContext, type SectionOutcome } from './figures';
 import { elapsedMs, summarize } from './measure';
 import { noopAnswers } from './noop-provider';
-import { modelStepWaves } from './overhead';
+import { modelStepWaves, ticketText } from './overhead';
 import { rawStepsWorkflow } from './raw-workflow';
 import { startBenchWorker, type WorkerHandle } from './worker-handle';
 
 export const REMOTE_DELAY_MS = 200;
-
-const ticketText = 'Hello, where is my order #A1234? It should have arrived last Tuesday. Thanks, Sam';
 
 /** The station's no-op answer, found by the structured output's schema name; a raw request gets a small JSON answer. */
 function remoteAnswer(request: RecordedRequest): FakeAnswer {
