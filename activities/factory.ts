@@ -52,6 +52,11 @@ export interface StationCallResult extends ModelCallResult {
   stationConfidence: number | null;
   /** See ScoredConfidence.scorer (factory/confidence.ts). Absent in histories from before scorers were named. */
   scorer?: string | null;
+  /**
+   * The call this answers (station and call number of its step), echoed from the request: a local
+   * activity's marker keeps the result but not the input. Absent in histories from before local steps.
+   */
+  answers?: { station: string; stepId: string; call: number };
 }
 
 export interface AssessProposalRequest {
@@ -244,7 +249,7 @@ export function createFactoryActivities({ factory, gateway, outbox, live, log = 
       if (stationConfidence !== null && !(Number.isFinite(stationConfidence) && stationConfidence >= 0 && stationConfidence <= 1)) {
         throw nonRetryable('ConfidenceRuleError', `station ${station.name}: its confidence rule gave ${String(stationConfidence)}, not a number in [0, 1]`);
       }
-      return { ...result, stationConfidence, scorer: scored.scorer };
+      return { ...result, stationConfidence, scorer: scored.scorer, answers: { station: request.station, stepId: request.stepId, call: request.call } };
     },
 
     /**

@@ -1,7 +1,9 @@
 /**
  * What an operator sees in the Temporal Web UI (served by the suite's embedded server), in a real
  * headless browser: a refund waiting for approval is found by filtering on ConveyorStatus, opens, and
- * shows the summary the workflow set on every activity call and Conveyor's search attributes.
+ * shows the summary the workflow set on every activity call and Conveyor's search attributes. Its models
+ * answer in process, so its model calls are local activities: their summaries ride on the markers that
+ * record them, which the UI lists under User Metadata → Events with Metadata.
  * Screenshots land in test-output/ui-*.png.
  */
 import fs from 'node:fs';
@@ -25,7 +27,7 @@ let worker: RunningWorker;
 let client: ConveyorClient;
 let browser: TestBrowser;
 let jobId: string;
-/** The summaries the workflow attached to its activity calls, read back from the history. */
+/** The summaries the workflow attached to its activity calls (regular and local), read back from the history. */
 let activitySummaries: string[];
 
 async function screenshot(page: Page, name: string): Promise<void> {
@@ -70,7 +72,9 @@ describe.skipIf(chromiumMissing() || missing('the Temporal Web UI', Boolean(uiUr
     const history = await client.temporal.workflow.getHandle(jobId).fetchHistory();
     for (const event of history.events ?? []) {
       const summary = event.userMetadata?.summary;
-      if (event.activityTaskScheduledEventAttributes && summary) activitySummaries.push(defaultPayloadConverter.fromPayload<string>(summary));
+      if ((event.activityTaskScheduledEventAttributes || event.markerRecordedEventAttributes?.markerName === 'core_local_activity') && summary) {
+        activitySummaries.push(defaultPayloadConverter.fromPayload<string>(summary));
+      }
     }
     browser = await launchBrowser();
   }, 180_000);
@@ -113,14 +117,12 @@ describe.skipIf(chromiumMissing() || missing('the Temporal Web UI', Boolean(uiUr
       await openWaitingJob(page);
       await page.getByRole('heading', { name: 'Event History' }).waitFor({ state: 'visible', timeout: spaTimeoutMs });
       expect(activitySummaries.length).toBeGreaterThanOrEqual(5);
+      await screenshot(page, 'history');
+      // Local activities' summaries are listed with the events that carry metadata.
+      await page.getByRole('link', { name: 'User Metadata' }).or(page.getByRole('tab', { name: 'User Metadata' })).first().click({ timeout: spaTimeoutMs });
       for (const summary of activitySummaries) {
         await page.getByText(summary, { exact: false }).first().waitFor({ state: 'visible', timeout: spaTimeoutMs });
       }
-      await screenshot(page, 'history');
-      // The event table lists the same summary on the Activity Task Scheduled event.
-      const firstModelCall = activitySummaries.find((summary) => summary.startsWith('classify-intent'))!;
-      const tableCell = page.getByText(firstModelCall, { exact: true }).last();
-      await tableCell.scrollIntoViewIfNeeded({ timeout: spaTimeoutMs });
       await screenshot(page, 'history-events');
     } finally {
       await page.close();

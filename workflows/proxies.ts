@@ -2,7 +2,7 @@
  * The activities factory jobs call, one timeout/retry profile per kind of work, and how their typed
  * failures read inside the workflow. Shared by the recipe interpreter and the primitives.
  */
-import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancelledFailure, proxyActivities, proxyLocalActivities, TemporalFailure, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
 import type { FactoryActivities, JobStartActivities } from '../activities/factory';
 import type { createActivities } from '../activities';
 import type { LearningActivities } from '../learning/activities';
@@ -30,16 +30,45 @@ export const models = proxyActivities<FactoryActivities>({
 });
 
 /**
+ * A local activity that fails for good rejects with its own failure (an ApplicationFailure, a
+ * TimeoutFailure), not with the ActivityFailure a regular activity's failure arrives in. These proxies
+ * wrap it in one, so every caller reads a step's failure the same way whichever way the step ran
+ * (escalationCauseOf, failureSummary, asJobFailure, the learning side steps). A cancellation stays what it is.
+ */
+function failingAsActivities<T extends object>(activities: T): T {
+  const asActivityFailure = (activityType: string, error: unknown): unknown =>
+    error instanceof TemporalFailure && !(error instanceof ActivityFailure) && !(error instanceof CancelledFailure)
+      ? new ActivityFailure(error.message, activityType, undefined, 'MAXIMUM_ATTEMPTS_REACHED', undefined, error)
+      : error;
+  return new Proxy(activities, {
+    get(target, name) {
+      const activity = Reflect.get(target, name) as ((...args: unknown[]) => Promise<unknown>) & {
+        executeWithOptions(options: ActivityOptions | LocalActivityOptions, args: unknown[]): Promise<unknown>;
+      };
+      const activityType = String(name);
+      const rethrow = (error: unknown) => {
+        throw asActivityFailure(activityType, error);
+      };
+      const call = (...args: unknown[]) => activity(...args).catch(rethrow);
+      call.executeWithOptions = (options: LocalActivityOptions, args: unknown[]) => activity.executeWithOptions(options, args).catch(rethrow);
+      return call;
+    },
+  });
+}
+
+/**
  * The same model calls when every model a call may use answers in the worker's process (domain/models.ts
  * executionOf): local activities, recorded as markers in the workflow task that scheduled them, so a job
  * of local steps completes in a few workflow tasks instead of a server round trip per call. Retried by
  * the worker with the same backoff; no heartbeat (the call is in process, the workflow task's own
  * timeout watches it).
  */
-export const localModels = proxyLocalActivities<FactoryActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6, nonRetryableErrorTypes: nonRetryableModelErrors },
-});
+export const localModels = failingAsActivities(
+  proxyLocalActivities<FactoryActivities>({
+    startToCloseTimeout: '1 minute',
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6, nonRetryableErrorTypes: nonRetryableModelErrors },
+  }),
+);
 
 // Local activities: the definition, the model registry, screening and verdicts need no round trip through the server.
 export const definitions = proxyLocalActivities<FactoryActivities>({
@@ -59,10 +88,12 @@ export const learning = proxyActivities<LearningActivities>({
 });
 
 // The same side steps beside a job of local steps (they write the worker's learning stores, in process).
-export const localLearning = proxyLocalActivities<LearningActivities>({
-  startToCloseTimeout: '20 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '8 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidExampleError'] },
-});
+export const localLearning = failingAsActivities(
+  proxyLocalActivities<LearningActivities>({
+    startToCloseTimeout: '20 seconds',
+    retry: { initialInterval: '1 second', maximumInterval: '8 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidExampleError'] },
+  }),
+);
 
 // A team's `execute` may call a remote system: retried with backoff, the same idempotency key every time.
 export const actions = proxyActivities<FactoryActivities>({
