@@ -2,7 +2,7 @@
  * The activities factory jobs call, one timeout/retry profile per kind of work, and how their typed
  * failures read inside the workflow. Shared by the recipe interpreter and the primitives.
  */
-import { ActivityFailure, ApplicationFailure, CancelledFailure, proxyActivities, proxyLocalActivities, TemporalFailure, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancelledFailure, proxyActivities, proxyLocalActivities, TemporalFailure, type ActivityOptions, type LocalActivityOptions, type RetryPolicy } from '@temporalio/workflow';
 import type { FactoryActivities, JobStartActivities } from '../activities/factory';
 import type { createActivities } from '../activities';
 import type { LearningActivities } from '../learning/activities';
@@ -23,10 +23,11 @@ const nonRetryableModelErrors = [
 ];
 
 // The gateway heartbeats every 5 s while a model answers, so a dead worker is noticed within 20 s.
+const modelRetry: RetryPolicy = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6, nonRetryableErrorTypes: nonRetryableModelErrors };
 export const models = proxyActivities<FactoryActivities>({
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: '20 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6, nonRetryableErrorTypes: nonRetryableModelErrors },
+  retry: modelRetry,
 });
 
 /**
@@ -66,33 +67,29 @@ function failingAsActivities<T extends object>(activities: T): T {
 export const localModels = failingAsActivities(
   proxyLocalActivities<FactoryActivities>({
     startToCloseTimeout: '1 minute',
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6, nonRetryableErrorTypes: nonRetryableModelErrors },
+    retry: modelRetry,
   }),
 );
 
 // Local activities: the definition, the model registry, screening and verdicts need no round trip through the server.
-export const definitions = proxyLocalActivities<FactoryActivities>({
+const definitionOptions: LocalActivityOptions = {
   startToCloseTimeout: '30 seconds',
   retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidJobInputError', 'UnknownJobTypeError', 'UnknownActionError'] },
-});
-export const jobStart = proxyLocalActivities<JobStartActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidJobInputError', 'UnknownJobTypeError', 'UnknownActionError'] },
-});
+};
+export const definitions = proxyLocalActivities<FactoryActivities>(definitionOptions);
+export const jobStart = proxyLocalActivities<JobStartActivities>(definitionOptions);
 export const engine = proxyLocalActivities<EngineActivities>({ startToCloseTimeout: '30 seconds', retry: { maximumAttempts: 5 } });
 
 // The learning loop's side steps: a store blip is retried for about 15 s, then the job records it and goes on.
-export const learning = proxyActivities<LearningActivities>({
+const learningOptions: ActivityOptions & LocalActivityOptions = {
   startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '8 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidExampleError'] },
-});
+};
+export const learning = proxyActivities<LearningActivities>(learningOptions);
 
 // The same side steps beside a job of local steps (they write the worker's learning stores, in process).
 export const localLearning = failingAsActivities(
-  proxyLocalActivities<LearningActivities>({
-    startToCloseTimeout: '20 seconds',
-    retry: { initialInterval: '1 second', maximumInterval: '8 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidExampleError'] },
-  }),
+  proxyLocalActivities<LearningActivities>(learningOptions),
 );
 
 // A team's `execute` may call a remote system: retried with backoff, the same idempotency key every time.
