@@ -53,6 +53,15 @@ export const settingsSchema = z.object({
   actionsWebhookUrl: z.string().url().optional(),
   /** The variable holding that webhook's `whsec_…` secret (read at each delivery, never logged). */
   actionsWebhookSecretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a variable name').default('CONVEYOR_ACTIONS_WEBHOOK_SECRET'),
+  /**
+   * A PostgreSQL database every host shares (postgres://user:password@host:port/db): Conveyor's shared
+   * state (action receipts, claims, observations, examples, cache, model files, the learning registry,
+   * rate limits) lives there instead of under the data dir. Unset: the embedded SQLite files.
+   */
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/[^\s]+$/, 'expected postgres://user:password@host:port/database')
+    .optional(),
 });
 
 export type ConveyorSettings = z.infer<typeof settingsSchema>;
@@ -101,6 +110,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ConveyorSett
       (env.OTEL_EXPORTER_OTLP_ENDPOINT ? `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces` : undefined),
     actionsWebhookUrl: env.CONVEYOR_ACTIONS_WEBHOOK_URL || undefined,
     actionsWebhookSecretEnv: env.CONVEYOR_ACTIONS_WEBHOOK_SECRET_ENV || undefined,
+    databaseUrl: env.CONVEYOR_DATABASE_URL || undefined,
   };
   const parsed = settingsSchema.safeParse(raw);
   if (!parsed.success) {
@@ -124,6 +134,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ConveyorSett
       otlpTracesUrl: 'CONVEYOR_OTLP_TRACES_URL (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT)',
       actionsWebhookUrl: 'CONVEYOR_ACTIONS_WEBHOOK_URL',
       actionsWebhookSecretEnv: 'CONVEYOR_ACTIONS_WEBHOOK_SECRET_ENV',
+      databaseUrl: 'CONVEYOR_DATABASE_URL',
     };
     const problems = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? '');
