@@ -154,7 +154,7 @@ export async function answerStation(
     observed.servedAs = serving.choice.role;
     // Both sides of the split are observed: the stable version's agreement is the canary's baseline.
     if (servedLabel !== undefined) {
-      learning.record(serving.choice.role, { station: station.name, version: serving.choice.version, jobId: request.jobId, stepId: request.stepId, candidateLabel: servedLabel });
+      await learning.record(serving.choice.role, { station: station.name, version: serving.choice.version, jobId: request.jobId, stepId: request.stepId, candidateLabel: servedLabel });
     }
   }
   const shadow = learning.shadow(station.name, learnable.modelFileOption);
@@ -164,7 +164,7 @@ export async function answerStation(
       const answer = await call(shadow.modelOptions, { enabled: false });
       const label = learnable.labelOf(answer.output);
       if (label !== undefined) {
-        learning.record('shadow', { station: station.name, version: shadow.version, jobId: request.jobId, stepId: request.stepId, candidateLabel: label });
+        await learning.record('shadow', { station: station.name, version: shadow.version, jobId: request.jobId, stepId: request.stepId, candidateLabel: label });
         observed.shadow = { version: shadow.version, label };
       }
     } catch (error) {

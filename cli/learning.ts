@@ -13,7 +13,7 @@ import { loadSettings } from '../platform/settings';
 import { factoryFromSettings } from '../workers/worker';
 import { distillWorkflow } from '../workflows/distill';
 import { ModelRegistry, ModelRegistryError } from '../learning/model-registry';
-import { defaultObservationStoreFile, ObservationStore } from '../learning/observations';
+import { openObservationRepository } from '../learning/observations';
 import { InvalidDistillRequestError, parseDistillRequest } from '../learning/activities';
 import type { DistillRequest, DistillResult, RegistryState } from '../learning/types';
 
@@ -215,7 +215,7 @@ function changeRegistry(io: CommandIo, json: boolean | undefined, change: () => 
 }
 
 /** The registry of a station with what is live: current version, canary split and shadow, each with its live agreement. */
-export function modelsCommand(argv: string[], io: CommandIo, env: NodeJS.ProcessEnv = process.env): number {
+export async function modelsCommand(argv: string[], io: CommandIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let values: { station: string; 'data-dir'?: string; json?: boolean };
   try {
     const parsed = parseArgs({ args: argv, options: { station: { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' } } }).values;
@@ -224,14 +224,15 @@ export function modelsCommand(argv: string[], io: CommandIo, env: NodeJS.Process
     io.stderr(`${(error as Error).message}\nusage: ${modelsUsage}\n`);
     return 2;
   }
-  const dataDir = values['data-dir'] ?? loadSettings(env).dataDir;
+  const settings = loadSettings(env);
+  const dataDir = values['data-dir'] ?? settings.dataDir;
   const registry = new ModelRegistry(dataDir, values.station);
   const state = registry.state();
-  const observations = new ObservationStore(defaultObservationStoreFile(dataDir));
+  const observations = openObservationRepository({ dataDir, databaseUrl: settings.databaseUrl });
   try {
-    const canary = state.canary ? observations.agreement(values.station, state.canary.version, 'canary', state.canary.since) : null;
-    const stable = state.canary?.stable ? observations.agreement(values.station, state.canary.stable, 'stable', state.canary.since) : null;
-    const shadow = state.shadow ? observations.agreement(values.station, state.shadow.version, 'shadow', state.shadow.since) : null;
+    const canary = state.canary ? await observations.agreement(values.station, state.canary.version, 'canary', state.canary.since) : null;
+    const stable = state.canary?.stable ? await observations.agreement(values.station, state.canary.stable, 'stable', state.canary.since) : null;
+    const shadow = state.shadow ? await observations.agreement(values.station, state.shadow.version, 'shadow', state.shadow.since) : null;
     if (values.json) {
       io.stdout(`${JSON.stringify({ ...state, live: { canary, stable, shadow } }, null, 2)}\n`);
       return 0;
@@ -253,7 +254,7 @@ export function modelsCommand(argv: string[], io: CommandIo, env: NodeJS.Process
     io.stdout(`${lines.join('\n')}\n`);
     return 0;
   } finally {
-    observations.close();
+    await observations.close();
   }
 }
 

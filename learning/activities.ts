@@ -22,8 +22,10 @@ export interface LearningDependencies {
   factory: Factory;
   /** The worker's data dir ($CONVEYOR_DATA_DIR): example store, registry, run folders. */
   dataDir: string;
-  /** Defaults to Redis when CONVEYOR_EXAMPLES_REDIS_URL is set, else `$dataDir/examples.sqlite`. */
+  /** Defaults to PostgreSQL when `databaseUrl` is given, Redis when CONVEYOR_EXAMPLES_REDIS_URL is set, else `$dataDir/examples.sqlite`. */
   exampleStore?: ExampleStore | ExampleRepository;
+  /** The PostgreSQL every host shares (settings.databaseUrl): collected examples and, unless `live` is given, observations live there. */
+  databaseUrl?: string;
   /** Shared with the model activities, which record shadow and canary answers (default: one of its own). */
   live?: LiveModels;
   env?: NodeJS.ProcessEnv;
@@ -55,10 +57,10 @@ export function parseDistillRequest(raw: DistillRequest): DistillSettings {
 export function createLearningActivities(deps: LearningDependencies) {
   let ownStore: ExampleRepository | undefined;
   const given = deps.exampleStore instanceof ExampleStore ? sqliteExampleRepository(deps.exampleStore) : deps.exampleStore;
-  const store = () => given ?? (ownStore ??= openExampleRepository(deps.dataDir, deps.env));
+  const store = () => given ?? (ownStore ??= openExampleRepository(deps.dataDir, deps.env, deps.databaseUrl));
   const registryOf = (station: string) => new ModelRegistry(deps.dataDir, station);
   let ownLive: LiveModels | undefined;
-  const live = () => deps.live ?? (ownLive ??= new LiveModels(deps.dataDir));
+  const live = () => deps.live ?? (ownLive ??= new LiveModels(deps.dataDir, { databaseUrl: deps.databaseUrl }));
   const targetOf = (station: string): EvaluationTarget => evaluationTarget(deps.factory, { station });
 
   return {
@@ -120,7 +122,7 @@ export function createLearningActivities(deps: LearningDependencies) {
      * their answers, and the canary monitor may roll the canary back or keep it (returned for the job's record).
      */
     async settleObservations(input: SettleObservation): Promise<CanaryOutcome | null> {
-      return live().settle(input) ?? null;
+      return (await live().settle(input)) ?? null;
     },
 
     async startShadow(input: { station: string; version: string; by: string; reason: string }): Promise<RegistryState> {

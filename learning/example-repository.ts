@@ -1,16 +1,18 @@
 /**
  * Where the learning loop keeps collected examples, as the activities see it: the embedded SQLite
- * store under the data dir by default, or Redis — the store the model cache already shares between
- * workers — when `CONVEYOR_EXAMPLES_REDIS_URL` is set, so workers on several hosts collect into one
- * set and any worker's distill run curates all of it. Both redact texts before writing, keep one
- * example per job step, and let a reviewer's edit replace an escalation's answer (never the reverse).
+ * store under the data dir by default, or a store every host shares — the PostgreSQL database of
+ * `CONVEYOR_DATABASE_URL`, or Redis (the store the model cache can share) when `CONVEYOR_EXAMPLES_REDIS_URL`
+ * is set — so workers on several hosts collect into one set and any worker's distill run curates all
+ * of it. All redact texts before writing, keep one example per job step, and let a reviewer's edit
+ * replace an escalation's answer (never the reverse).
  */
+import { migratedDatabase, type Migration } from '../platform/postgres';
 import { createSharedRedis } from '../platform/redis';
 import { defaultExampleStoreFile, exampleOf, ExampleStore } from './example-store';
 import type { CollectExampleRequest, CollectedExample } from './types';
 
 export interface ExampleRepository {
-  readonly kind: 'sqlite' | 'redis';
+  readonly kind: 'sqlite' | 'redis' | 'postgres';
   collect(request: CollectExampleRequest): Promise<{ example: CollectedExample; stored: boolean }>;
   /** Every example of a station, oldest first. */
   examples(station: string): Promise<CollectedExample[]>;
@@ -91,8 +93,95 @@ export function createRedisExampleRepository(options: RedisExampleOptions): Exam
   };
 }
 
-/** Redis when CONVEYOR_EXAMPLES_REDIS_URL is set (shared by all workers), otherwise SQLite under the data dir. */
-export function openExampleRepository(dataDir: string, env: NodeJS.ProcessEnv = process.env): ExampleRepository {
+const postgresMigrations: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'collected examples, one per job step',
+    sql: `CREATE TABLE conveyor_examples (
+      id TEXT PRIMARY KEY,
+      station TEXT NOT NULL,
+      job_type TEXT NOT NULL,
+      job_id TEXT NOT NULL,
+      step_id TEXT NOT NULL,
+      text TEXT NOT NULL,
+      label TEXT NOT NULL,
+      source TEXT NOT NULL,
+      weight DOUBLE PRECISION NOT NULL,
+      model_version TEXT,
+      answered_by TEXT,
+      created_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE INDEX conveyor_examples_by_station ON conveyor_examples (station, created_at, id)`,
+  },
+];
+
+interface ExampleRow {
+  id: string;
+  station: string;
+  job_type: string;
+  job_id: string;
+  step_id: string;
+  text: string;
+  label: string;
+  source: CollectedExample['source'];
+  weight: number;
+  model_version: string | null;
+  answered_by: string | null;
+  created_at: Date;
+}
+
+const exampleOfRow = (row: ExampleRow): CollectedExample => ({
+  id: row.id,
+  station: row.station,
+  jobType: row.job_type,
+  jobId: row.job_id,
+  stepId: row.step_id,
+  text: row.text,
+  label: row.label,
+  source: row.source,
+  weight: row.weight,
+  modelVersion: row.model_version,
+  answeredBy: row.answered_by,
+  createdAt: row.created_at.toISOString(),
+});
+
+/** Examples in the PostgreSQL database the hosts share (component `examples`, table `conveyor_examples`). */
+export function createPostgresExampleRepository(options: { url: string }): ExampleRepository {
+  const { db, ready } = migratedDatabase(options.url, 'examples', postgresMigrations);
+  return {
+    kind: 'postgres',
+    async collect(raw) {
+      const example = exampleOf(raw, new Date());
+      await ready();
+      // One statement, so concurrent collections of a step settle on the heaviest: the row comes back
+      // when this one was stored (inserted or replaced); otherwise the kept row is read.
+      const stored = await db.query<ExampleRow>(
+        `INSERT INTO conveyor_examples (id, station, job_type, job_id, step_id, text, label, source, weight, model_version, answered_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (id) DO UPDATE SET label = excluded.label, source = excluded.source, weight = excluded.weight, answered_by = excluded.answered_by
+         WHERE excluded.weight > conveyor_examples.weight
+         RETURNING *`,
+        [example.id, example.station, example.jobType, example.jobId, example.stepId, example.text, example.label, example.source, example.weight, example.modelVersion, example.answeredBy, example.createdAt],
+      );
+      if (stored.rows[0]) return { example: exampleOfRow(stored.rows[0]), stored: true };
+      const kept = await db.query<ExampleRow>('SELECT * FROM conveyor_examples WHERE id = $1', [example.id]);
+      return { example: exampleOfRow(kept.rows[0]!), stored: false };
+    },
+    async examples(station) {
+      await ready();
+      const rows = await db.query<ExampleRow>('SELECT * FROM conveyor_examples WHERE station = $1 ORDER BY created_at, id', [station]);
+      return rows.rows.map(exampleOfRow);
+    },
+    close: () => db.close(),
+  };
+}
+
+/**
+ * The shared PostgreSQL when a database URL is given (settings.databaseUrl), else Redis when
+ * CONVEYOR_EXAMPLES_REDIS_URL is set (shared by all workers), otherwise SQLite under the data dir.
+ */
+export function openExampleRepository(dataDir: string, env: NodeJS.ProcessEnv = process.env, databaseUrl?: string): ExampleRepository {
+  if (databaseUrl) return createPostgresExampleRepository({ url: databaseUrl });
   if (env.CONVEYOR_EXAMPLES_REDIS_URL) return createRedisExampleRepository({ url: env.CONVEYOR_EXAMPLES_REDIS_URL });
   return sqliteExampleRepository(new ExampleStore(defaultExampleStoreFile(dataDir)), true);
 }

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import type { ModelSpec } from '../domain/models';
 import { superviseCanary, type CanaryDecision } from './canary';
 import { ModelRegistry, type ServingChoice } from './model-registry';
-import { defaultObservationStoreFile, ObservationStore, type ObservationRole, type SettleObservation } from './observations';
+import { openObservationRepository, type ObservationRepository, type ObservationRole, type SettleObservation } from './observations';
 import type { LiveAgreement, RegistryState } from './types';
 
 export interface CanaryOutcome {
@@ -20,18 +20,28 @@ export interface CanaryOutcome {
   decision: CanaryDecision;
 }
 
+export interface LiveModelsOptions {
+  /** Where observations are kept (default: opened from the data dir and the database URL, and closed with these). */
+  observations?: ObservationRepository;
+  /** The PostgreSQL every host shares (settings.databaseUrl): observations live there instead of under the data dir. */
+  databaseUrl?: string;
+  log?: (message: string) => void;
+}
+
 export class LiveModels {
   private readonly registries = new Map<string, { registry: ModelRegistry; stamp: string; state: RegistryState }>();
-  private ownStore: ObservationStore | undefined;
+  private ownStore: ObservationRepository | undefined;
+  private readonly log: (message: string) => void;
 
   constructor(
     readonly dataDir: string,
-    private readonly store?: ObservationStore,
-    private readonly log: (message: string) => void = (message) => console.warn(message),
-  ) {}
+    private readonly options: LiveModelsOptions = {},
+  ) {
+    this.log = options.log ?? ((message) => console.warn(message));
+  }
 
-  get observations(): ObservationStore {
-    return this.store ?? (this.ownStore ??= new ObservationStore(defaultObservationStoreFile(this.dataDir)));
+  get observations(): ObservationRepository {
+    return this.options.observations ?? (this.ownStore ??= openObservationRepository({ dataDir: this.dataDir, databaseUrl: this.options.databaseUrl }));
   }
 
   /** Whether the registry has a say in a learnable station's call to this model: only its small local model's. */
@@ -68,22 +78,22 @@ export class LiveModels {
     return shadow ? { version: shadow.version, modelOptions: { [modelFileOption]: shadow.file } } : undefined;
   }
 
-  record(role: ObservationRole, observation: { station: string; version: string; jobId: string; stepId: string; candidateLabel: string }): void {
-    this.observations.record({ ...observation, role });
+  async record(role: ObservationRole, observation: { station: string; version: string; jobId: string; stepId: string; candidateLabel: string }): Promise<void> {
+    await this.observations.record({ ...observation, role });
   }
 
   /** Writes the accepted answer beside the step's observations, then lets the canary monitor decide. */
-  settle(settled: SettleObservation): CanaryOutcome | undefined {
-    const roles = this.observations.settle(settled);
+  async settle(settled: SettleObservation): Promise<CanaryOutcome | undefined> {
+    const roles = await this.observations.settle(settled);
     // The registry as last read; a rewrite since is noticed by the file stamp.
     const { registry, state } = this.registry(settled.station);
     const canary = state.canary;
     if (!canary || !roles.some((row) => row.role === 'canary' && row.version === canary.version)) return undefined;
-    const agreement = this.observations.agreement(settled.station, canary.version, 'canary', canary.since);
+    const agreement = await this.observations.agreement(settled.station, canary.version, 'canary', canary.since);
     const decision = superviseCanary(registry, agreement.checked, canary, 'canary-monitor', canary.version, agreement.all.n);
     if (decision.kind === 'rollback' || decision.kind === 'keep') {
       // For the operator: how the version it replaces did on its share over the same time.
-      const stable = canary.stable === null ? undefined : this.observations.agreement(settled.station, canary.stable, 'stable', canary.since).checked;
+      const stable = canary.stable === null ? undefined : (await this.observations.agreement(settled.station, canary.stable, 'stable', canary.since)).checked;
       if (stable && stable.n > 0) decision.reason += `; the stable ${canary.stable} had ${(stable.agreement * 100).toFixed(1)}% over ${stable.n} checked items meanwhile`;
     }
     if (decision.kind === 'rollback' || decision.kind === 'keep') {
@@ -92,11 +102,12 @@ export class LiveModels {
     return { station: settled.station, version: canary.version, decision };
   }
 
-  agreement(station: string, version: string, role: ObservationRole, since: string): LiveAgreement {
+  agreement(station: string, version: string, role: ObservationRole, since: string): Promise<LiveAgreement> {
     return this.observations.agreement(station, version, role, since);
   }
 
-  close(): void {
-    this.ownStore?.close();
+  async close(): Promise<void> {
+    await this.ownStore?.close();
+    this.ownStore = undefined;
   }
 }

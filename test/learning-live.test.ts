@@ -51,9 +51,9 @@ async function triage(text: string, threshold = 0.5): Promise<JobResult> {
   return client.getResult(id);
 }
 
-function modelsJson(): RegistryState & { live: { canary: LiveAgreement | null; stable: LiveAgreement | null; shadow: LiveAgreement | null } } {
+async function modelsJson(): Promise<RegistryState & { live: { canary: LiveAgreement | null; stable: LiveAgreement | null; shadow: LiveAgreement | null } }> {
   let out = '';
-  const code = modelsCommand(['--station', station, '--data-dir', settings.dataDir, '--json'], { stdout: (s) => (out += s), stderr: () => {} });
+  const code = await modelsCommand(['--station', station, '--data-dir', settings.dataDir, '--json'], { stdout: (s) => (out += s), stderr: () => {} });
   expect(code).toBe(0);
   return JSON.parse(out) as never;
 }
@@ -173,7 +173,7 @@ describe('shadow and canary on live steps', () => {
     for (const [role, version] of served) expect(version).toBe(role === 'canary' ? candidate : versions.base);
     expect(registry.state().canary?.version).toBe(candidate);
     // Both sides of the split are observed: `conveyor models` shows the canary beside its stable baseline.
-    const live = modelsJson().live as { canary: LiveAgreement; stable: LiveAgreement };
+    const live = (await modelsJson()).live as { canary: LiveAgreement; stable: LiveAgreement };
     expect(live.canary.all.n).toBe(served.filter(([role]) => role === 'canary').length);
     expect(live.stable.all.n).toBe(served.filter(([role]) => role === 'stable').length);
   });
@@ -195,14 +195,14 @@ describe('shadow and canary on live steps', () => {
     // Never used: the outputs are the serving model's answers even where the shadow said otherwise.
     expect(agreed).toBeLessThan(results.length);
     await recordHistory(client, results[0]!.id, 'triage-shadow');
-    const live = modelsJson();
+    const live = await modelsJson();
     expect(live.shadow).toBeNull();
     const shadowEvents = live.history.filter((event) => event.action === 'shadow-start' || event.action === 'shadow-stop');
     expect(shadowEvents.at(-1)).toMatchObject({ action: 'shadow-stop', version: versions.shuffled });
     // The observations agree with the jobs' records.
     const observations = new ObservationStore(defaultObservationStoreFile(settings.dataDir));
-    const agreement = observations.agreement(station, versions.shuffled!, 'shadow', shadowEvents.at(-2)!.at);
-    observations.close();
+    const agreement = await observations.agreement(station, versions.shuffled!, 'shadow', shadowEvents.at(-2)!.at);
+    await observations.close();
     expect(agreement.all).toEqual({ n: results.length, agreed, agreement: agreed / results.length });
     expect(agreement.checked.n).toBe(0);
   });

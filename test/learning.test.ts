@@ -104,18 +104,18 @@ describe('bad distill requests', () => {
     ]);
   });
 
-  it('shadow and models commands name what is wrong', () => {
+  it('shadow and models commands name what is wrong', async () => {
     const dataDir = tempDir('shadow-cli');
     const errors: string[] = [];
     const io = { stdout: () => {}, stderr: (s: string) => errors.push(s) };
     expect(shadowCommand(['--data-dir', dataDir], io, {})).toBe(2);
     expect(shadowCommand(['--data-dir', dataDir, '--version', 'v1', '--stop'], io, {})).toBe(2);
     expect(shadowCommand(['--data-dir', dataDir, '--version', 'intent-lr@1:nope'], io, {})).toBe(1);
-    expect(modelsCommand(['--data-dir', dataDir, '--bogus'], io, {})).toBe(2);
+    expect(await modelsCommand(['--data-dir', dataDir, '--bogus'], io, {})).toBe(2);
     expect(errors[0]).toMatch(/give either --version VERSION \(start a shadow\) or --stop/);
     expect(errors[2]).toMatch(/no model version intent-lr@1:nope/);
     let out = '';
-    expect(modelsCommand(['--data-dir', dataDir], { stdout: (s) => (out += s), stderr: () => {} }, {})).toBe(0);
+    expect(await modelsCommand(['--data-dir', dataDir], { stdout: (s) => (out += s), stderr: () => {} }, {})).toBe(0);
     expect(out).toMatch(/^classify-intent: current none \(workers serve their default model\) · 0 version\(s\) registered/);
   });
 });

@@ -136,9 +136,9 @@ describe("the learning registry on a factory's own classifier", () => {
     const since = registry.state().history.find((event) => event.action === 'shadow-start')!.at;
     const observations = new ObservationStore(defaultObservationStoreFile(settings.dataDir));
     try {
-      expect(observations.agreement(station, swapped, 'shadow', since).all).toEqual({ n: 2, agreed: 0, agreement: 0 });
+      expect((await observations.agreement(station, swapped, 'shadow', since)).all).toEqual({ n: 2, agreed: 0, agreement: 0 });
     } finally {
-      observations.close();
+      await observations.close();
     }
   });
 });

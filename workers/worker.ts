@@ -120,7 +120,7 @@ export function conveyorActivities(options: ConveyorActivityOptions) {
   const settings = loadSettings();
   const dataDir = options.dataDir ?? settings.dataDir;
   // The learning registry's promoted, canary and shadow models serve the small tier of learnable stations.
-  const live = new LiveModels(dataDir);
+  const live = new LiveModels(dataDir, { databaseUrl: settings.databaseUrl });
   const engine = createActivities({ gateway: options.gateway, outbox: options.outbox, catalogue: builtinCatalogue, live });
   const factoryActivities = createFactoryActivities({ factory: options.factory, gateway: options.gateway, outbox: options.outbox, live, ...(options.env ? { env: options.env } : {}) });
   const reviewerKeys = createReviewerKeyActivities({ dataDir, keysFile: settings.reviewerKeysFile });
@@ -134,7 +134,7 @@ export function conveyorActivities(options: ConveyorActivityOptions) {
       screenInput: (request) => engine.screenInput(request),
     }),
     ...createEvaluationActivities({ factory: options.factory }),
-    ...createLearningActivities({ factory: options.factory, dataDir, live, exampleStore: options.exampleStore }),
+    ...createLearningActivities({ factory: options.factory, dataDir, live, exampleStore: options.exampleStore, databaseUrl: settings.databaseUrl }),
     ...reviewerKeys,
   };
 }
