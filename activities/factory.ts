@@ -33,14 +33,14 @@ import { recipePlanSchema } from '../domain/recipe-plan';
 import type { LiveModels } from '../learning/live';
 import type { ModelGateway } from '../providers/gateway-types';
 import { answerStation, askPlanner, modelCallHeartbeat, stationCall, type AnswerableStation } from './index';
-import type { Outbox } from './outbox';
+import type { ActionReceiptStore } from './outbox';
 import type { ModelCallRequest, ModelCallResult } from './types';
 
 export interface FactoryActivityDependencies {
   factory: Factory;
   gateway: ModelGateway;
   /** The worker's local action log, which `context.localLog` writes (a demo's sink, not a delivery). */
-  outbox: Outbox;
+  outbox: ActionReceiptStore;
   live?: LiveModels;
   log?: (message: string) => void;
   /** Where `context.secret(variable)` reads the secrets actions name (default: the process's environment). */
@@ -316,8 +316,8 @@ export function createFactoryActivities({ factory, gateway, outbox, live, log = 
           secretsRead.add(value);
           return value;
         },
-        localLog: (receipt) => {
-          logged = outbox.execute({ idempotencyKey, jobId: request.jobId, stepId: request.stepId, action: parsed.data as Record<string, unknown>, approvedBy: request.approvedBy, actionName: action.name, ...(receipt ? { receipt } : {}) });
+        localLog: async (receipt) => {
+          logged = await outbox.execute({ idempotencyKey, jobId: request.jobId, stepId: request.stepId, action: parsed.data as Record<string, unknown>, approvedBy: request.approvedBy, actionName: action.name, ...(receipt ? { receipt } : {}) });
           return logged;
         },
       };

@@ -11,7 +11,7 @@ import { jobRequestSchema, type JobRequest } from '../domain/job';
 import type { ModelSpec } from '../domain/models';
 import { planSchema } from '../domain/plan';
 import type { ScreeningResult } from '../domain/screening';
-import { ClaimCheckError, verifyClaim } from '../platform/claims';
+import { ClaimCheckError, claimOfBatch, type ClaimStore } from '../platform/claims';
 import { toApplicationFailure } from '../providers/errors';
 import { defaultScreener } from '../providers/local/screening';
 import type { ModelGateway } from '../providers/gateway-types';
@@ -19,7 +19,7 @@ import { UnsupportedSkillError } from '../providers/local/errors';
 import type { AnyLocalAnswer } from '../factory/define';
 import type { z } from 'zod';
 import type { LiveModels } from '../learning/live';
-import type { Outbox } from './outbox';
+import type { ActionReceiptStore } from './outbox';
 import type { ActionReceipt, ActionRequest, ModelCallRequest, ModelCallResult, PlanRequest, PlanResult } from './types';
 
 /**
@@ -35,7 +35,9 @@ export interface StationCatalogue {
 
 export interface ActivityDependencies {
   gateway: ModelGateway;
-  outbox: Outbox;
+  outbox: ActionReceiptStore;
+  /** Where claim-checked batches are read (the claims directory, or PostgreSQL). */
+  claims: ClaimStore;
   catalogue: StationCatalogue;
   /** The learning registry on live steps (promoted versions, canaries, shadows); none: registry models only. */
   live?: LiveModels;
@@ -225,7 +227,7 @@ export async function askPlanner(gateway: ModelGateway, request: PlannerRequest,
   }
 }
 
-export function createActivities({ gateway, outbox, catalogue, live, log = (message) => console.warn(message) }: ActivityDependencies) {
+export function createActivities({ gateway, outbox, claims, catalogue, live, log = (message) => console.warn(message) }: ActivityDependencies) {
   return {
 
     async loadModelCatalog(): Promise<ModelSpec[]> {
@@ -249,21 +251,14 @@ export function createActivities({ gateway, outbox, catalogue, live, log = (mess
 
     async executeAction(request: ActionRequest): Promise<ActionReceipt> {
       const idempotencyKey = `${request.jobId}:${request.stepId}`;
-      const receipt = outbox.execute({ idempotencyKey, jobId: request.jobId, stepId: request.stepId, action: request.action, approvedBy: request.approvedBy });
+      const receipt = await outbox.execute({ idempotencyKey, jobId: request.jobId, stepId: request.stepId, action: request.action, approvedBy: request.approvedBy });
       return { idempotencyKey, ...receipt };
     },
 
+    /** The batch's job count; a claim check's hash is verified first. */
     async countBatchJobs(file: string, sha256?: string): Promise<number> {
-      if (sha256) {
-        try {
-          verifyClaim({ file, sha256 });
-        } catch (error) {
-          if (error instanceof ClaimCheckError) throw ApplicationFailure.nonRetryable(error.message, error.name);
-          throw error;
-        }
-      }
       let count = 0;
-      for await (const line of readLines(file)) if (line.trim()) count++;
+      for await (const line of batchLines(claims, file, sha256)) if (line.trim()) count++;
       return count;
     },
 
@@ -271,7 +266,7 @@ export function createActivities({ gateway, outbox, catalogue, live, log = (mess
       const jobs: JobRequest[] = [];
       let index = 0;
       let lineNumber = 0;
-      for await (const line of readLines(file)) {
+      for await (const line of batchLines(claims, file)) {
         lineNumber++;
         if (!line.trim()) continue;
         if (index++ < offset) continue;
@@ -285,6 +280,20 @@ export function createActivities({ gateway, outbox, catalogue, live, log = (mess
       return jobs;
     },
   };
+}
+
+/** A batch's JSONL lines: a claim's verified content (from the claims directory or PostgreSQL), or a plain file's. */
+async function* batchLines(claims: ClaimStore, file: string, sha256?: string): AsyncIterable<string> {
+  let content: string | undefined;
+  try {
+    const claim = claimOfBatch(file, sha256);
+    if (claim) content = await claims.get(claim);
+  } catch (error) {
+    if (error instanceof ClaimCheckError) throw ApplicationFailure.nonRetryable(error.message, error.name);
+    throw error;
+  }
+  if (content === undefined) yield* readLines(file);
+  else yield* content.split(/\r?\n/);
 }
 
 function readLines(file: string): AsyncIterable<string> {

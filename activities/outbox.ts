@@ -1,8 +1,11 @@
 /**
- * The action sink: an outbox table in SQLite. Each action is written under its idempotency key
- * (job id + step id), so a retried activity or a replayed workflow records it exactly once. With payload
- * encryption on (a keyring), the action (the customer's message, order, amount: PII restored from the
- * model's redaction placeholders) is sealed at rest with the same keys; ids and reviewers stay readable.
+ * The action sink: action receipts written under their idempotency key (job id + step id), so a retried
+ * activity or a replayed workflow records each action exactly once. Two stores keep them: the embedded
+ * SQLite outbox (`Outbox`, a file on the worker's host) and PostgreSQL (`PostgresOutbox` in
+ * outbox-postgres.ts) for workers on several hosts; the worker opens one from its settings
+ * (`defaultOutbox`). With payload encryption on (a keyring), the action (the customer's message, order,
+ * amount: PII restored from the model's redaction placeholders) and its receipt are sealed at rest with the
+ * same keys in both; ids and reviewers stay readable.
  */
 import type Database from 'better-sqlite3';
 import { openText, sealText, type EncryptionKeyring } from '../platform/codec';
@@ -21,7 +24,65 @@ export interface OutboxRow {
   receipt?: Record<string, unknown>;
 }
 
-export class Outbox {
+export interface ActionExecution {
+  /** false: the key was recorded before (a retry, a replay, another worker); nothing was written. */
+  firstExecution: boolean;
+  /** When the key was first recorded. */
+  executedAt: string;
+}
+
+/** Where a worker records executed actions: the contract both stores keep (test/action-receipts.test.ts). */
+export interface ActionReceiptStore {
+  readonly kind: 'sqlite' | 'postgres';
+  /** The row an action was recorded under, if it was. */
+  find(idempotencyKey: string): Promise<OutboxRow | undefined>;
+  /** Records the action once under its idempotency key, however many callers race; says whether this call was the first. */
+  execute(row: Omit<OutboxRow, 'executedAt'>, now?: Date): Promise<ActionExecution>;
+  /** Every row (of one job), oldest first. */
+  rows(jobId?: string): Promise<OutboxRow[]>;
+  close(): Promise<void>;
+}
+
+/** A row's columns as both stores keep them: JSON texts, the action and the receipt sealed when there is a keyring. */
+export interface StoredReceiptColumns {
+  idempotency_key: string;
+  job_id: string;
+  step_id: string;
+  action: string;
+  approved_by: string;
+  action_name: string | null;
+  receipt: string | null;
+}
+
+export function receiptColumns(row: Omit<OutboxRow, 'executedAt'>, keyring: EncryptionKeyring | undefined): StoredReceiptColumns {
+  const seal = (value: unknown) => (keyring ? sealText(keyring, JSON.stringify(value)) : JSON.stringify(value));
+  return {
+    idempotency_key: row.idempotencyKey,
+    job_id: row.jobId,
+    step_id: row.stepId,
+    action: seal(row.action),
+    approved_by: JSON.stringify(row.approvedBy),
+    action_name: row.actionName ?? null,
+    receipt: row.receipt === undefined ? null : seal(row.receipt),
+  };
+}
+
+export function receiptRow(columns: StoredReceiptColumns, executedAt: string, keyring: EncryptionKeyring | undefined): OutboxRow {
+  return {
+    idempotencyKey: columns.idempotency_key,
+    jobId: columns.job_id,
+    stepId: columns.step_id,
+    action: JSON.parse(openText(keyring, columns.action)) as Record<string, unknown>,
+    approvedBy: JSON.parse(columns.approved_by) as string[],
+    executedAt,
+    ...(columns.action_name ? { actionName: columns.action_name } : {}),
+    ...(columns.receipt ? { receipt: JSON.parse(openText(keyring, columns.receipt)) as Record<string, unknown> } : {}),
+  };
+}
+
+/** The embedded store: an outbox table in a SQLite file on the worker's host. */
+export class Outbox implements ActionReceiptStore {
+  readonly kind = 'sqlite';
   private readonly db: Database.Database;
 
   constructor(
@@ -45,49 +106,29 @@ export class Outbox {
     if (!columns.has('receipt')) this.db.exec('ALTER TABLE outbox ADD COLUMN receipt TEXT');
   }
 
-  /** The row an action was recorded under, if it was. */
-  find(idempotencyKey: string): OutboxRow | undefined {
+  async find(idempotencyKey: string): Promise<OutboxRow | undefined> {
     return this.rowsWhere('idempotency_key = ?', idempotencyKey)[0];
   }
 
-  /** Records the action once; returns whether this call was the first execution. */
-  execute(row: Omit<OutboxRow, 'executedAt'>, now = new Date()): { firstExecution: boolean; executedAt: string } {
-    const seal = (value: unknown) => (this.keyring ? sealText(this.keyring, JSON.stringify(value)) : JSON.stringify(value));
+  async execute(row: Omit<OutboxRow, 'executedAt'>, now = new Date()): Promise<ActionExecution> {
+    const columns = receiptColumns(row, this.keyring);
     const inserted = this.db
       .prepare('INSERT OR IGNORE INTO outbox (idempotency_key, job_id, step_id, action, approved_by, executed_at, action_name, receipt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(row.idempotencyKey, row.jobId, row.stepId, seal(row.action), JSON.stringify(row.approvedBy), now.toISOString(), row.actionName ?? null, row.receipt === undefined ? null : seal(row.receipt));
+      .run(columns.idempotency_key, columns.job_id, columns.step_id, columns.action, columns.approved_by, now.toISOString(), columns.action_name, columns.receipt);
     const stored = this.db.prepare('SELECT executed_at FROM outbox WHERE idempotency_key = ?').get(row.idempotencyKey) as { executed_at: string };
     return { firstExecution: inserted.changes === 1, executedAt: stored.executed_at };
   }
 
-  rows(jobId?: string): OutboxRow[] {
+  async rows(jobId?: string): Promise<OutboxRow[]> {
     return jobId ? this.rowsWhere('job_id = ?', jobId) : this.rowsWhere('1 = 1');
   }
 
   private rowsWhere(where: string, ...values: string[]): OutboxRow[] {
-    const raw = this.db.prepare(`SELECT * FROM outbox WHERE ${where} ORDER BY executed_at`).all(...values) as {
-      idempotency_key: string;
-      job_id: string;
-      step_id: string;
-      action: string;
-      approved_by: string;
-      executed_at: string;
-      action_name: string | null;
-      receipt: string | null;
-    }[];
-    return raw.map((row) => ({
-      idempotencyKey: row.idempotency_key,
-      jobId: row.job_id,
-      stepId: row.step_id,
-      action: JSON.parse(openText(this.keyring, row.action)) as Record<string, unknown>,
-      approvedBy: JSON.parse(row.approved_by) as string[],
-      executedAt: row.executed_at,
-      ...(row.action_name ? { actionName: row.action_name } : {}),
-      ...(row.receipt ? { receipt: JSON.parse(openText(this.keyring, row.receipt)) as Record<string, unknown> } : {}),
-    }));
+    const raw = this.db.prepare(`SELECT * FROM outbox WHERE ${where} ORDER BY executed_at`).all(...values) as (StoredReceiptColumns & { executed_at: string })[];
+    return raw.map((row) => receiptRow(row, row.executed_at, this.keyring));
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.db.close();
   }
 }

@@ -447,14 +447,14 @@ export const definitions = {
     'repeats of a paid call whose earlier answer no worker ever kept: the provider wrote it, the worker was SIGKILLed before its gateway call returned with it (before reading it, validating it, repairing it or caching it), and the retry had to ask again — no client can keep an answer it died holding',
 };
 
-export function accountFor(options: {
+export async function accountFor(options: {
   jobs: ChaosJob[];
   outcomes: Map<string, JobOutcome>;
   outboxFile: string;
   executionsLog: string;
   receivedLog: string;
   calls: ProviderCall[];
-}): Accounting {
+}): Promise<Accounting> {
   const { jobs, outcomes, calls } = options;
   const accounting: Accounting = {
     submitted: jobs.length,
@@ -479,8 +479,8 @@ export function accountFor(options: {
   }
 
   const outbox = fs.existsSync(options.outboxFile) ? new Outbox(options.outboxFile) : undefined;
-  const rows = outbox?.rows() ?? [];
-  outbox?.close();
+  const rows = (await outbox?.rows()) ?? [];
+  await outbox?.close();
   const rowsByJob = new Map<string, number>();
   for (const row of rows) rowsByJob.set(row.jobId, (rowsByJob.get(row.jobId) ?? 0) + 1);
   for (const count of rowsByJob.values()) accounting.duplicateActions += Math.max(0, count - 1);

@@ -167,7 +167,7 @@ async function runScenario(plan: ScenarioPlan, context: ChaosRunContext): Promis
       const results = await Promise.all(slice.map((job) => jobOutcome(client, job.id, checkDeadline)));
       slice.forEach((job, offset) => outcomes.set(job.id, results[offset]!));
     }
-    const accounting = accountFor({
+    const accounting = await accountFor({
       jobs,
       outcomes,
       outboxFile: path.join(dataDir, 'outbox.sqlite'),

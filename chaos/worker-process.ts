@@ -9,7 +9,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Outbox, type OutboxRow } from '../activities/outbox';
+import { Outbox, type ActionExecution, type OutboxRow } from '../activities/outbox';
 import { connectWorkerConnection } from '../platform/connection';
 import { installRuntimeLogging } from '../platform/logging';
 import { loadSettings } from '../platform/settings';
@@ -71,8 +71,8 @@ class RecordingOutbox extends Outbox {
     super(file);
   }
 
-  override execute(row: Omit<OutboxRow, 'executedAt'>, now = new Date()): { firstExecution: boolean; executedAt: string } {
-    const receipt = super.execute(row, now);
+  override async execute(row: Omit<OutboxRow, 'executedAt'>, now = new Date()): Promise<ActionExecution> {
+    const receipt = await super.execute(row, now);
     const line: ExecutionLogLine = { idempotencyKey: row.idempotencyKey, firstExecution: receipt.firstExecution, worker: this.config.name, pid: process.pid };
     fs.appendFileSync(this.config.executionsLog, `${JSON.stringify(line)}\n`);
     return receipt;
@@ -127,7 +127,7 @@ async function main(): Promise<void> {
     clearInterval(stallTimer);
     writeStats();
     await gateway.close();
-    outbox.close();
+    await outbox.close();
     await connection.close();
   }
 }

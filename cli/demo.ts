@@ -52,7 +52,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     await workerRun.catch(() => undefined);
     await client.close();
     await gateway.close();
-    outbox.close();
+    await outbox.close();
     await connection.close();
     await endpoint.stop();
   };

@@ -70,7 +70,7 @@ export async function startEvaluationWorker(options: {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await gateway.close();
-      outbox.close();
+      await outbox.close();
     },
   };
 }

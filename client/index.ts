@@ -23,7 +23,7 @@ import { InvalidJobInputError, type JobProgress, type JobRecord, type JobRequest
 import { validateFactoryJob, type Factory } from '../factory';
 import { supportFactory } from '../factories/support';
 import { ConveyorBatchId, ConveyorCostUsd, ConveyorJobType, ConveyorStatus, type JobStatus } from '../domain/search-attributes';
-import { INLINE_PAYLOAD_LIMIT_BYTES, storeClaim } from '../platform/claims';
+import { batchReference, fileClaimStore, INLINE_PAYLOAD_LIMIT_BYTES, openClaimStore, type ClaimStore } from '../platform/claims';
 import { connectClient } from '../platform/connection';
 import { loadSettings, type ConveyorSettings } from '../platform/settings';
 import type { BatchRequest, BatchResult } from '../workflows/batch';
@@ -125,6 +125,8 @@ export class ConveyorClient {
      * summary from it. Workers check again at job start, so a client without the factory still cannot start a bad job.
      */
     readonly factory: Factory = supportFactory,
+    /** Where large batches go as claim checks (`connect`: PostgreSQL with CONVEYOR_DATABASE_URL, else `claimsDir`); closed with the client. */
+    readonly claims: ClaimStore = fileClaimStore(claimsDir ?? path.resolve('.conveyor', 'claims')),
   ) {}
 
   /** A job request checked against the client's factory: names the bad field, or the job types it has. */
@@ -145,6 +147,7 @@ export class ConveyorClient {
       path.join(settings.dataDir, 'claims'),
       options.reviewerKeyFile ?? settings.reviewerKeyFile,
       options.factory,
+      openClaimStore(settings),
     );
   }
 
@@ -194,8 +197,8 @@ export class ConveyorClient {
       const jsonl = jobs.map((job) => JSON.stringify(job)).join('\n');
       if (Buffer.byteLength(jsonl) > INLINE_PAYLOAD_LIMIT_BYTES) {
         // Too big for the history: pass the jobs by reference (a claim check).
-        const claim = storeClaim(this.claimsDir ?? path.resolve('.conveyor', 'claims'), jsonl);
-        request = { ...request, jobs: undefined, summaries: undefined, jobsFile: claim.file, jobsSha256: claim.sha256 };
+        const claim = await this.claims.put(jsonl);
+        request = { ...request, jobs: undefined, summaries: undefined, ...batchReference(claim) };
       }
     }
     try {
@@ -475,6 +478,7 @@ export class ConveyorClient {
   }
 
   async close(): Promise<void> {
+    await this.claims.close();
     await this.temporal.connection.close();
   }
 }

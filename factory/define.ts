@@ -215,7 +215,7 @@ export interface ActionContext {
    * Writes the action to the worker's local action log (`$CONVEYOR_DATA_DIR/outbox.sqlite`) once per
    * idempotency key: a log for demos and tests on one host, not a delivery to any system.
    */
-  localLog(receipt?: Record<string, string | number | boolean | null>): { firstExecution: boolean; executedAt: string };
+  localLog(receipt?: Record<string, string | number | boolean | null>): Promise<{ firstExecution: boolean; executedAt: string }>;
 }
 
 /**
@@ -297,7 +297,7 @@ export function localLogAction<P, S = Record<string, never>>(
     ...action,
     execute: async (proposal, context) => {
       const kept = receipt?.(proposal);
-      context.localLog(kept);
+      await context.localLog(kept);
       return kept;
     },
   });

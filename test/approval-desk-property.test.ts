@@ -96,7 +96,7 @@ it('a few hundred random payloads leave a waiting job healthy, unacted and bound
   const status = await client.getStatus(jobId);
   expect(status.status).toBe('awaiting_approval');
   expect(status.pendingApprovals.map((pending) => pending.approvalId)).toEqual([approval!.approvalId]);
-  expect(worker.outbox.rows(jobId)).toEqual([]);
+  expect(await worker.outbox.rows(jobId)).toEqual([]);
   const live = await client.getRecord(jobId);
   expect(refusals(live.approvals)).toBe(sent);
   // every refusal is counted, but at most 40 are kept (the README's bound, written here so a changed cap fails), then one record that counts the rest
@@ -109,5 +109,5 @@ it('a few hundred random payloads leave a waiting job healthy, unacted and bound
   const result = await client.getResult(jobId);
   expect(result.status).toBe('completed');
   expect(JSON.stringify(result).length).toBeLessThan(256 * 1024);
-  expect(worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ approvedBy: ['bob'] })]);
+  expect(await worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ approvedBy: ['bob'] })]);
 });

@@ -76,11 +76,11 @@ describe('what is approved is what is shown', () => {
     // the old revision is gone; the editor does not count as an approver of their own revision
     await expect(client.decide(jobId, { approvalId: approval.approvalId, decision: 'approve', reviewer: 'bob' })).rejects.toThrow(/superseded by/);
     expect(await client.decide(jobId, { approvalId: revision!.approvalId, decision: 'approve', reviewer: 'bob' })).toMatchObject({ settled: false });
-    expect(worker.outbox.rows(jobId)).toEqual([]);
+    expect(await worker.outbox.rows(jobId)).toEqual([]);
     expect(await client.decide(jobId, { approvalId: revision!.approvalId, decision: 'approve', reviewer: 'carol' })).toMatchObject({ settled: true });
     const result = await client.getResult(jobId);
     expect(result.status).toBe('completed');
-    expect(worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ action: expect.objectContaining({ action: 'close-account' }) as unknown, approvedBy: ['bob', 'carol'] })]);
+    expect(await worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ action: expect.objectContaining({ action: 'close-account' }) as unknown, approvedBy: ['bob', 'carol'] })]);
     await recordHistory(client, jobId, 'support-ticket-edit-revision');
   });
 
@@ -95,10 +95,10 @@ describe('what is approved is what is shown', () => {
 
     // bob's plain approve of what he saw first (the close-account) is refused with the reason
     await expect(client.decide(jobId, { approvalId: approval.approvalId, decision: 'approve', reviewer: 'bob' })).rejects.toThrow(/superseded by .*an edit changed the proposal/);
-    expect(worker.outbox.rows(jobId)).toEqual([]);
+    expect(await worker.outbox.rows(jobId)).toEqual([]);
     await client.decide(jobId, { approvalId: shown!.approvalId, decision: 'approve', reviewer: 'bob', proposalHash: shown!.proposalHash });
     expect((await client.getResult(jobId)).status).toBe('completed');
-    expect(worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ action: expect.objectContaining({ action: 'refund', amountUsd: 4000, orderId: 'Z99999' }) as unknown, approvedBy: ['bob'] })]);
+    expect(await worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ action: expect.objectContaining({ action: 'refund', amountUsd: 4000, orderId: 'Z99999' }) as unknown, approvedBy: ['bob'] })]);
   });
 });
 
@@ -108,7 +108,7 @@ describe('stakes gate actions', () => {
     const { jobId, approval } = await waitingJob(markedTicket(action, { amountUsd, risk: 'high' }));
     expect(approval.proposedAction).toMatchObject({ action });
     expect(approval.evidence.reason).toMatch(/high risk|irreversible/);
-    expect(worker.outbox.rows(jobId)).toEqual([]);
+    expect(await worker.outbox.rows(jobId)).toEqual([]);
     await client.decide(jobId, { approvalId: approval.approvalId, decision: 'reject', reviewer: 'alice', comment: 'test over' });
     expect((await client.getResult(jobId)).status).toBe('rejected');
   });
@@ -117,7 +117,7 @@ describe('stakes gate actions', () => {
     const jobId = uniqueId('desk-low');
     await client.startJob({ id: jobId, type: jobType, input: { text: markedTicket('refund', { amountUsd: 20 }) } });
     expect((await client.getResult(jobId)).status).toBe('completed');
-    expect(worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ approvedBy: [] })]);
+    expect(await worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ approvedBy: [] })]);
   });
 });
 
@@ -161,7 +161,7 @@ describe('every handler is total, and the record stays bounded', () => {
     const result = await client.getResult(jobId);
     expect(result.status).toBe('completed');
     expect(JSON.stringify(result).length).toBeLessThan(256 * 1024);
-    expect(worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ approvedBy: ['bob'] })]);
+    expect(await worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ approvedBy: ['bob'] })]);
 
     const refused = result.approvals.filter((decision) => !decision.accepted);
     // the string payload is recorded as refused, with an actor, not as a character map
@@ -223,10 +223,10 @@ describe('signed decisions (opt-in)', () => {
     expect((await signed.getStatus(jobId)).pendingApprovals[0]!.approvalsSoFar).toEqual([]);
 
     expect(await approve('alice', keyFile.alice)).toMatchObject({ settled: false });
-    expect(signedWorker.outbox.rows(jobId)).toEqual([]);
+    expect(await signedWorker.outbox.rows(jobId)).toEqual([]);
     expect(await approve('bob', keyFile.bob)).toMatchObject({ settled: true });
     expect((await signed.getResult(jobId)).status).toBe('completed');
-    expect(signedWorker.outbox.rows(jobId)).toEqual([expect.objectContaining({ approvedBy: ['alice', 'bob'] })]);
+    expect(await signedWorker.outbox.rows(jobId)).toEqual([expect.objectContaining({ approvedBy: ['alice', 'bob'] })]);
     await recordHistory(signed, jobId, 'support-ticket-signed-decisions');
   });
 });

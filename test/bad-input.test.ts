@@ -132,7 +132,7 @@ describe('bad input through the typed client', () => {
       const result = await client.getResult(good.id);
       expect(result.status).toBe('completed');
       expect(result.actions).toHaveLength(1);
-      expect(worker.outbox.rows(good.id).map((row) => row.action)).toEqual([expect.objectContaining({ action: 'cancel-order', orderId: good.orderId })]);
+      expect((await worker.outbox.rows(good.id)).map((row) => row.action)).toEqual([expect.objectContaining({ action: 'cancel-order', orderId: good.orderId })]);
       // The models saw the text as sent, control characters and all scripts intact.
       const prompts = fake.requests.map((request) => JSON.stringify(request.body));
       expect(prompts.some((prompt) => prompt.includes(JSON.stringify(good.text.trim()).slice(1, -1)))).toBe(true);
@@ -235,7 +235,7 @@ describe('after the corpus', () => {
     await client.startJob({ id, type: 'support-ticket', input: { text: 'Please cancel my order #A3999, I ordered it by mistake.' } });
     const result = await client.getResult(id);
     expect(result.status).toBe('completed');
-    expect(worker.outbox.rows(id)).toHaveLength(1);
+    expect(await worker.outbox.rows(id)).toHaveLength(1);
     expect(worker.worker.getState()).toBe('RUNNING');
   });
 });

@@ -191,7 +191,7 @@ describe('jobs from a JSONL file, their status, and the reviewer commands', () =
     const result: JobResult = await client.getResult(approveId);
     expect(result.status).toBe('completed');
     expect(result.approvals.filter((decision) => decision.accepted)).toEqual([expect.objectContaining({ reviewer: 'alice', comment: 'partial refund', edits: { amountUsd: 80 }, via: 'update', accepted: true })]);
-    expect(worker.outbox.rows(approveId)).toEqual([expect.objectContaining({ approvedBy: ['alice'], action: expect.objectContaining({ action: 'refund', amountUsd: 80 }) as unknown })]);
+    expect(await worker.outbox.rows(approveId)).toEqual([expect.objectContaining({ approvedBy: ['alice'], action: expect.objectContaining({ action: 'refund', amountUsd: 80 }) as unknown })]);
 
     for (const args of [[], ['--approval', approvalIds[approveId]![0]!]]) {
       const again = await conveyor(['approve', approveId, '--by', 'bob', ...args], env);
@@ -224,7 +224,7 @@ describe('jobs from a JSONL file, their status, and the reviewer commands', () =
     const result = await client.getResult(rejectId);
     expect(result).toMatchObject({ status: 'rejected', actions: [], reason: expect.stringMatching(/rejected by bob/) as unknown });
     expect(result.approvals.filter((decision) => decision.accepted)).toEqual([expect.objectContaining({ decision: 'reject', reviewer: 'bob', comment: 'no proof of loss' })]);
-    expect(worker.outbox.rows(rejectId)).toEqual([]);
+    expect(await worker.outbox.rows(rejectId)).toEqual([]);
     const status = (await conveyor(['status', rejectId, '--json'], env)).json<{ status: string }>();
     expect(status.status).toBe('rejected');
   });
@@ -307,7 +307,7 @@ describe('a reviewer with nothing but the Temporal CLI', () => {
     const result = await client.getResult(jobId);
     expect(result.status).toBe('completed');
     expect(result.approvals).toEqual([expect.objectContaining({ ...decision, via: 'signal', accepted: true })]);
-    expect(worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ approvedBy: ['carol'] })]);
+    expect(await worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ approvedBy: ['carol'] })]);
   });
 });
 

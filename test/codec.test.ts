@@ -81,7 +81,7 @@ async function startEncryptedWorker(codec: EncryptionCodec): Promise<RunningEncr
       worker.shutdown();
       await running;
       await gateway.close();
-      outbox.close();
+      await outbox.close();
       await connection.close();
     },
   };
@@ -157,18 +157,18 @@ afterAll(async () => {
 });
 
 describe('the encryption codec', () => {
-  it('seals the action log at rest with the keyring: no card number or email in clear, read back whole (issue 13, item 8)', () => {
+  it('seals the action log at rest with the keyring: no card number or email in clear, read back whole (issue 13, item 8)', async () => {
     const file = path.join(tempDir('outbox-sealed'), 'outbox.sqlite');
     const sealed = new Outbox(file, keyringA);
     const action = { action: 'refund' as const, orderId: 'ORD-1', amountUsd: 20, message: `Refunded to card ${card}; receipt sent to ${email}.`, reason: 'restored from [CARD_1]' };
-    sealed.execute({ idempotencyKey: 'job-1:act', jobId: 'job-1', stepId: 'act', action, approvedBy: ['alice'] });
-    expect(sealed.rows('job-1')).toEqual([expect.objectContaining({ action, approvedBy: ['alice'] })]);
-    sealed.close();
+    await sealed.execute({ idempotencyKey: 'job-1:act', jobId: 'job-1', stepId: 'act', action, approvedBy: ['alice'] });
+    expect(await sealed.rows('job-1')).toEqual([expect.objectContaining({ action, approvedBy: ['alice'] })]);
+    await sealed.close();
     const stored = ['', '-wal'].filter((suffix) => fs.existsSync(file + suffix)).map((suffix) => fs.readFileSync(file + suffix).toString('latin1')).join('');
     expect(stored).toContain('job-1:act');
     for (const secret of personalData) expect(stored).not.toContain(secret);
     // without the key the action cannot be read, and a plain outbox (no encryption) still reads its old rows
-    expect(() => new Outbox(file).rows('job-1')).toThrow(EncryptionKeyNotFoundError);
+    await expect(new Outbox(file).rows('job-1')).rejects.toThrow(EncryptionKeyNotFoundError);
   });
 
   it('rejects short keys, unknown key ids and tampered ciphertext with typed errors, and reads a keyring file', async () => {

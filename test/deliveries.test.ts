@@ -307,7 +307,7 @@ describe('the built-in factory with CONVEYOR_ACTIONS_WEBHOOK_URL', () => {
       const [delivery] = receiver.of(jobId);
       expect(delivery!.envelope).toEqual(expect.objectContaining({ type: 'conveyor.action.act', stepId: 'act', data: expect.objectContaining({ action: 'cancel-order', orderId: 'A4001' }) as unknown }));
       expect(verifies(secret, delivery!)).toBe(true);
-      expect(builtin.outbox.rows(jobId)).toEqual([]);
+      expect(await builtin.outbox.rows(jobId)).toEqual([]);
       expect(result.actions).toEqual([expect.objectContaining({ idempotencyKey: `${jobId}:act`, receipt: { status: 200, id: `N-${jobId}` } })]);
     } finally {
       await builtinClient.close();

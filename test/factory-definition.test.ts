@@ -431,7 +431,7 @@ describe('snapshotJobType', () => {
 });
 
 describe('training files, checked where the files are (worker start, `conveyor factory check`)', () => {
-  it('names an offline classifier whose training file is missing, and no worker gets its activities', () => {
+  it('names an offline classifier whose training file is missing, and no worker gets its activities', async () => {
     const missing = path.join(os.tmpdir(), `conveyor-no-such-reports-${process.pid}.csv`);
     const factory = defineFactory(hotline({ categorize: { local: localClassifier({ ...categorizeClassifier, trainingFile: missing }) } }));
     const problem = { definition: 'station "categorize"', field: 'local.trainingFile', message: `${missing} does not exist` };
@@ -443,7 +443,7 @@ describe('training files, checked where the files are (worker start, `conveyor f
         expect.objectContaining({ name: 'FactoryDefinitionError', problems: [problem] }) as Error,
       );
     } finally {
-      outbox.close();
+      await outbox.close();
     }
   });
 });

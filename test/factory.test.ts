@@ -92,7 +92,7 @@ describe('support-ticket', () => {
     }
     expect(result.approvals).toEqual([expect.objectContaining({ approvalId: approval!.approvalId, decision: 'approve', reviewer: 'alice', comment: 'receipt checked', via: 'update', accepted: true })]);
     expect(result.actions).toEqual([expect.objectContaining({ stepId: 'act', idempotencyKey: `${jobId}:act`, firstExecution: true })]);
-    expect(worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ idempotencyKey: `${jobId}:act`, approvedBy: ['alice'], action: expect.objectContaining({ action: 'refund', amountUsd: 849 }) as unknown })]);
+    expect(await worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ idempotencyKey: `${jobId}:act`, approvedBy: ['alice'], action: expect.objectContaining({ action: 'refund', amountUsd: 849 }) as unknown })]);
     const ledgerCost = result.ledger.reduce((sum, entry) => sum + entry.costUsd, 0);
     expect(result.costUsd).toBeCloseTo(ledgerCost, 8);
 
@@ -116,7 +116,7 @@ describe('support-ticket', () => {
     expect(result.status).toBe('rejected');
     expect(result.reason).toMatch(/rejected by bob/);
     expect(result.actions).toEqual([]);
-    expect(worker.outbox.rows(jobId)).toEqual([]);
+    expect(await worker.outbox.rows(jobId)).toEqual([]);
     await recordHistory(client, jobId, 'support-ticket-rejected');
   });
 
@@ -141,7 +141,7 @@ describe('support-ticket', () => {
     await expect(client.decide(jobId, { approvalId: edited.revisedTo!, decision: 'approve', reviewer: 'alice' })).rejects.toThrow(/already decided|is completed: nothing waits for approval/);
     const result = await client.getResult(jobId);
     expect(result.status).toBe('completed');
-    expect(worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ action: expect.objectContaining({ action: 'refund', amountUsd: 150 }) as unknown, approvedBy: ['bob'] })]);
+    expect(await worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ action: expect.objectContaining({ action: 'refund', amountUsd: 150 }) as unknown, approvedBy: ['bob'] })]);
     expect(result.approvals.filter((decision) => decision.accepted)).toEqual([
       expect.objectContaining({ reviewer: 'alice', edits: { amountUsd: 150 } }),
       expect.objectContaining({ reviewer: 'bob', approvalId: edited.revisedTo }),
@@ -339,7 +339,7 @@ describe('retries around an action', () => {
     expect(result.status).toBe('completed');
     expect(result.ledger.map((entry) => entry.outcome)).toEqual(['accepted', 'accepted', 'accepted', 'accepted', 'accepted']);
     expect(result.actions).toEqual([expect.objectContaining({ firstExecution: true, action: expect.objectContaining({ action: 'cancel-order', orderId: 'K12001' }) as unknown })]);
-    expect(worker.outbox.rows(jobId)).toHaveLength(1);
+    expect(await worker.outbox.rows(jobId)).toHaveLength(1);
     // five stations, two of the calls failed first: seven requests, each station paid once in the ledger
     expect(fake.requests).toHaveLength(7);
     expect(result.ledger).toHaveLength(5);

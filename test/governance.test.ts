@@ -67,12 +67,12 @@ describe('reviewer authorisation', () => {
     await expect(approve('alice')).rejects.toThrow(/already approved .* a second, different reviewer is required/);
     // one approval of two: still waiting, nothing executed
     expect((await client.getStatus(jobId)).status).toBe('awaiting_approval');
-    expect(worker.outbox.rows(jobId)).toEqual([]);
+    expect(await worker.outbox.rows(jobId)).toEqual([]);
 
     expect(await approve('bob')).toMatchObject({ settled: true });
     const result = await client.getResult(jobId);
     expect(result.status).toBe('completed');
-    expect(worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ approvedBy: ['alice', 'bob'] })]);
+    expect(await worker.outbox.rows(jobId)).toEqual([expect.objectContaining({ approvedBy: ['alice', 'bob'] })]);
 
     const audit = await auditOf(jobId);
     expect(verifyAuditChain(audit, auditKey)).toBe(true);

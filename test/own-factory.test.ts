@@ -209,7 +209,7 @@ describe('screening whatever the policy says', () => {
       expect(result.status).toBe('rejected');
       expect(result.actions).toEqual([]);
       expect(ticketsIn(ticketsFile)).toEqual([]);
-      expect(running.outbox.rows(jobId)).toEqual([]);
+      expect(await running.outbox.rows(jobId)).toEqual([]);
       expect(result.approvals).toEqual([expect.objectContaining({ reviewer: 'system', via: 'timeout', decision: 'reject', comment: 'timed out; rejected' })]);
       const timer = (await client.temporal.workflow.getHandle(jobId).fetchHistory()).events?.find((event) => event.timerStartedEventAttributes);
       expect(Number(timer?.timerStartedEventAttributes?.startToFireTimeout?.seconds ?? 0)).toBe(1);
@@ -268,10 +268,10 @@ describe("the approval desk's rules on a factory of its own", () => {
     const revision = await eventually(async () => (await client.jobHandle(jobId).query(pendingApprovalsQuery)).find((pending) => pending.approvalId === edited.revisedTo), 30_000);
     expect(revision).toMatchObject({ proposedAction: { department: 'water', urgency: 'high' }, revision: 2, supersedes: approval.approvalId, editedBy: 'supervisor', approvalsSoFar: [] });
     expect(revision.evidence.reason).toBe(`revision 2 by supervisor of ${approval.approvalId}: a high-urgency call for water: a dispatcher checks it first`);
-    expect(running.outbox.rows(jobId)).toEqual([]);
+    expect(await running.outbox.rows(jobId)).toEqual([]);
     await client.decide(jobId, { approvalId: revision.approvalId, decision: 'approve', reviewer: 'dispatcher' });
     const result = await client.getResult(jobId);
     expect(result.status).toBe('completed');
-    expect(running.outbox.rows(jobId)).toEqual([expect.objectContaining({ actionName: 'file-ticket', approvedBy: ['dispatcher'], action: expect.objectContaining({ department: 'water' }) as unknown })]);
+    expect(await running.outbox.rows(jobId)).toEqual([expect.objectContaining({ actionName: 'file-ticket', approvedBy: ['dispatcher'], action: expect.objectContaining({ department: 'water' }) as unknown })]);
   });
 });

@@ -42,7 +42,7 @@ afterAll(async () => {
   await client.close();
   await connection.close();
   await gateway.close();
-  outbox.close();
+  await outbox.close();
 });
 
 function firstPending(jobId: string, kind?: string): Promise<PendingApproval> {
@@ -64,7 +64,7 @@ describe('the primitives in a team’s own workflow', () => {
     const file = await firstPending(workflowId, 'file');
     expect(file).toMatchObject({ kind: 'action', station: 'file-ticket', proposedAction: { department: 'water', urgency: 'high' } });
     expect(file.evidence.reason).toBe('a high-urgency call for water: a dispatcher checks it first');
-    expect(outbox.rows(workflowId)).toEqual([]);
+    expect(await outbox.rows(workflowId)).toEqual([]);
     await client.decide(workflowId, { approvalId: file.approvalId, decision: 'approve', reviewer: 'dispatcher' });
 
     const result = (await handle.result()) as OwnHotlineResult;
@@ -84,6 +84,6 @@ describe('the primitives in a team’s own workflow', () => {
       expect.objectContaining({ approvalId: confirm.approvalId, via: 'client-report', reviewer: 'client-report', claimedReviewer: 'mallory', refusal: expect.stringMatching(/reviewer mallory may not decide/) as unknown }),
     ]);
     expect(result.record.actions).toEqual([expect.objectContaining({ stepId: 'file', actionName: 'file-ticket', idempotencyKey: `${workflowId}:file`, firstExecution: true, receipt: { ticketId: `T-${workflowId}`, queue: 'water' } })]);
-    expect(outbox.rows(workflowId)).toEqual([expect.objectContaining({ idempotencyKey: `${workflowId}:file`, actionName: 'file-ticket', approvedBy: ['dispatcher'] })]);
+    expect(await outbox.rows(workflowId)).toEqual([expect.objectContaining({ idempotencyKey: `${workflowId}:file`, actionName: 'file-ticket', approvedBy: ['dispatcher'] })]);
   });
 });

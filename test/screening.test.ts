@@ -85,12 +85,12 @@ describe('a flagged job in the factory', () => {
     });
     expect(approval).toMatchObject({ kind: 'action', proposedAction: expect.objectContaining({ action: 'cancel-order' }) as unknown });
     expect(approval!.evidence.reason).toMatch(/flagged by prompt-injection screening \(pattern override-instructions/);
-    expect(worker.outbox.rows(jobId)).toEqual([]);
+    expect(await worker.outbox.rows(jobId)).toEqual([]);
     await client.decide(jobId, { approvalId: approval!.approvalId, decision: 'approve', reviewer: 'alice', comment: 'checked: a genuine cancellation' });
     const result = await client.getResult(jobId);
     expect(result.screening).toMatchObject({ flagged: true });
     expect(result.decisions.find((decision) => decision.kind === 'screening')?.reason).toMatch(/every action needs a reviewer/);
-    expect(worker.outbox.rows(jobId)).toHaveLength(1);
+    expect(await worker.outbox.rows(jobId)).toHaveLength(1);
     // the audit export says who flagged it, and why
     const audit = await finishedAuditTrail(client, { since: new Date(Date.now() - 10 * 60_000), type: 'support-ticket', taskQueue: settings.taskQueue }, jobId);
     expect(verifyAuditChain(audit)).toBe(true);

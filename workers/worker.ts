@@ -13,7 +13,9 @@ import type { Factory } from '../factory/define';
 import { FactoryDefinitionError } from '../factory/validate';
 import { loadFactoryModule, trainingFileProblems } from '../platform/factory-module';
 import { supportFactory } from '../factories/support';
-import { Outbox } from '../activities/outbox';
+import { Outbox, type ActionReceiptStore } from '../activities/outbox';
+import { PostgresOutbox } from '../activities/outbox-postgres';
+import { openClaimStore, type ClaimStore } from '../platform/claims';
 import { withWebhookActions } from '../activities/webhook';
 import { conveyorSinks } from './metrics-sink';
 import { createReviewerKeyActivities } from '../activities/reviewer-keys';
@@ -43,7 +45,9 @@ export interface ConveyorWorkerOptions {
   namespace: string;
   taskQueue: string;
   gateway: ModelGateway;
-  outbox: Outbox;
+  outbox: ActionReceiptStore;
+  /** Where claim-checked batches are read (default: PostgreSQL with CONVEYOR_DATABASE_URL, else the data dir's claims/). */
+  claims?: ClaimStore;
   /** The factory whose job types the worker runs (default: the built-in support factory). */
   factory?: Factory;
   /** A pre-built bundle (tests bundle once per file); otherwise the worker bundles at start. */
@@ -85,7 +89,7 @@ export async function createConveyorWorker(options: ConveyorWorkerOptions): Prom
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: factory === supportFactory ? builtinWorkflowsPath : workflowsPath, bundlerOptions: { preloadModules: [...conveyorPreloadModules] } }),
-    activities: conveyorActivities({ factory, gateway: options.gateway, outbox: options.outbox, dataDir, exampleStore: options.exampleStore, ...(options.env ? { env: options.env } : {}) }),
+    activities: conveyorActivities({ factory, gateway: options.gateway, outbox: options.outbox, ...(options.claims ? { claims: options.claims } : {}), dataDir, exampleStore: options.exampleStore, ...(options.env ? { env: options.env } : {}) }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 50,
     maxCachedWorkflows: options.maxCachedWorkflows,
     // No more workflow tasks in flight than cache slots: the cache then evicts runs between their tasks
@@ -102,7 +106,9 @@ export interface ConveyorActivityOptions {
   /** The factory whose stations and actions the activities run. */
   factory: Factory;
   gateway: ModelGateway;
-  outbox: Outbox;
+  outbox: ActionReceiptStore;
+  /** Where claim-checked batches are read (default: PostgreSQL with CONVEYOR_DATABASE_URL, else the data dir's claims/). */
+  claims?: ClaimStore;
   /** Where the learning loop keeps examples and promoted models, and reviewers' keys are read (default: the settings' data dir). */
   dataDir?: string;
   exampleStore?: ExampleRepository;
@@ -121,7 +127,8 @@ export function conveyorActivities(options: ConveyorActivityOptions) {
   const dataDir = options.dataDir ?? settings.dataDir;
   // The learning registry's promoted, canary and shadow models serve the small tier of learnable stations.
   const live = new LiveModels(dataDir, { databaseUrl: settings.databaseUrl });
-  const engine = createActivities({ gateway: options.gateway, outbox: options.outbox, catalogue: builtinCatalogue, live });
+  const claims = options.claims ?? openClaimStore({ databaseUrl: settings.databaseUrl, dataDir });
+  const engine = createActivities({ gateway: options.gateway, outbox: options.outbox, claims, catalogue: builtinCatalogue, live });
   const factoryActivities = createFactoryActivities({ factory: options.factory, gateway: options.gateway, outbox: options.outbox, live, ...(options.env ? { env: options.env } : {}) });
   const reviewerKeys = createReviewerKeyActivities({ dataDir, keysFile: settings.reviewerKeysFile });
   return {
@@ -168,8 +175,13 @@ export function bundleConveyorWorkflows(options: { engineOnly?: boolean } = {}):
   });
 }
 
-export function defaultOutbox(settings: ConveyorSettings): Outbox {
-  return new Outbox(settings.outboxFile ?? path.join(settings.dataDir, 'outbox.sqlite'), loadKeyring());
+/**
+ * The worker's action receipts: PostgreSQL with CONVEYOR_DATABASE_URL (shared by every worker host), else
+ * the SQLite outbox at CONVEYOR_OUTBOX_FILE or outbox.sqlite in the data dir; sealed with the payload keys.
+ */
+export function defaultOutbox(settings: ConveyorSettings, keyring = loadKeyring()): ActionReceiptStore {
+  if (settings.databaseUrl) return new PostgresOutbox(settings.databaseUrl, keyring);
+  return new Outbox(settings.outboxFile ?? path.join(settings.dataDir, 'outbox.sqlite'), keyring);
 }
 
 /** Runs a worker until SIGINT/SIGTERM. */
@@ -183,7 +195,8 @@ export async function runWorker(settings: ConveyorSettings = loadSettings(), log
   const connection = await connectWorkerConnection(settings, endpoint.address);
   const gateway = createModelGateway();
   const outbox = defaultOutbox(settings);
-  const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, payloadCodec, dataDir: settings.dataDir, factory, maxCachedWorkflows: settings.maxCachedWorkflows, ...(tracing ? { tracing } : {}), ...(metricsDedupe ? { metricsDedupe } : {}) });
+  const claims = openClaimStore(settings);
+  const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, claims, payloadCodec, dataDir: settings.dataDir, factory, maxCachedWorkflows: settings.maxCachedWorkflows, ...(tracing ? { tracing } : {}), ...(metricsDedupe ? { metricsDedupe } : {}) });
   const encryption = payloadCodec ? `payloads encrypted with key "${payloadCodec.currentKeyId}"` : 'payloads not encrypted';
   const waiting = settings.metricsAddress ? await reportWaitingJobs(settings, endpoint.address) : undefined;
   log(`conveyor worker: factory ${factory.name} ${factory.version} (${[...factory.jobTypes.keys()].join(', ')}), task queue "${settings.taskQueue}" on ${endpoint.address} (namespace ${settings.namespace}, ${encryption})${settings.metricsAddress ? `, metrics on http://${settings.metricsAddress}/metrics` : ''}${tracing ? `, traces to ${settings.otlpTracesUrl}` : ''}`);
@@ -194,7 +207,8 @@ export async function runWorker(settings: ConveyorSettings = loadSettings(), log
     await tracing?.shutdown();
     await metricsDedupe?.close();
     await gateway.close();
-    outbox.close();
+    await outbox.close();
+    await claims.close();
     await connection.close();
     await endpoint.stop();
   }

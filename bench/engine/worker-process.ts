@@ -117,7 +117,7 @@ async function main(): Promise<void> {
     await running;
   } finally {
     await gateway.close();
-    outbox?.close();
+    await outbox?.close();
     await connection.close();
   }
 }

@@ -11,12 +11,13 @@ import { inject } from 'vitest';
 import { findTemporalCli } from '../../platform/temporal-cli';
 import type { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { ConveyorClient } from '../../client';
-import { Outbox } from '../../activities/outbox';
+import type { ActionReceiptStore } from '../../activities/outbox';
+import { openClaimStore } from '../../platform/claims';
 import { connectWorkerConnection } from '../../platform/connection';
 import { loadSettings, type ConveyorSettings } from '../../platform/settings';
 import { createModelGateway, type ModelGatewayOptions } from '../../providers/gateway';
 import type { ModelGateway } from '../../providers/gateway-types';
-import { createConveyorWorker } from '../../workers/worker';
+import { createConveyorWorker, defaultOutbox } from '../../workers/worker';
 import type { ExampleRepository } from '../../learning/example-repository';
 import { collectAudit, type AuditRecord } from '../../client/audit';
 
@@ -41,7 +42,7 @@ export function uniqueId(prefix: string): string {
 export interface RunningWorker {
   worker: Worker;
   gateway: ModelGateway;
-  outbox: Outbox;
+  outbox: ActionReceiptStore;
   connection: NativeConnection;
   stop(): Promise<void>;
 }
@@ -61,13 +62,16 @@ export async function startWorker(options: {
 }): Promise<RunningWorker> {
   const connection = await connectWorkerConnection(options.settings, options.settings.address!);
   const gateway = createModelGateway({ cache: null, ...options.gateway });
-  const outbox = new Outbox(options.outboxFile ?? path.join(options.settings.dataDir, 'outbox.sqlite'));
+  // The settings' stores: the data dir's outbox and claims, or PostgreSQL when they have a database URL.
+  const outbox = defaultOutbox(options.outboxFile ? { ...options.settings, outboxFile: options.outboxFile } : options.settings);
+  const claims = openClaimStore(options.settings);
   const worker = await createConveyorWorker({
     connection,
     namespace: options.settings.namespace,
     taskQueue: options.settings.taskQueue,
     gateway,
     outbox,
+    claims,
     workflowBundle: options.bundle,
     dataDir: options.settings.dataDir,
     exampleStore: options.exampleStore,
@@ -85,7 +89,8 @@ export async function startWorker(options: {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await gateway.close();
-      outbox.close();
+      await outbox.close();
+      await claims.close();
       await connection.close();
     },
   };
