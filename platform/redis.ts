@@ -48,8 +48,9 @@ export function createSharedRedis(options: SharedRedisOptions): SharedRedis {
           connecting = undefined;
           throw error;
         });
-        await connecting;
       }
+      // The client is open before it is ready: callers arriving during the first connection wait for it too.
+      await connecting;
       return client;
     },
     async close() {
