@@ -125,6 +125,15 @@ export class ModelsCoolingDownError extends ModelCallError {
   }
 }
 
+/**
+ * The fleet's shared rate limit (PostgreSQL) could not be checked, so the model was not called: retryable
+ * (the activity's retries wait the database out). Not a provider outage: the model is not cooled down.
+ */
+export class RateLimiterUnavailableError extends ModelCallError {
+  override readonly name = 'RateLimiterUnavailableError';
+  readonly retryable = true;
+}
+
 /** An outage of the model's provider (not a fault of the request): failover cools the model down and tries the next of its tier. */
 export function isProviderOutage(error: unknown): error is ModelCallError {
   return (

@@ -17,7 +17,7 @@ import { createAnthropicProvider } from './anthropic';
 import { countTokens as countLocalTokens, createLocalProvider } from './local';
 import { createOpenAICompatibleProvider } from './openai-compatible';
 import type { ModelProvider, ProviderRequest, ProviderResponse } from './port';
-import { createRateLimiter, type RateLimiter } from './rate-limiter';
+import { createRateLimiter, type RateLimiter } from './rate-limit';
 import { loadRegistry, type ModelRegistry } from './registry';
 import { Redactor, redactionEnabledFor, redactionFromEnvironment } from './redaction';
 import { createReplayProvider } from './replay';

@@ -14,7 +14,7 @@ import { createSqliteCacheStore, type CacheStore } from '../providers/cache';
 import { parseRetryAfterMs, SchemaViolationError, toApplicationFailure } from '../providers/errors';
 import { createModelGateway } from '../providers/gateway';
 import type { ModelCall } from '../providers/gateway-types';
-import { createRateLimiter } from '../providers/rate-limiter';
+import { createRateLimiter } from '../providers/rate-limit';
 import { createRegistry } from '../providers/registry';
 import { startFakeAnthropic } from '../fakes/anthropic-server';
 import { answers, startFakeOpenAI, type FakeAnswer, type FakeServer } from '../fakes/openai-server';
