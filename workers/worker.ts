@@ -25,6 +25,7 @@ import type { ExampleRepository } from '../learning/example-repository';
 import { LiveModels } from '../learning/live';
 import { createModelGateway } from '../providers/gateway';
 import type { ModelGateway } from '../providers/gateway-types';
+import { openRateLimiter } from '../providers/rate-limit';
 import { loadKeyring, payloadCodecFromEnvironment } from '../platform/codec';
 import { connectClient, connectWorkerConnection } from '../platform/connection';
 import { installTracing, tracingPlugin, type Tracing } from '../platform/tracing';
@@ -193,7 +194,9 @@ export async function runWorker(settings: ConveyorSettings = loadSettings(), log
   const payloadCodec = payloadCodecFromEnvironment() ?? null;
   const endpoint = await ensureTemporal(settings);
   const connection = await connectWorkerConnection(settings, endpoint.address);
-  const gateway = createModelGateway();
+  // With a shared database the fleet's workers hold each model's limits together (providers/README.md).
+  const rateLimiter = openRateLimiter(settings);
+  const gateway = createModelGateway({ rateLimiter });
   const outbox = defaultOutbox(settings);
   const claims = openClaimStore(settings);
   const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, claims, payloadCodec, dataDir: settings.dataDir, factory, maxCachedWorkflows: settings.maxCachedWorkflows, ...(tracing ? { tracing } : {}), ...(metricsDedupe ? { metricsDedupe } : {}) });
@@ -207,6 +210,7 @@ export async function runWorker(settings: ConveyorSettings = loadSettings(), log
     await tracing?.shutdown();
     await metricsDedupe?.close();
     await gateway.close();
+    await rateLimiter.close();
     await outbox.close();
     await claims.close();
     await connection.close();
