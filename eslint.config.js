@@ -100,7 +100,7 @@ const conveyorVariableRead = {
 // Files that still read Conveyor variables from an environment they are given (tests pass their own).
 // Each is a follow-up: move the variable into loadSettings and pass the value in. New files may not join.
 const readsVariablesFromGivenEnvironment = [
-  'providers/cache/index.ts', // CONVEYOR_CACHE, CONVEYOR_CACHE_REDIS_URL, CONVEYOR_DATA_DIR
+  'providers/cache/index.ts', // CONVEYOR_CACHE, CONVEYOR_CACHE_REDIS_URL
   'providers/gateway.ts', // CONVEYOR_CACHE_TTL_SECONDS
   'providers/registry.ts', // CONVEYOR_MODELS_FILE and the per-vendor model lists
   'providers/redaction.ts', // CONVEYOR_REDACT

@@ -1,8 +1,8 @@
 /**
- * A stand-in worker process for the shared-cache test: one gateway with a Redis cache makes one call to
- * the fake OpenAI server and prints the outcome as JSON. Two of these, one after the other, show that
- * separate processes share answers through Redis.
- * Environment: FAKE_OPENAI_URL, CONVEYOR_CACHE_REDIS_URL.
+ * A stand-in worker process for the shared-cache test: one gateway with a shared cache (Redis or
+ * PostgreSQL) makes one call to the fake OpenAI server and prints the outcome as JSON. Two of these, one
+ * after the other, show that separate processes share answers through that store.
+ * Environment: FAKE_OPENAI_URL, and CONVEYOR_CACHE_REDIS_URL or CONVEYOR_DATABASE_URL.
  */
 import { modelSpecSchema } from '../domain/models';
 import { classifyIntentOutputSchema } from '../factories/support/schemas';
@@ -11,7 +11,7 @@ import { createRegistry } from '../providers/registry';
 
 async function main() {
   const baseUrl = process.env.FAKE_OPENAI_URL;
-  if (!baseUrl || !process.env.CONVEYOR_CACHE_REDIS_URL) throw new Error('set FAKE_OPENAI_URL and CONVEYOR_CACHE_REDIS_URL');
+  if (!baseUrl || !(process.env.CONVEYOR_CACHE_REDIS_URL || process.env.CONVEYOR_DATABASE_URL)) throw new Error('set FAKE_OPENAI_URL, and CONVEYOR_CACHE_REDIS_URL or CONVEYOR_DATABASE_URL');
   const model = modelSpecSchema.parse({
     id: 'openai-small',
     provider: 'openai-compatible',

@@ -1,7 +1,7 @@
 /**
- * The cross-run cache: one contract for both stores (SQLite and Redis), then what it is for — separate
- * workers sharing answers through Redis, including two real child processes — and what it must never
- * do: fail a call because the cache is down.
+ * The cross-run cache: one contract for every store (SQLite, Redis, PostgreSQL), then what it is for —
+ * separate workers sharing answers through Redis or PostgreSQL, including two real child processes —
+ * and what it must never do: fail a call because the cache is down.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -11,42 +11,50 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { modelSpecSchema } from '../domain/models';
 import { classifyIntentOutputSchema } from '../factories/support/schemas';
-import { cacheKey, createRedisCacheStore, createSqliteCacheStore, openCacheStore, type CacheStore } from '../providers/cache';
+import { cacheKey, createPostgresCacheStore, createRedisCacheStore, createSqliteCacheStore, openCacheStore, type CacheStore } from '../providers/cache';
 import { createModelGateway } from '../providers/gateway';
 import { createRegistry } from '../providers/registry';
 import { answers, startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
 import { startRedis, type TestRedis } from '../fakes/redis-server';
+import { startTestPostgres, type TestPostgres } from './support/postgres';
 import { eventually } from './support/temporal';
 
 const run = promisify(execFile);
 const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'conveyor-cache-'));
 let redis: TestRedis;
+let postgres: TestPostgres;
 
 beforeAll(async () => {
-  redis = await startRedis();
+  [redis, postgres] = await Promise.all([startRedis(), startTestPostgres()]);
 });
 afterAll(async () => {
-  await redis.stop();
+  await Promise.all([redis?.stop(), postgres?.dispose()]);
   fs.rmSync(tempDir, { recursive: true, force: true });
 });
 
 let storeCount = 0;
-// SQLite reads an injected clock, so its TTL is checked to the millisecond without waiting; Redis expires
-// entries on its own server clock, so there the test waits for the expiry itself.
+// SQLite and PostgreSQL read an injected clock, so their TTL is checked to the millisecond without waiting;
+// Redis expires entries on its own server clock, so there the test waits for the expiry itself.
 let sqliteClockMs = Date.now();
-const stores: Array<{ name: string; open: () => CacheStore; advanceClock?: (ms: number) => void }> = [
+let postgresClockMs = Date.now();
+const stores: Array<{ name: string; open: () => Promise<CacheStore>; advanceClock?: (ms: number) => void }> = [
   {
     name: 'sqlite',
-    open: () => createSqliteCacheStore({ file: path.join(tempDir, `cache-${++storeCount}.sqlite`), now: () => sqliteClockMs }),
+    open: async () => createSqliteCacheStore({ file: path.join(tempDir, `cache-${++storeCount}.sqlite`), now: () => sqliteClockMs }),
     advanceClock: (ms) => (sqliteClockMs += ms),
   },
-  { name: 'redis', open: () => createRedisCacheStore({ url: redis.url, keyPrefix: `test${++storeCount}:` }) },
+  { name: 'redis', open: async () => createRedisCacheStore({ url: redis.url, keyPrefix: `test${++storeCount}:` }) },
+  {
+    name: 'postgres',
+    open: async () => createPostgresCacheStore({ url: await postgres.createDatabase(`cache_${++storeCount}`), now: () => postgresClockMs }),
+    advanceClock: (ms) => (postgresClockMs += ms),
+  },
 ];
 
 describe.each(stores)('$name cache store contract', ({ open, advanceClock }) => {
   let store: CacheStore;
-  beforeAll(() => {
-    store = open();
+  beforeAll(async () => {
+    store = await open();
   });
   afterAll(async () => {
     await store.close();
@@ -160,12 +168,17 @@ describe('a cache shared by several workers', () => {
     await Promise.all([storeA.close(), storeB.close()]);
   });
 
-  it('serves a second worker process from the first one’s answer', async () => {
+  it.each([
+    { store: 'Redis', sharedBy: (): NodeJS.ProcessEnv => ({ CONVEYOR_CACHE_REDIS_URL: redis.url }) },
+    { store: 'PostgreSQL', sharedBy: (): NodeJS.ProcessEnv => ({ CONVEYOR_DATABASE_URL: postgres.urlFor('cache_workers') }) },
+  ])('serves a second worker process from the first one’s answer through $store', async ({ store, sharedBy }) => {
+    if (store === 'PostgreSQL') await postgres.createDatabase('cache_workers');
     const before = server.requests.length;
+    const { CONVEYOR_CACHE_REDIS_URL: _redis, CONVEYOR_DATABASE_URL: _database, ...inherited } = process.env;
     const worker = () =>
       run(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'fakes', 'cache-worker-process.ts')], {
         cwd: path.resolve(__dirname, '..'),
-        env: { ...process.env, FAKE_OPENAI_URL: server.url, CONVEYOR_CACHE_REDIS_URL: redis.url },
+        env: { ...inherited, FAKE_OPENAI_URL: server.url, ...sharedBy() },
         timeout: 60_000,
       });
     const first = JSON.parse((await worker()).stdout) as { outcome: { cacheHit: boolean } };
@@ -240,5 +253,16 @@ describe('the configured store', () => {
     expect(shared?.kind).toBe('redis');
     await shared?.close();
     expect(openCacheStore({ CONVEYOR_CACHE: 'off' })).toBeNull();
+  });
+
+  it('is PostgreSQL when CONVEYOR_DATABASE_URL is set, unless a cache Redis is named; none when off', async () => {
+    const database = openCacheStore({ CONVEYOR_DATABASE_URL: postgres.url });
+    expect(database?.kind).toBe('postgres');
+    await database?.close();
+    const redisWins = openCacheStore({ CONVEYOR_DATABASE_URL: postgres.url, CONVEYOR_CACHE_REDIS_URL: redis.url });
+    expect(redisWins?.kind).toBe('redis');
+    await redisWins?.close();
+    expect(openCacheStore({ CONVEYOR_CACHE: 'off', CONVEYOR_DATABASE_URL: postgres.url })).toBeNull();
+    expect(() => openCacheStore({ CONVEYOR_DATABASE_URL: 'mysql://db/x' })).toThrow(/CONVEYOR_DATABASE_URL/);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The cross-run cache port: a content-addressed store of validated model outcomes, shared by every run
- * (and, with Redis, by every worker). A key is a sha256 over everything that determines an answer, so an
- * identical call (same model, prompts, input, parameters and output schema) is never paid for twice.
+ * (and, with Redis or PostgreSQL, by every worker). A key is a sha256 over everything that determines an
+ * answer, so an identical call (same model, prompts, input, parameters and output schema) is never paid
+ * for twice.
  */
 import { createHash } from 'node:crypto';
 
@@ -20,7 +21,7 @@ export interface CacheStoreStats {
 }
 
 export interface CacheStore {
-  readonly kind: 'sqlite' | 'redis';
+  readonly kind: 'sqlite' | 'redis' | 'postgres';
   /** Counts a hit (with the entry's cost as saved) or a miss. Expired entries are misses. */
   get(key: string): Promise<CacheEntry | undefined>;
   set(key: string, entry: CacheEntry, ttlSeconds: number): Promise<void>;
