@@ -241,6 +241,17 @@ describe('a cache shared by several workers', () => {
     expect(Date.now() - startedAt).toBeLessThan(5_000);
     await store.close();
   });
+
+  it('also survives a PostgreSQL that was never there, and names it without the password', async () => {
+    const store = createPostgresCacheStore({ url: 'postgres://conveyor:s3cret@127.0.0.1:1/conveyor' });
+    const messages: string[] = [];
+    const gateway = createModelGateway({ registry: createRegistry([model()]), cache: store, env: {}, log: (message) => messages.push(message) });
+    expect((await gateway.call(call('Ticket: no database at all'))).output).toEqual(validAnswer);
+    expect(gateway.cacheStats().cacheErrors).toBe(1);
+    expect(messages[0]).toMatch(/postgres model cache is unavailable.*127\.0\.0\.1:1.*continue without it/);
+    expect(messages[0]).not.toContain('s3cret');
+    await store.close();
+  });
 });
 
 describe('the configured store', () => {
