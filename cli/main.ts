@@ -35,6 +35,7 @@ import { routerCommand, routerUsage } from './router';
 import { scorerCommand, scorerUsage } from './scorer';
 import { distillCommand, distillUsage, modelsCommand, modelsUsage, rollbackCommand, rollbackUsage, shadowCommand, shadowUsage } from './learning';
 import { runCodecServer } from '../platform/codec-server';
+import { clusterCommand, clusterUsage } from './cluster';
 
 /** A usage error: exit code 2 with a message naming what was wrong and the command's usage. */
 export class UsageError extends Error {
@@ -78,6 +79,7 @@ const commandUsage: Record<string, string> = {
   models: modelsUsage,
   shadow: shadowUsage,
   'codec-server': 'conveyor codec-server   (CONVEYOR_ENCRYPTION_KEY[_FILE], CONVEYOR_CODEC_PORT, CONVEYOR_CODEC_TOKEN)',
+  cluster: clusterUsage,
 };
 
 const usage = `conveyor — a durable AI factory on Temporal
@@ -107,6 +109,7 @@ const usage = `conveyor — a durable AI factory on Temporal
   ${commandUsage.models}
   ${commandUsage.shadow}
   ${commandUsage['codec-server']}
+  ${commandUsage.cluster}
 
 run: each line of the file is {"id", "type", "input", "requestedBy"?, "policy"?}; invalid lines are reported
   on stderr as FILE:LINE: reason and skipped, valid ones still run. --wait waits until every job has
@@ -538,6 +541,9 @@ export async function main(argv: string[]): Promise<number> {
 
     case 'shadow':
       return shadowCommand(rest, rawIo);
+
+    case 'cluster':
+      return clusterCommand(rest, { stdout: out, stderr: err });
 
     case 'codec-server': {
       parse(command, rest, {});

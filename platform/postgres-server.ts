@@ -127,7 +127,8 @@ async function acceptsLogins(url: string): Promise<boolean> {
   }
 }
 
-function pidFromDataDir(dataDir: string): number | undefined {
+/** The postmaster's pid for a data directory, while that server runs. */
+export function postgresPid(dataDir: string): number | undefined {
   try {
     const pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
     if (!pid) return undefined;
@@ -151,7 +152,7 @@ export async function startPostgres(options: StartPostgresOptions): Promise<Post
   const logFile = path.join(dataDir, 'server.log');
 
   const launch = async () => {
-    if (pidFromDataDir(dataDir)) throw new PostgresUnavailableError(`a PostgreSQL server already runs on ${dataDir} (postmaster.pid); stop it first`);
+    if (postgresPid(dataDir)) throw new PostgresUnavailableError(`a PostgreSQL server already runs on ${dataDir} (postmaster.pid); stop it first`);
     const settings = ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=`, '-p', String(port), '-c', 'max_connections=200'];
     if (options.fast) settings.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
     const out = fs.openSync(logFile, 'a');
@@ -183,16 +184,23 @@ export async function startPostgres(options: StartPostgresOptions): Promise<Post
     return urlFor(name);
   };
 
-  const stop = async () => {
-    const pid = pidFromDataDir(dataDir);
-    if (!pid) return;
-    process.kill(pid, 'SIGINT');
-    const deadline = Date.now() + 30_000;
-    while (pidFromDataDir(dataDir) === pid && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    if (pidFromDataDir(dataDir) === pid) process.kill(pid, 'SIGKILL');
-  };
-
   await launch();
   await createDatabase('conveyor');
-  return { url: urlFor('conveyor'), label, port, dataDir, urlFor, createDatabase, stop, start: launch, pid: () => pidFromDataDir(dataDir) };
+  return { url: urlFor('conveyor'), label, port, dataDir, urlFor, createDatabase, stop: () => stopPostgres(dataDir), start: launch, pid: () => postgresPid(dataDir) };
+}
+
+/** The URL of a database on the server a data directory belongs to (its saved password, its port): holds the password, never print it. */
+export function postgresUrl(dataDir: string, port: number, database = 'conveyor'): string {
+  const password = fs.readFileSync(passwordFile(path.resolve(dataDir)), 'utf8').trim();
+  return `postgres://conveyor:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+}
+
+/** Stops the server running on a data directory (fast shutdown), if any, and waits until its process is gone. */
+export async function stopPostgres(dataDir: string): Promise<void> {
+  const pid = postgresPid(path.resolve(dataDir));
+  if (!pid) return;
+  process.kill(pid, 'SIGINT');
+  const deadline = Date.now() + 30_000;
+  while (postgresPid(path.resolve(dataDir)) === pid && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  if (postgresPid(path.resolve(dataDir)) === pid) process.kill(pid, 'SIGKILL');
 }

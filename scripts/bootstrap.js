@@ -184,6 +184,11 @@ function ensureTemporalCli() {
   runOrExit(path.join(root, 'node_modules', '.bin', 'tsx'), [path.join(root, 'scripts', 'ensure-temporal-cli.ts')]);
 }
 
+/** Finds or builds the Temporal Server and temporal-sql-tool the cluster runs (prints progress while building). */
+function ensureTemporalServer() {
+  runOrExit(path.join(root, 'node_modules', '.bin', 'tsx'), [path.join(root, 'scripts', 'ensure-temporal-server.ts')]);
+}
+
 /** Redis and Chromium for the tests, from Debian packages when missing. */
 function ensureSystemPackages() {
   runOrExit('bash', [path.join(root, 'scripts', 'system-deps.sh')]);
@@ -200,5 +205,6 @@ module.exports = {
   ensureNodeRuntime,
   ensureDependencies,
   ensureTemporalCli,
+  ensureTemporalServer,
   ensureSystemPackages,
 };

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // `npm test`: runs on Node 24 (fetched when the machine has another), sets up what the tests need
-// (npm packages, the Temporal CLI, Redis, Chromium), then runs lint, typecheck and the test suite
+// (npm packages, the Temporal CLI, the Temporal Server for the cluster, Redis, Chromium), then runs lint, typecheck and the test suite
 // against a real Temporal server.
 'use strict';
-const { ensureNodeRuntime, ensureDependencies, ensureSystemPackages, ensureTemporalCli, runOrExit } = require('./bootstrap');
+const { ensureNodeRuntime, ensureDependencies, ensureSystemPackages, ensureTemporalCli, ensureTemporalServer, runOrExit } = require('./bootstrap');
 
 if (ensureNodeRuntime()) {
   ensureDependencies();
   ensureTemporalCli();
+  ensureTemporalServer();
   ensureSystemPackages();
   runOrExit('npm', ['run', '--silent', 'lint']);
   runOrExit('npm', ['run', '--silent', 'typecheck']);
