@@ -1,0 +1,143 @@
+/**
+ * A fleet holds a model's limit together: two Conveyor worker processes (the real `workers/worker.ts`,
+ * each with its own data directory) share one PostgreSQL database through CONVEYOR_DATABASE_URL and an
+ * OpenAI-protocol model limited to 60 requests/min (CONVEYOR_OPENAI_RPM=60). A batch of 400 triage jobs
+ * (one call each) asks far more than the limit allows; over two minutes from its first call the provider
+ * receives 0.9–1.1 × 120 calls from both workers together, and no 60 s window holds more than 1.1 × 60
+ * (the shared bucket's burst is 6 s of the limit). Without the shared limiter each worker would take 60
+ * a minute plus a minute of burst: about 360 calls.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ConveyorClient } from '../client';
+import { answers, startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
+import { supportTicketAnswer } from '../fakes/station-answers';
+import type { ConveyorSettings } from '../platform/settings';
+import { requestedModel } from './support/models';
+import { startTestPostgres, type TestPostgres } from './support/postgres';
+import { tempDir, testClient, testSettings, uniqueId } from './support/temporal';
+
+const limitPerMinute = 60;
+const windowMs = 120_000;
+const jobCount = 400;
+
+let postgres: TestPostgres;
+let fake: FakeServer;
+let settings: ConveyorSettings;
+let client: ConveyorClient;
+const workers: Array<{ name: string; child: ChildProcess; output: string[] }> = [];
+/** The limited model's calls as the provider received them: when, and which worker's key they carried. */
+const arrivals: Array<{ atMs: number; worker: string }> = [];
+const batchId = uniqueId('fleet-limit');
+const clockStart = Date.now();
+
+/** The process's environment without any Conveyor, Temporal or provider variable: each worker gets exactly its own. */
+function cleanEnvironment(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(CONVEYOR_|TEMPORAL_|OPENAI_|ANTHROPIC_|OTEL_)/.test(name)));
+}
+
+function startWorkerProcess(name: string, databaseUrl: string): Promise<void> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join('workers', 'worker.ts')], {
+    cwd: path.resolve(__dirname, '..'),
+    env: {
+      ...cleanEnvironment(),
+      TEMPORAL_ADDRESS: settings.address,
+      TEMPORAL_NAMESPACE: settings.namespace,
+      CONVEYOR_TASK_QUEUE: settings.taskQueue,
+      CONVEYOR_DATA_DIR: tempDir(`fleet-${name}`),
+      CONVEYOR_DATABASE_URL: databaseUrl,
+      OPENAI_BASE_URL: fake.url,
+      OPENAI_API_KEY: `key-of-${name}`,
+      CONVEYOR_OPENAI_MODELS: 'small=fake-small,medium=fake-medium,large=fake-large',
+      CONVEYOR_OPENAI_RPM: String(limitPerMinute),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  workers.push({ name, child, output });
+  return new Promise((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      output.push(chunk.toString());
+      if (output.join('').includes('conveyor worker:')) resolve();
+    });
+    child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    child.on('exit', (code) => reject(new Error(`worker ${name} exited (${code}) before it was ready:\n${output.join('')}`)));
+  });
+}
+
+beforeAll(async () => {
+  [postgres, fake] = await Promise.all([
+    startTestPostgres(),
+    startFakeOpenAI((request) => {
+      if (requestedModel(request.body) === 'fake-small') arrivals.push({ atMs: Date.now() - clockStart, worker: String(request.headers.authorization ?? '') });
+      return request.path.endsWith('/chat/completions') ? supportTicketAnswer(request) : answers.error(404, 'not found');
+    }),
+  ]);
+  const databaseUrl = await postgres.createDatabase('fleet');
+  settings = { ...testSettings(uniqueId('fleet-limit')), databaseUrl };
+  await Promise.all([startWorkerProcess('worker-a', databaseUrl), startWorkerProcess('worker-b', databaseUrl)]);
+  client = await testClient(settings);
+}, 90_000);
+
+afterAll(async () => {
+  await client?.temporal.workflow
+    .getHandle(batchId)
+    .terminate('the rate-limit test is over')
+    .catch(() => undefined);
+  await Promise.all(
+    workers.map(
+      ({ child }) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null) return resolve();
+          const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+          child.on('exit', () => {
+            clearTimeout(kill);
+            resolve();
+          });
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
+  await client?.close();
+  await fake?.close();
+  await postgres?.dispose();
+}, 60_000);
+
+/** The most calls any `spanMs` window holds. */
+function busiestWindow(times: number[], spanMs: number): number {
+  let busiest = 0;
+  let first = 0;
+  for (let last = 0; last < times.length; last++) {
+    while (times[last]! - times[first]! >= spanMs) first++;
+    busiest = Math.max(busiest, last - first + 1);
+  }
+  return busiest;
+}
+
+describe('a model limit across the fleet', () => {
+  it(`two worker processes together stay within ${limitPerMinute} requests/min of one model`, async () => {
+    const jobs = Array.from({ length: jobCount }, (_, index) => ({ id: `${batchId}-${index}`, type: 'triage', input: { text: `Please cancel order #A${index}` } }));
+    await client.startBatch({ batchId, jobs, concurrency: jobCount });
+
+    while (arrivals.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    // Two minutes from the first call (and half a second for the last answers of the window to arrive).
+    const endMs = arrivals[0]!.atMs + windowMs;
+    await new Promise((resolve) => setTimeout(resolve, clockStart + endMs + 500 - Date.now()));
+
+    const inWindow = arrivals.filter((arrival) => arrival.atMs < endMs);
+    const byWorker = Object.fromEntries(workers.map(({ name }) => [name, inWindow.filter((arrival) => arrival.worker === `Bearer key-of-${name}`).length]));
+    const busiestMinute = busiestWindow(
+      inWindow.map((arrival) => arrival.atMs),
+      60_000,
+    );
+    console.log(`fleet rate limit: ${inWindow.length} calls in ${windowMs / 1000} s (${JSON.stringify(byWorker)}), busiest 60 s window ${busiestMinute}, limit ${limitPerMinute}/min`);
+
+    const expected = (limitPerMinute * windowMs) / 60_000;
+    expect(inWindow.length).toBeGreaterThanOrEqual(0.9 * expected);
+    expect(inWindow.length).toBeLessThanOrEqual(1.1 * expected);
+    expect(busiestMinute).toBeLessThanOrEqual(1.1 * limitPerMinute);
+    // Both workers called the model: the limit was shared, not held by one worker doing all the work.
+    for (const count of Object.values(byWorker)) expect(count).toBeGreaterThanOrEqual(0.1 * inWindow.length);
+  }, 200_000);
+});
