@@ -172,14 +172,14 @@ export function createFactoryActivities({ factory, gateway, outbox, live, log = 
   const specOf = (modelId: string) => specs.get(modelId);
 
   /** A learned scorer's P(right) for the answer, from the learning registry the worker serves (`live`). */
-  const scoreWithLearnedScorer = (rule: LearnedScorerConfidence, station: AnyStation, input: unknown, result: ModelCallResult): ScoredConfidence => {
+  const scoreWithLearnedScorer = async (rule: LearnedScorerConfidence, station: AnyStation, input: unknown, result: ModelCallResult): Promise<ScoredConfidence> => {
     if (!live) throw nonRetryable('ConfidenceRuleError', `station ${station.name}: its confidence comes from learned scorer ${rule.id}, but this worker serves no learning registry`);
     const text = textFrom(station.learnable, input);
     const answer = labelFrom(station.learnable, result.output);
     if (text === undefined || answer === undefined) {
       return rule.otherwise !== undefined ? { confidence: rule.otherwise, scorer: 'constant' } : { confidence: null, scorer: null };
     }
-    const scorer = loadScorer(live.dataDir, rule.id, rule.version);
+    const scorer = await loadScorer(live.registryStore, rule.id, rule.version);
     return { confidence: scorer.score({ text, answer, modelConfidence: result.confidence }), scorer: `scorer:${scorer.id}@${scorer.version}` };
   };
   const stationNamed = (name: string): AnyStation => {
@@ -236,7 +236,7 @@ export function createFactoryActivities({ factory, gateway, outbox, live, log = 
           result = sampled.result;
           scored = { confidence: sampled.agreement, scorer: `samples:${rule.k}` };
         } else if (typeof rule !== 'function' && rule.from === 'scorer') {
-          scored = scoreWithLearnedScorer(rule, station, parsed.data, result);
+          scored = await scoreWithLearnedScorer(rule, station, parsed.data, result);
         } else {
           scored = scoreConfidenceWithScorer(rule, result.output, result.confidence, result.confidenceSource);
         }
@@ -261,7 +261,7 @@ export function createFactoryActivities({ factory, gateway, outbox, live, log = 
       const station = stationNamed(request.station);
       if (!live) return { problem: `router ${request.router.id}: this worker serves no learning registry` };
       try {
-        const router = loadRouter(live.dataDir, request.router.id, request.router.version);
+        const router = await loadRouter(live.registryStore, request.router.id, request.router.version);
         return { decision: router.decide(routerText(station, request.input)) };
       } catch (error) {
         if (error instanceof ModelRegistryError) return { problem: error.message };

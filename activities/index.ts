@@ -129,7 +129,7 @@ export async function answerStation(
   const model = live && learnable ? gateway.models().find((spec) => spec.id === request.modelId) : undefined;
   const learning = learnable && live?.applies(model) ? live : undefined;
   // One item, one model: the canary split hashes the job and step, so retries and escalations agree.
-  const serving = learnable && learning?.serving(station.name, learnable.modelFileOption, `${request.jobId}:${request.stepId}`);
+  const serving = learnable && (await learning?.serving(station.name, learnable.modelFileOption, `${request.jobId}:${request.stepId}`));
   let outcome;
   try {
     outcome = await call(serving?.modelOptions);
@@ -159,7 +159,7 @@ export async function answerStation(
       await learning.record(serving.choice.role, { station: station.name, version: serving.choice.version, jobId: request.jobId, stepId: request.stepId, candidateLabel: servedLabel });
     }
   }
-  const shadow = learning.shadow(station.name, learnable.modelFileOption);
+  const shadow = await learning.shadow(station.name, learnable.modelFileOption);
   if (shadow) {
     // The shadow answers the same input and is only recorded: a failing shadow never fails the step.
     try {

@@ -131,16 +131,16 @@ async function main(): Promise<void> {
       candidateFile: candidate.file,
       heldOutFile: curated.heldOutFile,
       curation: curated,
-      dataDir,
+      registry,
       now: new Date(Date.UTC(2026, 0, 1 + round)),
     });
-    if (report.gate.passed) registry.promote(report.candidate.version, 'sim-reviewer', `simulated approval of ${runId}: ${report.gate.checks.map((c) => c.detail).join('; ')}`);
+    if (report.gate.passed) await registry.promote(report.candidate.version, 'sim-reviewer', `simulated approval of ${runId}: ${report.gate.checks.map((c) => c.detail).join('; ')}`);
     return { report, trainMs: candidate.trainMs };
   };
 
   const figures: RoundFigures[] = [];
   for (let round = 0; round <= rounds; round++) {
-    const serving = registry.current();
+    const serving = await registry.current();
     let production: RoundFigures['production'] = null;
     if (round > 0) {
       if (!serving) throw new Error('no model was promoted in the bootstrap round');
@@ -181,7 +181,7 @@ async function main(): Promise<void> {
       log(`round ${round}: ${serving.version} kept ${(point.coverage * 100).toFixed(1)}% of ${items.length} items at threshold ${serving.threshold} (${(point.accuracyOnCovered * 100).toFixed(1)}% right); ${production.escalatedAndCollected} escalated and collected, ${reviewerEdits} reviewer edits`);
     }
     const { report, trainMs } = await distill(round);
-    const after = registry.current();
+    const after = await registry.current();
     if (!after) throw new Error('no serving model after the distill run');
     const servingEvaluation = after.version === report.candidate.version ? report.candidate : report.current;
     if (!servingEvaluation) throw new Error('the serving model was not evaluated');
@@ -231,7 +231,7 @@ async function main(): Promise<void> {
     settings: { targetAccuracy: settings.targetAccuracy, tolerance: settings.tolerance, size: settings.size, seed, heldOutFraction: settings.heldOutFraction, reviewShare: REVIEW_SHARE },
     assumptions,
     rounds: figures,
-    history: registry.state().history,
+    history: (await registry.state()).history,
   };
   fs.mkdirSync(values.out, { recursive: true });
   const files = {

@@ -12,7 +12,7 @@ import type { Factory } from '../factory/define';
 import { loadSettings } from '../platform/settings';
 import { factoryFromSettings } from '../workers/worker';
 import { distillWorkflow } from '../workflows/distill';
-import { ModelRegistry, ModelRegistryError } from '../learning/model-registry';
+import { ModelRegistry, ModelRegistryError, openRegistryStore, type RegistryStore } from '../learning/model-registry';
 import { openObservationRepository } from '../learning/observations';
 import { InvalidDistillRequestError, parseDistillRequest } from '../learning/activities';
 import type { DistillRequest, DistillResult, RegistryState } from '../learning/types';
@@ -188,11 +188,12 @@ export async function rollbackCommand(argv: string[], io: CommandIo, env: NodeJS
     io.stderr(`${(error as Error).message}\nusage: ${rollbackUsage}\n`);
     return 2;
   }
-  const dataDir = values['data-dir'] ?? loadSettings(env).dataDir;
-  const registry = new ModelRegistry(dataDir, values.station);
-  const before = registry.state().current;
-  return changeRegistry(io, values.json, () => {
-    const state = registry.rollback(operatorOf(values.by, env), values.reason ?? 'manual rollback');
+  const settings = loadSettings(env);
+  const store = openRegistryStore({ dataDir: values['data-dir'] ?? settings.dataDir, databaseUrl: settings.databaseUrl });
+  const registry = new ModelRegistry(store, values.station);
+  return changeRegistry(io, values.json, store, async () => {
+    const before = (await registry.state()).current;
+    const state = await registry.rollback(operatorOf(values.by, env), values.reason ?? 'manual rollback');
     return { state, summary: `${values.station}: rolled back from ${before} to ${state.current ?? 'the default model'} (${registry.currentFile})` };
   });
 }
@@ -200,9 +201,9 @@ export async function rollbackCommand(argv: string[], io: CommandIo, env: NodeJS
 const operatorOf = (by: string | undefined, env: NodeJS.ProcessEnv) => by ?? loadSettings(env).reviewer ?? (env.USER || 'operator');
 
 /** Runs one registry change and prints its state (--json) or summary; a refused change exits 1 with the registry's reason. */
-function changeRegistry(io: CommandIo, json: boolean | undefined, change: () => { state: RegistryState; summary: string }): number {
+async function changeRegistry(io: CommandIo, json: boolean | undefined, store: RegistryStore, change: () => Promise<{ state: RegistryState; summary: string }>): Promise<number> {
   try {
-    const { state, summary } = change();
+    const { state, summary } = await change();
     io.stdout(json ? `${JSON.stringify(state, null, 2)}\n` : `${summary}\n`);
     return 0;
   } catch (error) {
@@ -211,6 +212,8 @@ function changeRegistry(io: CommandIo, json: boolean | undefined, change: () => 
       return 1;
     }
     throw error;
+  } finally {
+    await store.close();
   }
 }
 
@@ -226,8 +229,8 @@ export async function modelsCommand(argv: string[], io: CommandIo, env: NodeJS.P
   }
   const settings = loadSettings(env);
   const dataDir = values['data-dir'] ?? settings.dataDir;
-  const registry = new ModelRegistry(dataDir, values.station);
-  const state = registry.state();
+  const registryStore = openRegistryStore({ dataDir, databaseUrl: settings.databaseUrl });
+  const state = await new ModelRegistry(registryStore, values.station).state().finally(() => registryStore.close());
   const observations = openObservationRepository({ dataDir, databaseUrl: settings.databaseUrl });
   try {
     const canary = state.canary ? await observations.agreement(values.station, state.canary.version, 'canary', state.canary.since) : null;
@@ -259,7 +262,7 @@ export async function modelsCommand(argv: string[], io: CommandIo, env: NodeJS.P
 }
 
 /** Starts or stops a shadow candidate by hand (distill --shadow does both around its wait). */
-export function shadowCommand(argv: string[], io: CommandIo, env: NodeJS.ProcessEnv = process.env): number {
+export async function shadowCommand(argv: string[], io: CommandIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let values: { station: string; version?: string; stop?: boolean; by?: string; 'data-dir'?: string; json?: boolean };
   try {
     const parsed = parseArgs({
@@ -272,11 +275,13 @@ export function shadowCommand(argv: string[], io: CommandIo, env: NodeJS.Process
     io.stderr(`${(error as Error).message}\nusage: ${shadowUsage}\n`);
     return 2;
   }
-  const registry = new ModelRegistry(values['data-dir'] ?? loadSettings(env).dataDir, values.station);
+  const settings = loadSettings(env);
+  const store = openRegistryStore({ dataDir: values['data-dir'] ?? settings.dataDir, databaseUrl: settings.databaseUrl });
+  const registry = new ModelRegistry(store, values.station);
   const by = operatorOf(values.by, env);
-  return changeRegistry(io, values.json, () =>
+  return changeRegistry(io, values.json, store, async () =>
     values.stop
-      ? { state: registry.stopShadow(by, 'stopped by hand'), summary: `${values.station}: no shadow runs now` }
-      : { state: registry.startShadow(values.version!, by, 'started by hand'), summary: `${values.station}: ${values.version} answers live steps in shadow (recorded, never used); see \`conveyor models\`` },
+      ? { state: await registry.stopShadow(by, 'stopped by hand'), summary: `${values.station}: no shadow runs now` }
+      : { state: await registry.startShadow(values.version!, by, 'started by hand'), summary: `${values.station}: ${values.version} answers live steps in shadow (recorded, never used); see \`conveyor models\`` },
   );
 }

@@ -19,6 +19,7 @@ import { scoreConfidence } from '../factory/confidence';
 import type { AnyStation, Factory } from '../factory/define';
 import { loadSettings, type ConveyorSettings } from '../platform/settings';
 import { replayPolicy, replayPolicySchema, replayPolicyWithCalls, routedSteps, type NewCallPort, type PolicyReplayReport, type ReplayPolicy, type RoutedStart } from '../learning/replay-policy';
+import { openRegistryStore } from '../learning/model-registry';
 import { loadRouter } from '../learning/router';
 import { createModelGateway } from '../providers/gateway';
 import type { ModelGateway } from '../providers/gateway-types';
@@ -120,7 +121,8 @@ export function gatewayCallPort(client: ConveyorClient, gateway: ModelGateway, f
  */
 async function routerStarts(records: readonly JobRecord[], policy: ReplayPolicy, factory: Factory, stepInput: NewCallPort['stepInput'], dataDir: string, problems: string[]): Promise<Map<string, RoutedStart>> {
   const settings = policy.router!;
-  const router = loadRouter(dataDir, settings.id, settings.version);
+  const store = openRegistryStore({ dataDir, databaseUrl: loadSettings().databaseUrl });
+  const router = await loadRouter(store, settings.id, settings.version).finally(() => store.close());
   const starts = new Map<string, RoutedStart>();
   for (const { record, stepId, station } of routedSteps(records, policy)) {
     const input = await stepInputOrProblem(stepInput, record, stepId, problems);

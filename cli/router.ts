@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { routerText } from '../activities/factory';
 import type { JobRecord } from '../domain/job';
 import type { Factory } from '../factory/define';
+import { openRegistryStore } from '../learning/model-registry';
 import { trainAndRegisterRouter, type RouterExample } from '../learning/router';
 import type { NewCallPort } from '../learning/replay-policy';
 import { loadSettings } from '../platform/settings';
@@ -104,19 +105,22 @@ export async function routerCommand(argv: string[], io: CommandIo, deps: { facto
     return 2;
   }
   let router;
+  const store = openRegistryStore({ dataDir: values['data-dir'] ?? settings.dataDir, databaseUrl: settings.databaseUrl });
   try {
-    router = trainAndRegisterRouter({
+    router = await trainAndRegisterRouter({
     id: values.id,
     examples,
     targetLargeShare,
     by: settings.reviewer ?? env.USER ?? 'conveyor router train',
-    dataDir: values['data-dir'] ?? settings.dataDir,
+    dataDir: store,
     notes: { origin: `recorded runs of factory ${factory.name} ${factory.version} since ${since.toISOString()}${values.type ? `, job type ${values.type}` : ''}${values.station ? `, station ${values.station}` : ''}`, examples: examples.length, escalated: escalate, skipped: gathered.skipped },
     });
   } catch (error) {
     // Too few distinct texts, one outcome left after holding some out, a version registered under another target.
     io.stderr(`conveyor router: ${(error as Error).message}\n`);
     return 2;
+  } finally {
+    await store.close();
   }
   if (values.json) io.stdout(`${JSON.stringify({ ...router, examples: examples.length, escalated: escalate, skipped: gathered.skipped, problems: gathered.problems })}\n`);
   else {

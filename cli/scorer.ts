@@ -12,6 +12,7 @@ import type { JobRecord } from '../domain/job';
 import { labelFrom, textFrom } from '../domain/learnable';
 import type { Factory } from '../factory/define';
 import type { NewCallPort } from '../learning/replay-policy';
+import { openRegistryStore } from '../learning/model-registry';
 import { registerScorer, trainScorer, type CheckedPair } from '../learning/scorer';
 import { loadSettings } from '../platform/settings';
 import { factoryFromSettings } from '../workers/worker';
@@ -115,7 +116,8 @@ export async function scorerCommand(argv: string[], io: CommandIo, deps: { facto
     return 2;
   }
   const scorer = trainScorer(values.id, pairs);
-  const registered = registerScorer(values['data-dir'] ?? settings.dataDir, scorer, settings.reviewer ?? env.USER ?? 'conveyor scorer train');
+  const store = openRegistryStore({ dataDir: values['data-dir'] ?? settings.dataDir, databaseUrl: settings.databaseUrl });
+  const registered = await registerScorer(store, scorer, settings.reviewer ?? env.USER ?? 'conveyor scorer train').finally(() => store.close());
   const summary = { ...registered, pairs: pairs.length, right, steps: gathered.steps, expectedCalibrationError: scorer.calibration.expectedCalibrationError };
   if (values.json) io.stdout(`${JSON.stringify({ ...summary, problems: gathered.problems })}\n`);
   else {

@@ -58,9 +58,10 @@ export function createLearningActivities(deps: LearningDependencies) {
   let ownStore: ExampleRepository | undefined;
   const given = deps.exampleStore instanceof ExampleStore ? sqliteExampleRepository(deps.exampleStore) : deps.exampleStore;
   const store = () => given ?? (ownStore ??= openExampleRepository(deps.dataDir, deps.env, deps.databaseUrl));
-  const registryOf = (station: string) => new ModelRegistry(deps.dataDir, station);
   let ownLive: LiveModels | undefined;
   const live = () => deps.live ?? (ownLive ??= new LiveModels(deps.dataDir, { databaseUrl: deps.databaseUrl }));
+  // The registry the live models serve: shared through PostgreSQL when the worker has a database URL.
+  const registryOf = (station: string) => new ModelRegistry(live().registryStore, station);
   const targetOf = (station: string): EvaluationTarget => evaluationTarget(deps.factory, { station });
 
   return {
@@ -107,7 +108,7 @@ export function createLearningActivities(deps: LearningDependencies) {
           candidateFile: input.candidate.file,
           heldOutFile: input.curated.heldOutFile,
           curation: input.curated,
-          dataDir: deps.dataDir,
+          registry: registryOf(input.settings.station),
           env: deps.env,
         });
       } catch (error) {
@@ -127,7 +128,7 @@ export function createLearningActivities(deps: LearningDependencies) {
 
     async startShadow(input: { station: string; version: string; by: string; reason: string }): Promise<RegistryState> {
       try {
-        return registryOf(input.station).startShadow(input.version, input.by, input.reason);
+        return await registryOf(input.station).startShadow(input.version, input.by, input.reason);
       } catch (error) {
         return nonRetryable(error);
       }
@@ -148,7 +149,7 @@ export function createLearningActivities(deps: LearningDependencies) {
 
     async promoteModelVersion(input: { station: string; version: string; by: string; reason: string; canary?: CanarySettings }): Promise<RegistryState> {
       try {
-        return registryOf(input.station).promote(input.version, input.by, input.reason, new Date(), input.canary);
+        return await registryOf(input.station).promote(input.version, input.by, input.reason, new Date(), input.canary);
       } catch (error) {
         return nonRetryable(error);
       }
@@ -156,14 +157,14 @@ export function createLearningActivities(deps: LearningDependencies) {
 
     async rollbackModelVersion(input: { station: string; by: string; reason: string }): Promise<RegistryState> {
       try {
-        return registryOf(input.station).rollback(input.by, input.reason);
+        return await registryOf(input.station).rollback(input.by, input.reason);
       } catch (error) {
         return nonRetryable(error);
       }
     },
 
     async currentModelVersion(input: { station: string }): Promise<string | null> {
-      return registryOf(input.station).state().current;
+      return (await registryOf(input.station).state()).current;
     },
   };
 }

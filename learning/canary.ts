@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ModelRegistry } from './model-registry';
+import { ModelRegistryError } from './registry-store';
 import type { Agreement, CanarySettings } from './types';
 
 export type { Agreement, CanarySettings } from './types';
@@ -64,7 +65,7 @@ export function canaryDecisionFor(agreement: Agreement, settings: CanarySettings
  * Applies a canary decision to the registry: a rollback restores the stable version, a keep lets the
  * canary serve all traffic. Observations may be given as a list or as an agreement already counted.
  */
-export function superviseCanary(
+export async function superviseCanary(
   registry: ModelRegistry,
   observed: readonly ShadowObservation[] | Agreement,
   settings: CanarySettings,
@@ -73,10 +74,15 @@ export function superviseCanary(
   canaryVersion?: string,
   /** Settled items the canary served, checked or not (default: the observations given). */
   settled?: number,
-): CanaryDecision {
+): Promise<CanaryDecision> {
   const decision = Array.isArray(observed) ? canaryDecision(observed, settings) : canaryDecisionFor(observed as Agreement, settings, settled);
-  if (canaryVersion !== undefined && registry.state().canary?.version !== canaryVersion) return decision;
-  if (decision.kind === 'rollback') registry.rollback(by, `automatic rollback: ${decision.reason}`);
-  if (decision.kind === 'keep') registry.keepCanary(by, `canary kept: ${decision.reason}`);
+  try {
+    if (decision.kind === 'rollback') await registry.rollback(by, `automatic rollback: ${decision.reason}`, new Date(), { canaryVersion });
+    if (decision.kind === 'keep') await registry.keepCanary(by, `canary kept: ${decision.reason}`, new Date(), { canaryVersion });
+  } catch (error) {
+    // Another settle (on this host or another) decided this canary first; its decision stands.
+    if (canaryVersion !== undefined && error instanceof ModelRegistryError) return decision;
+    throw error;
+  }
   return decision;
 }

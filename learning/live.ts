@@ -4,13 +4,13 @@
  * share of items and the stable version for the rest), whether a shadow candidate answers next to it,
  * and — when the job settles the step — the observations that measure them. Settling runs the canary
  * monitor: when live agreement with escalations and reviews falls below the gate the registry rolls
- * the canary back, and when it held long enough the canary serves all traffic. The registry file is
- * re-read when it changes, so promotions, canaries and rollbacks take effect without a worker restart.
+ * the canary back, and when it held long enough the canary serves all traffic. The registry is read
+ * through its store's mirror (the file re-read when it changes; the shared store refreshed when any host
+ * changes it), so promotions, canaries and rollbacks take effect without a worker restart.
  */
-import fs from 'node:fs';
 import type { ModelSpec } from '../domain/models';
 import { superviseCanary, type CanaryDecision } from './canary';
-import { ModelRegistry, type ServingChoice } from './model-registry';
+import { ModelRegistry, openRegistryStore, registryStoreOf, type RegistryStore, type ServingChoice } from './model-registry';
 import { openObservationRepository, type ObservationRepository, type ObservationRole, type SettleObservation } from './observations';
 import type { LiveAgreement, RegistryState } from './types';
 
@@ -25,11 +25,14 @@ export interface LiveModelsOptions {
   observations?: ObservationRepository;
   /** The PostgreSQL every host shares (settings.databaseUrl): observations live there instead of under the data dir. */
   databaseUrl?: string;
+  /** Where the learning registry is kept (default: opened from the data dir and the database URL, and closed with these). */
+  registryStore?: RegistryStore;
   log?: (message: string) => void;
 }
 
 export class LiveModels {
-  private readonly registries = new Map<string, { registry: ModelRegistry; stamp: string; state: RegistryState }>();
+  private readonly registries = new Map<string, ModelRegistry>();
+  private ownRegistryStore: RegistryStore | undefined;
   private ownStore: ObservationRepository | undefined;
   private readonly log: (message: string) => void;
 
@@ -38,6 +41,12 @@ export class LiveModels {
     private readonly options: LiveModelsOptions = {},
   ) {
     this.log = options.log ?? ((message) => console.warn(message));
+  }
+
+  get registryStore(): RegistryStore {
+    if (this.options.registryStore) return this.options.registryStore;
+    if (!this.options.databaseUrl) return registryStoreOf(this.dataDir);
+    return (this.ownRegistryStore ??= openRegistryStore({ dataDir: this.dataDir, databaseUrl: this.options.databaseUrl }));
   }
 
   get observations(): ObservationRepository {
@@ -49,33 +58,29 @@ export class LiveModels {
     return model !== undefined && model.provider === 'local' && model.tier === 'small';
   }
 
-  registry(station: string): { registry: ModelRegistry; state: RegistryState } {
-    let entry = this.registries.get(station);
-    const registry = entry?.registry ?? new ModelRegistry(this.dataDir, station);
-    // A rename replaces the file, so inode, size and mtime together tell a rewrite from the same file.
-    const stat = fs.statSync(registry.file, { throwIfNoEntry: false });
-    const stamp = stat ? `${stat.ino}:${stat.size}:${stat.mtimeMs}` : 'none';
-    if (!entry || entry.stamp !== stamp) {
-      entry = { registry, stamp, state: registry.state() };
-      this.registries.set(station, entry);
-    }
-    return entry;
+  /** The station's registry and its state as this process mirrors it. */
+  async registry(station: string): Promise<{ registry: ModelRegistry; state: RegistryState }> {
+    let registry = this.registries.get(station);
+    if (!registry) this.registries.set(station, (registry = new ModelRegistry(this.registryStore, station)));
+    return { registry, state: await this.registryStore.mirror(station) };
   }
 
   /**
    * The serving choice for the item, with the model options that load it (undefined: the worker's
    * default model); `modelFileOption` is the option the station's classifier reads a model file from.
    */
-  serving(station: string, modelFileOption: string, itemKey: string): { choice: ServingChoice; modelOptions: Record<string, unknown> } | undefined {
-    const { registry, state } = this.registry(station);
+  async serving(station: string, modelFileOption: string, itemKey: string): Promise<{ choice: ServingChoice; modelOptions: Record<string, unknown> } | undefined> {
+    const { registry, state } = await this.registry(station);
     const choice = registry.servingFor(itemKey, state);
-    return choice ? { choice, modelOptions: { [modelFileOption]: choice.file } } : undefined;
+    if (!choice) return undefined;
+    const file = await registry.materialise(choice, state);
+    return { choice: { ...choice, file }, modelOptions: { [modelFileOption]: file } };
   }
 
-  shadow(station: string, modelFileOption: string): { version: string; modelOptions: Record<string, unknown> } | undefined {
-    const { registry, state } = this.registry(station);
+  async shadow(station: string, modelFileOption: string): Promise<{ version: string; modelOptions: Record<string, unknown> } | undefined> {
+    const { registry, state } = await this.registry(station);
     const shadow = registry.shadowOf(state);
-    return shadow ? { version: shadow.version, modelOptions: { [modelFileOption]: shadow.file } } : undefined;
+    return shadow ? { version: shadow.version, modelOptions: { [modelFileOption]: await registry.materialise(shadow, state) } } : undefined;
   }
 
   async record(role: ObservationRole, observation: { station: string; version: string; jobId: string; stepId: string; candidateLabel: string }): Promise<void> {
@@ -85,12 +90,12 @@ export class LiveModels {
   /** Writes the accepted answer beside the step's observations, then lets the canary monitor decide. */
   async settle(settled: SettleObservation): Promise<CanaryOutcome | undefined> {
     const roles = await this.observations.settle(settled);
-    // The registry as last read; a rewrite since is noticed by the file stamp.
-    const { registry, state } = this.registry(settled.station);
+    // The registry as mirrored; the decision is applied to the newest state, guarded by the canary's version.
+    const { registry, state } = await this.registry(settled.station);
     const canary = state.canary;
     if (!canary || !roles.some((row) => row.role === 'canary' && row.version === canary.version)) return undefined;
     const agreement = await this.observations.agreement(settled.station, canary.version, 'canary', canary.since);
-    const decision = superviseCanary(registry, agreement.checked, canary, 'canary-monitor', canary.version, agreement.all.n);
+    const decision = await superviseCanary(registry, agreement.checked, canary, 'canary-monitor', canary.version, agreement.all.n);
     if (decision.kind === 'rollback' || decision.kind === 'keep') {
       // For the operator: how the version it replaces did on its share over the same time.
       const stable = canary.stable === null ? undefined : (await this.observations.agreement(settled.station, canary.stable, 'stable', canary.since)).checked;
@@ -109,5 +114,7 @@ export class LiveModels {
   async close(): Promise<void> {
     await this.ownStore?.close();
     this.ownStore = undefined;
+    await this.ownRegistryStore?.close();
+    this.ownRegistryStore = undefined;
   }
 }

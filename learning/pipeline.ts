@@ -15,7 +15,7 @@ import { curateExamples, repeatByWeight, type CuratedExample } from './curation'
 import type { EvaluationTarget } from '../evaluation/eval/target';
 import { evaluateModelFile } from './evaluate';
 import { gateCandidate, labelChanges } from './gate';
-import { learningDirOf, ModelRegistry } from './model-registry';
+import { learningDirOf, type ModelRegistry } from './model-registry';
 import type { CuratedRun, DistillReport, DistillSettings, ModelEvaluation, TrainedCandidate, CollectedExample } from './types';
 
 export function runDirOf(dataDir: string, station: string, runId: string): string {
@@ -80,19 +80,20 @@ export async function evaluateCandidate(options: {
   candidateFile: string;
   heldOutFile: string;
   curation: CuratedRun;
-  dataDir: string;
+  /** The station's registry: the current model to compare with, and where the candidate is registered. */
+  registry: ModelRegistry;
   env?: NodeJS.ProcessEnv;
   now?: Date;
 }): Promise<DistillReport> {
   const { settings } = options;
   const golden = loadDataFile(settings.goldenDataFile, settings);
   const heldOut = readCuratedFile(options.heldOutFile);
-  const registry = new ModelRegistry(options.dataDir, settings.station);
-  const serving = registry.current();
+  const { registry } = options;
+  const serving = await registry.current();
   const candidate = await evaluateModelFile(options.target, options.candidateFile, golden, heldOut, settings.targetAccuracy, options.env);
   const current: ModelEvaluation | null = serving ? await evaluateModelFile(options.target, serving.file, golden, heldOut, settings.targetAccuracy, options.env) : null;
   const gate = gateCandidate(candidate, current, settings);
-  const registered = registry.register(
+  const registered = await registry.register(
     options.candidateFile,
     {
       by: 'distill',

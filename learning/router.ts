@@ -16,7 +16,7 @@ import { InvalidTrainingDataError } from '../providers/local/errors';
 import type { FeatureSettings } from '../providers/local/features';
 import { loadClassifier, saveClassifier } from '../providers/local/model-file';
 import { splitHeldOut } from '../providers/local/prng';
-import { ModelRegistry, ModelRegistryError } from './model-registry';
+import { ModelRegistry, ModelRegistryError, registryStoreOf, type RegistryPlace } from './model-registry';
 
 export const routerLabels = { defaultSuffices: 'default-suffices', escalate: 'escalate' } as const;
 
@@ -38,7 +38,8 @@ export interface TrainRouterOptions {
   targetLargeShare: number;
   by: string;
   notes?: Record<string, unknown>;
-  dataDir: string;
+  /** The learning registry's data dir, or its store (openRegistryStore). */
+  dataDir: RegistryPlace;
   features?: FeatureSettings;
   training?: TrainingSettings;
 }
@@ -112,7 +113,7 @@ function splitForCalibration(examples: readonly RouterExample[], seed: number): 
 const share = (count: number, total: number) => (total === 0 ? 0 : count / total);
 
 /** Trains, calibrates the threshold on a held-out slice to the target share, saves and registers it; makes it current. */
-export function trainAndRegisterRouter(options: TrainRouterOptions): RegisteredRouter {
+export async function trainAndRegisterRouter(options: TrainRouterOptions): Promise<RegisteredRouter> {
   requireRouterId(options.id);
   if (!(options.targetLargeShare > 0 && options.targetLargeShare < 1)) {
     throw new RangeError(`targetLargeShare must be between 0 and 1 (exclusive), got ${options.targetLargeShare}`);
@@ -144,7 +145,7 @@ export function trainAndRegisterRouter(options: TrainRouterOptions): RegisteredR
   saveClassifier(incoming, model, name, modelTraining);
   let entry;
   try {
-    entry = registry.register(incoming, {
+    entry = await registry.register(incoming, {
       by: options.by,
       threshold,
       notes: {
@@ -164,7 +165,7 @@ export function trainAndRegisterRouter(options: TrainRouterOptions): RegisteredR
         `a version keeps its threshold, so register this target under another router id`,
     );
   }
-  registry.promote(entry.version, options.by, `router trained on ${options.examples.length} examples, calibrated to send ${Math.round(options.targetLargeShare * 100)}% to the large tier`);
+  await registry.promote(entry.version, options.by, `router trained on ${options.examples.length} examples, calibrated to send ${Math.round(options.targetLargeShare * 100)}% to the large tier`);
   return { id: options.id, version: entry.version, threshold, targetLargeShare: options.targetLargeShare };
 }
 
@@ -175,21 +176,23 @@ function fixOf(id: string): string {
 }
 
 /** Loads `router.<id>` version `version` (or the current one when version is undefined); throws a ModelRegistryError naming what is missing and how to fix it. Cached per (dataDir,id,version) in-process. */
-export function loadRouter(dataDir: string, id: string, version?: string): LoadedRouter {
-  const registry = new ModelRegistry(dataDir, routerRegistryName(id));
-  const state = registry.state();
+export async function loadRouter(place: RegistryPlace, id: string, version?: string): Promise<LoadedRouter> {
+  const store = registryStoreOf(place);
+  const registry = new ModelRegistry(store, routerRegistryName(id));
+  const state = await registry.state();
   if (state.versions.length === 0) throw new ModelRegistryError(`router ${id}: no router registered (${registry.file} not found or empty); ${fixOf(id)}`);
   const wanted = version ?? state.current;
   if (wanted === null) {
     throw new ModelRegistryError(`router ${id}: no version is current in ${registry.file} (registered: ${state.versions.map((entry) => entry.version).join(', ')}); promote one, or ask for a version`);
   }
-  const key = `${path.resolve(dataDir)}\u0000${id}\u0000${wanted}`;
+  const key = `${store.kind}\u0000${path.resolve(store.dataDir)}\u0000${id}\u0000${wanted}`;
   const cached = loadedRouters.get(key);
   if (cached) return cached;
-  const entry = state.versions.find((candidate) => candidate.version === wanted);
-  if (!entry) {
+  const found = state.versions.find((candidate) => candidate.version === wanted);
+  if (!found) {
     throw new ModelRegistryError(`router ${id}: no version ${wanted} in ${registry.file} (registered: ${state.versions.map((candidate) => candidate.version).join(', ')}); ${fixOf(id)}`);
   }
+  const entry = await registry.version(wanted, state);
   if (entry.threshold === null) throw new ModelRegistryError(`router ${id}@${wanted}: the registry records no threshold for it in ${registry.file}; retrain it with trainAndRegisterRouter`);
   if (!fs.existsSync(entry.file)) throw new ModelRegistryError(`router ${id}@${wanted}: model file ${entry.file} is missing; retrain it with trainAndRegisterRouter`);
   const { model } = loadClassifier(entry.file);

@@ -29,7 +29,7 @@ import { wordsOf, type FeatureSettings } from '../providers/local/features';
 import { loadClassifier, modelVersionOf, saveClassifier } from '../providers/local/model-file';
 import { createSeededRandom, shuffleInPlace } from '../providers/local/prng';
 import { InvalidTrainingDataError } from '../providers/local/errors';
-import { ModelRegistry, ModelRegistryError } from './model-registry';
+import { ModelRegistry, ModelRegistryError, registryStoreOf, type RegistryPlace } from './model-registry';
 
 export { calibrationReport, type CalibrationReport };
 
@@ -256,9 +256,9 @@ function partsOf(scorer: LearnedScorer): { verifier: TextClassifier; stacker: nu
  * Saves the scorer as a model file and registers it under `scorer.<id>` as the current version, its
  * calibration error in the version's notes. Registering the same scorer again changes nothing.
  */
-export function registerScorer(dataDir: string, scorer: TrainedScorer, by: string): { id: string; version: string } {
+export async function registerScorer(place: RegistryPlace, scorer: TrainedScorer, by: string): Promise<{ id: string; version: string }> {
   const { verifier, stacker } = partsOf(scorer);
-  const registry = new ModelRegistry(dataDir, scorerRegistryName(scorer.id));
+  const registry = new ModelRegistry(place, scorerRegistryName(scorer.id));
   const temporaryDir = mkdtempSync(path.join(os.tmpdir(), 'conveyor-scorer-'));
   try {
     const file = path.join(temporaryDir, 'scorer.model.json');
@@ -268,7 +268,7 @@ export function registerScorer(dataDir: string, scorer: TrainedScorer, by: strin
       id: scorer.id,
       stacker: { columns: [...stackerColumns, 'bias'], weights: stacker },
     });
-    const entry = registry.register(file, {
+    const entry = await registry.register(file, {
       by,
       notes: {
         kind: 'learned-scorer',
@@ -278,7 +278,7 @@ export function registerScorer(dataDir: string, scorer: TrainedScorer, by: strin
         calibrationMeasuredOn: 'out-of-fold scores of the training pairs',
       },
     });
-    registry.promote(entry.version, by, 'learned scorer registered');
+    await registry.promote(entry.version, by, 'learned scorer registered');
     return { id: scorer.id, version: entry.version };
   } finally {
     rmSync(temporaryDir, { recursive: true, force: true });
@@ -288,23 +288,24 @@ export function registerScorer(dataDir: string, scorer: TrainedScorer, by: strin
 const loaded = new Map<string, LearnedScorer>();
 
 /** Loads `scorer.<id>` (a given version, or the current one); cached in-process per version file. */
-export function loadScorer(dataDir: string, id: string, version?: string): LearnedScorer {
+export async function loadScorer(place: RegistryPlace, id: string, version?: string): Promise<LearnedScorer> {
   const name = scorerRegistryName(id);
-  const registry = new ModelRegistry(dataDir, name);
+  const registry = new ModelRegistry(registryStoreOf(place), name);
+  const state = await registry.state();
   let entry;
   if (version === undefined) {
-    entry = registry.current();
+    entry = state.current === null ? undefined : await registry.version(state.current, state);
     if (!entry) {
       throw new ModelRegistryError(
         `no learned scorer "${id}": nothing current under ${name} in ${registry.file}; train one with trainScorer on checked outcomes and register it with registerScorer(dataDir, scorer, by)`,
       );
     }
   } else {
-    const found = registry.state().versions.find((candidate) => candidate.version === version);
+    const found = state.versions.find((candidate) => candidate.version === version);
     if (!found) {
-      throw new ModelRegistryError(`no learned scorer "${id}" version ${version} under ${name} in ${registry.file}; registered: ${registry.state().versions.map((v) => v.version).join(', ') || 'none'}`);
+      throw new ModelRegistryError(`no learned scorer "${id}" version ${version} under ${name} in ${registry.file}; registered: ${state.versions.map((v) => v.version).join(', ') || 'none'}`);
     }
-    entry = found;
+    entry = await registry.version(found.version, state);
   }
   const key = path.resolve(entry.file);
   const cached = loaded.get(key);

@@ -230,6 +230,8 @@ export interface RegistryVersion {
   threshold: number | null;
   runId: string | null;
   notes: Record<string, unknown>;
+  /** The sha256 of the model file's bytes: a host that fetches the file from a shared store checks it. */
+  sha256?: string;
 }
 
 export interface RegistryEvent {

@@ -44,12 +44,12 @@ const goldenFile = path.join(settings.dataDir, 'golden.jsonl');
 const baseFile = path.join(settings.dataDir, 'base.jsonl');
 
 /** A station whose serving model was trained on the 40 base rows only. */
-function stationWithBaseModel(station: string): string {
+async function stationWithBaseModel(station: string): Promise<string> {
   const file = path.join(settings.dataDir, `${station}-base.model.json`);
   saveClassifier(file, trainSizedClassifier(base, 'small'), 'intent');
   const registry = new ModelRegistry(settings.dataDir, station);
-  const version = registry.register(file, { by: 'test' }).version;
-  registry.promote(version, 'test', 'the base model');
+  const version = (await registry.register(file, { by: 'test' })).version;
+  await registry.promote(version, 'test', 'the base model');
   return version;
 }
 
@@ -89,7 +89,7 @@ afterAll(async () => {
 describe('distill workflow', () => {
   it('waits for two approvals, refuses an unlisted reviewer, the requester and a second vote by the same person, promotes on approval; rollback restores the previous version', async () => {
     const station = 'classify-intent';
-    const baseVersion = stationWithBaseModel(station);
+    const baseVersion = await stationWithBaseModel(station);
     collect(station, (index) => production[index]!.label);
     const workflowId = uniqueId('distill-good');
     const handle = await client.temporal.workflow.start(distillWorkflow, { taskQueue: settings.taskQueue, workflowId, args: [request(station, { requiredApprovals: 2 })] });
@@ -116,18 +116,18 @@ describe('distill workflow', () => {
     expect(fs.existsSync(result.report.files.markdown)).toBe(true);
 
     const registry = new ModelRegistry(settings.dataDir, station);
-    expect(registry.state().current).toBe(result.candidateVersion);
-    expect(registry.state().history.at(-1)).toMatchObject({ action: 'promote', by: 'alice, dave' });
+    expect((await registry.state()).current).toBe(result.candidateVersion);
+    expect((await registry.state()).history.at(-1)).toMatchObject({ action: 'promote', by: 'alice, dave' });
     await recordHistory(client, workflowId, 'distill-promoted-by-two');
 
     const output: string[] = [];
     expect(await rollbackCommand(['--station', station, '--data-dir', settings.dataDir, '--by', 'bob'], { stdout: (s) => output.push(s), stderr: (s) => output.push(s) })).toBe(0);
-    expect(registry.state().current).toBe(baseVersion);
+    expect((await registry.state()).current).toBe(baseVersion);
   });
 
   it('with signed decisions on, counts only promotion approvals whose signature verifies against the reviewer\'s key', async () => {
     const station = 'classify-intent-signed';
-    const baseVersion = stationWithBaseModel(station);
+    const baseVersion = await stationWithBaseModel(station);
     collect(station, (index) => production[index]!.label);
     const keyFile: Record<string, string> = {};
     const publicKeys: Record<string, string> = {};
@@ -156,14 +156,14 @@ describe('distill workflow', () => {
     const result = await handle.result();
     expect(result).toMatchObject({ status: 'promoted', previousVersion: baseVersion });
     expect(result.approvals.filter((decision) => decision.accepted).map((decision) => decision.reviewer)).toEqual(['alice', 'dave']);
-    expect(new ModelRegistry(settings.dataDir, station).state().history.at(-1)).toMatchObject({ action: 'promote', by: 'alice, dave' });
+    expect((await new ModelRegistry(settings.dataDir, station).state()).history.at(-1)).toMatchObject({ action: 'promote', by: 'alice, dave' });
     await recordHistory(client, workflowId, 'distill-signed-decisions');
   });
 
   it('keeps the current model when the promotion is rejected, or not decided in time', async () => {
     const rejectedStation = 'classify-intent-rejected';
     const unansweredStation = 'classify-intent-unanswered';
-    const baseVersions = [stationWithBaseModel(rejectedStation), stationWithBaseModel(unansweredStation)];
+    const baseVersions = [await stationWithBaseModel(rejectedStation), await stationWithBaseModel(unansweredStation)];
     collect(rejectedStation, (index) => production[index]!.label);
     collect(unansweredStation, (index) => production[index]!.label);
     const rejectedId = uniqueId('distill-rejected');
@@ -180,15 +180,15 @@ describe('distill workflow', () => {
     expect(rejectedResult.approvals).toEqual([expect.objectContaining({ decision: 'reject', reviewer: 'alice', via: 'update', accepted: true })]);
     expect(unansweredResult).toMatchObject({ status: 'timed-out', previousVersion: baseVersions[1], currentVersion: baseVersions[1], pending: [] });
     expect(unansweredResult.approvals).toEqual([expect.objectContaining({ decision: 'reject', reviewer: 'system', via: 'timeout', comment: expect.stringMatching(/never promoted by timeout/) as unknown })]);
-    expect(new ModelRegistry(settings.dataDir, rejectedStation).state().current).toBe(baseVersions[0]);
-    expect(new ModelRegistry(settings.dataDir, unansweredStation).state().current).toBe(baseVersions[1]);
+    expect((await new ModelRegistry(settings.dataDir, rejectedStation).state()).current).toBe(baseVersions[0]);
+    expect((await new ModelRegistry(settings.dataDir, unansweredStation).state()).current).toBe(baseVersions[1]);
     await recordHistory(client, rejectedId, 'distill-rejected');
     await recordHistory(client, unansweredId, 'distill-timed-out');
   });
 
   it('refuses a candidate trained on poisoned examples by the gate, without asking anyone', async () => {
     const station = 'classify-intent-poisoned';
-    const baseVersion = stationWithBaseModel(station);
+    const baseVersion = await stationWithBaseModel(station);
     const shuffled = shuffleInPlace(production.map((item) => item.label), createSeededRandom(3));
     collect(station, (index) => shuffled[index]!);
     const workflowId = uniqueId('distill-bad');
@@ -202,7 +202,7 @@ describe('distill workflow', () => {
     expect(result.report.gate.refusal).toMatch(/golden accuracy/);
     expect(result.pending).toEqual([]);
     expect(result.approvals).toEqual([]);
-    expect(new ModelRegistry(settings.dataDir, station).state().current).toBe(baseVersion);
+    expect((await new ModelRegistry(settings.dataDir, station).state()).current).toBe(baseVersion);
     await recordHistory(client, workflowId, 'distill-refused-by-gate');
 
     // the refusal is in the audit export too
@@ -214,7 +214,7 @@ describe('distill workflow', () => {
 
   it('runs on a Temporal Schedule registered by `conveyor distill --schedule`', async () => {
     const station = 'classify-intent-scheduled';
-    stationWithBaseModel(station);
+    await stationWithBaseModel(station);
     const shuffled = shuffleInPlace(production.map((item) => item.label), createSeededRandom(5));
     collect(station, (index) => shuffled[index]!);
     const scheduleId = uniqueId('distill-schedule');

@@ -38,10 +38,10 @@ let client: ConveyorClient;
 let registry: ModelRegistry;
 const versions: Record<string, string> = {};
 
-function register(name: string, examples: ReturnType<typeof loadLabelledFile>, seed: number): string {
+async function register(name: string, examples: ReturnType<typeof loadLabelledFile>, seed: number): Promise<string> {
   const file = path.join(settings.dataDir, `${name}.model.json`);
   saveClassifier(file, trainSizedClassifier(examples, 'small', seed), 'intent');
-  return (versions[name] = registry.register(file, { by: 'test' }).version);
+  return (versions[name] = (await registry.register(file, { by: 'test' })).version);
 }
 
 /** One triage job; at threshold 0.5 a confident small model answers alone and an unsure one escalates to the medium tier. */
@@ -60,11 +60,11 @@ async function modelsJson(): Promise<RegistryState & { live: { canary: LiveAgree
 
 beforeAll(async () => {
   registry = new ModelRegistry(settings.dataDir, station);
-  registry.promote(register('base', base, 1), 'test', 'trained on the 40 base rows');
-  register('full', demo, 2);
+  await registry.promote(await register('base', base, 1), 'test', 'trained on the 40 base rows');
+  await register('full', demo, 2);
   const shuffled = shuffleInPlace(demo.map((item) => item.label), createSeededRandom(3));
-  register('shuffled', demo.map((item, index) => ({ ...item, label: shuffled[index]! })), 3);
-  register('good', demo, 4);
+  await register('shuffled', demo.map((item, index) => ({ ...item, label: shuffled[index]! })), 3);
+  await register('good', demo, 4);
   worker = await startWorker({ settings, bundle: await bundleConveyorWorkflows(), gateway: { env: {} } });
   client = await testClient(settings);
 });
@@ -93,7 +93,7 @@ function startDistill(overrides: Partial<DistillRequest>) {
 /** The candidate version once the distill run put it in shadow; a run that ended before its shadow phase (refused by the gate, failed) fails here with its outcome. */
 function shadowOf(handle: Awaited<ReturnType<typeof startDistill>>): Promise<string> {
   return eventually(async () => {
-    const shadow = registry.state().shadow?.version;
+    const shadow = (await registry.state()).shadow?.version;
     if (shadow) return shadow;
     if ((await handle.describe()).status.name !== 'RUNNING') throw new Error(`distill ended before the shadow: ${JSON.stringify(await handle.result().catch((error: unknown) => String(error)))}`);
     return undefined;
@@ -113,7 +113,7 @@ describe('shadow and canary on live steps', () => {
     expect(fs.readFileSync(result.report.files.markdown, 'utf8')).toContain(`- Shadow on live steps (${result.candidateVersion}): **refused** — only 0 of 1000`);
     expect(JSON.parse(fs.readFileSync(result.report.files.json, 'utf8'))).toMatchObject({ shadow: { passed: false } });
     expect(result.pending).toEqual([]);
-    const state = registry.state();
+    const state = await registry.state();
     expect(state).toMatchObject({ current: versions.base, shadow: null });
     expect(state.history.slice(-2).map((event) => event.action)).toEqual(['shadow-start', 'shadow-stop']);
     // The export lists runs through visibility, which learns of the run's end a moment later: wait for its trail.
@@ -153,7 +153,7 @@ describe('shadow and canary on live steps', () => {
     expect(evidence.shadow?.observations).toBeGreaterThanOrEqual(6);
     expect(approval!.evidence.reason).toMatch(/in shadow: agreement \d+\.\d% with the accepted answers over \d+ live steps/);
     expect(approval!.evidence.reason).toContain('canary on 50% of items');
-    expect(registry.state().shadow).toBeNull();
+    expect((await registry.state()).shadow).toBeNull();
 
     await handle.executeUpdate(decideUpdate, { args: [{ approvalId: approval!.approvalId, decision: 'approve', reviewer: 'alice' }] });
     const result: DistillResult = await handle.result();
@@ -161,7 +161,7 @@ describe('shadow and canary on live steps', () => {
     expect(result.report.shadow).toMatchObject({ version: candidate, passed: true });
     expect(result.report.shadow!.agreement.all.agreement).toBeGreaterThanOrEqual(0.6);
     expect(result.canary).toMatchObject({ share: 0.5 });
-    expect(registry.state()).toMatchObject({ current: candidate, canary: { version: candidate, stable: versions.base, share: 0.5 } });
+    expect(await registry.state()).toMatchObject({ current: candidate, canary: { version: candidate, stable: versions.base, share: 0.5 } });
     await recordHistory(client, handle.workflowId, 'distill-shadow-canary');
 
     // The canary split: items hashed to the canary are answered by the candidate, the rest by the stable version.
@@ -171,7 +171,7 @@ describe('shadow and canary on live steps', () => {
     expect(served).toContainEqual(['canary', candidate]);
     expect(served).toContainEqual(['stable', versions.base]);
     for (const [role, version] of served) expect(version).toBe(role === 'canary' ? candidate : versions.base);
-    expect(registry.state().canary?.version).toBe(candidate);
+    expect((await registry.state()).canary?.version).toBe(candidate);
     // Both sides of the split are observed: `conveyor models` shows the canary beside its stable baseline.
     const live = (await modelsJson()).live as { canary: LiveAgreement; stable: LiveAgreement };
     expect(live.canary.all.n).toBe(served.filter(([role]) => role === 'canary').length);
@@ -179,12 +179,12 @@ describe('shadow and canary on live steps', () => {
   });
 
   it('runs a shadow on every live step, records its answer and never uses it', async () => {
-    registry.rollback('test', 'back to the base model');
-    registry.promote(versions.full!, 'test', 'the model trained on all demo data serves');
-    registry.startShadow(versions.shuffled!, 'test', 'a candidate trained on shuffled labels, in shadow');
+    await registry.rollback('test', 'back to the base model');
+    await registry.promote(versions.full!, 'test', 'the model trained on all demo data serves');
+    await registry.startShadow(versions.shuffled!, 'test', 'a candidate trained on shuffled labels, in shadow');
     const results: JobResult[] = [];
     for (const item of production.slice(0, 8)) results.push(await triage(item.text));
-    registry.stopShadow('test', 'done');
+    await registry.stopShadow('test', 'done');
 
     let agreed = 0;
     for (const result of results) {
@@ -208,13 +208,13 @@ describe('shadow and canary on live steps', () => {
   });
 
   it('rolls a bad canary back automatically when live agreement with escalations falls below the gate', async () => {
-    registry.promote(versions.shuffled!, 'test', 'a bad model, as a canary', new Date(), { share: 0.5, agreementGate: 0.6, minObservations: 4, fullObservations: 1000 });
+    await registry.promote(versions.shuffled!, 'test', 'a bad model, as a canary', new Date(), { share: 0.5, agreementGate: 0.6, minObservations: 4, fullObservations: 1000 });
     const results: JobResult[] = [];
     for (const item of production.slice(20, 80)) {
       results.push(await triage(item.text));
-      if (registry.state().canary === null) break;
+      if ((await registry.state()).canary === null) break;
     }
-    const state = registry.state();
+    const state = await registry.state();
     expect(state.canary).toBeNull();
     expect(state.current).toBe(versions.full);
     expect(state.history.at(-1)).toMatchObject({ action: 'rollback', version: versions.full, previous: versions.shuffled, by: 'canary-monitor' });
@@ -236,11 +236,11 @@ describe('shadow and canary on live steps', () => {
   });
 
   it('keeps a good canary for all traffic once it served enough settled items', async () => {
-    registry.promote(versions.good!, 'test', 'a good model, as a canary', new Date(), { share: 1, agreementGate: 0.6, minObservations: 3, fullObservations: 4 });
+    await registry.promote(versions.good!, 'test', 'a good model, as a canary', new Date(), { share: 1, agreementGate: 0.6, minObservations: 3, fullObservations: 4 });
     const results: JobResult[] = [];
     for (const item of production.slice(100, 104)) results.push(await triage(item.text));
     for (const result of results) expect(result.ledger[0]).toMatchObject({ servedAs: 'canary', modelVersion: versions.good });
-    const state = registry.state();
+    const state = await registry.state();
     expect(state).toMatchObject({ current: versions.good, canary: null });
     expect(state.history.at(-1)).toMatchObject({ action: 'canary-keep', version: versions.good, by: 'canary-monitor' });
     expect(results.at(-1)!.decisions.find((decision) => decision.kind === 'canary')?.reason).toMatch(/kept: served 4 settled items/);
@@ -253,7 +253,7 @@ describe('shadow and canary on live steps', () => {
     // The shadow is measured against the answers the factory accepted. Here the model trained on
     // shuffled labels serves at threshold 0 (nothing escalates), so the accepted answers are its own
     // and the candidate — good on the golden set, so it passes the offline gate — disagrees with most.
-    registry.promote(versions.shuffled!, 'test', 'a bad model serves, unchecked');
+    await registry.promote(versions.shuffled!, 'test', 'a bad model serves, unchecked');
     const gate = 0.6;
     const steps = 8;
     // The examples the tests above collected vary with the canary split, and at the default 97% target
@@ -281,7 +281,7 @@ describe('shadow and canary on live steps', () => {
     expect(result).toMatchObject({ previousVersion: versions.shuffled, currentVersion: versions.shuffled, pending: [], approvals: [] });
 
     // The registry still serves the old version: the candidate was never promoted and is out of shadow.
-    const state = registry.state();
+    const state = await registry.state();
     expect(state).toMatchObject({ current: versions.shuffled, shadow: null, canary: null });
     expect(state.history.slice(-2)).toMatchObject([
       { action: 'shadow-start', version: candidate },

@@ -23,15 +23,15 @@ let second: string;
 beforeAll(async () => {
   const examples = loadLabelledFile(path.join(__dirname, '..', 'data', 'demo', 'support-intents.csv'));
   registry = new ModelRegistry(settings.dataDir, 'classify-intent');
-  const versionOf = (seed: number) => {
+  const versionOf = async (seed: number) => {
     const file = path.join(settings.dataDir, `intent-${seed}.model.json`);
     saveClassifier(file, trainSizedClassifier(examples, 'small', seed), 'intent');
-    const { version } = registry.register(file, { by: 'test' });
-    registry.promote(version, 'test', `model trained with seed ${seed}`);
+    const { version } = await registry.register(file, { by: 'test' });
+    await registry.promote(version, 'test', `model trained with seed ${seed}`);
     return version;
   };
-  first = versionOf(1);
-  second = versionOf(2);
+  first = await versionOf(1);
+  second = await versionOf(2);
   worker = await startWorker({ settings, bundle: await bundleConveyorWorkflows(), gateway: { env: {} } });
   client = await testClient(settings);
 });
@@ -52,8 +52,8 @@ describe('serving the learning registry’s model', () => {
   it('records the promoted version, and the restored one after a rollback', async () => {
     expect(first).not.toBe(second);
     expect(await servedVersion()).toBe(second);
-    registry.rollback('alice', 'the new model misroutes refunds');
-    expect(registry.state().current).toBe(first);
+    await registry.rollback('alice', 'the new model misroutes refunds');
+    expect((await registry.state()).current).toBe(first);
     expect(await servedVersion()).toBe(first);
   });
 });

@@ -108,9 +108,9 @@ describe('bad distill requests', () => {
     const dataDir = tempDir('shadow-cli');
     const errors: string[] = [];
     const io = { stdout: () => {}, stderr: (s: string) => errors.push(s) };
-    expect(shadowCommand(['--data-dir', dataDir], io, {})).toBe(2);
-    expect(shadowCommand(['--data-dir', dataDir, '--version', 'v1', '--stop'], io, {})).toBe(2);
-    expect(shadowCommand(['--data-dir', dataDir, '--version', 'intent-lr@1:nope'], io, {})).toBe(1);
+    expect(await shadowCommand(['--data-dir', dataDir], io, {})).toBe(2);
+    expect(await shadowCommand(['--data-dir', dataDir, '--version', 'v1', '--stop'], io, {})).toBe(2);
+    expect(await shadowCommand(['--data-dir', dataDir, '--version', 'intent-lr@1:nope'], io, {})).toBe(1);
     expect(await modelsCommand(['--data-dir', dataDir, '--bogus'], io, {})).toBe(2);
     expect(errors[0]).toMatch(/give either --version VERSION \(start a shadow\) or --stop/);
     expect(errors[2]).toMatch(/no model version intent-lr@1:nope/);
@@ -130,21 +130,21 @@ describe('model registry', () => {
       saveClassifier(file, trainSizedClassifier(examples, 'small'), 'intent');
       return file;
     });
-    const [first, second] = files.map((file) => registry.register(file, { by: 'test' }));
+    const [first, second] = await Promise.all(files.map((file) => registry.register(file, { by: 'test' })));
     expect(currentModelFile(dataDir, 'classify-intent')).toBeUndefined();
-    expect(() => registry.rollback('test', 'nothing yet')).toThrow(ModelRegistryError);
+    await expect(registry.rollback('test', 'nothing yet')).rejects.toThrow(ModelRegistryError);
 
-    registry.promote(first!.version, 'alice', 'first');
-    registry.promote(second!.version, 'alice', 'second');
-    expect(registry.state().current).toBe(second!.version);
+    await registry.promote(first!.version, 'alice', 'first');
+    await registry.promote(second!.version, 'alice', 'second');
+    expect((await registry.state()).current).toBe(second!.version);
     expect(fs.readFileSync(currentModelFile(dataDir, 'classify-intent')!, 'utf8')).toBe(fs.readFileSync(second!.file, 'utf8'));
 
     const io = { out: '', err: '' };
     const code = await rollbackCommand(['--station', 'classify-intent', '--data-dir', dataDir, '--by', 'bob'], { stdout: (s) => (io.out += s), stderr: (s) => (io.err += s) });
     expect(code).toBe(0);
     expect(io.out).toContain(`rolled back from ${second!.version} to ${first!.version}`);
-    expect(registry.state()).toMatchObject({ current: first!.version, previous: [] });
-    expect(registry.state().history.map((event) => event.action)).toEqual(['register', 'register', 'promote', 'promote', 'rollback']);
+    expect(await registry.state()).toMatchObject({ current: first!.version, previous: [] });
+    expect((await registry.state()).history.map((event) => event.action)).toEqual(['register', 'register', 'promote', 'promote', 'rollback']);
     expect(await rollbackCommand(['--data-dir', dataDir], { stdout: () => {}, stderr: () => {} })).toBe(1);
   });
 });
@@ -158,7 +158,7 @@ describe('the gate', () => {
     const registry = new ModelRegistry(dataDir, 'classify-intent');
     const goodFile = path.join(dataDir, 'good.json');
     saveClassifier(goodFile, trainSizedClassifier([...base, ...rest], 'small'), 'intent');
-    registry.promote(registry.register(goodFile, { by: 'test' }).version, 'alice', 'the good model');
+    await registry.promote((await registry.register(goodFile, { by: 'test' })).version, 'alice', 'the good model');
 
     // A poisoned collection: the same texts with their labels shuffled.
     const labels = shuffleInPlace(rest.map((item) => item.label), createSeededRandom(3));
@@ -168,7 +168,7 @@ describe('the gate', () => {
     const curated = curateRun({ settings, runId: 'bad-run', dataDir, collected: store.examples(settings.station) });
     const target = evaluationTarget(supportFactory, { station: 'classify-intent' });
     const candidate = trainCandidate({ target, trainFile: curated.trainFile, runDir: curated.runDir, size: 'small', seed: 1 });
-    const report = await evaluateCandidate({ target, settings, runId: 'bad-run', runDir: curated.runDir, candidateFile: candidate.file, heldOutFile: curated.heldOutFile, curation: curated, dataDir });
+    const report = await evaluateCandidate({ target, settings, runId: 'bad-run', runDir: curated.runDir, candidateFile: candidate.file, heldOutFile: curated.heldOutFile, curation: curated, registry });
     store.close();
 
     expect(report.gate.passed).toBe(false);
@@ -176,7 +176,7 @@ describe('the gate', () => {
     expect(report.gate.refusal).toMatch(/refused: golden accuracy .* vs .* now/);
     expect(report.candidate.accuracy).toBeLessThan(report.current!.accuracy - 0.3);
     expect(fs.readFileSync(report.files.markdown, 'utf8')).toContain('**refused**');
-    expect(registry.state().current).toBe(report.current!.version);
+    expect((await registry.state()).current).toBe(report.current!.version);
   });
 });
 
@@ -206,7 +206,7 @@ describe('shadow and canary', () => {
     expect(ids.map((id) => routesToCanary(id, 0.1))).toEqual(ids.map((id) => routesToCanary(id, 0.1)));
   });
 
-  it('rolls an injected bad model back automatically', () => {
+  it('rolls an injected bad model back automatically', async () => {
     const dataDir = tempDir('canary');
     const { base, rest } = demoSplits();
     const registry = new ModelRegistry(dataDir, 'classify-intent');
@@ -215,18 +215,18 @@ describe('shadow and canary', () => {
     saveClassifier(goodFile, trainSizedClassifier([...base, ...rest], 'small'), 'intent');
     const shuffled = shuffleInPlace(rest.map((item) => item.label), createSeededRandom(5));
     saveClassifier(badFile, trainSizedClassifier(rest.map((item, index) => ({ text: item.text, label: shuffled[index]! })), 'small'), 'intent');
-    const good = registry.register(goodFile, { by: 'test' });
-    registry.promote(good.version, 'alice', 'stable');
-    registry.promote(registry.register(badFile, { by: 'test' }).version, 'alice', 'canary');
+    const good = await registry.register(goodFile, { by: 'test' });
+    await registry.promote(good.version, 'alice', 'stable');
+    await registry.promote((await registry.register(badFile, { by: 'test' })).version, 'alice', 'canary');
 
     // Live items the canary serves, compared with the answers the stable model gives for them.
     const stable = loadClassifier(goodFile).model;
     const canary = loadClassifier(registry.currentFile).model;
     const observations = base.map((item, index) => ({ itemId: `live-${index}`, acceptedLabel: classifyText(stable, item.text).label, candidateLabel: classifyText(canary, item.text).label }));
-    const decision = superviseCanary(registry, observations, { ...settings, minObservations: 20 });
+    const decision = await superviseCanary(registry, observations, { ...settings, minObservations: 20 });
 
     expect(decision.kind).toBe('rollback');
-    expect(registry.state().current).toBe(good.version);
-    expect(registry.state().history.at(-1)).toMatchObject({ action: 'rollback', by: 'canary-monitor', version: good.version });
+    expect((await registry.state()).current).toBe(good.version);
+    expect((await registry.state()).history.at(-1)).toMatchObject({ action: 'rollback', by: 'canary-monitor', version: good.version });
   });
 });

@@ -82,12 +82,12 @@ let registry: ModelRegistry;
 let bundle: WorkflowBundleWithSourceMap;
 
 /** A model of the station's classifier trained on `labelled`, registered with the learning registry. */
-function register(name: string, labelled: { text: string; label: string }[]): string {
+async function register(name: string, labelled: { text: string; label: string }[]): Promise<string> {
   const data = path.join(settings.dataDir, `${name}.jsonl`);
   fs.writeFileSync(data, Array.from({ length: 8 }, () => labelled.map((row) => JSON.stringify(row))).flat().join('\n') + '\n');
   const file = path.join(settings.dataDir, `${name}.model.json`);
   saveClassifier(file, trainSizedClassifier(loadLabelledFile(data), 'small', 1), 'report-service');
-  return registry.register(file, { by: 'test' }).version;
+  return (await registry.register(file, { by: 'test' })).version;
 }
 
 async function report(text: string): Promise<JobResult> {
@@ -119,21 +119,21 @@ describe("the learning registry on a factory's own classifier", () => {
     expect(before.ledger[0]!.modelVersion).toMatch(/^report-service-lr@1:/);
     expect(before.outputs.service).toMatchObject({ service: 'road' });
 
-    const current = register('current', rows);
-    registry.promote(current, 'test', 'trained on the labelled reports');
+    const current = await register('current', rows);
+    await registry.promote(current, 'test', 'trained on the labelled reports');
     // The candidate learned the labels the wrong way round: in shadow it disagrees, and is never used.
-    const swapped = register('swapped', rows.map((row) => ({ ...row, label: row.label === 'road' ? 'light' : 'road' })));
-    registry.startShadow(swapped, 'test', 'a candidate with swapped labels, in shadow');
+    const swapped = await register('swapped', rows.map((row) => ({ ...row, label: row.label === 'road' ? 'light' : 'road' })));
+    await registry.startShadow(swapped, 'test', 'a candidate with swapped labels, in shadow');
 
     const results = [await report('pothole on the road by the school'), await report('the streetlight on my street is out')];
-    registry.stopShadow('test', 'done');
+    await registry.stopShadow('test', 'done');
     expect(results.map((result) => (result.outputs.service as { service: string }).service)).toEqual(['road', 'light']);
     for (const result of results) {
       expect(result.ledger[0]).toMatchObject({ station, modelVersion: current, outcome: 'accepted', shadow: { version: swapped } });
       expect(result.ledger[0]!.shadow!.label).not.toBe((result.outputs.service as { service: string }).service);
     }
 
-    const since = registry.state().history.find((event) => event.action === 'shadow-start')!.at;
+    const since = (await registry.state()).history.find((event) => event.action === 'shadow-start')!.at;
     const observations = new ObservationStore(defaultObservationStoreFile(settings.dataDir));
     try {
       expect((await observations.agreement(station, swapped, 'shadow', since)).all).toEqual({ n: 2, agreed: 0, agreement: 0 });
@@ -197,7 +197,7 @@ describe("evaluation and distill on a factory's own classifier", () => {
   }, 240_000);
 
   it('a distill run trains a candidate of its classifier, judges it under its policy, and the gate refuses a poisoned one', async () => {
-    const current = registry.state().current;
+    const current = (await registry.state()).current;
     expect(current).not.toBeNull();
     const goldenDataFile = writeJsonl('golden.jsonl', rows);
     // The base data (texts of its own: golden texts are dropped from training) has the labels the wrong
@@ -215,7 +215,7 @@ describe("evaluation and distill on a factory's own classifier", () => {
     expect(result.report.candidate.golden.n).toBe(rows.length);
     expect(result.report.candidate.accuracy).toBeLessThan(result.report.current!.accuracy);
     expect(result.report.gate.passed).toBe(false);
-    expect(registry.state().current).toBe(current);
+    expect((await registry.state()).current).toBe(current);
   }, 120_000);
 
   it('names what keeps a station or job type from being evaluated', () => {

@@ -33,9 +33,9 @@ function syntheticExamples(count: number, seed: number): RouterExample[] {
 }
 
 describe('router artifact', () => {
-  it('trains, registers and makes current a router, and loads it back to decide with a reason', () => {
+  it('trains, registers and makes current a router, and loads it back to decide with a reason', async () => {
     const dataDir = tempDir('router-artifact');
-    const registered = trainAndRegisterRouter({
+    const registered = await trainAndRegisterRouter({
       id: 'quiz',
       examples: syntheticExamples(1200, 7),
       targetLargeShare: 0.4,
@@ -47,17 +47,17 @@ describe('router artifact', () => {
     expect(registered.version).toMatch(/^router\.quiz-lr@1:[0-9a-f]{12}$/);
 
     const registry = new ModelRegistry(dataDir, routerRegistryName('quiz'));
-    const state = registry.state();
+    const state = await registry.state();
     expect(state.current).toBe(registered.version);
-    const entry = registry.version(registered.version);
+    const entry = await registry.version(registered.version);
     expect(entry.threshold).toBe(registered.threshold);
     expect(entry.notes).toMatchObject({ kind: 'router', targetLargeShare: 0.4, origin: 'synthetic questions', split: 'none', examples: 1200 });
     const notes = entry.notes as { trainExamples: number; calibrationExamples: number };
     expect(notes.trainExamples + notes.calibrationExamples).toBe(1200);
     expect(notes.calibrationExamples).toBe(180);
 
-    const current = loadRouter(dataDir, 'quiz');
-    const byVersion = loadRouter(dataDir, 'quiz', registered.version);
+    const current = await loadRouter(dataDir, 'quiz');
+    const byVersion = await loadRouter(dataDir, 'quiz', registered.version);
     expect(byVersion).toBe(current); // cached in-process
     expect(current).toMatchObject({ id: 'quiz', version: registered.version, threshold: registered.threshold });
 
@@ -71,14 +71,14 @@ describe('router artifact', () => {
     expect(easy.reason).toMatch(/≥ threshold 0\.\d\d → start at small$/);
   });
 
-  it('calibrates the threshold so that the target share of the calibration slice goes to the large tier', () => {
+  it('calibrates the threshold so that the target share of the calibration slice goes to the large tier', async () => {
     const dataDir = tempDir('router-calibration');
     for (const [id, target] of [
       ['half', 0.5],
       ['fifth', 0.2],
     ] as const) {
-      const registered = trainAndRegisterRouter({ id, examples: syntheticExamples(2000, 11), targetLargeShare: target, by: 'test', dataDir });
-      const calibration = new ModelRegistry(dataDir, routerRegistryName(id)).version(registered.version).notes.calibration as { examples: number; escalatedShare: number };
+      const registered = await trainAndRegisterRouter({ id, examples: syntheticExamples(2000, 11), targetLargeShare: target, by: 'test', dataDir });
+      const calibration = (await new ModelRegistry(dataDir, routerRegistryName(id)).version(registered.version)).notes.calibration as { examples: number; escalatedShare: number };
       expect(calibration.examples).toBe(300);
       // At most the target, and within a few examples of it (ties of equal probabilities aside).
       expect(calibration.escalatedShare).toBeLessThanOrEqual(target);
@@ -96,19 +96,19 @@ describe('router artifact', () => {
     expect(() => calibrateRouterThreshold(probabilities, 1)).toThrow(RangeError);
   });
 
-  it('refuses a target the same model already carries another threshold for', () => {
+  it('refuses a target the same model already carries another threshold for', async () => {
     const dataDir = tempDir('router-conflict');
     const examples = syntheticExamples(400, 3);
-    trainAndRegisterRouter({ id: 'same', examples, targetLargeShare: 0.3, by: 'test', dataDir });
-    expect(() => trainAndRegisterRouter({ id: 'same', examples, targetLargeShare: 0.6, by: 'test', dataDir })).toThrow(/already registered .* another router id/);
+    await trainAndRegisterRouter({ id: 'same', examples, targetLargeShare: 0.3, by: 'test', dataDir });
+    await expect(trainAndRegisterRouter({ id: 'same', examples, targetLargeShare: 0.6, by: 'test', dataDir })).rejects.toThrow(/already registered .* another router id/);
   });
 
-  it('names what is missing and how to fix it when there is no such router or version', () => {
+  it('names what is missing and how to fix it when there is no such router or version', async () => {
     const dataDir = tempDir('router-missing');
-    expect(() => loadRouter(dataDir, 'nobody')).toThrow(ModelRegistryError);
-    expect(() => loadRouter(dataDir, 'nobody')).toThrow(/router nobody: no router registered .*trainAndRegisterRouter\(\{ id: 'nobody'/);
-    const registered = trainAndRegisterRouter({ id: 'known', examples: syntheticExamples(300, 5), targetLargeShare: 0.5, by: 'test', dataDir });
-    expect(() => loadRouter(dataDir, 'known', 'router.known-lr@1:000000000000')).toThrow(
+    await expect(loadRouter(dataDir, 'nobody')).rejects.toThrow(ModelRegistryError);
+    await expect(loadRouter(dataDir, 'nobody')).rejects.toThrow(/router nobody: no router registered .*trainAndRegisterRouter\(\{ id: 'nobody'/);
+    const registered = await trainAndRegisterRouter({ id: 'known', examples: syntheticExamples(300, 5), targetLargeShare: 0.5, by: 'test', dataDir });
+    await expect(loadRouter(dataDir, 'known', 'router.known-lr@1:000000000000')).rejects.toThrow(
       new RegExp(`no version router\\.known-lr@1:000000000000 .*registered: ${registered.version.replace(/[.@]/g, '\\$&')}`),
     );
   });

@@ -117,7 +117,7 @@ describe('remote models on one worker', () => {
       ...Array.from({ length: 40 }, (_, index) => ({ text: `contract dispute lawsuit clause ${index} liability counsel`, defaultSuffices: false })),
       ...Array.from({ length: 40 }, (_, index) => ({ text: `password reset login ${index} wifi printer`, defaultSuffices: true })),
     ];
-    const router = trainAndRegisterRouter({ id: 'requests', examples, targetLargeShare: 0.5, by: 'routing test', dataDir, notes: { origin: 'synthetic test examples' } });
+    const router = await trainAndRegisterRouter({ id: 'requests', examples, targetLargeShare: 0.5, by: 'routing test', dataDir, notes: { origin: 'synthetic test examples' } });
     const hard = uniqueId('hard');
     const easy = uniqueId('easy');
     await client.startJob({ id: hard, type: 'classify-routed', input: { text: `a contract dispute about a liability clause, my counsel says lawsuit ${hard}` } });
@@ -172,7 +172,7 @@ describe('remote models on one worker', () => {
       const registered = JSON.parse(trained[0]!) as { id: string; version: string; examples: number; escalated: number };
       // Steps that started at the default tier (all but the routed hard one): the unsure ones escalated.
       expect(registered).toMatchObject({ id: 'from-records', examples: 16, escalated: 7 });
-      expect(loadRouter(dataDir, 'from-records').version).toBe(registered.version);
+      expect((await loadRouter(dataDir, 'from-records')).version).toBe(registered.version);
       expect(await routerCommand(['train', '--id', 'too-few', '--since', '1h', '--task-queue', taskQueue, '--min-examples', '1000'], { stdout: () => {}, stderr: (line) => errors.push(line) }, { factory, env })).toBe(2);
       expect(errors.at(-1)).toMatch(/a router needs at least 1000 with both outcomes/);
     } finally {
@@ -193,7 +193,7 @@ describe('remote models on one worker', () => {
       return { text: `wifi router drops the connection ${index}`, answer: 'technical', modelConfidence: 0.96, correct: true };
     });
     const scorer = trainScorer('request-scorer', pairs);
-    const registered = registerScorer(dataDir, scorer, 'routing test');
+    const registered = await registerScorer(dataDir, scorer, 'routing test');
     const money = uniqueId('money');
     const network = uniqueId('network');
     await client.startJob({ id: money, type: 'classify-scored', input: { text: `a refund for the double charge on my invoice ${money}` } });
@@ -227,7 +227,7 @@ describe('remote models on one worker', () => {
     });
     expect(trained).toMatchObject({ pairs: 11, right: 4 });
     expect(trained.expectedCalibrationError).toBeGreaterThanOrEqual(0);
-    expect(loadScorer(dataDir, 'recorded-scorer').version).toBe(trained.version);
+    expect((await loadScorer(dataDir, 'recorded-scorer')).version).toBe(trained.version);
     const errors: string[] = [];
     expect(await scorerCommand(['train', '--id', 'x', '--station', 'classify-request-nope'], { stdout: () => {}, stderr: (line) => errors.push(line) }, { factory, env })).toBe(2);
     expect(errors.join('')).toMatch(/factory routing-test has no station "classify-request-nope" \(stations: classify-request, classify-request-scored\)/);

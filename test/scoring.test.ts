@@ -62,33 +62,33 @@ describe('learned scorer on a seeded BANKING77 sample', () => {
 });
 
 describe('registering and loading a scorer', () => {
-  it('round-trips through the learning registry with identical scores', () => {
+  it('round-trips through the learning registry with identical scores', async () => {
     const dataDir = tempDir();
-    const registered = registerScorer(dataDir, trained, 'alice');
+    const registered = await registerScorer(dataDir, trained, 'alice');
     expect(registered).toEqual({ id: 'intent', version: trained.version });
     const registry = new ModelRegistry(dataDir, 'scorer.intent');
-    expect(registry.state().current).toBe(trained.version);
-    expect(registry.current()?.notes).toMatchObject({ expectedCalibrationError: trained.calibration.expectedCalibrationError });
+    expect((await registry.state()).current).toBe(trained.version);
+    expect((await registry.current())?.notes).toMatchObject({ expectedCalibrationError: trained.calibration.expectedCalibrationError });
 
-    const current = loadScorer(dataDir, 'intent');
-    const byVersion = loadScorer(dataDir, 'intent', trained.version);
+    const current = await loadScorer(dataDir, 'intent');
+    const byVersion = await loadScorer(dataDir, 'intent', trained.version);
     expect(current.version).toBe(trained.version);
-    expect(loadScorer(dataDir, 'intent')).toBe(current); // cached in-process
+    expect(await loadScorer(dataDir, 'intent')).toBe(current); // cached in-process
     for (const item of prepared.test.slice(0, 200)) {
       const score = trained.score(item);
       expect(current.score(item)).toBe(score);
       expect(byVersion.score(item)).toBe(score);
     }
     expect(current.score({ text: 'where is my card', answer: 'card_arrival', modelConfidence: null })).toBeGreaterThan(0);
-    expect(registerScorer(dataDir, trained, 'alice')).toEqual(registered);
+    expect(await registerScorer(dataDir, trained, 'alice')).toEqual(registered);
   });
 
-  it('names the fix when no scorer is registered', () => {
+  it('names the fix when no scorer is registered', async () => {
     const dataDir = tempDir();
-    expect(() => loadScorer(dataDir, 'missing')).toThrow(ModelRegistryError);
-    expect(() => loadScorer(dataDir, 'missing')).toThrow(/no learned scorer "missing".*scorer\.missing.*registerScorer/);
-    registerScorer(dataDir, trained, 'alice');
-    expect(() => loadScorer(dataDir, 'intent', 'scorer.intent-lr@1:000000000000')).toThrow(/no learned scorer "intent" version scorer\.intent-lr@1:000000000000/);
+    await expect(loadScorer(dataDir, 'missing')).rejects.toThrow(ModelRegistryError);
+    await expect(loadScorer(dataDir, 'missing')).rejects.toThrow(/no learned scorer "missing".*scorer\.missing.*registerScorer/);
+    await registerScorer(dataDir, trained, 'alice');
+    await expect(loadScorer(dataDir, 'intent', 'scorer.intent-lr@1:000000000000')).rejects.toThrow(/no learned scorer "intent" version scorer\.intent-lr@1:000000000000/);
   });
 });
 

@@ -119,16 +119,16 @@ export interface RoutingEvaluation {
   oracleSaving: SavingAtQuality;
 }
 
-function measureRouter(
+async function measureRouter(
   train: ReplayedQuestion[],
   test: ReplayedQuestion[],
   settings: RouterSettings,
   qualityShare: number,
   seed: number,
   place: { dataDir: string; id: string; notes: Record<string, unknown> },
-): RouterMeasurement {
+): Promise<RouterMeasurement> {
   const startedAt = performance.now();
-  const router = trainWeakModelRouter(train, settings, place);
+  const router = await trainWeakModelRouter(train, settings, place);
   const trainMs = Math.round(performance.now() - startedAt);
   const routed: RoutedQuestion[] = test.map((question) => ({ ...question, weakProbability: router.weakProbability(question) }));
   const curve = sweepThresholds(routed);
@@ -201,9 +201,9 @@ export async function evaluateRouting(benchmark: BenchmarkName, settings: Routin
       },
       costs: { pricesPerMTokUsd: routellmPricesPerMTokUsd, method: tokenEstimateMethod, meanTokensPerCall: { weak: meanTokens('weak'), strong: meanTokens('strong') } },
       test: { weak: allWeakPoint(outcomes), strong, oracle },
-      router: measureRouter(train, test, routerSettings, qualityShare, split.seed, { dataDir: registryDir, id: benchmark, notes }),
+      router: await measureRouter(train, test, routerSettings, qualityShare, split.seed, { dataDir: registryDir, id: benchmark, notes }),
       ...(settings.compareOtherTarget && otherTarget
-        ? { otherTarget: measureRouter(train, test, { ...routerSettings, target: otherTarget }, qualityShare, split.seed, { dataDir: registryDir, id: `${benchmark}-${otherTarget}`, notes }) }
+        ? { otherTarget: await measureRouter(train, test, { ...routerSettings, target: otherTarget }, qualityShare, split.seed, { dataDir: registryDir, id: `${benchmark}-${otherTarget}`, notes }) }
         : {}),
       random: {
         curve: randomRoutingCurve(outcomes, Array.from({ length: 21 }, (_, index) => index / 20)),

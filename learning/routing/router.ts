@@ -88,10 +88,10 @@ export interface RouterArtifactPlace {
 }
 
 /** Trains the router through the registry path (train, calibrate, save, register, promote) and loads it back. */
-export function trainWeakModelRouter(examples: readonly (RecordedQuestion & Outcome)[], settings: RouterSettings, place: RouterArtifactPlace): WeakModelRouter {
+export async function trainWeakModelRouter(examples: readonly (RecordedQuestion & Outcome)[], settings: RouterSettings, place: RouterArtifactPlace): Promise<WeakModelRouter> {
   const target = routerTargets[settings.target];
   const textOf = (question: RecordedQuestion) => routerTextOf(question, { subjectMarker: settings.subjectMarker });
-  const registered = trainAndRegisterRouter({
+  const registered = await trainAndRegisterRouter({
     id: place.id,
     examples: examples.map((example) => ({ text: textOf(example), defaultSuffices: target.defaultSuffices(example) })),
     targetLargeShare: settings.targetStrongShare,
@@ -101,8 +101,8 @@ export function trainWeakModelRouter(examples: readonly (RecordedQuestion & Outc
     training: settings.training,
     notes: { target: settings.target, targetDescription: target.description, subjectMarker: settings.subjectMarker, ...place.notes },
   });
-  const loaded = loadRouter(place.dataDir, place.id, registered.version);
-  const { versionFile, notes } = registryDetailsOf(place.dataDir, place.id, registered.version);
+  const loaded = await loadRouter(place.dataDir, place.id, registered.version);
+  const { versionFile, notes } = await registryDetailsOf(place.dataDir, place.id, registered.version);
   const calibration = (notes.calibration ?? {}) as { examples?: number; escalatedShare?: number };
   return {
     target: settings.target,
@@ -115,8 +115,8 @@ export function trainWeakModelRouter(examples: readonly (RecordedQuestion & Outc
 }
 
 /** The registered version's notes and the model file's size and temperature, for the report. */
-function registryDetailsOf(dataDir: string, id: string, version: string) {
-  const entry = new ModelRegistry(dataDir, routerRegistryName(id)).version(version);
+async function registryDetailsOf(dataDir: string, id: string, version: string) {
+  const entry = await new ModelRegistry(dataDir, routerRegistryName(id)).version(version);
   const { model } = loadClassifier(entry.file);
   return { notes: entry.notes, versionFile: { weightRows: model.rowBuckets.length, temperature: model.temperature, labels: model.labels } };
 }

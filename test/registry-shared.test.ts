@@ -1,0 +1,232 @@
+/**
+ * The learning registry on every store: one contract for the files under a data dir and for PostgreSQL,
+ * then what the shared store is for — hosts with their own data dirs that serve the same version within
+ * seconds of a promotion or a canary rollback, model files fetched by content and hash-checked, and two
+ * hosts deciding at once without both winning, every attempt in the history.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LiveModels } from '../learning/live';
+import { ModelRegistry, ModelRegistryError, openRegistryStore, type RegistryStore } from '../learning/model-registry';
+import { postgresRegistryStore, registryMigrations } from '../learning/registry-postgres';
+import { sha256Of } from '../learning/registry-store';
+import { migrate, openDatabase } from '../platform/postgres';
+import { loadLabelledFile } from '../providers/local/dataset';
+import { saveClassifier } from '../providers/local/model-file';
+import { trainSizedClassifier } from '../providers/local/model-store';
+import { startTestPostgres, type TestPostgres } from './support/postgres';
+
+const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'conveyor-registry-shared-'));
+const examples = loadLabelledFile(path.join(__dirname, '..', 'data', 'demo', 'support-intents.csv')).slice(0, 120);
+let postgres: TestPostgres;
+const opened: RegistryStore[] = [];
+let databases = 0;
+
+beforeAll(async () => {
+  postgres = await startTestPostgres();
+});
+afterAll(async () => {
+  await Promise.all(opened.map((store) => store.close()));
+  await postgres?.dispose();
+  fs.rmSync(tempDir, { recursive: true, force: true });
+});
+
+const dirOf = (name: string) => fs.mkdtempSync(path.join(tempDir, `${name}-`));
+
+/** A trained model file; different seeds give different versions. */
+function modelFile(dir: string, seed: number): string {
+  const file = path.join(dir, `model-${seed}.model.json`);
+  saveClassifier(file, trainSizedClassifier(examples, 'small', seed), 'intent');
+  return file;
+}
+
+/** One host: its own data dir, on the files or on a PostgreSQL database shared with other hosts. */
+function host(name: string, databaseUrl?: string): RegistryStore {
+  const store = openRegistryStore({ dataDir: dirOf(name), databaseUrl });
+  opened.push(store);
+  return store;
+}
+
+async function freshDatabase(): Promise<string> {
+  return postgres.createDatabase(`registry_${++databases}`);
+}
+
+const backends: Array<{ name: string; open: () => Promise<RegistryStore> }> = [
+  { name: 'files', open: async () => host('files') },
+  { name: 'postgres', open: async () => host('postgres', await freshDatabase()) },
+];
+
+describe.each(backends)('the learning registry on $name', ({ open }) => {
+  it('registers once per content version, promotes, rolls back to the previous version and refuses with nothing left', async () => {
+    const store = await open();
+    const registry = new ModelRegistry(store, 'classify-intent');
+    const [first, second] = [await registry.register(modelFile(store.dataDir, 1), { by: 'test' }), await registry.register(modelFile(store.dataDir, 2), { by: 'test' })];
+    expect(first.version).not.toBe(second.version);
+    expect(await registry.register(modelFile(store.dataDir, 1), { by: 'test' })).toMatchObject({ version: first.version });
+    await expect(registry.rollback('test', 'nothing yet')).rejects.toThrow(ModelRegistryError);
+    await registry.promote(first.version, 'alice', 'first');
+    await registry.promote(second.version, 'alice', 'second');
+    expect(fs.readFileSync(registry.currentFile, 'utf8')).toBe(fs.readFileSync(second.file, 'utf8'));
+    const rolledBack = await registry.rollback('bob', 'second misroutes refunds');
+    expect(rolledBack).toMatchObject({ current: first.version, previous: [] });
+    await expect(registry.rollback('bob', 'again')).rejects.toThrow(/nothing to roll back to/);
+    await expect(registry.promote('intent-lr@1:nope', 'alice', 'unknown')).rejects.toThrow(/no model version intent-lr@1:nope/);
+    const state = await registry.state();
+    expect(state.history.map((event) => event.action)).toEqual(['register', 'register', 'promote', 'promote', 'rollback']);
+    const applied = (await registry.history()).filter((attempt) => attempt.outcome === 'applied');
+    expect(applied.map((attempt) => attempt.event)).toEqual(['register', 'register', 'promote', 'promote', 'rollback']);
+  });
+
+  it('runs a canary and a shadow, and the canary monitor decides a canary only once', async () => {
+    const store = await open();
+    const registry = new ModelRegistry(store, 'classify-intent');
+    const stable = await registry.register(modelFile(store.dataDir, 3), { by: 'test' });
+    const canary = await registry.register(modelFile(store.dataDir, 4), { by: 'test' });
+    const shadow = await registry.register(modelFile(store.dataDir, 5), { by: 'test' });
+    await registry.promote(stable.version, 'alice', 'stable');
+    await registry.startShadow(shadow.version, 'alice', 'in shadow');
+    await expect(registry.startShadow(stable.version, 'alice', 'current')).rejects.toThrow(/already current/);
+    await registry.promote(canary.version, 'alice', 'canary', new Date(), { share: 0.5, agreementGate: 0.8, minObservations: 5, fullObservations: 50 });
+    const state = await registry.state();
+    expect(state).toMatchObject({ current: canary.version, canary: { version: canary.version, stable: stable.version }, shadow: { version: shadow.version } });
+    const roles = new Set(Array.from({ length: 40 }, (_, index) => registry.servingFor(`job-${index}:intent`, state)!.role));
+    expect(roles).toEqual(new Set(['canary', 'stable']));
+    expect(registry.shadowOf(state)).toMatchObject({ version: shadow.version });
+    await registry.keepCanary('canary-monitor', 'held', new Date(), { canaryVersion: canary.version });
+    await expect(registry.rollback('canary-monitor', 'too late', new Date(), { canaryVersion: canary.version })).rejects.toThrow(/already decided/);
+    expect(await registry.state()).toMatchObject({ current: canary.version, canary: null });
+    await registry.stopShadow('alice', 'done');
+    expect((await registry.state()).shadow).toBeNull();
+  });
+});
+
+describe('the learning registry shared through PostgreSQL', () => {
+  it('migrates idempotently: a second run applies nothing, the version table records the step once', async () => {
+    const url = await freshDatabase();
+    const db = openDatabase(url);
+    try {
+      expect(await migrate(db, 'learning-registry', registryMigrations)).toEqual({ applied: [1], version: 1 });
+      expect(await migrate(db, 'learning-registry', registryMigrations)).toEqual({ applied: [], version: 1 });
+      const store = host('migrated', url);
+      expect((await store.read('classify-intent')).current).toBeNull();
+      const rows = await db.query("SELECT version FROM conveyor_schema_migrations WHERE component = 'learning-registry'");
+      expect(rows.rows).toEqual([{ version: 1 }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("serves a model registered and promoted on host A on host B, its file fetched into B's data dir and hash-checked, within 5 s", async () => {
+    const url = await freshDatabase();
+    const [a, b] = [host('host-a', url), host('host-b', url)];
+    const liveB = new LiveModels(b.dataDir, { registryStore: b });
+    // B is serving (its mirror is warm and listening) before A changes anything.
+    expect(await liveB.serving('classify-intent', 'modelFile', 'job-1:intent')).toBeUndefined();
+    const registryA = new ModelRegistry(a, 'classify-intent');
+    const entry = await registryA.register(modelFile(a.dataDir, 6), { by: 'test' });
+    const promotedAt = performance.now();
+    await registryA.promote(entry.version, 'alice', 'promoted on host A');
+    let served: Awaited<ReturnType<LiveModels['serving']>>;
+    while (!(served = await liveB.serving('classify-intent', 'modelFile', 'job-1:intent'))) {
+      if (performance.now() - promotedAt > 5_000) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const seenAfterMs = performance.now() - promotedAt;
+    expect(seenAfterMs).toBeLessThan(5_000);
+    expect(served).toMatchObject({ choice: { version: entry.version, role: 'current' } });
+    const fileOnB = served!.choice.file;
+    expect(fileOnB.startsWith(b.dataDir)).toBe(true);
+    expect(sha256Of(fs.readFileSync(fileOnB))).toBe(entry.sha256);
+    expect(fs.readFileSync(fileOnB)).toEqual(fs.readFileSync(entry.file));
+
+    // A file on B that does not match the registered hash is fetched again; content in the database that does not is refused.
+    const registryB = new ModelRegistry(postgresRegistryStore({ url, dataDir: b.dataDir }), 'classify-intent');
+    opened.push(registryB.store);
+    fs.writeFileSync(fileOnB, 'tampered');
+    expect(sha256Of(fs.readFileSync((await registryB.version(entry.version)).file))).toBe(entry.sha256);
+    const db = openDatabase(url);
+    try {
+      await db.query("UPDATE conveyor_model_files SET content = convert_to('{}', 'UTF8') WHERE sha256 = $1", [entry.sha256]);
+      const hostC = host('host-c', url);
+      await expect(new ModelRegistry(hostC, 'classify-intent').version(entry.version)).rejects.toThrow(/has sha256 .*not the registered/);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("serves a canary rolled back on host A from host B's next call", async () => {
+    const url = await freshDatabase();
+    const [a, b] = [host('canary-a', url), host('canary-b', url)];
+    const registryA = new ModelRegistry(a, 'classify-intent');
+    const stable = await registryA.register(modelFile(a.dataDir, 7), { by: 'test' });
+    const canary = await registryA.register(modelFile(a.dataDir, 8), { by: 'test' });
+    await registryA.promote(stable.version, 'alice', 'stable');
+    await registryA.promote(canary.version, 'alice', 'canary for everyone', new Date(), { share: 1, agreementGate: 0.8, minObservations: 5, fullObservations: 50 });
+    const liveB = new LiveModels(b.dataDir, { registryStore: b });
+    expect(await liveB.serving('classify-intent', 'modelFile', 'job-2:intent')).toMatchObject({ choice: { version: canary.version, role: 'canary' } });
+    await registryA.rollback('canary-monitor', 'agreement below the gate', new Date(), { canaryVersion: canary.version });
+    const rolledBackAt = performance.now();
+    let served = await liveB.serving('classify-intent', 'modelFile', 'job-2:intent');
+    while (served?.choice.version !== stable.version && performance.now() - rolledBackAt < 5_000) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      served = await liveB.serving('classify-intent', 'modelFile', 'job-2:intent');
+    }
+    expect(performance.now() - rolledBackAt).toBeLessThan(5_000);
+    expect(served).toMatchObject({ choice: { version: stable.version, role: 'current' } });
+  });
+
+  it('lets one of two hosts deciding a canary at once win; the other is refused, and both attempts are in the history', async () => {
+    const url = await freshDatabase();
+    const [a, b] = [host('race-a', url), host('race-b', url)];
+    const registryA = new ModelRegistry(a, 'classify-intent');
+    const registryB = new ModelRegistry(b, 'classify-intent');
+    const stable = await registryA.register(modelFile(a.dataDir, 9), { by: 'test' });
+    const canary = await registryA.register(modelFile(a.dataDir, 10), { by: 'test' });
+    await registryA.promote(stable.version, 'alice', 'stable');
+    await registryA.promote(canary.version, 'alice', 'canary', new Date(), { share: 0.5, agreementGate: 0.8, minObservations: 5, fullObservations: 50 });
+
+    const outcomes = await Promise.allSettled([
+      registryA.rollback('monitor-a', 'agreement below the gate', new Date(), { canaryVersion: canary.version }),
+      registryB.keepCanary('monitor-b', 'served enough items', new Date(), { canaryVersion: canary.version }),
+    ]);
+    expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
+    const refused = outcomes.find((outcome) => outcome.status === 'rejected') as PromiseRejectedResult;
+    expect(refused.reason).toBeInstanceOf(ModelRegistryError);
+    expect((refused.reason as ModelRegistryError).message).toMatch(/already decided/);
+
+    const state = await registryB.state();
+    expect(state.canary).toBeNull();
+    const rolledBack = outcomes[0].status === 'fulfilled';
+    expect(state.current).toBe(rolledBack ? stable.version : canary.version);
+    const history = await registryA.history();
+    const decisions = history.filter((attempt) => attempt.event === 'rollback' || attempt.event === 'canary-keep');
+    expect(decisions.map((attempt) => attempt.outcome).sort()).toEqual(['applied', 'refused']);
+    expect(new Set(decisions.map((attempt) => attempt.by))).toEqual(new Set(['monitor-a', 'monitor-b']));
+    const applied = decisions.find((attempt) => attempt.outcome === 'applied')!;
+    const revision = history.filter((attempt) => attempt.outcome === 'applied').length;
+    expect(applied.revision).toBe(revision);
+    expect(decisions.find((attempt) => attempt.outcome === 'refused')!.reason).toMatch(/refused: .*already decided/);
+  });
+
+  it('applies a promotion racing a rollback on top of it when still valid, never losing either', async () => {
+    const url = await freshDatabase();
+    const [a, b] = [host('promote-a', url), host('promote-b', url)];
+    const registryA = new ModelRegistry(a, 'classify-intent');
+    const registryB = new ModelRegistry(b, 'classify-intent');
+    const first = await registryA.register(modelFile(a.dataDir, 11), { by: 'test' });
+    const second = await registryA.register(modelFile(a.dataDir, 12), { by: 'test' });
+    const third = await registryA.register(modelFile(a.dataDir, 13), { by: 'test' });
+    await registryA.promote(first.version, 'alice', 'first');
+    await registryA.promote(second.version, 'alice', 'second');
+    await Promise.all([registryA.rollback('bob', 'second misroutes refunds'), registryB.promote(third.version, 'carol', 'third')]);
+    const state = await registryA.state();
+    // Whichever landed first, the other was re-applied to its result: both are in the state's history.
+    expect(state.history.slice(-2).map((event) => event.action).sort()).toEqual(['promote', 'rollback']);
+    // Rollback then promotion: the third serves; promotion then rollback: back to the second.
+    expect(state.current).toBe(state.history.at(-1)!.action === 'promote' ? third.version : second.version);
+    const revisions = (await registryA.history()).filter((attempt) => attempt.outcome === 'applied').map((attempt) => attempt.revision);
+    expect(revisions).toEqual(revisions.map((_, index) => index + 1));
+  });
+});
