@@ -1,7 +1,9 @@
 #!/bin/sh
 # One-shot schema job for docker-compose.yml, run in the temporalio/admin-tools image: creates the
 # `temporal` and `temporal_visibility` databases and brings both schemas to the version shipped with
-# the image. Every step is idempotent (existing databases are kept, setup-schema does not lower a
+# the image, and creates the `conveyor` database for Conveyor's shared stores (its tables are migrated
+# by Conveyor's workers on start). `conveyor cluster up` (platform/cluster.ts) runs the same
+# temporal-sql-tool steps without Docker. Every step is idempotent (existing databases are kept, setup-schema does not lower a
 # newer version, update-schema only applies missing versions), so it is safe on every `up` and
 # after upgrading the image.
 set -eu
@@ -36,5 +38,8 @@ echo 'Setting up database temporal_visibility...'
 sql_tool --db temporal_visibility create
 sql_tool --db temporal_visibility setup-schema -v 0.0
 sql_tool --db temporal_visibility update-schema -d "$SCHEMA_DIR/visibility/versioned"
+
+echo 'Creating database conveyor (Conveyor stores; the workers migrate its tables)...'
+sql_tool --db conveyor create
 
 echo 'PostgreSQL schema setup complete'

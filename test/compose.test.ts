@@ -1,16 +1,20 @@
 /**
  * Static checks of docker-compose.yml, the worker Dockerfile and deploy/: everything that can be
  * verified without a Docker engine. Service order, pins, ports, database settings, the search
- * attributes the setup job registers (against domain/search-attributes.ts) and the worker's
- * connection settings (against platform/settings.ts).
+ * attributes the setup job registers (against domain/search-attributes.ts), the worker's
+ * connection settings (against platform/settings.ts), and that compose and `conveyor cluster`
+ * (platform/cluster.ts) run the same server release, PostgreSQL major and dynamic config.
+ * `docker compose config` validates the file where the compose plugin is installed (it needs no engine).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { conveyorSearchAttributes } from '../domain/search-attributes';
+import { clusterDynamicConfigFile, TEMPORAL_SERVER_VERSION } from '../platform/cluster';
+import { POSTGRES_MAJOR } from '../platform/postgres-server';
 import { loadSettings, workerEnvironmentVariables } from '../platform/settings';
 
 const { NODE_MAJOR } = createRequire(__filename)('../scripts/bootstrap.js') as { NODE_MAJOR: number };
@@ -160,7 +164,7 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(services).sort()).toEqual(expect.arrayContaining(Object.values(names).sort()));
   });
 
-  it('pins every image, with the server and admin tools on the same 1.30.x release', () => {
+  it(`pins every image, with the server and admin tools on the release the cluster builds (${TEMPORAL_SERVER_VERSION})`, () => {
     for (const [name, svc] of Object.entries(services)) {
       if (!svc.image) {
         expect(svc.build, `service "${name}" needs an image or a build`).toBeDefined();
@@ -173,12 +177,25 @@ describe('docker-compose.yml', () => {
     expect(imageOf(names.postgres).repository).toBe('postgres');
     expect(imageOf(names.postgres).tag).toMatch(/^1[2-9](\.\d+)*(-[\w.]+)?$/);
     expect(imageOf(names.server).repository).toBe('temporalio/server');
-    expect(imageOf(names.server).tag).toMatch(/^1\.30\.\d+$/);
+    expect(imageOf(names.server).tag).toBe(TEMPORAL_SERVER_VERSION.replace(/^v/, ''));
     expect(imageOf(names.ui).repository).toBe('temporalio/ui');
     expect(imageOf(names.ui).tag).toMatch(/^\d+\.\d+\.\d+$/);
     for (const job of [names.schema, names.setup]) {
-      expect(imageOf(job)).toEqual({ repository: 'temporalio/admin-tools', tag: imageOf(names.server).tag });
+      // admin-tools tags name the server release, then the bundled CLIs: 1.29.1-tctl-1.18.4-cli-1.5.0.
+      expect(imageOf(job).repository).toBe('temporalio/admin-tools');
+      expect(imageOf(job).tag?.split('-')[0]).toBe(imageOf(names.server).tag);
     }
+    expect(imageOf(names.schema).tag).toBe(imageOf(names.setup).tag);
+  });
+
+  it('runs the PostgreSQL major that Conveyor\'s own scripts start and test', () => {
+    expect(Number(imageOf(names.postgres).tag?.split(/[.-]/)[0])).toBe(POSTGRES_MAJOR);
+  });
+
+  it('gives the server the same dynamic config file the cluster script uses', () => {
+    const server = service(names.server);
+    const file = hostPathOf(server, path.posix.resolve('/etc/temporal', envOf(server).DYNAMIC_CONFIG_FILE_PATH ?? ''));
+    expect(file).toBe(clusterDynamicConfigFile());
   });
 
   it('publishes the frontend on 7233 and the UI on 8080, on 127.0.0.1 only', () => {
@@ -303,6 +320,31 @@ describe('docker-compose.yml', () => {
     expect(settings).toMatchObject({ address: `${names.server}:${GRPC_PORT}`, namespace: 'default', taskQueue: env.CONVEYOR_TASK_QUEUE });
   });
 
+  it('keeps the worker\'s shared stores in a conveyor database on the PostgreSQL service, created by the schema job', () => {
+    const env = envOf(service(names.worker));
+    const postgresEnv = envOf(service(names.postgres));
+    const settings = loadSettings({ CONVEYOR_DATABASE_URL: env.CONVEYOR_DATABASE_URL ?? '' });
+    const url = new URL(settings.databaseUrl ?? '');
+    expect({ host: url.hostname, port: url.port, user: url.username, password: url.password, database: url.pathname.slice(1) }).toEqual({
+      host: names.postgres,
+      port: '5432',
+      user: postgresEnv.POSTGRES_USER,
+      password: postgresEnv.POSTGRES_PASSWORD,
+      database: 'conveyor',
+    });
+    expect(scriptOf(names.schema).text).toMatch(/--db conveyor create\b/);
+    // The worker reaches PostgreSQL only after the schema job (through the setup job and the server).
+    expect(dependenciesOf(service(names.worker))[names.setup]).toBe('service_completed_successfully');
+  });
+
+  it('passes payload encryption and redaction through to the worker from the host environment', () => {
+    const env = envOf(service(names.worker));
+    for (const variable of ['CONVEYOR_ENCRYPTION_KEY', 'CONVEYOR_ENCRYPTION_KEY_ID', 'CONVEYOR_REDACT']) {
+      expect(Object.keys(env), variable).toContain(variable);
+      expect(env[variable], `${variable} is passed through, not set in the file`).toBeNull();
+    }
+  });
+
   it('scrapes the worker with Prometheus under the alert rules, and gives Grafana the dashboard', () => {
     const settings = loadSettings(Object.fromEntries(Object.entries(envOf(service(names.worker))).filter(([, value]) => value !== null)) as NodeJS.ProcessEnv);
     const metricsPort = Number(settings.metricsAddress?.split(':')[1]);
@@ -341,6 +383,18 @@ describe('docker-compose.yml', () => {
       expect(Array.isArray(values), `dynamic config ${key} is a list of values`).toBe(true);
       for (const value of values as unknown[]) expect(value, `dynamic config ${key}`).toHaveProperty('value');
     }
+  });
+});
+
+// The compose plugin, where it is installed: `docker compose config` parses, interpolates and validates
+// the file against the Compose specification without talking to an engine.
+const composeVersion = spawnSync('docker', ['compose', 'version'], { encoding: 'utf8' });
+const hasCompose = composeVersion.status === 0;
+
+describe.skipIf(!hasCompose)('docker compose config', () => {
+  it('validates the file against the Compose specification', () => {
+    const result = spawnSync('docker', ['compose', '--file', path.join(root, 'docker-compose.yml'), 'config', '--quiet'], { encoding: 'utf8', env: { ...process.env, ANTHROPIC_API_KEY: '' } });
+    expect(result.status, result.stderr).toBe(0);
   });
 });
 
