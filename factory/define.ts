@@ -212,8 +212,8 @@ export interface ActionContext {
    */
   secret(variable: string): string;
   /**
-   * Writes the action to the worker's local action log (`$CONVEYOR_DATA_DIR/outbox.sqlite`) once per
-   * idempotency key: a log for demos and tests on one host, not a delivery to any system.
+   * Writes the action to the worker's action log (`$CONVEYOR_DATA_DIR/outbox.sqlite`, or PostgreSQL with
+   * `CONVEYOR_DATABASE_URL`) once per idempotency key: a log for demos and tests, not a delivery to any system.
    */
   localLog(receipt?: Record<string, string | number | boolean | null>): Promise<{ firstExecution: boolean; executedAt: string }>;
 }
@@ -285,9 +285,9 @@ export function defineAction<P, S = Record<string, never>>(spec: ActionSpec<P, S
 }
 
 /**
- * An action whose effect is a row in the worker's local action log (`$CONVEYOR_DATA_DIR/outbox.sqlite`),
- * once per idempotency key. Honest about what it is: a log for demos and tests on one host, which reaches
- * no system. Real effects are a `webhookAction` or your own `execute`. `receipt` says what to keep.
+ * An action whose effect is a row in the worker's action log (`$CONVEYOR_DATA_DIR/outbox.sqlite`, or
+ * PostgreSQL with `CONVEYOR_DATABASE_URL`), once per idempotency key. Honest about what it is: a log for
+ * demos and tests, which reaches no system. Real effects are a `webhookAction` or your own `execute`. `receipt` says what to keep.
  */
 export function localLogAction<P, S = Record<string, never>>(
   spec: Omit<ActionSpec<P, S>, 'execute'> & { receipt?: (proposal: P) => Record<string, string | number | boolean | null> },

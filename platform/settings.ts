@@ -37,7 +37,7 @@ export const settingsSchema = z.object({
   reviewerKeyFile: z.string().min(1).optional(),
   /** The worker's file of reviewers' public keys; unset: reviewer-keys.json in the data dir. */
   reviewerKeysFile: z.string().min(1).optional(),
-  /** The worker's action outbox (SQLite); unset: outbox.sqlite in the data dir. */
+  /** The worker's action outbox (SQLite); unset: outbox.sqlite in the data dir. Not used with databaseUrl (the receipts are in PostgreSQL). */
   outboxFile: z.string().min(1).optional(),
   /** The module (a .ts or .js file) whose factory the worker and the CLI use; unset: the built-in support factory. */
   factoryModule: z.string().min(1).optional(),
