@@ -14,6 +14,7 @@ import { classifyIntentOutputSchema } from '../factories/support/schemas';
 import { cacheKey, createPostgresCacheStore, createRedisCacheStore, createSqliteCacheStore, openCacheStore, type CacheStore } from '../providers/cache';
 import { createModelGateway } from '../providers/gateway';
 import { createRegistry } from '../providers/registry';
+import { openDatabase } from '../platform/postgres';
 import { answers, startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
 import { startRedis, type TestRedis } from '../fakes/redis-server';
 import { startTestPostgres, type TestPostgres } from './support/postgres';
@@ -88,6 +89,26 @@ describe.each(stores)('$name cache store contract', ({ open, advanceClock }) => 
     }
     await eventually(async () => ((await store.get('short-lived')) === undefined ? true : undefined), 15_000);
     expect((await store.get('long-lived'))?.value).toBe(true);
+  });
+});
+
+describe('the PostgreSQL store', () => {
+  it('removes entries that expired unread when it writes, so a shared database does not fill up', async () => {
+    const url = await postgres.createDatabase('cache_purge');
+    let clockMs = Date.now();
+    const store = createPostgresCacheStore({ url, now: () => clockMs });
+    const db = openDatabase(url);
+    try {
+      for (const key of ['old-1', 'old-2', 'old-3']) await store.set(key, { value: key, costUsd: 0 }, 1);
+      clockMs += 1_000;
+      await store.set('fresh', { value: 'fresh', costUsd: 0 }, 60);
+      const rows = await db.query<{ key: string }>('SELECT key FROM conveyor_cache_entries ORDER BY key');
+      expect(rows.rows.map((row) => row.key)).toEqual(['fresh']);
+      expect(await store.stats()).toMatchObject({ entries: 1 });
+    } finally {
+      await db.close();
+      await store.close();
+    }
   });
 });
 

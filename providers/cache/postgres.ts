@@ -3,7 +3,8 @@
  * answer serves every other without a Redis. An entry expires at its `expires_at`; an expired one reads
  * as a miss and is removed by that read. Hits, misses and the cost saved are one stats row, each read
  * counted in the same statement that reads the entry, so the totals are fleet-wide and exact. Time is the
- * database server's clock, which every host agrees on (tests inject their own).
+ * database server's clock, which every host agrees on (tests inject their own). Each write also removes a
+ * few entries that expired unread, so a long-lived shared database does not fill up with them.
  */
 import { migratedDatabase, type Migration } from '../../platform/postgres';
 import type { CacheEntry, CacheStore, CacheStoreStats } from './store';
@@ -24,6 +25,7 @@ const migrations: readonly Migration[] = [
       cost_usd DOUBLE PRECISION NOT NULL,
       expires_at TIMESTAMPTZ NOT NULL
     );
+    CREATE INDEX conveyor_cache_entries_by_expiry ON conveyor_cache_entries (expires_at);
     CREATE TABLE conveyor_cache_stats (
       id INTEGER PRIMARY KEY CHECK (id = 1),
       hits BIGINT NOT NULL,
@@ -65,7 +67,12 @@ export function createPostgresCacheStore(options: PostgresCacheOptions): CacheSt
     async set(key, entry, ttlSeconds) {
       await ready();
       await db.query(
-        `INSERT INTO conveyor_cache_entries (key, value, cost_usd, expires_at) VALUES ($2, $3, $4, ${at} + make_interval(secs => $5))
+        `WITH purged AS (
+           DELETE FROM conveyor_cache_entries WHERE key IN (
+             SELECT key FROM conveyor_cache_entries WHERE expires_at <= ${at} AND key <> $2 LIMIT 100 FOR UPDATE SKIP LOCKED
+           )
+         )
+         INSERT INTO conveyor_cache_entries (key, value, cost_usd, expires_at) VALUES ($2, $3, $4, ${at} + make_interval(secs => $5))
          ON CONFLICT (key) DO UPDATE SET value = excluded.value, cost_usd = excluded.cost_usd, expires_at = excluded.expires_at`,
         [clock(), key, JSON.stringify(entry.value), entry.costUsd, ttlSeconds],
       );
