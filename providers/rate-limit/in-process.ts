@@ -5,7 +5,7 @@
  * its limit unless told otherwise, so after a quiet minute one minute's worth may go at once.
  */
 import type { ModelSpec } from '../../domain/models';
-import { amountOf, ONE_MINUTE_BURST_MS, waitingLine, type BucketSize, type RateLimiter } from './limiter';
+import { amountOf, ONE_MINUTE_BURST_MS, roomFor, waitingLine, type BucketSize, type RateLimiter } from './limiter';
 
 export interface RateLimiterOptions {
   now?: () => number;
@@ -65,7 +65,7 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
 
   const acquire = waitingLine((model, sizes, estimatedTokens) => {
     const entry = bucketsFor(model, sizes);
-    const waitMs = Math.max(0, ...sizes.map((size) => entry.get(size.kind)!.waitFor(amountOf(size, estimatedTokens))));
+    const waitMs = Math.max(0, ...sizes.map((size) => entry.get(size.kind)!.waitFor(roomFor(size, amountOf(size, estimatedTokens)))));
     if (waitMs === 0) for (const size of sizes) entry.get(size.kind)!.take(amountOf(size, estimatedTokens));
     return waitMs;
   }, burstMs);

@@ -38,8 +38,11 @@ export function bucketSizes(model: ModelSpec, burstMs: number): BucketSize[] {
   return sizes;
 }
 
-/** How much of a bucket one request takes: its amount, at most the whole bucket (a larger request goes into debt when settled). */
-export const amountOf = (size: BucketSize, estimatedTokens: number) => Math.min(size.kind === 'requests' ? 1 : estimatedTokens, size.capacity);
+/** How much one request takes from a bucket: one request, or its estimated tokens. */
+export const amountOf = (size: BucketSize, estimatedTokens: number) => (size.kind === 'requests' ? 1 : estimatedTokens);
+
+/** The room a request waits for: its amount, at most a full bucket; a larger one then leaves the bucket in debt. */
+export const roomFor = (size: BucketSize, amount: number) => Math.min(amount, size.capacity);
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

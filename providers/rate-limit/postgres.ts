@@ -36,10 +36,11 @@ export const rateLimitMigrations: readonly Migration[] = [
       );
 
       -- Refills the model's buckets by the time elapsed and takes the amounts from all of them, or from
-      -- none: returns 0 when taken, else the milliseconds until every bucket has room. Rows are locked in
-      -- the order given (requests, then tokens), so concurrent callers never deadlock.
+      -- none: returns 0 when taken, else the milliseconds until every bucket has room (for an amount larger
+      -- than the bucket: until it is full; taking it then leaves debt). Rows are locked in the order given
+      -- (requests, then tokens), so concurrent callers never deadlock.
       CREATE FUNCTION conveyor_rate_limit_take(p_model TEXT, p_kinds TEXT[], p_capacity FLOAT8[], p_per_minute FLOAT8[], p_amount FLOAT8[])
-      RETURNS INTEGER LANGUAGE plpgsql AS $$
+      RETURNS BIGINT LANGUAGE plpgsql AS $$
       DECLARE
         v_available FLOAT8[] := '{}';
         v_updated TIMESTAMPTZ[] := '{}';
@@ -59,10 +60,10 @@ export const rateLimitMigrations: readonly Migration[] = [
         v_now := clock_timestamp();
         FOR i IN 1 .. array_length(p_kinds, 1) LOOP
           v_refilled := v_refilled || LEAST(p_capacity[i], v_available[i] + GREATEST(0, EXTRACT(EPOCH FROM v_now - v_updated[i])) * p_per_minute[i] / 60);
-          v_wait := GREATEST(v_wait, CEIL((p_amount[i] - v_refilled[i]) * 60000 / p_per_minute[i]));
+          v_wait := GREATEST(v_wait, CEIL((LEAST(p_amount[i], p_capacity[i]) - v_refilled[i]) * 60000 / p_per_minute[i]));
         END LOOP;
         IF v_wait > 0 THEN
-          RETURN v_wait::INTEGER;
+          RETURN v_wait::BIGINT;
         END IF;
         FOR i IN 1 .. array_length(p_kinds, 1) LOOP
           UPDATE conveyor_rate_limit_buckets
@@ -133,7 +134,7 @@ export function createPostgresRateLimiter(options: PostgresRateLimiterOptions): 
     async (model, sizes, estimatedTokens) => {
       await settling.get(model.id);
       try {
-        const [row] = await call<{ wait_ms: number }>('SELECT conveyor_rate_limit_take($1, $2, $3, $4, $5) AS wait_ms', [
+        const [row] = await call<{ wait_ms: string | number }>('SELECT conveyor_rate_limit_take($1, $2, $3, $4, $5) AS wait_ms', [
           model.id,
           sizes.map((size) => size.kind),
           sizes.map((size) => size.capacity),
