@@ -4,17 +4,19 @@
  * curate, train, evaluate (with the gate), promote, roll back. Built from their dependencies like
  * the factory's other activities; they read and write the data dir the worker is given.
  */
+import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import { evaluationTarget, EvaluationTargetError, type EvaluationTarget } from '../evaluation/eval/target';
 import type { Factory } from '../factory/define';
 import { InvalidTrainingDataError } from '../providers/local/errors';
+import { DistillArtifactMissingError, openDistillArtifacts, type DistillArtifactStore } from './distill-artifacts';
 import { ExampleStore } from './example-store';
 import { openExampleRepository, sqliteExampleRepository, type ExampleRepository } from './example-repository';
 import { LiveModels, type CanaryOutcome } from './live';
 import { ModelRegistry, ModelRegistryError } from './model-registry';
 import type { SettleObservation } from './observations';
-import { curateRun, evaluateCandidate, trainCandidate, writeDistillReport } from './pipeline';
+import { curateRun, evaluateCandidate, runDirOf, trainCandidate, writeDistillReport } from './pipeline';
 import { collectExampleRequestSchema, distillRequestSchema, type CanarySettings, type LiveAgreement, type CollectExampleRequest, type CollectedExample, type CuratedRun, type DistillReport, type DistillRequest, type DistillSettings, type RegistryState, type TrainedCandidate } from './types';
 
 export interface LearningDependencies {
@@ -28,6 +30,8 @@ export interface LearningDependencies {
   databaseUrl?: string;
   /** Shared with the model activities, which record shadow and canary answers (default: one of its own). */
   live?: LiveModels;
+  /** Where a distill run's activities leave their files for the next (default: PostgreSQL with `databaseUrl`, else the run folder). */
+  distillArtifacts?: DistillArtifactStore;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -37,7 +41,13 @@ export class InvalidDistillRequestError extends Error {
 }
 
 function nonRetryable(error: unknown): never {
-  if (error instanceof InvalidDistillRequestError || error instanceof InvalidTrainingDataError || error instanceof ModelRegistryError || error instanceof EvaluationTargetError) {
+  if (
+    error instanceof InvalidDistillRequestError ||
+    error instanceof InvalidTrainingDataError ||
+    error instanceof ModelRegistryError ||
+    error instanceof EvaluationTargetError ||
+    error instanceof DistillArtifactMissingError
+  ) {
     throw ApplicationFailure.create({ type: error.name, message: error.message, nonRetryable: true });
   }
   throw error;
@@ -63,6 +73,10 @@ export function createLearningActivities(deps: LearningDependencies) {
   // The registry the live models serve: shared through PostgreSQL when the worker has a database URL.
   const registryOf = (station: string) => new ModelRegistry(live().registryStore, station);
   const targetOf = (station: string): EvaluationTarget => evaluationTarget(deps.factory, { station });
+  // A run's activities may run on different hosts: each reads what the one before left through this store.
+  let ownArtifacts: DistillArtifactStore | undefined;
+  const artifacts = () => deps.distillArtifacts ?? (ownArtifacts ??= openDistillArtifacts(deps.databaseUrl));
+  const runDirHere = (station: string, runId: string) => runDirOf(deps.dataDir, station, runId);
 
   return {
     /** Stores the accepted answer of an escalated or reviewer-edited step as a training example (idempotent per step). */
@@ -82,7 +96,10 @@ export function createLearningActivities(deps: LearningDependencies) {
       try {
         const settings = parseDistillRequest(input.request);
         const collected = await store().examples(settings.station);
-        return { settings, curated: curateRun({ settings, runId: input.runId, dataDir: deps.dataDir, collected }) };
+        const curated = curateRun({ settings, runId: input.runId, dataDir: deps.dataDir, collected });
+        await artifacts().put(input.runId, curated.trainFile);
+        await artifacts().put(input.runId, curated.heldOutFile);
+        return { settings, curated };
       } catch (error) {
         return nonRetryable(error);
       }
@@ -90,7 +107,11 @@ export function createLearningActivities(deps: LearningDependencies) {
 
     async trainDistillCandidate(input: { settings: DistillSettings; curated: CuratedRun }): Promise<TrainedCandidate> {
       try {
-        return trainCandidate({ target: targetOf(input.settings.station), trainFile: input.curated.trainFile, runDir: input.curated.runDir, size: input.settings.size, seed: input.settings.seed });
+        const { runId } = input.curated;
+        const trainFile = await artifacts().get(runId, input.curated.trainFile, runDirHere(input.settings.station, runId));
+        const candidate = trainCandidate({ target: targetOf(input.settings.station), trainFile, runDir: path.dirname(trainFile), size: input.settings.size, seed: input.settings.seed });
+        await artifacts().put(runId, candidate.file);
+        return candidate;
       } catch (error) {
         return nonRetryable(error);
       }
@@ -100,17 +121,23 @@ export function createLearningActivities(deps: LearningDependencies) {
     async evaluateDistillCandidate(input: { settings: DistillSettings; curated: CuratedRun; candidate: TrainedCandidate }): Promise<DistillReport> {
       const heartbeat = setInterval(() => Context.current().heartbeat('evaluating'), 5_000);
       try {
-        return await evaluateCandidate({
+        const { runId } = input.curated;
+        const here = runDirHere(input.settings.station, runId);
+        const candidateFile = await artifacts().get(runId, input.candidate.file, here);
+        const report = await evaluateCandidate({
           target: targetOf(input.settings.station),
           settings: input.settings,
-          runId: input.curated.runId,
-          runDir: input.curated.runDir,
-          candidateFile: input.candidate.file,
-          heldOutFile: input.curated.heldOutFile,
+          runId,
+          runDir: path.dirname(candidateFile),
+          candidateFile,
+          heldOutFile: await artifacts().get(runId, input.curated.heldOutFile, here),
           curation: input.curated,
           registry: registryOf(input.settings.station),
           env: deps.env,
         });
+        await artifacts().put(runId, report.files.json);
+        await artifacts().put(runId, report.files.markdown);
+        return report;
       } catch (error) {
         return nonRetryable(error);
       } finally {
@@ -144,7 +171,13 @@ export function createLearningActivities(deps: LearningDependencies) {
 
     /** Writes the report files again with the shadow's outcome in them. */
     async writeDistillReport(input: { report: DistillReport }): Promise<void> {
-      writeDistillReport(input.report);
+      const { report } = input;
+      // On another host than the one that evaluated, the files go to this host's run folder (and the shared store).
+      const here = artifacts().kind === 'file' ? undefined : runDirHere(report.station, report.runId);
+      const files = here ? { ...report.files, json: path.join(here, path.basename(report.files.json)), markdown: path.join(here, path.basename(report.files.markdown)) } : report.files;
+      writeDistillReport({ ...report, files });
+      await artifacts().put(report.runId, files.json);
+      await artifacts().put(report.runId, files.markdown);
     },
 
     async promoteModelVersion(input: { station: string; version: string; by: string; reason: string; canary?: CanarySettings }): Promise<RegistryState> {

@@ -133,6 +133,7 @@ const dollars = (value: number) => `$${value.toFixed(8)}`;
 
 /** Rewrites the report files, e.g. once the shadow phase added its outcome; the same report writes the same files. */
 export function writeDistillReport(report: DistillReport): void {
+  fs.mkdirSync(path.dirname(report.files.json), { recursive: true });
   fs.writeFileSync(report.files.json, `${JSON.stringify(report, null, 2)}\n`);
   fs.writeFileSync(report.files.markdown, distillReportMarkdown(report));
 }

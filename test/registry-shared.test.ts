@@ -2,12 +2,16 @@
  * The learning registry on every store: one contract for the files under a data dir and for PostgreSQL,
  * then what the shared store is for — hosts with their own data dirs that serve the same version within
  * seconds of a promotion or a canary rollback, model files fetched by content and hash-checked, and two
- * hosts deciding at once without both winning, every attempt in the history.
+ * hosts deciding at once without both winning, every attempt in the history; and a distill run whose
+ * activities run on two hosts that share only the database.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { supportFactory } from '../factories/support';
+import { createLearningActivities } from '../learning/activities';
+import { postgresDistillArtifacts } from '../learning/distill-artifacts';
 import { LiveModels } from '../learning/live';
 import { ModelRegistry, ModelRegistryError, openRegistryStore, type RegistryStore } from '../learning/model-registry';
 import { postgresRegistryStore, registryMigrations } from '../learning/registry-postgres';
@@ -228,5 +232,54 @@ describe('the learning registry shared through PostgreSQL', () => {
     expect(state.current).toBe(state.history.at(-1)!.action === 'promote' ? third.version : second.version);
     const revisions = (await registryA.history()).filter((attempt) => attempt.outcome === 'applied').map((attempt) => attempt.revision);
     expect(revisions).toEqual(revisions.map((_, index) => index + 1));
+  });
+});
+
+describe("a distill run's activities on two hosts sharing only PostgreSQL", () => {
+  it('curates on A, trains on B, evaluates on A and rewrites the report on B, each reading what the other left', async () => {
+    const url = await freshDatabase();
+    const [dirA, dirB] = [dirOf('distill-a'), dirOf('distill-b')];
+    const demo = loadLabelledFile(path.join(__dirname, '..', 'data', 'demo', 'support-intents.csv'));
+    const goldenFile = path.join(tempDir, 'distill-golden.jsonl');
+    const baseFile = path.join(tempDir, 'distill-base.jsonl');
+    fs.writeFileSync(goldenFile, demo.slice(0, 80).map((item) => JSON.stringify(item)).join('\n'));
+    fs.writeFileSync(baseFile, demo.slice(80, 200).map((item) => JSON.stringify(item)).join('\n'));
+    const artifactsA = postgresDistillArtifacts(url);
+    const artifactsB = postgresDistillArtifacts(url);
+    const [registryA, registryB] = [openRegistryStore({ dataDir: dirA, databaseUrl: url }), openRegistryStore({ dataDir: dirB, databaseUrl: url })];
+    opened.push(registryA, registryB);
+    const liveA = new LiveModels(dirA, { registryStore: registryA });
+    const liveB = new LiveModels(dirB, { registryStore: registryB });
+    const hostA = createLearningActivities({ factory: supportFactory, dataDir: dirA, databaseUrl: url, live: liveA, distillArtifacts: artifactsA });
+    const hostB = createLearningActivities({ factory: supportFactory, dataDir: dirB, databaseUrl: url, live: liveB, distillArtifacts: artifactsB });
+    const runId = 'distill-two-hosts';
+    try {
+      const { settings, curated } = await hostA.curateDistillData({ request: { station: 'classify-intent', goldenDataFile: goldenFile, baseDataFile: baseFile, reviewers: ['alice'] }, runId });
+      expect(curated.trainFile.startsWith(dirA)).toBe(true);
+      // Nothing of A's run folder reaches B but through the database.
+      fs.rmSync(curated.runDir, { recursive: true });
+      const candidate = await hostB.trainDistillCandidate({ settings, curated });
+      expect(candidate.file.startsWith(dirB)).toBe(true);
+      fs.rmSync(path.dirname(candidate.file), { recursive: true });
+      const report = await hostA.evaluateDistillCandidate({ settings, curated, candidate });
+      expect(report.candidate.version).toBe(candidate.version);
+      expect(report.files.json.startsWith(dirA)).toBe(true);
+      // The candidate is in the shared registry: B sees it and has its file after fetching.
+      const onB = await new ModelRegistry(liveB.registryStore, 'classify-intent').version(candidate.version);
+      expect(onB.file.startsWith(dirB)).toBe(true);
+      await hostB.writeDistillReport({ report: { ...report, shadow: { version: candidate.version, agreement: { station: 'classify-intent', version: candidate.version, role: 'shadow', since: report.generatedAt, recorded: 0, all: { n: 0, agreed: 0, agreement: 0 }, checked: { n: 0, agreed: 0, agreement: 0 } }, gate: 0.8, minObservations: 0, passed: true, detail: 'shadowed on B' } } });
+      const rewritten = JSON.parse(fs.readFileSync(path.join(path.dirname(candidate.file), 'report.json'), 'utf8')) as { runId: string; shadow: { detail: string } };
+      expect(rewritten).toMatchObject({ runId, shadow: { detail: 'shadowed on B' } });
+      const db = openDatabase(url);
+      try {
+        const names = await db.query<{ name: string }>('SELECT name FROM conveyor_distill_artifacts WHERE run_id = $1 ORDER BY name', [runId]);
+        expect(names.rows.map((row) => row.name)).toEqual(['candidate.model.json', 'held-out.jsonl', 'report.json', 'report.md', 'train.jsonl']);
+      } finally {
+        await db.close();
+      }
+      await expect(artifactsB.get('another-run', curated.trainFile, dirB)).rejects.toThrow(/distill run another-run: no train\.jsonl in postgres/);
+    } finally {
+      await Promise.all([artifactsA.close(), artifactsB.close(), liveA.close(), liveB.close()]);
+    }
   });
 });
