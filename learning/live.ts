@@ -46,7 +46,7 @@ export class LiveModels {
   get registryStore(): RegistryStore {
     if (this.options.registryStore) return this.options.registryStore;
     if (!this.options.databaseUrl) return registryStoreOf(this.dataDir);
-    return (this.ownRegistryStore ??= openRegistryStore({ dataDir: this.dataDir, databaseUrl: this.options.databaseUrl }));
+    return (this.ownRegistryStore ??= openRegistryStore({ dataDir: this.dataDir, databaseUrl: this.options.databaseUrl, log: this.log }));
   }
 
   get observations(): ObservationRepository {

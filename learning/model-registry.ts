@@ -39,8 +39,8 @@ export function currentModelFile(dataDir: string, station: string): string | und
  * The registry store a worker or the CLI uses: PostgreSQL, shared by every host, when the settings name a
  * database (`settings.databaseUrl`, CONVEYOR_DATABASE_URL); else the files under the data dir.
  */
-export function openRegistryStore(options: { dataDir: string; databaseUrl?: string | undefined }): RegistryStore {
-  return options.databaseUrl ? postgresRegistryStore({ url: options.databaseUrl, dataDir: options.dataDir }) : fileRegistryStore(options.dataDir);
+export function openRegistryStore(options: { dataDir: string; databaseUrl?: string | undefined; log?: (message: string) => void }): RegistryStore {
+  return options.databaseUrl ? postgresRegistryStore({ url: options.databaseUrl, dataDir: options.dataDir, log: options.log }) : fileRegistryStore(options.dataDir);
 }
 
 /** A registry on a data dir's files, or on a store (`openRegistryStore`). */

@@ -6,7 +6,8 @@
  * refused with ModelRegistryError. Every attempt (applied, unchanged or refused) goes to a history table.
  * Model files are kept by the sha256 of their bytes; a host serving a version it lacks fetches the file
  * into its own data dir and checks the hash. The serving path reads a per-process mirror that a
- * LISTEN connection refreshes as soon as any host commits a change (NOTIFY in the same transaction).
+ * LISTEN connection refreshes as soon as any host commits a change (NOTIFY in the same transaction);
+ * while the database cannot be reached, it serves the state it last saw rather than failing the call.
  */
 import fs from 'node:fs';
 import type pg from 'pg';
@@ -50,6 +51,8 @@ export const registryMigrations: readonly Migration[] = [
 const CHANNEL = 'conveyor_registry';
 /** Conflicting changes one attempt re-applies before giving up (hosts racing on one station). */
 const MAX_CONFLICTS = 50;
+/** After the database could not be reached, the mirror serves what it last saw for this long before trying again. */
+const RETRY_AFTER_MS = 1_000;
 
 interface Row {
   state: RegistryState;
@@ -61,13 +64,17 @@ export interface PostgresRegistryStore extends RegistryStore {
   readonly listening: boolean;
 }
 
-export function postgresRegistryStore(options: { url: string; dataDir: string }): PostgresRegistryStore {
+export function postgresRegistryStore(options: { url: string; dataDir: string; log?: (message: string) => void }): PostgresRegistryStore {
+  const log = options.log ?? ((message: string) => console.warn(message));
   const { db, ready } = migratedDatabase(options.url, 'learning-registry', registryMigrations);
   const { dataDir } = options;
   const mirrors = new Map<string, Row>();
   /** The highest revision a notification announced per station: a read older than it is not mirrored. */
   const announced = new Map<string, number>();
   const verified = new Set<string>();
+  /** The state last read per station, served while the database cannot be reached. */
+  const lastKnown = new Map<string, RegistryState>();
+  let retryAt = 0;
   let listener: pg.PoolClient | undefined;
   let listening = false;
   let connecting: Promise<void> | undefined;
@@ -90,6 +97,7 @@ export function postgresRegistryStore(options: { url: string; dataDir: string })
   }
 
   function remember(station: string, row: Row): void {
+    lastKnown.set(station, row.state);
     if (!listening || row.revision < (announced.get(station) ?? 0)) return;
     const mirrored = mirrors.get(station);
     if (!mirrored || mirrored.revision <= row.revision) mirrors.set(station, row);
@@ -149,16 +157,27 @@ export function postgresRegistryStore(options: { url: string; dataDir: string })
       return row.state;
     },
     async mirror(station) {
-      if (!listening && !closed) {
+      const known = lastKnown.get(station);
+      if (known && Date.now() < retryAt) return known;
+      if (!listening && !closed && Date.now() >= retryAt) {
         connecting ??= listen().finally(() => (connecting = undefined));
         // Without a listener the mirror cannot be trusted: read the row (below) until it is back.
         await connecting.catch(() => {});
       }
       const mirrored = listening ? mirrors.get(station) : undefined;
       if (mirrored) return mirrored.state;
-      const row = await fetch(station);
-      remember(station, row);
-      return row.state;
+      try {
+        const row = await fetch(station);
+        if (retryAt !== 0) log(`conveyor: the learning registry at ${db.label} answers again`);
+        retryAt = 0;
+        remember(station, row);
+        return row.state;
+      } catch (error) {
+        if (!(error instanceof DatabaseError) || !known) throw error;
+        if (retryAt === 0) log(`conveyor: the learning registry at ${db.label} cannot be reached (${error.message}); serving the versions last seen until it answers`);
+        retryAt = Date.now() + RETRY_AFTER_MS;
+        return known;
+      }
     },
     async change(station, change) {
       for (let conflicts = 0; conflicts <= MAX_CONFLICTS; conflicts += 1) {

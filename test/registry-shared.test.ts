@@ -181,6 +181,41 @@ describe('the learning registry shared through PostgreSQL', () => {
     expect(served).toMatchObject({ choice: { version: stable.version, role: 'current' } });
   });
 
+  it('keeps serving the version it last saw while the database is down, and follows a promotion made after it is back', async () => {
+    const url = await freshDatabase();
+    const messages: string[] = [];
+    const a = host('outage-a', url);
+    const b = postgresRegistryStore({ url, dataDir: dirOf('outage-b'), log: (message) => messages.push(message) });
+    opened.push(b);
+    const registryA = new ModelRegistry(a, 'classify-intent');
+    const first = await registryA.register(modelFile(a.dataDir, 14), { by: 'test' });
+    const second = await registryA.register(modelFile(a.dataDir, 15), { by: 'test' });
+    await registryA.promote(first.version, 'alice', 'first');
+    const liveB = new LiveModels(b.dataDir, { registryStore: b });
+    expect(await liveB.serving('classify-intent', 'modelFile', 'job-3:intent')).toMatchObject({ choice: { version: first.version } });
+    expect(b.listening).toBe(true);
+    await postgres.stop();
+    try {
+      let served: Awaited<ReturnType<LiveModels['serving']>>;
+      // The listener notices the drop; reads fall back to the last state seen instead of failing the step.
+      for (let attempt = 0; attempt < 3; attempt += 1) served = await liveB.serving('classify-intent', 'modelFile', 'job-3:intent');
+      expect(served!).toMatchObject({ choice: { version: first.version } });
+      expect(messages.join('\n')).toMatch(/cannot be reached .*serving the versions last seen/);
+      expect(messages.join('\n')).not.toContain(new URL(url).password);
+    } finally {
+      await postgres.start();
+    }
+    await registryA.promote(second.version, 'alice', 'second, after the restart');
+    const promotedAt = performance.now();
+    let served = await liveB.serving('classify-intent', 'modelFile', 'job-3:intent');
+    while (served?.choice.version !== second.version && performance.now() - promotedAt < 5_000) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      served = await liveB.serving('classify-intent', 'modelFile', 'job-3:intent');
+    }
+    expect(served).toMatchObject({ choice: { version: second.version } });
+    expect(b.listening).toBe(true);
+  });
+
   it('lets one of two hosts deciding a canary at once win; the other is refused, and both attempts are in the history', async () => {
     const url = await freshDatabase();
     const [a, b] = [host('race-a', url), host('race-b', url)];
