@@ -87,11 +87,23 @@ export async function clusterCommand(argv: string[], io: CommandOutput): Promise
     }
     for (const line of exportLines(cluster.temporalAddress, cluster.namespace, cluster.databaseUrl)) io.stdout(line);
     io.stderr('Ctrl-C stops the cluster.');
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
-    await cluster.stop();
+    // The server and PostgreSQL are processes of their own (unref'd): this timer is what keeps the foreground run alive.
+    const keepAlive = setInterval(() => {}, 60_000);
+    // Ctrl-C reaches npm, tsx and this process, and the first two pass it on again: the handlers stay
+    // installed until the cluster has stopped, so a repeated signal cannot cut the stop short.
+    let stopRequested!: () => void;
+    const requested = new Promise<void>((resolve) => (stopRequested = resolve));
+    const onSignal = () => stopRequested();
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    await requested;
+    clearInterval(keepAlive);
+    try {
+      await cluster.stop();
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
     io.stderr('Cluster stopped.');
     return 0;
   } catch (error) {

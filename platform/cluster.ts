@@ -256,9 +256,9 @@ function spawnSyncQuiet(command: string, args: string[], extraEnv: Record<string
 
 /** The pid in the pid file, when that process is alive and is a temporal-server. */
 function runningServerPid(dir: string): number | undefined {
-  const pid = Number(fs.readFileSync(paths(dir).serverPid, { encoding: 'utf8', flag: 'a+' }).trim() || 'NaN');
-  if (!Number.isInteger(pid)) return undefined;
   try {
+    const pid = Number(fs.readFileSync(paths(dir).serverPid, 'utf8').trim() || 'NaN');
+    if (!Number.isInteger(pid)) return undefined;
     const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     if (!cmdline.includes('temporal-server')) return undefined;
     const state = /^\d+ \(.*\) (\w)/.exec(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1];

@@ -40,7 +40,7 @@ export function findGo(env: NodeJS.ProcessEnv = process.env): string | undefined
   return findOnPath('go', env) ?? (env.GOROOT && isExecutable(path.join(env.GOROOT, 'bin', 'go')) ? path.join(env.GOROOT, 'bin', 'go') : undefined);
 }
 
-export interface GoInstallRequest {
+export interface GoBuildRequest {
   /** What is being built, for progress lines ("the Temporal CLI v1.5.1"). */
   what: string;
   /** Package paths of one module version, e.g. `go.temporal.io/server/cmd/server`. */
@@ -48,17 +48,24 @@ export interface GoInstallRequest {
   version: string;
   /** Where the binaries end up. */
   cacheDir: string;
-  /** Installed name (the package's last element) → name in the cache dir. */
+  /** Package path's last element (what `go install` names it) → name in the cache dir. */
   binaries: Record<string, string>;
+  /**
+   * The go.mod of a module generated to build in, when `go install pkg@version` refuses the module
+   * (its go.mod has replace or exclude directives, which only a main module may have): the packages
+   * are then built with `go build` inside it.
+   */
+  goMod?: string;
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
 }
 
 /**
- * `go install pkg@version …` into a staging folder, then the binaries are renamed into place, so a
- * cache dir never holds a half-written binary. Skips the build when another process finished it first.
+ * `go install pkg@version …` (or `go build` in a generated module) into a staging folder, then the
+ * binaries are renamed into place, so a cache dir never holds a half-written binary. Skips the build
+ * when another process finished it first.
  */
-export async function goInstall(request: GoInstallRequest): Promise<void> {
+export async function goInstall(request: GoBuildRequest): Promise<void> {
   const env = request.env ?? process.env;
   const log = request.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const go = findGo(env);
@@ -74,22 +81,15 @@ export async function goInstall(request: GoInstallRequest): Promise<void> {
       log(`conveyor: still building ${request.what} (${Math.round((Date.now() - startedAt) / 1000)} s)…`);
     }, 20_000);
     try {
-      const output: string[] = [];
-      const exitCode = await new Promise<number | null>((resolve, reject) => {
-        const child = spawn(go, ['install', ...targets], {
-          env: { ...env, GOBIN: stagingDir, GOFLAGS: env.GOFLAGS ?? '-mod=mod' },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        const keep = (chunk: Buffer) => {
-          output.push(chunk.toString());
-          if (output.length > 200) output.shift();
-        };
-        child.stdout.on('data', keep);
-        child.stderr.on('data', keep);
-        child.on('error', reject);
-        child.on('exit', resolve);
-      });
-      if (exitCode !== 0) throw new GoBuildError(`go install ${targets.join(' ')} failed (exit ${exitCode}):\n${output.join('').slice(-4000)}`);
+      const goEnv = { ...env, GOBIN: stagingDir, GOFLAGS: env.GOFLAGS ?? '-mod=mod' };
+      const steps: string[][] = [];
+      if (request.goMod) {
+        fs.writeFileSync(path.join(stagingDir, 'go.mod'), request.goMod);
+        for (const pkg of request.packages) steps.push(['build', '-o', path.join(stagingDir, path.posix.basename(pkg)), pkg]);
+      } else {
+        steps.push(['install', ...targets]);
+      }
+      for (const args of steps) await runGo(go, args, stagingDir, goEnv);
       for (const [installed, name] of Object.entries(request.binaries)) {
         fs.renameSync(path.join(stagingDir, installed), path.join(request.cacheDir, name));
       }
@@ -100,8 +100,24 @@ export async function goInstall(request: GoInstallRequest): Promise<void> {
     }
   });
   for (const name of Object.values(request.binaries)) {
-    if (!isExecutable(path.join(request.cacheDir, name))) throw new GoBuildError(`go install finished but ${path.join(request.cacheDir, name)} is missing.`);
+    if (!isExecutable(path.join(request.cacheDir, name))) throw new GoBuildError(`the Go build finished but ${path.join(request.cacheDir, name)} is missing.`);
   }
+}
+
+async function runGo(go: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const output: string[] = [];
+  const exitCode = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(go, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (chunk: Buffer) => {
+      output.push(chunk.toString());
+      if (output.length > 200) output.shift();
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.on('error', reject);
+    child.on('exit', resolve);
+  });
+  if (exitCode !== 0) throw new GoBuildError(`go ${args.join(' ')} failed (exit ${exitCode}):\n${output.join('').slice(-4000)}`);
 }
 
 /** One build per cache dir: parallel processes wait for the first one instead of racing it. */

@@ -189,6 +189,11 @@ function ensureTemporalServer() {
   runOrExit(path.join(root, 'node_modules', '.bin', 'tsx'), [path.join(root, 'scripts', 'ensure-temporal-server.ts')]);
 }
 
+/** Finds or builds Docker Compose, which the compose tests validate docker-compose.yml with (no engine needed). */
+function ensureDockerCompose() {
+  runOrExit(path.join(root, 'node_modules', '.bin', 'tsx'), [path.join(root, 'scripts', 'ensure-docker-compose.ts')]);
+}
+
 /** Redis and Chromium for the tests, from Debian packages when missing. */
 function ensureSystemPackages() {
   runOrExit('bash', [path.join(root, 'scripts', 'system-deps.sh')]);
@@ -206,5 +211,6 @@ module.exports = {
   ensureDependencies,
   ensureTemporalCli,
   ensureTemporalServer,
+  ensureDockerCompose,
   ensureSystemPackages,
 };

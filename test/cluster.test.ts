@@ -106,6 +106,16 @@ describe('the cluster (Temporal Server on PostgreSQL)', () => {
 });
 
 describe('conveyor cluster up|status|down', () => {
+  it('refuses a bad verb or port with exit code 2, naming the problem', async () => {
+    const env = cliEnvironment(loadSettings({ CONVEYOR_DATA_DIR: tempDir('cluster-cli-data') }));
+    const sideways = await conveyor(['cluster', 'sideways'], env);
+    expect(sideways.code).toBe(2);
+    expect(sideways.stderr).toMatch(/unknown verb "sideways" \(up, down, status\)[\s\S]*usage: conveyor cluster/);
+    const port = await conveyor(['cluster', 'up', '--port', '40000'], env);
+    expect(port.code).toBe(2);
+    expect(port.stderr).toMatch(/--port must be a port number from 1 to 32767/);
+  });
+
   it('starts the cluster in the background, prints its export lines, reports it and stops it cleanly', async () => {
     const dir = tempDir('cluster-cli');
     const env = cliEnvironment(loadSettings({ CONVEYOR_DATA_DIR: tempDir('cluster-cli-data') }));
