@@ -62,7 +62,7 @@ export class LiveModels {
   async registry(station: string): Promise<{ registry: ModelRegistry; state: RegistryState }> {
     let registry = this.registries.get(station);
     if (!registry) this.registries.set(station, (registry = new ModelRegistry(this.registryStore, station)));
-    return { registry, state: await this.registryStore.mirror(station) };
+    return { registry, state: await registry.mirrored() };
   }
 
   /**

@@ -87,6 +87,11 @@ export class ModelRegistry {
     return this.store.read(this.station);
   }
 
+  /** The state as this process mirrors it: what the serving path reads on every call (see RegistryStore.mirror). */
+  mirrored(): Promise<RegistryState> {
+    return this.store.mirror(this.station);
+  }
+
   /** Every attempt to change this registry (the shared store also records the refused ones). */
   history(): Promise<RegistryAttempt[]> {
     return this.store.history(this.station);

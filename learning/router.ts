@@ -179,7 +179,7 @@ function fixOf(id: string): string {
 export async function loadRouter(place: RegistryPlace, id: string, version?: string): Promise<LoadedRouter> {
   const store = registryStoreOf(place);
   const registry = new ModelRegistry(store, routerRegistryName(id));
-  const state = await registry.state();
+  const state = await registry.mirrored();
   if (state.versions.length === 0) throw new ModelRegistryError(`router ${id}: no router registered (${registry.file} not found or empty); ${fixOf(id)}`);
   const wanted = version ?? state.current;
   if (wanted === null) {

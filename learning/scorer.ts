@@ -29,7 +29,7 @@ import { wordsOf, type FeatureSettings } from '../providers/local/features';
 import { loadClassifier, modelVersionOf, saveClassifier } from '../providers/local/model-file';
 import { createSeededRandom, shuffleInPlace } from '../providers/local/prng';
 import { InvalidTrainingDataError } from '../providers/local/errors';
-import { ModelRegistry, ModelRegistryError, registryStoreOf, type RegistryPlace } from './model-registry';
+import { ModelRegistry, ModelRegistryError, type RegistryPlace } from './model-registry';
 
 export { calibrationReport, type CalibrationReport };
 
@@ -290,8 +290,8 @@ const loaded = new Map<string, LearnedScorer>();
 /** Loads `scorer.<id>` (a given version, or the current one); cached in-process per version file. */
 export async function loadScorer(place: RegistryPlace, id: string, version?: string): Promise<LearnedScorer> {
   const name = scorerRegistryName(id);
-  const registry = new ModelRegistry(registryStoreOf(place), name);
-  const state = await registry.state();
+  const registry = new ModelRegistry(place, name);
+  const state = await registry.mirrored();
   let entry;
   if (version === undefined) {
     entry = state.current === null ? undefined : await registry.version(state.current, state);

@@ -13,7 +13,8 @@ import { supportFactory } from '../factories/support';
 import { createLearningActivities } from '../learning/activities';
 import { postgresDistillArtifacts } from '../learning/distill-artifacts';
 import { LiveModels } from '../learning/live';
-import { ModelRegistry, ModelRegistryError, openRegistryStore, type RegistryStore } from '../learning/model-registry';
+import { learningDirOf, ModelRegistry, ModelRegistryError, openRegistryStore, type RegistryStore } from '../learning/model-registry';
+import { loadRouter, routerRegistryName, trainAndRegisterRouter } from '../learning/router';
 import { postgresRegistryStore, registryMigrations } from '../learning/registry-postgres';
 import { sha256Of } from '../learning/registry-store';
 import { migrate, openDatabase } from '../platform/postgres';
@@ -214,6 +215,21 @@ describe('the learning registry shared through PostgreSQL', () => {
     }
     expect(served).toMatchObject({ choice: { version: second.version } });
     expect(b.listening).toBe(true);
+  });
+
+  it('loads a router trained and registered on host A on host B, from its own copy of the file', async () => {
+    const url = await freshDatabase();
+    const [a, b] = [host('router-a', url), host('router-b', url)];
+    const examples = Array.from({ length: 80 }, (_, index) => {
+      const hard = index % 2 === 0;
+      return { text: hard ? `prove the theorem about eigenvalues number ${index}` : `what is the capital city number ${index}`, defaultSuffices: !hard };
+    });
+    const registered = await trainAndRegisterRouter({ id: 'shared', examples, targetLargeShare: 0.5, by: 'test', dataDir: a });
+    const [onA, onB] = [await loadRouter(a, 'shared'), await loadRouter(b, 'shared')];
+    expect(onB).not.toBe(onA);
+    expect(onB).toMatchObject({ version: registered.version, threshold: registered.threshold });
+    for (const text of ['prove the theorem about eigenvalues', 'what is the capital city']) expect(onB.decide(text)).toEqual(onA.decide(text));
+    expect(fs.readdirSync(path.join(learningDirOf(b.dataDir, routerRegistryName('shared')), 'versions'))).toHaveLength(1);
   });
 
   it('lets one of two hosts deciding a canary at once win; the other is refused, and both attempts are in the history', async () => {
