@@ -230,14 +230,16 @@ export async function modelsCommand(argv: string[], io: CommandIo, env: NodeJS.P
   const settings = loadSettings(env);
   const dataDir = values['data-dir'] ?? settings.dataDir;
   const registryStore = openRegistryStore({ dataDir, databaseUrl: settings.databaseUrl });
-  const state = await new ModelRegistry(registryStore, values.station).state().finally(() => registryStore.close());
+  const registry = new ModelRegistry(registryStore, values.station);
+  // Every attempt to change it; the shared registry also records the refused ones (e.g. a canary another host decided first).
+  const [state, attempts] = await Promise.all([registry.state(), registry.history()]).finally(() => registryStore.close());
   const observations = openObservationRepository({ dataDir, databaseUrl: settings.databaseUrl });
   try {
     const canary = state.canary ? await observations.agreement(values.station, state.canary.version, 'canary', state.canary.since) : null;
     const stable = state.canary?.stable ? await observations.agreement(values.station, state.canary.stable, 'stable', state.canary.since) : null;
     const shadow = state.shadow ? await observations.agreement(values.station, state.shadow.version, 'shadow', state.shadow.since) : null;
     if (values.json) {
-      io.stdout(`${JSON.stringify({ ...state, live: { canary, stable, shadow } }, null, 2)}\n`);
+      io.stdout(`${JSON.stringify({ ...state, attempts, live: { canary, stable, shadow } }, null, 2)}\n`);
       return 0;
     }
     const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
@@ -254,6 +256,7 @@ export async function modelsCommand(argv: string[], io: CommandIo, env: NodeJS.P
       lines.push(`  shadow ${state.shadow.version} since ${state.shadow.since}: ${shadow.recorded} answers recorded, ${percent(shadow.all.agreement)} agreement over ${shadow.all.n} settled steps (${percent(shadow.checked.agreement)} over ${shadow.checked.n} checked)`);
     }
     for (const event of state.history.slice(-10)) lines.push(`  ${event.at} ${event.action} ${event.version}${event.previous ? ` (was ${event.previous})` : ''} by ${event.by}: ${event.reason}`);
+    for (const attempt of attempts.filter((entry) => entry.outcome === 'refused').slice(-5)) lines.push(`  ${attempt.at} refused ${attempt.event}${attempt.version ? ` ${attempt.version}` : ''} by ${attempt.by}: ${attempt.reason}`);
     io.stdout(`${lines.join('\n')}\n`);
     return 0;
   } finally {

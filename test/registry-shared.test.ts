@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { modelsCommand, rollbackCommand, shadowCommand } from '../cli/learning';
 import { supportFactory } from '../factories/support';
 import { createLearningActivities } from '../learning/activities';
 import { postgresDistillArtifacts } from '../learning/distill-artifacts';
@@ -230,6 +231,35 @@ describe('the learning registry shared through PostgreSQL', () => {
     expect(onB).toMatchObject({ version: registered.version, threshold: registered.threshold });
     for (const text of ['prove the theorem about eigenvalues', 'what is the capital city']) expect(onB.decide(text)).toEqual(onA.decide(text));
     expect(fs.readdirSync(path.join(learningDirOf(b.dataDir, routerRegistryName('shared')), 'versions'))).toHaveLength(1);
+  });
+
+  it('conveyor rollback, shadow and models act on the shared registry when CONVEYOR_DATABASE_URL names the database', async () => {
+    const url = await freshDatabase();
+    const env = { CONVEYOR_DATABASE_URL: url };
+    const a = host('cli-a', url);
+    const registryA = new ModelRegistry(a, 'classify-intent');
+    const first = await registryA.register(modelFile(a.dataDir, 16), { by: 'test' });
+    const second = await registryA.register(modelFile(a.dataDir, 17), { by: 'test' });
+    await registryA.promote(first.version, 'alice', 'first');
+    await registryA.promote(second.version, 'alice', 'second');
+    const io = { out: '', err: '' };
+    const cli = { stdout: (text: string) => (io.out += text), stderr: (text: string) => (io.err += text) };
+    const otherHost = dirOf('cli-b');
+    expect(await rollbackCommand(['--station', 'classify-intent', '--data-dir', otherHost, '--by', 'bob'], cli, env)).toBe(0);
+    expect((await registryA.state()).current).toBe(first.version);
+    expect(await rollbackCommand(['--station', 'classify-intent', '--data-dir', otherHost, '--by', 'bob'], cli, env)).toBe(1);
+    expect(io.err).toMatch(/nothing to roll back to/);
+    expect(await shadowCommand(['--station', 'classify-intent', '--data-dir', otherHost, '--version', second.version, '--by', 'carol'], cli, env)).toBe(0);
+    expect((await registryA.state()).shadow).toMatchObject({ version: second.version, by: 'carol' });
+    io.out = '';
+    expect(await modelsCommand(['--station', 'classify-intent', '--data-dir', otherHost, '--json'], cli, env)).toBe(0);
+    const shown = JSON.parse(io.out) as { current: string; attempts: Array<{ event: string; outcome: string; by: string }> };
+    expect(shown.current).toBe(first.version);
+    expect(shown.attempts.filter((attempt) => attempt.event === 'rollback').map((attempt) => [attempt.outcome, attempt.by])).toEqual([
+      ['applied', 'bob'],
+      ['refused', 'bob'],
+    ]);
+    expect(io.out + io.err).not.toContain(new URL(url).password);
   });
 
   it('lets one of two hosts deciding a canary at once win; the other is refused, and both attempts are in the history', async () => {
