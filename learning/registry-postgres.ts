@@ -10,6 +10,7 @@
  * while the database cannot be reached, it serves the state it last saw rather than failing the call.
  */
 import fs from 'node:fs';
+import type { Socket } from 'node:net';
 import type pg from 'pg';
 import { DatabaseError, migratedDatabase, type Migration } from '../platform/postgres';
 import { emptyRegistryState, ModelRegistryError, sha256Of, versionFileOf, writeAtomically, type RegistryAttempt, type RegistryChange, type RegistryStore } from './registry-store';
@@ -134,6 +135,8 @@ export function postgresRegistryStore(options: { url: string; dataDir: string; l
       client.release(true);
       return;
     }
+    // Listening only keeps the mirror fresh: it must not keep a process alive whose work is done.
+    ((client as unknown as pg.Client).connection.stream as Partial<Socket>).unref?.();
     listener = client;
     listening = true;
   }
