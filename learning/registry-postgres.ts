@@ -74,7 +74,7 @@ export function postgresRegistryStore(options: { url: string; dataDir: string; l
   const announced = new Map<string, number>();
   const verified = new Set<string>();
   /** The state last read per station, served while the database cannot be reached. */
-  const lastKnown = new Map<string, RegistryState>();
+  const lastKnown = new Map<string, Row>();
   let retryAt = 0;
   let listener: pg.PoolClient | undefined;
   let listening = false;
@@ -98,10 +98,17 @@ export function postgresRegistryStore(options: { url: string; dataDir: string; l
   }
 
   function remember(station: string, row: Row): void {
-    lastKnown.set(station, row.state);
+    if (row.revision >= (lastKnown.get(station)?.revision ?? 0)) lastKnown.set(station, row);
     if (!listening || row.revision < (announced.get(station) ?? 0)) return;
     const mirrored = mirrors.get(station);
     if (!mirrored || mirrored.revision <= row.revision) mirrors.set(station, row);
+  }
+
+  /** Notes that the database cannot be reached (named once per outage); the mirror serves what it last saw for a while. */
+  function unreachable(error: unknown): false {
+    if (retryAt === 0) log(`conveyor: the learning registry at ${db.label} cannot be reached (${error instanceof Error ? error.message : String(error)}); serving the versions last seen until it answers`);
+    retryAt = Date.now() + RETRY_AFTER_MS;
+    return false;
   }
 
   function dropListener(client: pg.PoolClient, error?: Error): void {
@@ -160,12 +167,16 @@ export function postgresRegistryStore(options: { url: string; dataDir: string; l
       return row.state;
     },
     async mirror(station) {
-      const known = lastKnown.get(station);
+      const known = lastKnown.get(station)?.state;
       if (known && Date.now() < retryAt) return known;
-      if (!listening && !closed && Date.now() >= retryAt) {
-        connecting ??= listen().finally(() => (connecting = undefined));
+      if (!listening && !closed) {
         // Without a listener the mirror cannot be trusted: read the row (below) until it is back.
-        await connecting.catch(() => {});
+        connecting ??= listen().finally(() => (connecting = undefined));
+        const connected = await connecting.then(
+          () => true,
+          (error: unknown) => (known ? unreachable(error) : false),
+        );
+        if (!connected && known) return known;
       }
       const mirrored = listening ? mirrors.get(station) : undefined;
       if (mirrored) return mirrored.state;
@@ -177,8 +188,7 @@ export function postgresRegistryStore(options: { url: string; dataDir: string; l
         return row.state;
       } catch (error) {
         if (!(error instanceof DatabaseError) || !known) throw error;
-        if (retryAt === 0) log(`conveyor: the learning registry at ${db.label} cannot be reached (${error.message}); serving the versions last seen until it answers`);
-        retryAt = Date.now() + RETRY_AFTER_MS;
+        unreachable(error);
         return known;
       }
     },
