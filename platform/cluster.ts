@@ -109,7 +109,11 @@ export interface StartClusterOptions {
   namespace?: string;
   /** The frontend's port on the first start (default: a free one). */
   frontendPort?: number;
-  /** PostgreSQL without fsync (tests): fast, but a power loss could corrupt the data. */
+  /**
+   * PostgreSQL without fsync and with asynchronous commits (tests): fast, but a power loss could corrupt
+   * the data, and a SIGKILL of PostgreSQL loses the last commits (a namespace registered a moment before):
+   * leave it off where PostgreSQL is killed.
+   */
   fast?: boolean;
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
@@ -136,6 +140,8 @@ export interface Cluster {
   startTemporal(): Promise<void>;
   /** Stops the server gracefully and starts it again. */
   restartTemporal(): Promise<void>;
+  /** Kills PostgreSQL's postmaster at once (SIGKILL) and waits until it is gone; `postgres.start()` brings it back. */
+  killPostgres(): Promise<void>;
   /** Stops the Temporal Server, then PostgreSQL. */
   stop(): Promise<void>;
 }
@@ -327,6 +333,9 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
   const binaries = await ensureTemporalServer({ ...(options.env ? { env: options.env } : {}), log });
   const dynamicConfigFile = clusterDynamicConfigFile();
   const state = readState(dir) ?? (await newState(options));
+  if (options.frontendPort && options.frontendPort !== state.ports.frontend.grpc) {
+    throw new ClusterError(`the cluster in ${dir} serves on port ${state.ports.frontend.grpc}, not ${options.frontendPort}; drop --port or use another folder`);
+  }
   if (options.namespace && options.namespace !== state.namespace) {
     throw new ClusterError(`the cluster in ${dir} serves namespace "${state.namespace}", not "${options.namespace}"; use that one or another folder`);
   }
@@ -404,6 +413,12 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     restartTemporal: async () => {
       await stopServerProcess(dir, 'SIGTERM');
       await startTemporal();
+    },
+    killPostgres: async () => {
+      const pid = postgres.pid();
+      if (!pid) return;
+      process.kill(pid, 'SIGKILL');
+      while (postgres.pid() === pid) await sleep(50);
     },
     stop: async () => {
       await stopServerProcess(dir, 'SIGTERM');
