@@ -206,7 +206,7 @@ function serverConfig(state: ClusterState, dynamicConfigFile: string): string {
       connectAddr: `127.0.0.1:${state.postgresPort}`,
       connectProtocol: 'tcp',
       user: 'conveyor',
-      password: '{{ env `CONVEYOR_CLUSTER_DB_PASSWORD` }}',
+      password: '{{ env `POSTGRES_PWD` }}',
       maxConns,
       maxIdleConns: maxConns,
       maxConnLifetime: '1h',
@@ -364,7 +364,8 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     const out = fs.openSync(files.serverLog, 'a');
     const child = spawn(binaries.server, ['--root', files.serverRoot, '--config', 'config', '--env', 'conveyor', '--allow-no-auth', 'start'], {
       cwd: files.serverRoot,
-      env: { PATH: '/usr/bin:/bin', CONVEYOR_CLUSTER_DB_PASSWORD: password },
+      // POSTGRES_PWD, as the server's Docker image names it; the config file reads it through its template.
+      env: { PATH: '/usr/bin:/bin', POSTGRES_PWD: password },
       stdio: ['ignore', out, out],
       detached: true,
     });
