@@ -8,7 +8,7 @@
  */
 import { migratedDatabase, type Migration } from '../platform/postgres';
 import { createSharedRedis } from '../platform/redis';
-import { defaultExampleStoreFile, exampleOf, ExampleStore } from './example-store';
+import { defaultExampleStoreFile, exampleOf, ExampleStore, toExample, type ExampleRow } from './example-store';
 import type { CollectExampleRequest, CollectedExample } from './types';
 
 export interface ExampleRepository {
@@ -115,35 +115,6 @@ const postgresMigrations: readonly Migration[] = [
   },
 ];
 
-interface ExampleRow {
-  id: string;
-  station: string;
-  job_type: string;
-  job_id: string;
-  step_id: string;
-  text: string;
-  label: string;
-  source: CollectedExample['source'];
-  weight: number;
-  model_version: string | null;
-  answered_by: string | null;
-  created_at: Date;
-}
-
-const exampleOfRow = (row: ExampleRow): CollectedExample => ({
-  id: row.id,
-  station: row.station,
-  jobType: row.job_type,
-  jobId: row.job_id,
-  stepId: row.step_id,
-  text: row.text,
-  label: row.label,
-  source: row.source,
-  weight: row.weight,
-  modelVersion: row.model_version,
-  answeredBy: row.answered_by,
-  createdAt: row.created_at.toISOString(),
-});
 
 /** Examples in the PostgreSQL database the hosts share (component `examples`, table `conveyor_examples`). */
 export function createPostgresExampleRepository(options: { url: string }): ExampleRepository {
@@ -163,14 +134,14 @@ export function createPostgresExampleRepository(options: { url: string }): Examp
          RETURNING *`,
         [example.id, example.station, example.jobType, example.jobId, example.stepId, example.text, example.label, example.source, example.weight, example.modelVersion, example.answeredBy, example.createdAt],
       );
-      if (stored.rows[0]) return { example: exampleOfRow(stored.rows[0]), stored: true };
+      if (stored.rows[0]) return { example: toExample(stored.rows[0]), stored: true };
       const kept = await db.query<ExampleRow>('SELECT * FROM conveyor_examples WHERE id = $1', [example.id]);
-      return { example: exampleOfRow(kept.rows[0]!), stored: false };
+      return { example: toExample(kept.rows[0]!), stored: false };
     },
     async examples(station) {
       await ready();
       const rows = await db.query<ExampleRow>('SELECT * FROM conveyor_examples WHERE station = $1 ORDER BY created_at, id', [station]);
-      return rows.rows.map(exampleOfRow);
+      return rows.rows.map(toExample);
     },
     close: () => db.close(),
   };

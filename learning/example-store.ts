@@ -39,7 +39,8 @@ export function exampleOf(raw: CollectExampleRequest, now: Date): CollectedExamp
   };
 }
 
-interface ExampleRow {
+/** A stored example's columns, as both stores name them (PostgreSQL returns the time as a Date). */
+export interface ExampleRow {
   id: string;
   station: string;
   job_type: string;
@@ -51,7 +52,7 @@ interface ExampleRow {
   weight: number;
   model_version: string | null;
   answered_by: string | null;
-  created_at: string;
+  created_at: string | Date;
 }
 
 export class ExampleStore {
@@ -127,7 +128,8 @@ export class ExampleStore {
   }
 }
 
-function toExample(row: ExampleRow): CollectedExample {
+/** The example a stored row holds: the one decoding of a row, for the SQLite and the PostgreSQL store. */
+export function toExample(row: ExampleRow): CollectedExample {
   return {
     id: row.id,
     station: row.station,
@@ -140,6 +142,6 @@ function toExample(row: ExampleRow): CollectedExample {
     weight: row.weight,
     modelVersion: row.model_version,
     answeredBy: row.answered_by,
-    createdAt: row.created_at,
+    createdAt: row.created_at instanceof Date ? row.created_at.toISOString() : row.created_at,
   };
 }
