@@ -7,8 +7,6 @@
  * (the shared bucket's burst is 6 s of the limit). Without the shared limiter each worker would take 60
  * a minute plus a minute of burst: about 360 calls.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConveyorClient } from '../client';
 import { answers, startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
@@ -17,6 +15,7 @@ import type { ConveyorSettings } from '../platform/settings';
 import { requestedModel } from './support/models';
 import { startTestPostgres, type TestPostgres } from './support/postgres';
 import { tempDir, testClient, testSettings, uniqueId } from './support/temporal';
+import { startWorkerProcess, type WorkerProcess } from './support/worker-process';
 
 const limitPerMinute = 60;
 const windowMs = 120_000;
@@ -26,43 +25,25 @@ let postgres: TestPostgres;
 let fake: FakeServer;
 let settings: ConveyorSettings;
 let client: ConveyorClient;
-const workers: Array<{ name: string; child: ChildProcess; output: string[] }> = [];
+const workers: WorkerProcess[] = [];
 /** The limited model's calls as the provider received them: when, and which worker's key they carried. */
 const arrivals: Array<{ atMs: number; worker: string }> = [];
 const batchId = uniqueId('fleet-limit');
 const clockStart = Date.now();
 
-/** The process's environment without any Conveyor, Temporal or provider variable: each worker gets exactly its own. */
-function cleanEnvironment(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(CONVEYOR_|TEMPORAL_|OPENAI_|ANTHROPIC_|OTEL_)/.test(name)));
-}
-
-function startWorkerProcess(name: string, databaseUrl: string): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join('workers', 'worker.ts')], {
-    cwd: path.resolve(__dirname, '..'),
-    env: {
-      ...cleanEnvironment(),
-      TEMPORAL_ADDRESS: settings.address,
-      TEMPORAL_NAMESPACE: settings.namespace,
-      CONVEYOR_TASK_QUEUE: settings.taskQueue,
-      CONVEYOR_DATA_DIR: tempDir(`fleet-${name}`),
-      CONVEYOR_DATABASE_URL: databaseUrl,
-      OPENAI_BASE_URL: fake.url,
-      OPENAI_API_KEY: `key-of-${name}`,
-      CONVEYOR_OPENAI_MODELS: 'small=fake-small,medium=fake-medium,large=fake-large',
-      CONVEYOR_OPENAI_RPM: String(limitPerMinute),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  workers.push({ name, child, output });
-  return new Promise((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      output.push(chunk.toString());
-      if (output.join('').includes('conveyor worker:')) resolve();
-    });
-    child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    child.on('exit', (code) => reject(new Error(`worker ${name} exited (${code}) before it was ready:\n${output.join('')}`)));
+function startFleetWorker(name: string, databaseUrl: string): Promise<void> {
+  return startWorkerProcess(name, {
+    TEMPORAL_ADDRESS: settings.address,
+    TEMPORAL_NAMESPACE: settings.namespace,
+    CONVEYOR_TASK_QUEUE: settings.taskQueue,
+    CONVEYOR_DATA_DIR: tempDir(`fleet-${name}`),
+    CONVEYOR_DATABASE_URL: databaseUrl,
+    OPENAI_BASE_URL: fake.url,
+    OPENAI_API_KEY: `key-of-${name}`,
+    CONVEYOR_OPENAI_MODELS: 'small=fake-small,medium=fake-medium,large=fake-large',
+    CONVEYOR_OPENAI_RPM: String(limitPerMinute),
+  }).then((worker) => {
+    workers.push(worker);
   });
 }
 
@@ -76,7 +57,7 @@ beforeAll(async () => {
   ]);
   const databaseUrl = await postgres.createDatabase('fleet');
   settings = { ...testSettings(uniqueId('fleet-limit')), databaseUrl };
-  await Promise.all([startWorkerProcess('worker-a', databaseUrl), startWorkerProcess('worker-b', databaseUrl)]);
+  await Promise.all([startFleetWorker('worker-a', databaseUrl), startFleetWorker('worker-b', databaseUrl)]);
   client = await testClient(settings);
 }, 90_000);
 
@@ -85,20 +66,7 @@ afterAll(async () => {
     .getHandle(batchId)
     .terminate('the rate-limit test is over')
     .catch(() => undefined);
-  await Promise.all(
-    workers.map(
-      ({ child }) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null) return resolve();
-          const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
-          child.on('exit', () => {
-            clearTimeout(kill);
-            resolve();
-          });
-          child.kill('SIGTERM');
-        }),
-    ),
-  );
+  await Promise.all(workers.map((worker) => worker.stop()));
   await client?.close();
   await fake?.close();
   await postgres?.dispose();
