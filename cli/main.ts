@@ -70,7 +70,7 @@ const commandUsage: Record<string, string> = {
   train: 'conveyor train --data FILE [--text-column text] [--label-column label] [--model-size small|medium|large] --out MODEL [--json]',
   audit: 'conveyor audit export [--since 24h|7d|ISO] [--type T] [--task-queue Q] [--out FILE]',
   factory: factoryUsage,
-  bench: 'conveyor bench [--quick] [--sizes 100,1000,10000] [--sections cache,overhead,throughput,growth,memory]   (= npm run bench)',
+  bench: 'conveyor bench [--quick] [--sizes 100,1000,10000] [--sections cache,overhead,remote,throughput,growth,memory] [--servers embedded,cluster]   (= npm run bench)',
   'replay-policy': 'conveyor replay-policy --policy FILE [--since 24h|7d|ISO] [--type T] [--task-queue Q] [--no-calls | --max-calls 1000] [--json]',
   router: routerUsage,
   scorer: scorerUsage,

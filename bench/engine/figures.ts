@@ -13,9 +13,14 @@ export interface Goal {
   text: string;
 }
 
+/** Where a figure was measured: the embedded dev server (SQLite) or the cluster (Temporal Server on PostgreSQL). */
+export type BenchServer = 'embedded' | 'cluster';
+
 export interface Figure {
   key: string;
   section: string;
+  /** Set by the run for every figure it reports. */
+  server?: BenchServer;
   label: string;
   value: number;
   unit: string;
@@ -35,6 +40,7 @@ export function figure(fields: Omit<Figure, 'pass'>): Figure {
 
 export interface SectionOutcome {
   section: string;
+  server?: BenchServer;
   figures: Figure[];
   /** Everything measured, for the JSON file (samples summarised, counts, checks). */
   details: Record<string, unknown>;
@@ -69,8 +75,11 @@ export interface BenchContext {
   temporal: Client;
   /** A Conveyor client on the run's connection that starts jobs on `taskQueue`. */
   clientOn(taskQueue: string): ConveyorClient;
+  server: BenchServer;
   address: string;
   namespace: string;
+  /** The shared stores' database the workers use (the cluster's); undefined: each worker's data-dir stores. */
+  databaseUrl?: string;
   /** Temporary directory of this run: server database, bundles, job files, worker outboxes. */
   dataDir: string;
   conveyorBundleFile: string;

@@ -20,9 +20,12 @@ export interface WorkerHandle {
   stop(): Promise<void>;
 }
 
-export async function startWorkerProcess(config: WorkerProcessConfig): Promise<WorkerHandle> {
+/** `databaseUrl`: the shared stores' database (the cluster's), passed in the environment; none: the data dir's stores. */
+export async function startWorkerProcess(config: WorkerProcessConfig, databaseUrl?: string): Promise<WorkerHandle> {
   const child: ChildProcess = fork(entry, [JSON.stringify(config)], {
     execArgv: ['--import', 'tsx', '--expose-gc'],
+    // The run chooses the stores, never the operator's environment (an undefined variable is not passed on).
+    env: { ...process.env, CONVEYOR_DATABASE_URL: databaseUrl },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const pid = child.pid;
@@ -84,7 +87,7 @@ export async function startWorkerProcess(config: WorkerProcessConfig): Promise<W
   };
 }
 
-/** Starts a Conveyor or raw worker for this run, both with the same worker options. */
+/** Starts a Conveyor or raw worker for this run, both with the same worker options, on the context's server. */
 export function startBenchWorker(
   context: BenchContext,
   kind: WorkerProcessConfig['kind'],
@@ -102,5 +105,5 @@ export function startBenchWorker(
     maxConcurrentActivityTaskExecutions: 50,
     ...(options.remoteModelUrl ? { remoteModelUrl: options.remoteModelUrl } : {}),
     ...(options.proposeApprovals ? { proposeApprovals: true } : {}),
-  });
+  }, context.databaseUrl);
 }

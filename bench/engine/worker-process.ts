@@ -3,16 +3,18 @@
  * the benchmark client's. `kind: 'conveyor'` runs Conveyor's worker (job and batch workflows, the real
  * activities over the no-op gateway); `kind: 'raw'` runs the raw baseline of raw-workflow.ts with the
  * same worker options. Started by worker-handle.ts with a JSON config as its only argument; it answers
- * `memory` requests (after a full GC when started with --expose-gc) and stops on `stop` over IPC.
+ * `memory` requests (after a full GC when started with --expose-gc) and stops on `stop` over IPC. On the
+ * cluster the parent sets CONVEYOR_DATABASE_URL in this process's environment (never in the config, which
+ * `ps` shows), so the Conveyor worker keeps its receipts, claims and observations in the shared stores as a
+ * worker of a fleet does; on the embedded server it keeps them under the data dir.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
-import { Outbox } from '../../activities/outbox';
 import { connectWorkerConnection } from '../../platform/connection';
 import { installRuntimeLogging } from '../../platform/logging';
 import { loadSettings } from '../../platform/settings';
-import { createConveyorWorker } from '../../workers/worker';
+import { createConveyorWorker, defaultOutbox } from '../../workers/worker';
 import { approvalAnswers, createNoopGateway, createRemoteLikeGateway, noopAnswers } from './noop-provider';
 import { rawActivities } from './raw-workflow';
 
@@ -70,10 +72,16 @@ async function settledMemory(worker: Worker): Promise<MemoryReport> {
 async function main(): Promise<void> {
   const config = JSON.parse(process.argv[2] ?? '{}') as WorkerProcessConfig;
   installRuntimeLogging();
-  const settings = loadSettings({ TEMPORAL_ADDRESS: config.address, TEMPORAL_NAMESPACE: config.namespace, CONVEYOR_DATA_DIR: config.dataDir });
+  const settings = loadSettings({
+    TEMPORAL_ADDRESS: config.address,
+    TEMPORAL_NAMESPACE: config.namespace,
+    CONVEYOR_DATA_DIR: config.dataDir,
+    CONVEYOR_OUTBOX_FILE: path.join(config.dataDir, `outbox-${process.pid}.sqlite`),
+    CONVEYOR_DATABASE_URL: loadSettings().databaseUrl,
+  });
   const connection = await connectWorkerConnection(settings, config.address);
   const gateway = config.remoteModelUrl ? createRemoteLikeGateway(config.remoteModelUrl) : createNoopGateway(config.proposeApprovals ? approvalAnswers : noopAnswers);
-  const outbox = config.kind === 'conveyor' ? new Outbox(path.join(config.dataDir, `outbox-${process.pid}.sqlite`)) : undefined;
+  const outbox = config.kind === 'conveyor' ? defaultOutbox(settings) : undefined;
   const code = fs.readFileSync(config.bundleFile, 'utf8');
   const worker = outbox
     ? await createConveyorWorker({
