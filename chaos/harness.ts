@@ -4,6 +4,9 @@
  * be SIGKILLed and restarted, a fake OpenAI-protocol model server that injects seeded faults and records
  * which calls were paid, and the accounting that turns what the server, the outbox and the provider saw
  * into the numbers of one result row. Everything listens on 127.0.0.1 and every process is stopped.
+ * In cluster mode the server is platform/cluster.ts's (the real Temporal Server on PostgreSQL), each
+ * worker has a data dir of its own, as on a host of its own, and the shared state (action receipts, the
+ * model cache, claims…) is in PostgreSQL, where the accounting reads the receipts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -11,14 +14,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
-import { Outbox } from '../activities/outbox';
+import { Outbox, type ActionReceiptStore } from '../activities/outbox';
 import { ConveyorClient } from '../client';
 import type { JobResult } from '../domain/job';
 import type { ModelSpec } from '../domain/models';
+import { startCluster, type Cluster } from '../platform/cluster';
 import { freePort, startEmbeddedServer, type TemporalEndpoint } from '../platform/embedded-server';
 import { loadSettings, type ConveyorSettings } from '../platform/settings';
 import { loadRegistry } from '../providers/registry';
-import { bundleConveyorWorkflows } from '../workers/worker';
+import { bundleConveyorWorkflows, defaultOutbox } from '../workers/worker';
 import type { BatchResult } from '../workflows/batch';
 import { answers, contentOf, startScriptedServer, type FakeAnswer, type RecordedRequest } from '../fakes/scripted-server';
 import { supportTicketAnswer } from '../fakes/station-answers';
@@ -95,6 +99,28 @@ export async function startChaosTemporal(dataDir: string): Promise<ChaosTemporal
   };
 }
 
+export interface ChaosCluster extends ChaosTemporal {
+  cluster: Cluster;
+}
+
+/**
+ * The cluster of platform/cluster.ts in `dir` as a chaos server: `kill` SIGKILLs the Temporal Server
+ * process, `restart` starts it again on the same PostgreSQL. PostgreSQL runs in the cluster's fast mode
+ * (no fsync, asynchronous commit), which a clean PostgreSQL restart keeps every commit through and a
+ * SIGKILL of PostgreSQL does not: the suite restarts PostgreSQL cleanly.
+ */
+export async function startChaosCluster(dir: string): Promise<ChaosCluster> {
+  const cluster = await startCluster({ dir, fast: true, log: () => {} });
+  return {
+    cluster,
+    settings: loadSettings({ TEMPORAL_ADDRESS: cluster.temporalAddress, TEMPORAL_NAMESPACE: cluster.namespace, CONVEYOR_DATA_DIR: dir }),
+    address: cluster.temporalAddress,
+    kill: () => cluster.killTemporal(),
+    restart: () => cluster.startTemporal(),
+    stop: () => cluster.stop(),
+  };
+}
+
 // ---- the workflow bundle ---------------------------------------------------------------------------
 
 /** Bundles the workflows once per run; every worker process loads the same file. */
@@ -125,6 +151,8 @@ export function startWorkerFleet(options: {
   bundleFile: string;
   registryFile: string;
   extraEnv?: Record<string, string>;
+  /** Each worker's CONVEYOR_DATA_DIR is a folder of its own under dataDir/hosts (the evidence logs stay shared). */
+  ownDataDirs?: boolean;
 }): WorkerFleet {
   const running = new Map<string, ChildProcess>();
   const plannedExit = new Set<ChildProcess>();
@@ -133,17 +161,20 @@ export function startWorkerFleet(options: {
   const logFile = path.join(options.dataDir, 'workers.log');
   const env: NodeJS.ProcessEnv = { ...process.env, CONVEYOR_MODELS_FILE: options.registryFile, CONVEYOR_DATA_DIR: options.dataDir, ...options.extraEnv };
   // Only the registry file decides the models: no remote model may join from the environment.
-  for (const variable of ['OPENAI_BASE_URL', 'ANTHROPIC_API_KEY', 'CONVEYOR_CACHE_REDIS_URL', 'CONVEYOR_CACHE', 'TEMPORAL_ADDRESS']) {
+  // Nor a shared store the scenario did not choose (CONVEYOR_DATABASE_URL is the cluster's, given in extraEnv).
+  for (const variable of ['OPENAI_BASE_URL', 'ANTHROPIC_API_KEY', 'CONVEYOR_CACHE_REDIS_URL', 'CONVEYOR_CACHE', 'TEMPORAL_ADDRESS', 'CONVEYOR_DATABASE_URL', 'CONVEYOR_OUTBOX_FILE']) {
     if (!options.extraEnv?.[variable]) delete env[variable];
   }
 
   const start = (name: string) => {
+    const workerDataDir = options.ownDataDirs ? path.join(options.dataDir, 'hosts', name) : options.dataDir;
+    fs.mkdirSync(workerDataDir, { recursive: true });
     const config: ChaosWorkerConfig = {
       name,
       address: options.temporal.address,
       namespace: options.temporal.settings.namespace,
       taskQueue: options.taskQueue,
-      dataDir: options.dataDir,
+      dataDir: workerDataDir,
       bundleFile: options.bundleFile,
       executionsLog: path.join(options.dataDir, 'executions.log'),
       receivedLog: path.join(options.dataDir, 'received.log'),
@@ -154,7 +185,7 @@ export function startWorkerFleet(options: {
     // SIGKILL would kill only the wrapper and leave the real worker running as an orphan.
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'worker-process.ts'), JSON.stringify(config)], {
       cwd: repoRoot,
-      env,
+      env: { ...env, CONVEYOR_DATA_DIR: workerDataDir },
       stdio: ['ignore', log, log],
     });
     fs.closeSync(log);
@@ -435,6 +466,15 @@ export interface Accounting {
   faultsInjected: Record<string, number>;
   /** Ledger steps accepted from the cache (cacheHit true). */
   cacheHitSteps: number;
+  /** Where the action receipts were read from, and how many rows it held. */
+  receiptStore: ActionReceiptStore['kind'];
+  receiptRows: number;
+}
+
+/** The store the scenario's workers wrote their action receipts to: the outbox file (when there is one), or the database the workers share. */
+function openReceipts(receipts: { outboxFile: string } | { databaseUrl: string }): ActionReceiptStore | undefined {
+  if ('databaseUrl' in receipts) return defaultOutbox(loadSettings({ CONVEYOR_DATABASE_URL: receipts.databaseUrl }));
+  return fs.existsSync(receipts.outboxFile) ? new Outbox(receipts.outboxFile) : undefined;
 }
 
 export const definitions = {
@@ -450,7 +490,8 @@ export const definitions = {
 export async function accountFor(options: {
   jobs: ChaosJob[];
   outcomes: Map<string, JobOutcome>;
-  outboxFile: string;
+  /** Where the workers recorded actions: the embedded SQLite outbox file, or the shared database (cluster mode). */
+  receipts: { outboxFile: string } | { databaseUrl: string };
   executionsLog: string;
   receivedLog: string;
   calls: ProviderCall[];
@@ -473,14 +514,18 @@ export async function accountFor(options: {
     paidCalls: calls.filter((call) => call.paid).length,
     faultsInjected: {},
     cacheHitSteps: 0,
+    receiptStore: 'sqlite',
+    receiptRows: 0,
   };
   for (const call of calls) {
     if (call.kind !== 'answer') accounting.faultsInjected[call.kind] = (accounting.faultsInjected[call.kind] ?? 0) + 1;
   }
 
-  const outbox = fs.existsSync(options.outboxFile) ? new Outbox(options.outboxFile) : undefined;
+  const outbox = openReceipts(options.receipts);
   const rows = (await outbox?.rows()) ?? [];
   await outbox?.close();
+  accounting.receiptStore = 'databaseUrl' in options.receipts ? 'postgres' : 'sqlite';
+  accounting.receiptRows = rows.length;
   const rowsByJob = new Map<string, number>();
   for (const row of rows) rowsByJob.set(row.jobId, (rowsByJob.get(row.jobId) ?? 0) + 1);
   for (const count of rowsByJob.values()) accounting.duplicateActions += Math.max(0, count - 1);

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { definitions } from './harness';
-import type { ChaosSize, ScenarioRow } from './scenarios';
+import type { ChaosSize, ChaosSuite, ScenarioRow } from './scenarios';
 
 const columns: { title: string; value: (row: ScenarioRow) => string }[] = [
   { title: 'scenario', value: (row) => row.scenario },
@@ -67,12 +67,24 @@ export function renderDefinitions(): string {
   ].join('\n');
 }
 
-export function renderMarkdown(size: ChaosSize, rows: ScenarioRow[], startedAt: string): string {
+const setups: Record<ChaosSuite, string> = {
+  embedded: 'Each scenario: its own embedded Temporal server, support-ticket jobs whose small and medium tiers are a fake OpenAI-protocol server.',
+  cluster:
+    "Each scenario: its own cluster (platform/cluster.ts: the Temporal Server, not the dev server, on PostgreSQL 15 in the cluster's fast mode), two worker processes each with a data dir of its own and nothing shared but CONVEYOR_DATABASE_URL (action receipts, model cache, claims, rate limits and the learning registry in PostgreSQL; the accounting reads the receipts there), support-ticket jobs whose small and medium tiers are a fake OpenAI-protocol server.",
+};
+
+/** The results' file name: the size for the embedded suite (small, full), cluster or cluster-<size> for the cluster suite. */
+export function resultsName(suite: ChaosSuite, size: ChaosSize): string {
+  if (suite === 'embedded') return size;
+  return size === 'small' ? 'cluster' : `cluster-${size}`;
+}
+
+export function renderMarkdown(size: ChaosSize, rows: ScenarioRow[], startedAt: string, suite: ChaosSuite = 'embedded'): string {
   const verdict = verdictOf(rows);
   return [
-    `# Chaos suite — ${size}`,
+    `# Chaos suite — ${suite === 'cluster' ? `cluster, ${size}` : size}`,
     '',
-    `Run ${startedAt} on ${process.platform}/${process.arch}, Node ${process.version}. Each scenario: its own embedded Temporal server, support-ticket jobs whose small and medium tiers are a fake OpenAI-protocol server.`,
+    `Run ${startedAt} on ${process.platform}/${process.arch}, Node ${process.version}. ${setups[suite]}`,
     '',
     renderTable(rows),
     '',
@@ -89,11 +101,11 @@ export function renderMarkdown(size: ChaosSize, rows: ScenarioRow[], startedAt: 
   ].join('\n');
 }
 
-export function writeResults(dir: string, size: ChaosSize, rows: ScenarioRow[], startedAt: string): { json: string; markdown: string } {
+export function writeResults(dir: string, size: ChaosSize, rows: ScenarioRow[], startedAt: string, suite: ChaosSuite = 'embedded'): { json: string; markdown: string } {
   fs.mkdirSync(dir, { recursive: true });
-  const json = path.join(dir, `${size}.json`);
-  const markdown = path.join(dir, `${size}.md`);
-  fs.writeFileSync(json, `${JSON.stringify({ size, startedAt, verdict: verdictOf(rows), definitions, rows }, null, 2)}\n`);
-  fs.writeFileSync(markdown, renderMarkdown(size, rows, startedAt));
+  const json = path.join(dir, `${resultsName(suite, size)}.json`);
+  const markdown = path.join(dir, `${resultsName(suite, size)}.md`);
+  fs.writeFileSync(json, `${JSON.stringify({ ...(suite === 'embedded' ? {} : { suite }), size, startedAt, verdict: verdictOf(rows), definitions, rows }, null, 2)}\n`);
+  fs.writeFileSync(markdown, renderMarkdown(size, rows, startedAt, suite));
   return { json, markdown };
 }

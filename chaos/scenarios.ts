@@ -4,9 +4,12 @@
  * thing on purpose while the batch runs, and returns one row of counts: what was submitted, completed,
  * failed with a typed error or lost, whether any action ran twice, and whether any completed model step
  * was paid twice. The scenario functions are what `chaos/run.ts` and `test/chaos.test.ts` both call.
+ * The cluster suite runs the same accounting on platform/cluster.ts's cluster (the real Temporal Server
+ * on PostgreSQL), with workers that share nothing but CONVEYOR_DATABASE_URL.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { TEMPORAL_SERVER_VERSION } from '../platform/cluster';
 import type { BatchResult } from '../workflows/batch';
 import { startRedis, type TestRedis } from '../fakes/redis-server';
 import {
@@ -15,6 +18,7 @@ import {
   chaosTempDir,
   connectChaosClient,
   jobOutcome,
+  startChaosCluster,
   startChaosModelServer,
   startChaosTemporal,
   startWorkerFleet,
@@ -24,6 +28,7 @@ import {
   writeRegistry,
   writeWorkflowBundle,
   type Accounting,
+  type ChaosCluster,
   type ChaosModelServer,
   type ChaosTemporal,
   type FaultPlan,
@@ -53,6 +58,8 @@ export interface ScenarioRow extends Accounting {
   batch: Pick<BatchResult, 'completed' | 'failed' | 'rejected' | 'duplicates'> | null;
   /** Ledger entries of the finished jobs whose model call ran as a local activity (an in-process model). */
   localModelSteps: number;
+  /** Cluster scenarios: the server, the shared database (its label) and the SQLite files found in the workers' own data dirs (none: nothing shared lives in a file). */
+  cluster?: { serverVersion: string; databaseLabel: string; workerSqliteFiles: string[] };
   durationMs: number;
   /** Kept when something is wrong, for the logs (worker, server). */
   dataDir?: string;
@@ -66,11 +73,15 @@ export interface ChaosRunContext {
 
 interface Disruption {
   temporal: ChaosTemporal;
+  /** The cluster, in cluster scenarios. */
+  cluster?: ChaosCluster['cluster'];
   fleet: WorkerFleet;
   model: ChaosModelServer;
   redis?: TestRedis;
   /** Resolves when the model server has answered this share of the batch's expected calls (false at the deadline). */
   reached(share: number): Promise<boolean>;
+  /** Model calls answered (paid) so far. */
+  answered(): number;
   /** Resolves when this share of the batch's jobs has completed, as the server's visibility counts them (false at the deadline). */
   jobsDone(share: number): Promise<boolean>;
   event(text: string): void;
@@ -88,6 +99,11 @@ interface ScenarioPlan {
   redis?: boolean;
   /** The small tier is the built-in local model (its calls run as local activities), not the fake server. */
   localSmallTier?: boolean;
+  /**
+   * Runs on platform/cluster.ts's cluster (the Temporal Server on PostgreSQL) instead of the embedded dev
+   * server; each worker has a data dir of its own and the workers share CONVEYOR_DATABASE_URL.
+   */
+  cluster?: boolean;
   disrupt?(chaos: Disruption): Promise<void>;
   /** Adds notes from what the workers logged and counted. */
   inspect?(row: ScenarioRow, fleet: WorkerFleet): void;
@@ -109,8 +125,10 @@ async function runScenario(plan: ScenarioPlan, context: ChaosRunContext): Promis
     cleanup.push(() => model.close());
     const registryFile = path.join(dataDir, 'models.json');
     writeRegistry(registryFile, model.url, modelTimeoutMs, { localSmall: plan.localSmallTier ?? false });
-    const temporal = await startChaosTemporal(path.join(dataDir, 'temporal'));
+    const clustered = plan.cluster ? await startChaosCluster(path.join(dataDir, 'cluster')) : undefined;
+    const temporal = clustered ?? (await startChaosTemporal(path.join(dataDir, 'temporal')));
     cleanup.push(() => temporal.stop());
+    const databaseUrl = clustered?.cluster.databaseUrl;
     const redis = plan.redis ? await startRedis() : undefined;
     if (redis) cleanup.push(() => redis.stop());
     const taskQueue = `chaos-${plan.name}`;
@@ -121,7 +139,8 @@ async function runScenario(plan: ScenarioPlan, context: ChaosRunContext): Promis
       dataDir,
       bundleFile: context.bundleFile,
       registryFile,
-      extraEnv: redis ? { CONVEYOR_CACHE_REDIS_URL: redis.url } : undefined,
+      extraEnv: { ...(redis ? { CONVEYOR_CACHE_REDIS_URL: redis.url } : {}), ...(databaseUrl ? { CONVEYOR_DATABASE_URL: databaseUrl } : {}) },
+      ownDataDirs: Boolean(clustered),
     });
     cleanup.push(() => fleet.stop());
     const client = await connectChaosClient(temporal, taskQueue);
@@ -135,9 +154,11 @@ async function runScenario(plan: ScenarioPlan, context: ChaosRunContext): Promis
     const answered = () => model.calls.filter((call) => call.paid).length;
     const disruption: Disruption = {
       temporal,
+      ...(clustered ? { cluster: clustered.cluster } : {}),
       fleet,
       model,
       redis,
+      answered,
       reached: (share) => waitUntil(() => answered() >= Math.ceil(share * callsPerJob * jobs.length), deadline),
       async jobsDone(share) {
         const query = `ConveyorBatchId = "${batchId}" AND ExecutionStatus = "Completed" AND WorkflowType = "factoryJobWorkflow"`;
@@ -170,7 +191,7 @@ async function runScenario(plan: ScenarioPlan, context: ChaosRunContext): Promis
     const accounting = await accountFor({
       jobs,
       outcomes,
-      outboxFile: path.join(dataDir, 'outbox.sqlite'),
+      receipts: databaseUrl ? { databaseUrl } : { outboxFile: path.join(dataDir, 'outbox.sqlite') },
       executionsLog: path.join(dataDir, 'executions.log'),
       receivedLog: path.join(dataDir, 'received.log'),
       calls: model.calls,
@@ -189,6 +210,14 @@ async function runScenario(plan: ScenarioPlan, context: ChaosRunContext): Promis
       durationMs: 0,
     };
     if (row.unplannedWorkerExits > 0) notes.push(`${row.unplannedWorkerExits} worker exit(s) nobody asked for (restarted by the fleet)`);
+    if (clustered) {
+      const hosts = path.join(dataDir, 'hosts');
+      const workerSqliteFiles = fs.existsSync(hosts) ? fs.readdirSync(hosts, { recursive: true, encoding: 'utf8' }).filter((file) => /\.sqlite$/.test(file)) : [];
+      row.cluster = { serverVersion: TEMPORAL_SERVER_VERSION, databaseLabel: clustered.cluster.databaseLabel, workerSqliteFiles };
+      notes.push(
+        `Temporal Server ${TEMPORAL_SERVER_VERSION} on PostgreSQL (${clustered.cluster.databaseLabel}); ${plan.workers.length} worker(s), each with a data dir of its own; ${row.receiptRows} action receipt(s) read from PostgreSQL; SQLite files in the workers' data dirs: ${workerSqliteFiles.length ? workerSqliteFiles.join(', ') : 'none'}`,
+      );
+    }
     if (row.missingActions > 0) notes.push(`${row.missingActions} completed job(s) without their outbox row`);
     if (batch && batch.completed + batch.failed + batch.rejected + batch.duplicates !== jobs.length) {
       notes.push(`batch totals (${batch.completed}+${batch.failed}+${batch.rejected}+${batch.duplicates}) do not add up to ${jobs.length}`);
@@ -329,17 +358,117 @@ export function cacheOutage(context: ChaosRunContext): Promise<ScenarioRow> {
   );
 }
 
+// ---- the cluster scenarios: the real Temporal Server on PostgreSQL, workers sharing only the database ----
+
+export function clusterWorkerKills(context: ChaosRunContext): Promise<ScenarioRow> {
+  const kills = context.size === 'small' ? [0.25, 0.55] : [0.12, 0.3, 0.48, 0.66, 0.84];
+  return runScenario(
+    {
+      name: 'cluster-worker-sigkill',
+      description: 'two worker processes, each with a data dir of its own, sharing CONVEYOR_DATABASE_URL; SIGKILL one, then the other, mid-batch, restarting each at once',
+      workers: ['w1', 'w2'],
+      cluster: true,
+      modelLatencyMs: 400,
+      async disrupt(chaos) {
+        for (const [index, share] of kills.entries()) {
+          if (!(await chaos.reached(share))) return;
+          const name = index % 2 === 0 ? 'w1' : 'w2';
+          await chaos.fleet.kill(name);
+          chaos.event(`SIGKILL ${name}`);
+          chaos.fleet.start(name);
+        }
+      },
+    },
+    context,
+  );
+}
+
+export function clusterServerKill(context: ChaosRunContext): Promise<ScenarioRow> {
+  const kills = context.size === 'small' ? [0.35] : [0.3, 0.65];
+  return runScenario(
+    {
+      name: 'cluster-temporal-sigkill',
+      description: 'the Temporal Server process SIGKILLed mid-batch and started again on the same PostgreSQL; workers and client reconnect',
+      workers: ['w1', 'w2'],
+      cluster: true,
+      modelLatencyMs: 300,
+      async disrupt(chaos) {
+        for (const share of kills) {
+          if (!(await chaos.reached(share))) return;
+          await chaos.temporal.kill();
+          chaos.event('SIGKILL temporal server');
+          await new Promise((resolve) => setTimeout(resolve, 2_000));
+          const restarting = Date.now();
+          await chaos.temporal.restart();
+          chaos.note(`server restarted on the same PostgreSQL in ${((Date.now() - restarting) / 1000).toFixed(1)} s`);
+        }
+      },
+    },
+    context,
+  );
+}
+
+/** How long PostgreSQL stays down in the restart scenario. */
+const postgresDownMs = 5_000;
+
+export function clusterPostgresRestart(context: ChaosRunContext): Promise<ScenarioRow> {
+  const restarts = context.size === 'small' ? [0.35] : [0.3, 0.65];
+  return runScenario(
+    {
+      name: 'cluster-postgres-restart',
+      description: `PostgreSQL (the Temporal Server's persistence and visibility, and Conveyor's shared stores) shut down mid-batch (a fast shutdown: sessions cut, every commit kept), down ${postgresDownMs / 1000} s, started again on the same data`,
+      workers: ['w1', 'w2'],
+      cluster: true,
+      modelLatencyMs: 300,
+      async disrupt(chaos) {
+        const cluster = chaos.cluster!;
+        for (const share of restarts) {
+          if (!(await chaos.reached(share))) return;
+          await cluster.postgres.stop();
+          chaos.event('PostgreSQL stopped');
+          const answeredBefore = chaos.answered();
+          await new Promise((resolve) => setTimeout(resolve, postgresDownMs));
+          const answeredDuring = chaos.answered() - answeredBefore;
+          const restarting = Date.now();
+          await cluster.postgres.start();
+          chaos.note(`PostgreSQL started again on the same data dir in ${((Date.now() - restarting) / 1000).toFixed(1)} s; ${answeredDuring} model call(s) answered while it was down`);
+          const resumed = Date.now();
+          if (await chaos.reached(Math.min(1, share + 0.05))) chaos.note(`the batch moved on (5% more of its model calls answered) ${((Date.now() - resumed) / 1000).toFixed(1)} s after PostgreSQL was back`);
+          // The server rides the outage out on its own; should it have exited instead, say so and start it.
+          if (!cluster.temporalPid()) {
+            chaos.note('the Temporal Server exited while PostgreSQL was down; started again');
+            await cluster.startTemporal();
+          }
+        }
+      },
+      inspect(row, fleet) {
+        const said = fleet.logs().split('\n').filter((line) => /ECONNREFUSED|terminating connection|Connection terminated|database/i.test(line));
+        row.notes.push(`worker log lines about the database: ${said.length}${said[0] ? ` (first: ${said[0].trim().slice(0, 160)})` : ''}`);
+      },
+    },
+    context,
+  );
+}
+
+export const clusterScenarios = { 'cluster-worker-sigkill': clusterWorkerKills, 'cluster-temporal-sigkill': clusterServerKill, 'cluster-postgres-restart': clusterPostgresRestart } as const;
+export type ClusterScenarioName = keyof typeof clusterScenarios;
+
 export const scenarios = { 'worker-sigkill': workerKills, 'worker-sigkill-local': workerKillsMidLocalSteps, 'temporal-sigkill': serverKill, 'flaky-model': flakyModel, 'cache-store-down': cacheOutage } as const;
 export type ScenarioName = keyof typeof scenarios;
 
-/** Bundles the workflows once, then runs the chosen scenarios one after another. */
-export async function runChaosSuite(options: { size: ChaosSize; only?: ScenarioName[]; log?: (line: string) => void }): Promise<ScenarioRow[]> {
+export type ChaosSuite = 'embedded' | 'cluster';
+
+/** Bundles the workflows once, then runs the chosen scenarios one after another: the embedded-server suite, or the cluster suite. */
+export async function runChaosSuite(options: { size: ChaosSize; suite?: ChaosSuite; only?: (ScenarioName | ClusterScenarioName)[]; log?: (line: string) => void }): Promise<ScenarioRow[]> {
+  const suite: Record<string, (context: ChaosRunContext) => Promise<ScenarioRow>> = options.suite === 'cluster' ? clusterScenarios : scenarios;
   const bundleDir = chaosTempDir('bundle');
   try {
     const bundleFile = await writeWorkflowBundle(bundleDir);
     const rows: ScenarioRow[] = [];
-    for (const name of options.only ?? (Object.keys(scenarios) as ScenarioName[])) {
-      rows.push(await scenarios[name]({ size: options.size, bundleFile, log: options.log }));
+    for (const name of options.only ?? Object.keys(suite)) {
+      const scenario = suite[name];
+      if (!scenario) throw new Error(`no scenario ${name} in the ${options.suite ?? 'embedded'} suite; it has ${Object.keys(suite).join(', ')}`);
+      rows.push(await scenario({ size: options.size, bundleFile, log: options.log }));
     }
     return rows;
   } finally {

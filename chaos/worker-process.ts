@@ -4,20 +4,21 @@
  * runner built once. Besides working it leaves evidence that survives a SIGKILL: every outbox write is
  * appended synchronously to a shared executions log (key, whether it inserted the row, pid), so is every
  * model answer the moment the worker holds it, and the gateway's cache counters are rewritten to a
- * per-process stats file every 250 ms.
+ * per-process stats file every 250 ms. The action receipts go where a real worker's go (`defaultOutbox`):
+ * the SQLite outbox in the worker's data dir, or PostgreSQL when the runner sets CONVEYOR_DATABASE_URL.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
-import path from 'node:path';
-import { Outbox, type ActionExecution, type OutboxRow } from '../activities/outbox';
+import type { ActionExecution, ActionReceiptStore, OutboxRow } from '../activities/outbox';
 import { connectWorkerConnection } from '../platform/connection';
 import { installRuntimeLogging } from '../platform/logging';
 import { loadSettings } from '../platform/settings';
 import { createModelGateway } from '../providers/gateway';
 import { createOpenAICompatibleProvider } from '../providers/openai-compatible';
 import type { ModelProvider } from '../providers/port';
+import { openRateLimiter } from '../providers/rate-limit';
 import { jobTokenPattern, repairMarker, stepKeyOf, type ChaosWorkerConfig, type ExecutionLogLine, type ReceivedLogLine, type WorkerStatsFile } from './evidence';
-import { createConveyorWorker } from '../workers/worker';
+import { createConveyorWorker, defaultOutbox } from '../workers/worker';
 
 /** The answers one gateway call has received so far: they count as held only once the call returns with them. */
 const answersOfThisCall = new AsyncLocalStorage<ReceivedLogLine[]>();
@@ -62,36 +63,53 @@ function recordingGateway<Gateway extends ReturnType<typeof createModelGateway>>
   };
 }
 
-/** The real outbox, with each write's outcome appended to the executions log before the activity returns. */
-class RecordingOutbox extends Outbox {
+/** The worker's real receipt store, with each write's outcome appended to the executions log before the activity returns. */
+class RecordingReceipts implements ActionReceiptStore {
+  readonly kind: ActionReceiptStore['kind'];
+
   constructor(
-    file: string,
+    private readonly store: ActionReceiptStore,
     private readonly config: ChaosWorkerConfig,
   ) {
-    super(file);
+    this.kind = store.kind;
   }
 
-  override async execute(row: Omit<OutboxRow, 'executedAt'>, now = new Date()): Promise<ActionExecution> {
-    const receipt = await super.execute(row, now);
+  find(idempotencyKey: string): Promise<OutboxRow | undefined> {
+    return this.store.find(idempotencyKey);
+  }
+
+  async execute(row: Omit<OutboxRow, 'executedAt'>, now = new Date()): Promise<ActionExecution> {
+    const receipt = await this.store.execute(row, now);
     const line: ExecutionLogLine = { idempotencyKey: row.idempotencyKey, firstExecution: receipt.firstExecution, worker: this.config.name, pid: process.pid };
     fs.appendFileSync(this.config.executionsLog, `${JSON.stringify(line)}\n`);
     return receipt;
+  }
+
+  rows(jobId?: string): Promise<OutboxRow[]> {
+    return this.store.rows(jobId);
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
   }
 }
 
 async function main(): Promise<void> {
   const config = JSON.parse(process.argv[2] ?? '{}') as ChaosWorkerConfig;
   installRuntimeLogging();
-  const settings = loadSettings({ TEMPORAL_ADDRESS: config.address, TEMPORAL_NAMESPACE: config.namespace, CONVEYOR_DATA_DIR: config.dataDir });
+  // The runner's environment (CONVEYOR_DATABASE_URL in cluster mode), with this worker's server and data dir.
+  const settings = loadSettings({ ...process.env, TEMPORAL_ADDRESS: config.address, TEMPORAL_NAMESPACE: config.namespace, CONVEYOR_DATA_DIR: config.dataDir });
   const connection = await connectWorkerConnection(settings, config.address);
+  const rateLimiter = openRateLimiter(settings);
   const gateway = recordingGateway(
     createModelGateway({
       providers: { 'openai-compatible': recordingProvider(config) },
+      rateLimiter,
       log: (message) => console.warn(`[${config.name}] ${message}`),
     }),
     config,
   );
-  const outbox = new RecordingOutbox(path.join(config.dataDir, 'outbox.sqlite'), config);
+  const outbox = new RecordingReceipts(defaultOutbox(settings), config);
   const writeStats = () => {
     const stats: WorkerStatsFile = { worker: config.name, pid: process.pid, ...gateway.cacheStats() };
     // Write then rename, so a SIGKILL leaves the previous counters rather than half a file.
@@ -127,6 +145,7 @@ async function main(): Promise<void> {
     clearInterval(stallTimer);
     writeStats();
     await gateway.close();
+    await rateLimiter.close();
     await outbox.close();
     await connection.close();
   }

@@ -1,0 +1,62 @@
+/**
+ * The chaos suite on the cluster, at its small size, as a specification: on platform/cluster.ts's
+ * cluster (the Temporal Server on PostgreSQL), with two worker processes that each have a data dir of
+ * their own and share only CONVEYOR_DATABASE_URL, a worker SIGKILLed mid-batch, the Temporal Server
+ * process SIGKILLed and started again on the same PostgreSQL, and PostgreSQL itself shut down and
+ * started again mid-batch lose no job, run no action twice and pay no model step twice — counted as the
+ * embedded suite counts, with the action receipts read from PostgreSQL. The scenarios are
+ * chaos/scenarios.ts's cluster suite, the one `npm run chaos -- --cluster` runs; the server binaries
+ * come from the per-user cache, which `npm test` fills before vitest starts.
+ */
+import { describe, expect, it } from 'vitest';
+import { runChaosSuite, type ScenarioRow } from '../chaos/scenarios';
+import { findTemporalServer, TEMPORAL_SERVER_VERSION } from '../platform/cluster';
+
+describe('chaos on the cluster (small)', () => {
+  it('loses nothing, acts once and pays once through a worker kill, a Temporal Server kill and a PostgreSQL restart', async () => {
+    if (!findTemporalServer()) throw new Error(`no Temporal Server ${TEMPORAL_SERVER_VERSION} in the per-user cache: run npm test (or npx tsx scripts/ensure-temporal-server.ts) to build it first`);
+    const rows = await runChaosSuite({ size: 'small', suite: 'cluster' });
+    const byName = new Map(rows.map((row) => [row.scenario, row]));
+    const row = (name: string): ScenarioRow => {
+      const found = byName.get(name);
+      if (!found) throw new Error(`scenario ${name} did not run`);
+      return found;
+    };
+    expect(rows.map((r) => r.scenario)).toEqual(['cluster-worker-sigkill', 'cluster-temporal-sigkill', 'cluster-postgres-restart']);
+
+    for (const scenario of rows) {
+      console.log(`${scenario.scenario}: ${scenario.completed}/${scenario.submitted} completed, lost ${scenario.lost}, actions twice ${scenario.duplicateActions}, repeated paid calls ${scenario.repeatedPaidCalls}, ${(scenario.durationMs / 1000).toFixed(0)} s`);
+      const summary = {
+        scenario: scenario.scenario,
+        lost: scenario.lost,
+        duplicateActions: scenario.duplicateActions,
+        repeatedPaidCalls: scenario.repeatedPaidCalls,
+        missingActions: scenario.missingActions,
+        accounted: scenario.completed + scenario.failedTyped + scenario.rejected,
+      };
+      expect(summary, JSON.stringify({ events: scenario.events, notes: scenario.notes, lostJobs: scenario.lostJobs.slice(0, 5) })).toEqual({
+        scenario: scenario.scenario,
+        lost: 0,
+        duplicateActions: 0,
+        repeatedPaidCalls: 0,
+        missingActions: 0,
+        accounted: scenario.submitted,
+      });
+      expect(scenario.submitted).toBe(30);
+      // The shared state is in PostgreSQL: the receipts were read there, one per completed job, and no
+      // worker kept a store of its own in its data dir.
+      expect(scenario.receiptStore).toBe('postgres');
+      expect(scenario.receiptRows).toBe(scenario.completed);
+      expect(scenario.cluster).toMatchObject({ serverVersion: TEMPORAL_SERVER_VERSION, workerSqliteFiles: [] });
+    }
+
+    // The disruptions really happened.
+    expect(row('cluster-worker-sigkill').events.filter((event) => event.startsWith('SIGKILL w'))).toHaveLength(2);
+    expect(row('cluster-temporal-sigkill').events.filter((event) => event.startsWith('SIGKILL temporal'))).toHaveLength(1);
+    const restart = row('cluster-postgres-restart');
+    expect(restart.events.filter((event) => event.startsWith('PostgreSQL stopped'))).toHaveLength(1);
+    expect(restart.notes.some((note) => note.startsWith('PostgreSQL started again'))).toBe(true);
+    // The workers met the outage (their shared cache was unreachable) and went on.
+    expect(restart.cache.cacheErrors).toBeGreaterThan(0);
+  }, 300_000);
+});
