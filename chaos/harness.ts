@@ -107,10 +107,11 @@ export interface ChaosCluster extends ChaosTemporal {
  * The cluster of platform/cluster.ts in `dir` as a chaos server: `kill` SIGKILLs the Temporal Server
  * process, `restart` starts it again on the same PostgreSQL. PostgreSQL runs in the cluster's fast mode
  * (no fsync, asynchronous commit), which a clean PostgreSQL restart keeps every commit through and a
- * SIGKILL of PostgreSQL does not: the suite restarts PostgreSQL cleanly.
+ * SIGKILL of PostgreSQL does not (the last commits the server acknowledged are gone); `durable` keeps
+ * PostgreSQL's defaults (fsync, synchronous commit) for a scenario that SIGKILLs it.
  */
-export async function startChaosCluster(dir: string): Promise<ChaosCluster> {
-  const cluster = await startCluster({ dir, fast: true, log: () => {} });
+export async function startChaosCluster(dir: string, options: { durable?: boolean } = {}): Promise<ChaosCluster> {
+  const cluster = await startCluster({ dir, fast: !options.durable, log: () => {} });
   return {
     cluster,
     settings: loadSettings({ TEMPORAL_ADDRESS: cluster.temporalAddress, TEMPORAL_NAMESPACE: cluster.namespace, CONVEYOR_DATA_DIR: dir }),

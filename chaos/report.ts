@@ -70,7 +70,7 @@ export function renderDefinitions(): string {
 const setups: Record<ChaosSuite, string> = {
   embedded: 'Each scenario: its own embedded Temporal server, support-ticket jobs whose small and medium tiers are a fake OpenAI-protocol server.',
   cluster:
-    "Each scenario: its own cluster (platform/cluster.ts: the Temporal Server, not the dev server, on PostgreSQL 15 in the cluster's fast mode), two worker processes each with a data dir of its own and nothing shared but CONVEYOR_DATABASE_URL (action receipts, model cache, claims, rate limits and the learning registry in PostgreSQL; the accounting reads the receipts there), support-ticket jobs whose small and medium tiers are a fake OpenAI-protocol server.",
+    "Each scenario: its own cluster (platform/cluster.ts: the Temporal Server, not the dev server, on PostgreSQL 15: the cluster's fast mode, no fsync, except in cluster-postgres-sigkill, which keeps PostgreSQL's durable defaults), two worker processes each with a data dir of its own and nothing shared but CONVEYOR_DATABASE_URL (action receipts, model cache, claims, rate limits and the learning registry in PostgreSQL; the accounting reads the receipts there), support-ticket jobs whose small and medium tiers are a fake OpenAI-protocol server.",
 };
 
 /** The results' file name: the size for the embedded suite (small, full), cluster or cluster-<size> for the cluster suite. */

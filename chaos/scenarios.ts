@@ -104,6 +104,8 @@ interface ScenarioPlan {
    * server; each worker has a data dir of its own and the workers share CONVEYOR_DATABASE_URL.
    */
   cluster?: boolean;
+  /** The cluster's PostgreSQL with fsync and synchronous commit (PostgreSQL's defaults), not the fast mode: for a scenario that SIGKILLs it. */
+  durablePostgres?: boolean;
   disrupt?(chaos: Disruption): Promise<void>;
   /** Adds notes from what the workers logged and counted. */
   inspect?(row: ScenarioRow, fleet: WorkerFleet): void;
@@ -125,7 +127,7 @@ async function runScenario(plan: ScenarioPlan, context: ChaosRunContext): Promis
     cleanup.push(() => model.close());
     const registryFile = path.join(dataDir, 'models.json');
     writeRegistry(registryFile, model.url, modelTimeoutMs, { localSmall: plan.localSmallTier ?? false });
-    const clustered = plan.cluster ? await startChaosCluster(path.join(dataDir, 'cluster')) : undefined;
+    const clustered = plan.cluster ? await startChaosCluster(path.join(dataDir, 'cluster'), { durable: plan.durablePostgres ?? false }) : undefined;
     const temporal = clustered ?? (await startChaosTemporal(path.join(dataDir, 'temporal')));
     cleanup.push(() => temporal.stop());
     const databaseUrl = clustered?.cluster.databaseUrl;
@@ -450,7 +452,46 @@ export function clusterPostgresRestart(context: ChaosRunContext): Promise<Scenar
   );
 }
 
-export const clusterScenarios = { 'cluster-worker-sigkill': clusterWorkerKills, 'cluster-temporal-sigkill': clusterServerKill, 'cluster-postgres-restart': clusterPostgresRestart } as const;
+export function clusterPostgresKill(context: ChaosRunContext): Promise<ScenarioRow> {
+  return runScenario(
+    {
+      name: 'cluster-postgres-sigkill',
+      description:
+        "PostgreSQL's postmaster SIGKILLed mid-batch (no shutdown: crash recovery from the WAL on the next start), on a cluster whose PostgreSQL keeps its default fsync and synchronous commit — the fast mode would lose the last acknowledged commits to a SIGKILL",
+      workers: ['w1', 'w2'],
+      cluster: true,
+      durablePostgres: true,
+      modelLatencyMs: 300,
+      async disrupt(chaos) {
+        const cluster = chaos.cluster!;
+        if (!(await chaos.reached(0.35))) return;
+        await cluster.killPostgres();
+        chaos.event('SIGKILL PostgreSQL');
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+        const restarting = Date.now();
+        // The killed postmaster's backends linger until they notice it is gone, and a new postmaster
+        // refuses to start while they hold its shared memory: try again for a while, as a supervisor would.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await cluster.postgres.start();
+            break;
+          } catch (error) {
+            if (attempt >= 10) throw error;
+            await new Promise((resolve) => setTimeout(resolve, 1_000));
+          }
+        }
+        chaos.note(`PostgreSQL recovered and started again on the same data dir in ${((Date.now() - restarting) / 1000).toFixed(1)} s`);
+        if (!cluster.temporalPid()) {
+          chaos.note('the Temporal Server exited while PostgreSQL was down; started again');
+          await cluster.startTemporal();
+        }
+      },
+    },
+    context,
+  );
+}
+
+export const clusterScenarios = { 'cluster-worker-sigkill': clusterWorkerKills, 'cluster-temporal-sigkill': clusterServerKill, 'cluster-postgres-restart': clusterPostgresRestart, 'cluster-postgres-sigkill': clusterPostgresKill } as const;
 export type ClusterScenarioName = keyof typeof clusterScenarios;
 
 export const scenarios = { 'worker-sigkill': workerKills, 'worker-sigkill-local': workerKillsMidLocalSteps, 'temporal-sigkill': serverKill, 'flaky-model': flakyModel, 'cache-store-down': cacheOutage } as const;

@@ -2,8 +2,8 @@
  * The chaos suite on the cluster, at its small size, as a specification: on platform/cluster.ts's
  * cluster (the Temporal Server on PostgreSQL), with two worker processes that each have a data dir of
  * their own and share only CONVEYOR_DATABASE_URL, a worker SIGKILLed mid-batch, the Temporal Server
- * process SIGKILLed and started again on the same PostgreSQL, and PostgreSQL itself shut down and
- * started again mid-batch lose no job, run no action twice and pay no model step twice — counted as the
+ * process SIGKILLed and started again on the same PostgreSQL, PostgreSQL itself shut down and started
+ * again mid-batch, and PostgreSQL SIGKILLed (with fsync and synchronous commit on) lose no job, run no action twice and pay no model step twice — counted as the
  * embedded suite counts, with the action receipts read from PostgreSQL. The scenarios are
  * chaos/scenarios.ts's cluster suite, the one `npm run chaos -- --cluster` runs; the server binaries
  * come from the per-user cache, which `npm test` fills before vitest starts.
@@ -13,7 +13,7 @@ import { runChaosSuite, type ScenarioRow } from '../chaos/scenarios';
 import { findTemporalServer, TEMPORAL_SERVER_VERSION } from '../platform/cluster';
 
 describe('chaos on the cluster (small)', () => {
-  it('loses nothing, acts once and pays once through a worker kill, a Temporal Server kill and a PostgreSQL restart', async () => {
+  it('loses nothing, acts once and pays once through a worker kill, a Temporal Server kill, a PostgreSQL restart and a PostgreSQL kill', async () => {
     if (!findTemporalServer()) throw new Error(`no Temporal Server ${TEMPORAL_SERVER_VERSION} in the per-user cache: run npm test (or npx tsx scripts/ensure-temporal-server.ts) to build it first`);
     const rows = await runChaosSuite({ size: 'small', suite: 'cluster' });
     const byName = new Map(rows.map((row) => [row.scenario, row]));
@@ -22,7 +22,7 @@ describe('chaos on the cluster (small)', () => {
       if (!found) throw new Error(`scenario ${name} did not run`);
       return found;
     };
-    expect(rows.map((r) => r.scenario)).toEqual(['cluster-worker-sigkill', 'cluster-temporal-sigkill', 'cluster-postgres-restart']);
+    expect(rows.map((r) => r.scenario)).toEqual(['cluster-worker-sigkill', 'cluster-temporal-sigkill', 'cluster-postgres-restart', 'cluster-postgres-sigkill']);
 
     for (const scenario of rows) {
       console.log(`${scenario.scenario}: ${scenario.completed}/${scenario.submitted} completed, lost ${scenario.lost}, actions twice ${scenario.duplicateActions}, repeated paid calls ${scenario.repeatedPaidCalls}, ${(scenario.durationMs / 1000).toFixed(0)} s`);
@@ -58,5 +58,9 @@ describe('chaos on the cluster (small)', () => {
     expect(restart.notes.some((note) => note.startsWith('PostgreSQL started again'))).toBe(true);
     // The workers met the outage (their shared cache was unreachable) and went on.
     expect(restart.cache.cacheErrors).toBeGreaterThan(0);
+    // PostgreSQL killed outright (on durable settings: fsync and synchronous commit) recovers from its WAL.
+    const killed = row('cluster-postgres-sigkill');
+    expect(killed.events.filter((event) => event.startsWith('SIGKILL PostgreSQL'))).toHaveLength(1);
+    expect(killed.notes.some((note) => note.startsWith('PostgreSQL recovered'))).toBe(true);
   }, 300_000);
 });
