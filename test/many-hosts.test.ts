@@ -27,7 +27,7 @@ import { INLINE_PAYLOAD_LIMIT_BYTES } from '../platform/claims';
 import { findTemporalServer, startCluster, TEMPORAL_SERVER_VERSION, type Cluster } from '../platform/cluster';
 import { openDatabase } from '../platform/postgres';
 import { loadSettings } from '../platform/settings';
-import { markedTicket, markedTicketAnswer } from './support/desk';
+import { markedTicketAnswer } from './support/desk';
 import { tempDir, testClient, uniqueId } from './support/temporal';
 import { startWorkerProcess, type WorkerProcess } from './support/worker-process';
 
@@ -112,15 +112,23 @@ afterAll(async () => {
 
 /** The order id of job `index`, which every model prompt about it carries. */
 const orderOf = (index: number) => `K${100_000 + index}`;
-const padding = (index: number) =>
-  ` I bought this on the web shop and it arrived after the date you promised; the box was fine but the item is not what I ordered (ticket ${index}). ` +
-  'I have attached the order confirmation and the delivery note, and I would be grateful for a quick answer so that I can plan the rest of my week around it. ' +
-  'If it helps, I am at home most afternoons and can send photographs of the item and the label whenever you need them. Thank you for your help.';
+const cancellation = (index: number) =>
+  `Please cancel my order #${orderOf(index)}. [act:cancel-order] [risk:low] I ordered it by mistake last night and I would like the whole order cancelled before it ships, ` +
+  `so please stop the parcel and cancel the order for me (ticket ${index}). I do not need it any more and I will not be at home to receive it, so there is no point in sending it. ` +
+  'Please confirm by email once the order has been cancelled and nothing will be charged. Thank you for your help with the cancellation.';
+const refund = (index: number, amountUsd: number) =>
+  `I want a refund for order #${orderOf(index)}. [act:refund:${amountUsd}] [risk:low] The item arrived damaged and does not work, so I would like my money back for it (ticket ${index}). ` +
+  'I have kept the box, the receipt and the delivery note, and I can send photographs of the damage if you need them. Please refund the amount to the card I paid with as soon as you can, ' +
+  'and let me know once the refund has been issued so that I can look out for it on my statement. Thank you for your help.';
 
-/** Every tenth ticket asks a refund above the $100 threshold (a person approves it); the others a small refund or a cancellation. */
+/**
+ * Tickets the local small models classify with confidence (the medium tier, the OpenAI-protocol model, drafts
+ * the reply and proposes the action the markers ask for: desk.ts). Every tenth asks a refund above the $100
+ * threshold, which a person approves; the others a small refund or a cancellation.
+ */
 function ticket(batchId: string, index: number) {
-  const action = index % 10 === 0 ? markedTicket('refund', { amountUsd: 450, orderId: orderOf(index) }) : index % 3 === 0 ? markedTicket('refund', { amountUsd: 40, orderId: orderOf(index) }) : markedTicket('cancel-order', { orderId: orderOf(index) });
-  return { id: `${batchId}-${index}`, type: 'support-ticket', input: { text: `${action}${padding(index)}` } };
+  const text = index % 10 === 0 ? refund(index, 450) : index % 3 === 0 ? refund(index, 40) : cancellation(index);
+  return { id: `${batchId}-${index}`, type: 'support-ticket', input: { text } };
 }
 
 /** Approves, as alice with a signed decision, whatever waits on this task queue, until `done` says stop. */
