@@ -80,8 +80,9 @@ interface Disruption {
   redis?: TestRedis;
   /** Resolves when the model server has answered this share of the batch's expected calls (false at the deadline). */
   reached(share: number): Promise<boolean>;
-  /** Model calls answered (paid) so far. */
+  /** Model calls answered (paid) so far, and how many the batch needs without faults. */
   answered(): number;
+  expectedCalls: number;
   /** Resolves when this share of the batch's jobs has completed, as the server's visibility counts them (false at the deadline). */
   jobsDone(share: number): Promise<boolean>;
   event(text: string): void;
@@ -161,6 +162,7 @@ async function runScenario(plan: ScenarioPlan, context: ChaosRunContext): Promis
       model,
       redis,
       answered,
+      expectedCalls: callsPerJob * jobs.length,
       reached: (share) => waitUntil(() => answered() >= Math.ceil(share * callsPerJob * jobs.length), deadline),
       async jobsDone(share) {
         const query = `ConveyorBatchId = "${batchId}" AND ExecutionStatus = "Completed" AND WorkflowType = "factoryJobWorkflow"`;
@@ -435,7 +437,9 @@ export function clusterPostgresRestart(context: ChaosRunContext): Promise<Scenar
           await cluster.postgres.start();
           chaos.note(`PostgreSQL started again on the same data dir in ${((Date.now() - restarting) / 1000).toFixed(1)} s; ${answeredDuring} model call(s) answered while it was down`);
           const resumed = Date.now();
-          if (await chaos.reached(Math.min(1, share + 0.05))) chaos.note(`the batch moved on (5% more of its model calls answered) ${((Date.now() - resumed) / 1000).toFixed(1)} s after PostgreSQL was back`);
+          if (await chaos.reached(Math.min(1, chaos.answered() / chaos.expectedCalls + 0.05))) {
+            chaos.note(`the batch moved on (5% more of its model calls answered) ${((Date.now() - resumed) / 1000).toFixed(1)} s after PostgreSQL was back`);
+          }
           // The server rides the outage out on its own; should it have exited instead, say so and start it.
           if (!cluster.temporalPid()) {
             chaos.note('the Temporal Server exited while PostgreSQL was down; started again');
