@@ -108,6 +108,7 @@ afterAll(async () => {
   await fake?.close();
   await cluster?.stop();
   if (cluster) fs.rmSync(cluster.dir, { recursive: true, force: true });
+  for (const dir of Object.values(hosts)) fs.rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
 /** The order id of job `index`, which every model prompt about it carries. */
@@ -256,14 +257,19 @@ describe('many hosts sharing no files: two worker processes and a client on the 
     expect(remoteEntries.every((entry) => entry.cacheHit)).toBe(true);
     const hits = answered.flatMap((result) => result.ledger.filter((entry) => entry.cacheHit));
     const statsAfter = await cacheStats();
-    expect({ hits: statsAfter.hits - statsBefore.hits, misses: statsAfter.misses - statsBefore.misses, newEntries: statsAfter.entries - statsBefore.entries }).toEqual({ hits: hits.length, misses: 0, newEntries: 0 });
+    // At least one hit per cached ledger entry (a local step re-run after a workflow task timed out reads again).
+    expect(statsAfter.hits - statsBefore.hits).toBeGreaterThanOrEqual(hits.length);
+    expect({ misses: statsAfter.misses - statsBefore.misses, newEntries: statsAfter.entries - statsBefore.entries }).toEqual({ misses: 0, newEntries: 0 });
     for (const job of again) expect(receiver.processed.has(`${job.id}:act`)).toBe(true);
-    console.log(`many hosts: worker B answered ${remoteEntries.length} remote model calls from the entries worker A wrote and ${hits.length - remoteEntries.length} local ones from the cache (${timings.cachePhaseS} s; fleet cache ${JSON.stringify(statsAfter)})`);
+    console.log(`many hosts: worker B answered ${remoteEntries.length} remote model calls from the entries worker A wrote and ${hits.length - remoteEntries.length} local ones from the cache (${timings.cachePhaseS} s; fleet cache before ${JSON.stringify(statsBefore)}, after ${JSON.stringify(statsAfter)})`);
   }, 120_000);
 
   it('left none of the shared state on any host: no claims, action log, observations or cache in a data dir, no secret in a log', () => {
-    for (const [host, dir] of Object.entries(hosts)) {
-      for (const shared of ['claims', 'outbox.sqlite', 'observations.sqlite', 'cache.sqlite']) expect(fs.existsSync(path.join(dir, shared)), `${host}: ${shared}`).toBe(false);
+    // Each host's data dir holds the configuration it was given, and nothing it wrote.
+    const given: Record<keyof typeof hosts, string[]> = { a: ['reviewer-keys.json'], b: ['reviewer-keys.json'], client: ['alice.pem'] };
+    for (const [host, dir] of Object.entries(hosts) as Array<[keyof typeof hosts, string]>) {
+      for (const shared of ['claims', 'outbox.sqlite', 'observations.sqlite', 'cache.sqlite', 'temporal.sqlite']) expect(fs.existsSync(path.join(dir, shared)), `${host}: ${shared}`).toBe(false);
+      expect(fs.readdirSync(dir).sort(), host).toEqual(given[host]);
     }
     for (const worker of Object.values(workers)) {
       expect(worker.output()).toContain('conveyor worker:');
