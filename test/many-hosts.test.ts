@@ -27,6 +27,7 @@ import { INLINE_PAYLOAD_LIMIT_BYTES } from '../platform/claims';
 import { findTemporalServer, startCluster, TEMPORAL_SERVER_VERSION, type Cluster } from '../platform/cluster';
 import { openDatabase } from '../platform/postgres';
 import { loadSettings } from '../platform/settings';
+import { createPostgresCacheStore, type CacheStoreStats } from '../providers/cache';
 import { markedTicketAnswer } from './support/desk';
 import { tempDir, testClient, uniqueId } from './support/temporal';
 import { startWorkerProcess, type WorkerProcess } from './support/worker-process';
@@ -135,13 +136,18 @@ function ticket(batchId: string, index: number) {
 /** Approves, as alice with a signed decision, whatever waits on this task queue, until `done` says stop. */
 async function approveWhileRunning(done: () => boolean): Promise<Set<string>> {
   const approved = new Set<string>();
+  const refusals = new Set<string>();
   while (!done()) {
     for (const item of await client.listPending().catch(() => [])) {
       if (approved.has(`${item.jobId}/${item.approvalId}`)) continue;
       await client
         .decide(item.jobId, { approvalId: item.approvalId, decision: 'approve', comment: 'refund checked' })
         .then(() => approved.add(`${item.jobId}/${item.approvalId}`))
-        .catch(() => undefined); // decided already, or finished between the list and the decision
+        .catch((error: unknown) => {
+          // Decided already, or finished between the list and the decision; anything else is worth seeing when a job never finishes.
+          if (!refusals.has(String(error))) console.warn(`many hosts: a decision was refused: ${String(error)}`);
+          refusals.add(String(error));
+        });
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
@@ -155,13 +161,13 @@ function deliveriesById(): Map<string, number> {
   return counts;
 }
 
-async function cacheStats(): Promise<{ hits: number; misses: number; entries: number }> {
-  const db = openDatabase(cluster.databaseUrl, { max: 1 });
+/** The fleet's cache counters, as the shared store keeps them. */
+async function cacheStats(): Promise<CacheStoreStats> {
+  const store = createPostgresCacheStore({ url: cluster.databaseUrl });
   try {
-    const row = (await db.query<{ hits: string; misses: string; entries: string }>('SELECT hits, misses, (SELECT count(*) FROM conveyor_cache_entries) AS entries FROM conveyor_cache_stats WHERE id = 1')).rows[0]!;
-    return { hits: Number(row.hits), misses: Number(row.misses), entries: Number(row.entries) };
+    return await store.stats();
   } finally {
-    await db.close();
+    await store.close();
   }
 }
 
@@ -207,6 +213,7 @@ describe('many hosts sharing no files: two worker processes and a client on the 
     const hook = new Webhook(secret);
     for (const delivery of receiver.processed.values()) expect(() => hook.verify(delivery.body, delivery.headers as Record<string, string>)).not.toThrow();
     const repeated = [...deliveriesById().values()].filter((count) => count > 1).length;
+    const promptsAskedAgain = received.length - new Set(received.map((call) => `${call.system}\n${call.user}`)).size;
 
     // Webhook actions keep their receipt at the receiver: the shared action log (conveyor_action_receipts,
     // what localLog actions write) is never created on this fleet, and no host kept one of its own (below).
@@ -222,7 +229,7 @@ describe('many hosts sharing no files: two worker processes and a client on the 
     expect(byWorker.a).toBeGreaterThan(0.1 * received.length);
     expect(byWorker.b).toBeGreaterThan(0.1 * received.length);
     console.log(
-      `many hosts: ${jobCount} jobs in ${timings.batchS} s on the cluster, ${approved.size} approvals, ${executed.length} actions (${receiver.deliveries.length} deliveries, ${repeated} ids delivered more than once), provider calls ${JSON.stringify(byWorker)}`,
+      `many hosts: ${jobCount} jobs in ${timings.batchS} s on the cluster, ${approved.size} approvals, ${executed.length} actions (${receiver.deliveries.length} deliveries, ${repeated} ids delivered more than once), provider calls ${JSON.stringify(byWorker)} (${promptsAskedAgain} prompts asked twice)`,
     );
   }, 300_000);
 
