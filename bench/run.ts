@@ -130,6 +130,14 @@ function sdkVersion(): string {
   return (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { version: string }).version;
 }
 
+function gitCommit(): string | undefined {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: __dirname, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
 function cliVersion(): string | undefined {
   const cli = findTemporalCli();
   if (!cli) return undefined;
@@ -161,6 +169,7 @@ async function main(): Promise<number> {
   const sectionsOn = (server: BenchServer) => (server === 'cluster' ? sections.filter((name) => clusterSections.includes(name)) : sections);
   if (servers.includes('cluster') && sectionsOn('cluster').length === 0) log(`servers: the cluster runs only ${clusterSections.join(', ')}; none of them is among --sections`);
   const startedAt = Date.now();
+  const commit = gitCommit();
   const loadAverageStart = loadAverage();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'conveyor-bench-'));
   const runId = Date.now().toString(36);
@@ -265,6 +274,7 @@ async function main(): Promise<number> {
 
   const report = buildReport({
     command,
+    ...(commit ? { commit } : {}),
     date: new Date(startedAt).toISOString(),
     durationSeconds: (Date.now() - startedAt) / 1000,
     machine: machineInfo(),

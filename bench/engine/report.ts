@@ -12,6 +12,8 @@ import { formatNumber, loadAverage } from './measure';
 
 export interface EngineReport {
   command: string;
+  /** The checkout's commit (git rev-parse --short HEAD), when there is one. */
+  commit?: string;
   date: string;
   durationSeconds: number;
   machine: { cpus: number; cpuModel: string; memoryGb: number; platform: string; arch: string; kernel: string };
@@ -88,7 +90,7 @@ function markdown(report: EngineReport): string {
   const lines = [
     '# Engine benchmark',
     '',
-    `Produced by \`${report.command}\` on ${report.date} in ${Math.round(report.durationSeconds)} s.`,
+    `Produced by \`${report.command}\`${report.commit ? ` at commit ${report.commit}` : ''} on ${report.date} in ${Math.round(report.durationSeconds)} s.`,
     '',
     `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGb} GB, ${machine.platform} ${machine.kernel} (${machine.arch}); Node ${report.node}; Temporal TypeScript SDK ${report.temporal.sdk}${report.temporal.cli ? `, ${report.temporal.cli} (embedded dev server, SQLite)` : ''}.`,
     '',
