@@ -462,6 +462,8 @@ export interface Accounting {
   repeatedPaidCalls: number;
   /** Paid calls beyond the first whose earlier answers no worker ever kept: delivered to a worker killed before its gateway call returned. */
   answersLostWithWorker: number;
+  /** Cluster scenarios that take PostgreSQL down: paid calls beyond the first whose earlier answers a worker kept only as the database went down (see definitions). */
+  answersLostWithDatabase?: number;
   providerCalls: number;
   paidCalls: number;
   faultsInjected: Record<string, number>;
@@ -484,9 +486,14 @@ export const definitions = {
     'outbox rows beyond one per job, plus executeAction attempts that inserted a row (the outbox said firstExecution) for an idempotency key another attempt had already inserted',
   repeatedPaidCalls:
     'for each ledger step on a fake-provider model — whatever its outcome (accepted, escalated, …), answered from the cache or not — take the provider calls for the same job, station and model that were paid, schema-repair prompts counted apart from first prompts — answered 200 with a complete completion written to a listening client. Every paid call after the first is a repeat; it counts here when, before it was made, a worker had already kept an earlier paid answer for that step — the gateway call that paid for it had returned with it, so the cache or the workflow history should have kept it. Faulted calls (429, 500, reset, malformed body) and answers the client abandoned at its timeout are not paid (a real provider may still bill an abandoned generation)',
+  answersLostWithDatabase:
+    "cluster scenarios only: repeats of a paid call whose earlier answers a worker kept only while PostgreSQL was down, or in the second before it went down — the worker held the answer, but the one database behind both the model cache and the Temporal Server's history was gone, so its cache write failed and its activity completion could not be recorded (the SDK gives up on it), and the retry had to ask again. Not counted as repeated paid calls; a cache store apart from the database (CONVEYOR_CACHE_REDIS_URL) would keep them",
   answersLostWithWorker:
     'repeats of a paid call whose earlier answer no worker ever kept: the provider wrote it, the worker was SIGKILLed before its gateway call returned with it (before reading it, validating it, repairing it or caching it), and the retry had to ask again — no client can keep an answer it died holding',
 };
+
+/** Answers kept this long before PostgreSQL went down count as caught by the outage: their cache write and activity completion were still on their way. */
+export const databaseOutageLeadMs = 1_000;
 
 export async function accountFor(options: {
   jobs: ChaosJob[];
@@ -496,6 +503,8 @@ export async function accountFor(options: {
   executionsLog: string;
   receivedLog: string;
   calls: ProviderCall[];
+  /** When the scenario's PostgreSQL was down (from the stop or SIGKILL until it accepted connections again), epoch ms. */
+  databaseOutages?: { from: number; to: number }[];
 }): Promise<Accounting> {
   const { jobs, outcomes, calls } = options;
   const accounting: Accounting = {
@@ -517,7 +526,10 @@ export async function accountFor(options: {
     cacheHitSteps: 0,
     receiptStore: 'sqlite',
     receiptRows: 0,
+    ...(options.databaseOutages ? { answersLostWithDatabase: 0 } : {}),
   };
+  const outages = options.databaseOutages ?? [];
+  const duringOutage = (at: number) => outages.some((outage) => at >= outage.from - databaseOutageLeadMs && at <= outage.to);
   for (const call of calls) {
     if (call.kind !== 'answer') accounting.faultsInjected[call.kind] = (accounting.faultsInjected[call.kind] ?? 0) + 1;
   }
@@ -571,8 +583,10 @@ export async function accountFor(options: {
             counted.add(key);
             const received = receivedByStep.get(key) ?? [];
             for (const repeat of (paidByStep.get(key) ?? []).sort((a, b) => a.receivedAt - b.receivedAt).slice(1)) {
-              if (received.some((at) => at <= repeat.receivedAt)) accounting.repeatedPaidCalls++;
-              else accounting.answersLostWithWorker++;
+              const keptBefore = received.filter((at) => at <= repeat.receivedAt);
+              if (keptBefore.length === 0) accounting.answersLostWithWorker++;
+              else if (outages.length > 0 && keptBefore.every(duringOutage)) accounting.answersLostWithDatabase = (accounting.answersLostWithDatabase ?? 0) + 1;
+              else accounting.repeatedPaidCalls++;
             }
           }
         }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { definitions } from './harness';
 import type { ChaosSize, ChaosSuite, ScenarioRow } from './scenarios';
 
-const columns: { title: string; value: (row: ScenarioRow) => string }[] = [
+const columns: { title: string; value: (row: ScenarioRow) => string; shownWhen?: (rows: ScenarioRow[]) => boolean }[] = [
   { title: 'scenario', value: (row) => row.scenario },
   { title: 'submitted', value: (row) => String(row.submitted) },
   { title: 'completed', value: (row) => String(row.completed) },
@@ -22,6 +22,11 @@ const columns: { title: string; value: (row: ScenarioRow) => string }[] = [
   { title: 'absorbed action retries', value: (row) => String(row.absorbedActionRetries) },
   { title: 'repeated paid calls', value: (row) => String(row.repeatedPaidCalls) },
   { title: 'answers lost with a killed worker', value: (row) => String(row.answersLostWithWorker) },
+  {
+    title: 'answers lost with the database',
+    value: (row) => (row.answersLostWithDatabase === undefined ? '–' : String(row.answersLostWithDatabase)),
+    shownWhen: (rows) => rows.some((row) => row.answersLostWithDatabase !== undefined),
+  },
   { title: 'provider calls (paid)', value: (row) => `${row.providerCalls} (${row.paidCalls})` },
   { title: 'cache-hit steps', value: (row) => String(row.cacheHitSteps) },
   { title: 'cache errors', value: (row) => String(row.cache.cacheErrors) },
@@ -38,9 +43,10 @@ export function verdictOf(rows: ScenarioRow[]): { passed: boolean; problems: str
 }
 
 export function renderTable(rows: ScenarioRow[]): string {
-  const header = `| ${columns.map((column) => column.title).join(' | ')} |`;
-  const rule = `| ${columns.map(() => '---').join(' | ')} |`;
-  return [header, rule, ...rows.map((row) => `| ${columns.map((column) => column.value(row)).join(' | ')} |`)].join('\n');
+  const shown = columns.filter((column) => column.shownWhen?.(rows) ?? true);
+  const header = `| ${shown.map((column) => column.title).join(' | ')} |`;
+  const rule = `| ${shown.map(() => '---').join(' | ')} |`;
+  return [header, rule, ...rows.map((row) => `| ${shown.map((column) => column.value(row)).join(' | ')} |`)].join('\n');
 }
 
 function renderDetails(rows: ScenarioRow[]): string {
@@ -63,6 +69,7 @@ export function renderDefinitions(): string {
     `- **actions twice** = ${definitions.duplicateActions}. **absorbed action retries**: executeAction attempts that found their row already written (firstExecution false) — a retry the idempotency key made harmless.`,
     `- **repeated paid calls** = ${definitions.repeatedPaidCalls}.`,
     `- **answers lost with a killed worker** = ${definitions.answersLostWithWorker}.`,
+    `- **answers lost with the database** = ${definitions.answersLostWithDatabase}.`,
     '- **cache errors**: the workers\' gateway counter of cache operations that failed or timed out (the calls went on uncached).',
   ].join('\n');
 }

@@ -87,6 +87,8 @@ interface Disruption {
   jobsDone(share: number): Promise<boolean>;
   event(text: string): void;
   note(text: string): void;
+  /** Records a time PostgreSQL was down (epoch ms), for the accounting's answers lost with the database. */
+  databaseOutage(from: number, to: number): void;
 }
 
 interface ScenarioPlan {
@@ -107,6 +109,8 @@ interface ScenarioPlan {
   cluster?: boolean;
   /** The cluster's PostgreSQL with fsync and synchronous commit (PostgreSQL's defaults), not the fast mode: for a scenario that SIGKILLs it. */
   durablePostgres?: boolean;
+  /** The scenario takes PostgreSQL down: the accounting counts answers lost with the database apart. */
+  takesDatabaseDown?: boolean;
   disrupt?(chaos: Disruption): Promise<void>;
   /** Adds notes from what the workers logged and counted. */
   inspect?(row: ScenarioRow, fleet: WorkerFleet): void;
@@ -122,6 +126,7 @@ async function runScenario(plan: ScenarioPlan, context: ChaosRunContext): Promis
   const events: string[] = [];
   const notes: string[] = [];
   const cleanup: (() => Promise<void> | void)[] = [];
+  const databaseOutages: { from: number; to: number }[] = [];
   let keep = false;
   try {
     const model = await startChaosModelServer({ rate: plan.faults?.rate ?? 0, seed: plan.faults?.seed ?? 0, modelTimeoutMs, latencyMs: plan.modelLatencyMs ?? 150 });
@@ -180,6 +185,7 @@ async function runScenario(plan: ScenarioPlan, context: ChaosRunContext): Promis
         log(`${plan.name}: ${line}`);
       },
       note: (text) => notes.push(text),
+      databaseOutage: (from, to) => databaseOutages.push({ from, to }),
     };
     await plan.disrupt?.(disruption);
     const batch = await waitForBatch(client, batchId, deadline);
@@ -199,6 +205,7 @@ async function runScenario(plan: ScenarioPlan, context: ChaosRunContext): Promis
       executionsLog: path.join(dataDir, 'executions.log'),
       receivedLog: path.join(dataDir, 'received.log'),
       calls: model.calls,
+      ...(plan.takesDatabaseDown ? { databaseOutages } : {}),
     });
     const row: ScenarioRow = {
       scenario: plan.name,
@@ -423,11 +430,13 @@ export function clusterPostgresRestart(context: ChaosRunContext): Promise<Scenar
       description: `PostgreSQL (the Temporal Server's persistence and visibility, and Conveyor's shared stores) shut down mid-batch (a fast shutdown: sessions cut, every commit kept), down ${postgresDownMs / 1000} s, started again on the same data`,
       workers: ['w1', 'w2'],
       cluster: true,
+      takesDatabaseDown: true,
       modelLatencyMs: 300,
       async disrupt(chaos) {
         const cluster = chaos.cluster!;
         for (const share of restarts) {
           if (!(await chaos.reached(share))) return;
+          const down = Date.now();
           await cluster.postgres.stop();
           chaos.event('PostgreSQL stopped');
           const answeredBefore = chaos.answered();
@@ -435,6 +444,7 @@ export function clusterPostgresRestart(context: ChaosRunContext): Promise<Scenar
           const answeredDuring = chaos.answered() - answeredBefore;
           const restarting = Date.now();
           await cluster.postgres.start();
+          chaos.databaseOutage(down, Date.now());
           chaos.note(`PostgreSQL started again on the same data dir in ${((Date.now() - restarting) / 1000).toFixed(1)} s; ${answeredDuring} model call(s) answered while it was down`);
           const resumed = Date.now();
           if (await chaos.reached(Math.min(1, chaos.answered() / chaos.expectedCalls + 0.05))) {
@@ -465,10 +475,12 @@ export function clusterPostgresKill(context: ChaosRunContext): Promise<ScenarioR
       workers: ['w1', 'w2'],
       cluster: true,
       durablePostgres: true,
+      takesDatabaseDown: true,
       modelLatencyMs: 300,
       async disrupt(chaos) {
         const cluster = chaos.cluster!;
         if (!(await chaos.reached(0.35))) return;
+        const down = Date.now();
         await cluster.killPostgres();
         chaos.event('SIGKILL PostgreSQL');
         await new Promise((resolve) => setTimeout(resolve, 2_000));
@@ -484,6 +496,7 @@ export function clusterPostgresKill(context: ChaosRunContext): Promise<ScenarioR
             await new Promise((resolve) => setTimeout(resolve, 1_000));
           }
         }
+        chaos.databaseOutage(down, Date.now());
         chaos.note(`PostgreSQL recovered and started again on the same data dir in ${((Date.now() - restarting) / 1000).toFixed(1)} s`);
         if (!cluster.temporalPid()) {
           chaos.note('the Temporal Server exited while PostgreSQL was down; started again');
