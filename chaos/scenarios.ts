@@ -91,6 +91,17 @@ interface Disruption {
   databaseOutage(from: number, to: number): void;
 }
 
+/** SIGKILLs w1, then w2, then w1 … as the model server reaches each share of the batch's calls, restarting each at once. */
+async function killInTurn(chaos: Disruption, kills: number[]): Promise<void> {
+  for (const [index, share] of kills.entries()) {
+    if (!(await chaos.reached(share))) return;
+    const name = index % 2 === 0 ? 'w1' : 'w2';
+    await chaos.fleet.kill(name);
+    chaos.event(`SIGKILL ${name}`);
+    chaos.fleet.start(name);
+  }
+}
+
 interface ScenarioPlan {
   name: string;
   description: string;
@@ -267,15 +278,7 @@ export function workerKills(context: ChaosRunContext): Promise<ScenarioRow> {
       description: 'two worker processes on one task queue; SIGKILL one, then the other, restarting each at once',
       workers: ['w1', 'w2'],
       modelLatencyMs: 400,
-      async disrupt(chaos) {
-        for (const [index, share] of kills.entries()) {
-          if (!(await chaos.reached(share))) return;
-          const name = index % 2 === 0 ? 'w1' : 'w2';
-          await chaos.fleet.kill(name);
-          chaos.event(`SIGKILL ${name}`);
-          chaos.fleet.start(name);
-        }
-      },
+      disrupt: (chaos) => killInTurn(chaos, kills),
     },
     context,
   );
@@ -380,15 +383,7 @@ export function clusterWorkerKills(context: ChaosRunContext): Promise<ScenarioRo
       workers: ['w1', 'w2'],
       cluster: true,
       modelLatencyMs: 400,
-      async disrupt(chaos) {
-        for (const [index, share] of kills.entries()) {
-          if (!(await chaos.reached(share))) return;
-          const name = index % 2 === 0 ? 'w1' : 'w2';
-          await chaos.fleet.kill(name);
-          chaos.event(`SIGKILL ${name}`);
-          chaos.fleet.start(name);
-        }
-      },
+      disrupt: (chaos) => killInTurn(chaos, kills),
     },
     context,
   );

@@ -11,6 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import { runChaosSuite, sizes, type ScenarioRow } from '../chaos/scenarios';
 import { findTemporalServer, TEMPORAL_SERVER_VERSION } from '../platform/cluster';
+import { expectNothingLostOrTwice } from './support/chaos';
 
 describe('chaos on the cluster (small)', () => {
   it('loses nothing, acts once and pays once through a worker kill, a Temporal Server kill, a PostgreSQL restart and a PostgreSQL kill', async () => {
@@ -26,22 +27,7 @@ describe('chaos on the cluster (small)', () => {
 
     for (const scenario of rows) {
       console.log(`${scenario.scenario}: ${scenario.completed}/${scenario.submitted} completed, lost ${scenario.lost}, actions twice ${scenario.duplicateActions}, repeated paid calls ${scenario.repeatedPaidCalls}, ${(scenario.durationMs / 1000).toFixed(0)} s`);
-      const summary = {
-        scenario: scenario.scenario,
-        lost: scenario.lost,
-        duplicateActions: scenario.duplicateActions,
-        repeatedPaidCalls: scenario.repeatedPaidCalls,
-        missingActions: scenario.missingActions,
-        accounted: scenario.completed + scenario.failedTyped + scenario.rejected,
-      };
-      expect(summary, JSON.stringify({ events: scenario.events, notes: scenario.notes, lostJobs: scenario.lostJobs.slice(0, 5) })).toEqual({
-        scenario: scenario.scenario,
-        lost: 0,
-        duplicateActions: 0,
-        repeatedPaidCalls: 0,
-        missingActions: 0,
-        accounted: scenario.submitted,
-      });
+      expectNothingLostOrTwice(scenario);
       expect(scenario.submitted).toBe(30);
       // The shared state is in PostgreSQL: the receipts were read there, one per completed job, and no
       // worker kept a store of its own in its data dir.

@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runChaosSuite, type ScenarioRow } from '../chaos/scenarios';
+import { expectNothingLostOrTwice } from './support/chaos';
 
 describe('chaos (small)', () => {
   it('loses nothing, acts once and pays once through worker kills, a server kill, a flaky model and a dead cache', async () => {
@@ -20,22 +21,7 @@ describe('chaos (small)', () => {
     expect(rows.map((r) => r.scenario)).toEqual(['worker-sigkill', 'worker-sigkill-local', 'temporal-sigkill', 'flaky-model', 'cache-store-down']);
 
     for (const scenario of rows) {
-      const summary = {
-        scenario: scenario.scenario,
-        lost: scenario.lost,
-        duplicateActions: scenario.duplicateActions,
-        repeatedPaidCalls: scenario.repeatedPaidCalls,
-        missingActions: scenario.missingActions,
-        accounted: scenario.completed + scenario.failedTyped + scenario.rejected,
-      };
-      expect(summary, JSON.stringify({ events: scenario.events, notes: scenario.notes, lostJobs: scenario.lostJobs.slice(0, 5) })).toEqual({
-        scenario: scenario.scenario,
-        lost: 0,
-        duplicateActions: 0,
-        repeatedPaidCalls: 0,
-        missingActions: 0,
-        accounted: scenario.submitted,
-      });
+      expectNothingLostOrTwice(scenario);
       expect(scenario.submitted).toBe(30);
     }
 
