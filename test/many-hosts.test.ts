@@ -24,10 +24,10 @@ import { startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
 import { promptsOf } from '../fakes/station-answers';
 import { startWebhookReceiver, type WebhookReceiver } from '../fakes/webhook-receiver';
 import { INLINE_PAYLOAD_LIMIT_BYTES } from '../platform/claims';
-import { findTemporalServer, startCluster, TEMPORAL_SERVER_VERSION, type Cluster } from '../platform/cluster';
 import { openDatabase } from '../platform/postgres';
 import { loadSettings } from '../platform/settings';
 import { createPostgresCacheStore, type CacheStoreStats } from '../providers/cache';
+import { clusterVariables, startTestCluster, type TestCluster } from './support/cluster';
 import { markedTicketAnswer } from './support/desk';
 import { tempDir, testClient, uniqueId } from './support/temporal';
 import { startWorkerProcess, type WorkerProcess } from './support/worker-process';
@@ -37,7 +37,7 @@ const secret = `whsec_${randomBytes(24).toString('base64')}`;
 const taskQueue = uniqueId('many-hosts');
 const hosts = { a: tempDir('host-a'), b: tempDir('host-b'), client: tempDir('host-client') };
 
-let cluster: Cluster;
+let cluster: TestCluster;
 let fake: FakeServer;
 let receiver: WebhookReceiver;
 let client: ConveyorClient;
@@ -49,11 +49,9 @@ const timings: Record<string, number> = {};
 /** The worker's variables: the cluster, the shared database, its own data dir, and configuration only. */
 function workerEnvironment(name: 'a' | 'b'): NodeJS.ProcessEnv {
   return {
-    TEMPORAL_ADDRESS: cluster.temporalAddress,
-    TEMPORAL_NAMESPACE: cluster.namespace,
+    ...clusterVariables(cluster),
     CONVEYOR_TASK_QUEUE: taskQueue,
     CONVEYOR_DATA_DIR: hosts[name],
-    CONVEYOR_DATABASE_URL: cluster.databaseUrl,
     OPENAI_BASE_URL: fake.url,
     OPENAI_API_KEY: `key-of-${name}`,
     CONVEYOR_OPENAI_MODELS: 'medium=fake-medium',
@@ -65,10 +63,9 @@ function workerEnvironment(name: 'a' | 'b'): NodeJS.ProcessEnv {
 const seconds = (since: number) => Math.round((Date.now() - since) / 100) / 10;
 
 beforeAll(async () => {
-  if (!findTemporalServer()) throw new Error(`no Temporal Server ${TEMPORAL_SERVER_VERSION} in the per-user cache: run npm test (or npx tsx scripts/ensure-temporal-server.ts) to build it first`);
   const startedAt = Date.now();
   [cluster, fake, receiver] = await Promise.all([
-    startCluster({ dir: tempDir('many-hosts-cluster'), fast: true, log: () => {} }),
+    startTestCluster('many-hosts'),
     startFakeOpenAI((request) => {
       const { system, user } = promptsOf(request);
       received.push({ worker: String(request.headers.authorization ?? ''), system, user });
@@ -90,11 +87,9 @@ beforeAll(async () => {
   timings.workersStartS = seconds(workersAt);
   client = await testClient(
     loadSettings({
-      TEMPORAL_ADDRESS: cluster.temporalAddress,
-      TEMPORAL_NAMESPACE: cluster.namespace,
+      ...clusterVariables(cluster),
       CONVEYOR_TASK_QUEUE: taskQueue,
       CONVEYOR_DATA_DIR: hosts.client,
-      CONVEYOR_DATABASE_URL: cluster.databaseUrl,
       CONVEYOR_REVIEWER: 'alice',
       CONVEYOR_REVIEWER_KEY_FILE: aliceKey,
     }),
@@ -107,8 +102,7 @@ afterAll(async () => {
   await Promise.all(Object.values(workers).map((worker) => worker.stop()));
   await receiver?.close();
   await fake?.close();
-  await cluster?.stop();
-  if (cluster) fs.rmSync(cluster.dir, { recursive: true, force: true });
+  await cluster?.dispose();
   for (const dir of Object.values(hosts)) fs.rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 

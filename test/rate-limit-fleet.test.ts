@@ -1,7 +1,8 @@
 /**
- * A fleet holds a model's limit together: two Conveyor worker processes (the real `workers/worker.ts`,
- * each with its own data directory) share one PostgreSQL database through CONVEYOR_DATABASE_URL and an
- * OpenAI-protocol model limited to 60 requests/min (CONVEYOR_OPENAI_RPM=60). A batch of 400 triage jobs
+ * A fleet holds a model's limit together: on the cluster (platform/cluster.ts: the Temporal Server on
+ * PostgreSQL), two Conveyor worker processes (the real `workers/worker.ts`, each with its own data
+ * directory) share the cluster's database through CONVEYOR_DATABASE_URL and an OpenAI-protocol model
+ * limited to 60 requests/min (CONVEYOR_OPENAI_RPM=60). A batch of 400 triage jobs
  * (one call each) asks far more than the limit allows; over two minutes from its first call the provider
  * receives 0.9–1.1 × 120 calls from both workers together, and no 60 s window holds more than 1.1 × 60
  * (the shared bucket's burst is 6 s of the limit). Without the shared limiter each worker would take 60
@@ -11,33 +12,31 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConveyorClient } from '../client';
 import { answers, startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
 import { supportTicketAnswer } from '../fakes/station-answers';
-import type { ConveyorSettings } from '../platform/settings';
+import { loadSettings } from '../platform/settings';
+import { clusterVariables, startTestCluster, type TestCluster } from './support/cluster';
 import { requestedModel } from './support/models';
-import { startTestPostgres, type TestPostgres } from './support/postgres';
-import { tempDir, testClient, testSettings, uniqueId } from './support/temporal';
+import { tempDir, testClient, uniqueId } from './support/temporal';
 import { startWorkerProcess, type WorkerProcess } from './support/worker-process';
 
 const limitPerMinute = 60;
 const windowMs = 120_000;
 const jobCount = 400;
 
-let postgres: TestPostgres;
+let cluster: TestCluster;
 let fake: FakeServer;
-let settings: ConveyorSettings;
 let client: ConveyorClient;
 const workers: WorkerProcess[] = [];
 /** The limited model's calls as the provider received them: when, and which worker's key they carried. */
 const arrivals: Array<{ atMs: number; worker: string }> = [];
 const batchId = uniqueId('fleet-limit');
+const taskQueue = uniqueId('fleet-limit');
 const clockStart = Date.now();
 
-function startFleetWorker(name: string, databaseUrl: string): Promise<void> {
+function startFleetWorker(name: string): Promise<void> {
   return startWorkerProcess(name, {
-    TEMPORAL_ADDRESS: settings.address,
-    TEMPORAL_NAMESPACE: settings.namespace,
-    CONVEYOR_TASK_QUEUE: settings.taskQueue,
+    ...clusterVariables(cluster),
+    CONVEYOR_TASK_QUEUE: taskQueue,
     CONVEYOR_DATA_DIR: tempDir(`fleet-${name}`),
-    CONVEYOR_DATABASE_URL: databaseUrl,
     OPENAI_BASE_URL: fake.url,
     OPENAI_API_KEY: `key-of-${name}`,
     CONVEYOR_OPENAI_MODELS: 'small=fake-small,medium=fake-medium,large=fake-large',
@@ -48,18 +47,16 @@ function startFleetWorker(name: string, databaseUrl: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  [postgres, fake] = await Promise.all([
-    startTestPostgres(),
+  [cluster, fake] = await Promise.all([
+    startTestCluster('fleet-limit'),
     startFakeOpenAI((request) => {
       if (requestedModel(request.body) === 'fake-small') arrivals.push({ atMs: Date.now() - clockStart, worker: String(request.headers.authorization ?? '') });
       return request.path.endsWith('/chat/completions') ? supportTicketAnswer(request) : answers.error(404, 'not found');
     }),
   ]);
-  const databaseUrl = await postgres.createDatabase('fleet');
-  settings = { ...testSettings(uniqueId('fleet-limit')), databaseUrl };
-  await Promise.all([startFleetWorker('worker-a', databaseUrl), startFleetWorker('worker-b', databaseUrl)]);
-  client = await testClient(settings);
-}, 90_000);
+  await Promise.all([startFleetWorker('worker-a'), startFleetWorker('worker-b')]);
+  client = await testClient(loadSettings({ ...clusterVariables(cluster), CONVEYOR_TASK_QUEUE: taskQueue, CONVEYOR_DATA_DIR: tempDir('fleet-client') }));
+}, 180_000);
 
 afterAll(async () => {
   await client?.temporal.workflow
@@ -69,7 +66,7 @@ afterAll(async () => {
   await Promise.all(workers.map((worker) => worker.stop()));
   await client?.close();
   await fake?.close();
-  await postgres?.dispose();
+  await cluster?.dispose();
 }, 60_000);
 
 /** The most calls any `spanMs` window holds. */
