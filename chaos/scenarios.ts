@@ -102,6 +102,19 @@ async function killInTurn(chaos: Disruption, kills: number[]): Promise<void> {
   }
 }
 
+/** SIGKILLs the Temporal server as the model server reaches each share of the batch's calls, and starts it again on its store 2 s later. */
+async function killServerInTurn(chaos: Disruption, kills: number[], store: string): Promise<void> {
+  for (const share of kills) {
+    if (!(await chaos.reached(share))) return;
+    await chaos.temporal.kill();
+    chaos.event('SIGKILL temporal server');
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const restarting = Date.now();
+    await chaos.temporal.restart();
+    chaos.note(`server restarted on the same ${store} in ${((Date.now() - restarting) / 1000).toFixed(1)} s`);
+  }
+}
+
 interface ScenarioPlan {
   name: string;
   description: string;
@@ -317,17 +330,7 @@ export function serverKill(context: ChaosRunContext): Promise<ScenarioRow> {
       description: 'the Temporal dev server SIGKILLed mid-batch and started again on the same SQLite file; workers and client reconnect',
       workers: ['w1'],
       modelLatencyMs: 300,
-      async disrupt(chaos) {
-        for (const share of kills) {
-          if (!(await chaos.reached(share))) return;
-          await chaos.temporal.kill();
-          chaos.event('SIGKILL temporal server');
-          await new Promise((resolve) => setTimeout(resolve, 2_000));
-          const restarting = Date.now();
-          await chaos.temporal.restart();
-          chaos.note(`server restarted on the same SQLite file in ${((Date.now() - restarting) / 1000).toFixed(1)} s`);
-        }
-      },
+      disrupt: (chaos) => killServerInTurn(chaos, kills, 'SQLite file'),
     },
     context,
   );
@@ -398,17 +401,7 @@ export function clusterServerKill(context: ChaosRunContext): Promise<ScenarioRow
       workers: ['w1', 'w2'],
       cluster: true,
       modelLatencyMs: 300,
-      async disrupt(chaos) {
-        for (const share of kills) {
-          if (!(await chaos.reached(share))) return;
-          await chaos.temporal.kill();
-          chaos.event('SIGKILL temporal server');
-          await new Promise((resolve) => setTimeout(resolve, 2_000));
-          const restarting = Date.now();
-          await chaos.temporal.restart();
-          chaos.note(`server restarted on the same PostgreSQL in ${((Date.now() - restarting) / 1000).toFixed(1)} s`);
-        }
-      },
+      disrupt: (chaos) => killServerInTurn(chaos, kills, 'PostgreSQL'),
     },
     context,
   );
