@@ -259,6 +259,7 @@ export class ApprovalDesk {
     let escalated = false;
     let waitsForever = false;
     while (!settledNow()) {
+      recorder.flush();
       if (await condition(settledNow, waitsForever ? undefined : policy.timeoutMs)) break;
       const current = this.pending.find((candidate) => candidate.approvalId === approvalId)!;
       if (policy.onTimeout === 'escalate' && !escalated && policy.escalationReviewers.length > 0) {

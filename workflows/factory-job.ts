@@ -6,7 +6,7 @@
  * each step when the steps it reads from are done — stations through the step runner, actions through the
  * factory's assessment and the approval desk — and return the job's record.
  */
-import { ApplicationFailure, upsertMemo } from '@temporalio/workflow';
+import { ApplicationFailure } from '@temporalio/workflow';
 import type { JobStart } from '../activities/factory';
 import { JobBudget } from '../domain/budget';
 import type { ModelSpec } from '../domain/models';
@@ -62,7 +62,7 @@ export async function factoryJobWorkflow(rawRequest: JobRequest): Promise<JobRes
   // Handlers first (an early query or decision gets an answer), the definition right after.
   // Known once the definition is loaded; the handlers registered before read them when a decision comes.
   const known: { policy?: ResolvedJobPolicy; runner?: StepRunner } = {};
-  const recorder = new JobRecorder({ jobId: request.id, jobType: request.type, ...(request.batchId ? { batchId: request.batchId } : {}) }, new JobBudget(0));
+  const recorder = new JobRecorder({ jobId: request.id, jobType: request.type, ...(request.batchId ? { batchId: request.batchId } : {}), upsertsAtWaits: true }, new JobBudget(0));
   const desk = factoryDesk({
     recorder,
     policy: () => known.policy!,
@@ -94,7 +94,7 @@ export async function factoryJobWorkflow(rawRequest: JobRequest): Promise<JobRes
   const policy = (known.policy = effectiveJobPolicy(definition.jobType.policy, request));
   recorder.budget = new JobBudget(policy.budgetUsd);
   recorder.definition = { factory: definition.factory.name, version: definition.version, hash: definition.hash };
-  upsertMemo({ definition: recorder.definition });
+  recorder.memo({ definition: recorder.definition });
 
   desk.reviewerKeys = { ...policy.approval.reviewerKeys, ...(started?.reviewerKeys ?? (await loadReviewerKeys())) };
   const catalogue = internCatalogue(started?.catalogue ?? (await engine.loadModelCatalog()));
@@ -105,7 +105,7 @@ export async function factoryJobWorkflow(rawRequest: JobRequest): Promise<JobRes
   const runner = (known.runner = new StepRunner({ jobId: request.id, jobType: request.type, input, recorder, desk, stations: definition.stations, actions: definition.actions, policy, models: catalogue }));
 
   recorder.plan = await makePlan(definition, policy, request, input, recorder, catalogue);
-  upsertMemo({ plan: recorder.plan });
+  recorder.memo({ plan: recorder.plan });
   recorder.publish('running');
   try {
     await executePlan(recorder.plan.steps, runner, recorder, input, policy);
@@ -135,8 +135,10 @@ async function makePlan(definition: JobDefinition, policy: ResolvedJobPolicy, re
   let repairHint: string | undefined;
   for (let attempt = 1; attempt <= 2; attempt++) {
     let proposal;
+    const execution = executionFor([planner]);
+    if (execution !== 'local') recorder.flush();
     try {
-      proposal = await (executionFor([planner]) === 'local' ? localModels : models).planJob.executeWithOptions({ summary: `plan ${definition.jobType.name} with ${planner.id}${repairHint ? ' (repair)' : ''}` }, [
+      proposal = await (execution === 'local' ? localModels : models).planJob.executeWithOptions({ summary: `plan ${definition.jobType.name} with ${planner.id}${repairHint ? ' (repair)' : ''}` }, [
         {
           jobId: request.id,
           jobType: definition.jobType.name,

@@ -3,7 +3,7 @@
  * what operators see of it — search attributes, the current details in the Temporal UI, the `record`
  * and `progress` queries, and the result. One per job (or per workflow using the primitives).
  */
-import { ApplicationFailure, patched, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, setCurrentDetails, setHandler, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { PendingApproval, RecordedDecision } from '../domain/approvals';
 import { type JobBudget } from '../domain/budget';
@@ -14,6 +14,7 @@ import type { RecipeStep } from '../domain/recipe';
 import type { ScreeningResult } from '../domain/screening';
 import { ConveyorBatchId, ConveyorCostUsd, ConveyorEscalations, ConveyorJobType, ConveyorStatus, ConveyorTopTier, type JobStatus } from '../domain/search-attributes';
 import { MAX_RECORD_CHARS, progressQuery, recordQuery } from './messages';
+import { quietUpsertsOn, upsertsAtWaitsOn } from './patches';
 import { recordActionAttempt, recordJobFinished, recordModelCall } from './metrics';
 import { roundUsd } from './proxies';
 
@@ -23,17 +24,25 @@ export interface RecordIdentity {
   batchId?: string;
   /** Upsert Conveyor's search attributes (ConveyorStatus, …): on for factory jobs, opt-in for the primitives. */
   searchAttributes?: boolean;
+  /**
+   * Hold search-attribute and memo changes until the job waits for something outside its workflow task
+   * (ENGINE_V2_PATCH, workflows/patches.ts). Only for a workflow whose every wait calls {@link JobRecorder.flush}: the
+   * factory job's interpreter. A team's workflow using the primitives waits on its own calls, so it upserts at once.
+   */
+  upsertsAtWaits?: boolean;
 }
 
-/**
- * The patch after which a job upserts only the search attributes whose value changed (nothing when none
- * did): fewer history events and visibility writes per job. Histories from before keep one full upsert per publish.
- */
-export const QUIET_UPSERTS_PATCH = 'conveyor-quiet-upserts';
+/** Statuses that are themselves a wait or an end: upserted at once even when the job holds its changes. */
+const visibleAtOnce: ReadonlySet<JobStatus> = new Set(['awaiting_approval', 'action_failed', 'completed', 'failed', 'rejected']);
 
 export class JobRecorder {
   /** The search attributes' values as last upserted (key name → value). */
   private readonly upserted = new Map<string, unknown>();
+  /** Whether changes wait for the next {@link flush} (decided once, by the patch, on the first change). */
+  private holding: boolean | undefined;
+  /** Search attributes changed since the last upsert; memo fields not yet upserted. */
+  private attributesChanged = false;
+  private readonly heldMemo: Record<string, unknown> = {};
 
   readonly startedAt = new Date().toISOString();
   status: JobStatus = 'planning';
@@ -96,25 +105,63 @@ export class JobRecorder {
     if (rank(tier) > rank(this.topTier)) this.topTier = tier;
   }
 
+  /** Publishes the job's status, cost, tier and escalations as search attributes (now, or at the next wait). */
   publish(status: JobStatus = this.status): void {
     this.status = status;
     if (this.identity.searchAttributes === false) return this.refreshDetails();
+    if (this.holdsChanges()) {
+      this.attributesChanged = true;
+      if (visibleAtOnce.has(status)) this.flush();
+    } else {
+      this.upsertAttributes();
+    }
+    this.refreshDetails();
+  }
+
+  /** Sets memo fields (the definition, the plan): now, or with the next {@link flush}. */
+  memo(fields: Record<string, unknown>): void {
+    if (this.holdsChanges()) Object.assign(this.heldMemo, fields);
+    else upsertMemo(fields);
+  }
+
+  /**
+   * Sends what changed since the last upsert — one search-attribute upsert and one memo upsert at most.
+   * Called before every wait on something outside the workflow task and by the statuses that end or wait;
+   * a no-op when nothing is held.
+   */
+  flush(): void {
+    if (!this.holding) return;
+    if (this.attributesChanged) {
+      this.attributesChanged = false;
+      this.upsertAttributes();
+    }
+    if (Object.keys(this.heldMemo).length > 0) {
+      upsertMemo({ ...this.heldMemo });
+      for (const key of Object.keys(this.heldMemo)) delete this.heldMemo[key];
+    }
+  }
+
+  private holdsChanges(): boolean {
+    this.holding ??= this.identity.upsertsAtWaits === true && this.identity.searchAttributes !== false && upsertsAtWaitsOn();
+    return this.holding;
+  }
+
+  private upsertAttributes(): void {
     const attributes: SearchAttributeUpdatePair[] = [
-      { key: ConveyorStatus, value: status },
+      { key: ConveyorStatus, value: this.status },
       { key: ConveyorJobType, value: this.identity.jobType },
       { key: ConveyorTopTier, value: this.topTier },
       { key: ConveyorCostUsd, value: roundUsd(this.budget.spentUsd) },
       { key: ConveyorEscalations, value: this.escalations },
       ...(this.identity.batchId ? [{ key: ConveyorBatchId, value: this.identity.batchId }] : []),
     ];
-    if (patched(QUIET_UPSERTS_PATCH)) {
+    if (quietUpsertsOn()) {
       const changed = attributes.filter((pair) => this.upserted.get(pair.key.name) !== pair.value);
       if (changed.length > 0) upsertSearchAttributes(changed);
       for (const pair of changed) this.upserted.set(pair.key.name, pair.value);
     } else {
       upsertSearchAttributes(attributes);
     }
-    this.refreshDetails();
   }
 
   refreshDetails(): void {

@@ -4,7 +4,7 @@
  * the factory (valid? nothing to do? who must approve?), waits for approval when sensitive, and runs once.
  * Every call leaves a ledger entry and every choice a decision, with its reason.
  */
-import { ActivityFailure, ApplicationFailure, patched, sleep, TimeoutFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, sleep, TimeoutFailure } from '@temporalio/workflow';
 import { actionKey, actionRetryDelay, DEFAULT_ACTION_TIMEOUT_MS, resolveActionRetry } from '../domain/actions';
 import type { ActionFailureEvidence, PendingApproval } from '../domain/approvals';
 import type { LedgerEntry } from '../domain/job';
@@ -18,7 +18,10 @@ import type { ActionFailureDetails, StationCallResult } from '../activities/fact
 import { JobRejected, type ApprovalDesk } from './approval-desk';
 import type { JobRecorder } from './job-record';
 import { actionAttempts, actions, definitions, escalationCauseOf, failureSummary, learning, localLearning, localModels, models, roundUsd } from './proxies';
+import { actionDeliveryOn, localStepsOn } from './patches';
 import { schemaProblem } from './schemas';
+
+export { ACTION_DELIVERY_PATCH, LOCAL_STEPS_PATCH, localStepsOn } from './patches';
 
 export interface RunContext {
   jobId: string;
@@ -30,21 +33,6 @@ export interface RunContext {
   actions: Readonly<Record<string, ActionFacts>>;
   policy: ResolvedJobPolicy;
   models: readonly ModelSpec[];
-}
-
-/** The patch that moved action retries into the workflow (the delivery loop and the failed-action decision). */
-export const ACTION_DELIVERY_PATCH = 'conveyor-action-delivery';
-
-/**
- * The patch that runs in-process work as local activities: model calls whose models all answer in the
- * worker (executionOf), and the learning side steps beside them. Histories from before it keep their
- * regular activities when they replay.
- */
-export const LOCAL_STEPS_PATCH = 'conveyor-local-steps';
-
-/** Whether this run takes in-process work as local activities (its history carries the local-steps patch, or it runs live). */
-export function localStepsOn(): boolean {
-  return patched(LOCAL_STEPS_PATCH);
 }
 
 /** How this run executes a model call that may use `candidates`: local activities once the patch is in the run's history. */
@@ -155,6 +143,7 @@ export class StepRunner {
       recorder.budget.reserve(callKey, decision.estimatedCostUsd);
       const execution = executionFor([decision.model, ...decision.fallbacks]);
       let result: StationCallResult;
+      if (execution !== 'local') recorder.flush();
       try {
         result = await (execution === 'local' ? localModels : models).callStation.executeWithOptions(
           { summary: `${station.name} · ${decision.model.id} (${decision.tier})${escalation ? ` · escalated: ${escalation.cause}` : ''}` },
@@ -259,7 +248,9 @@ export class StepRunner {
 
   /** The learning side steps write the worker's own stores: local activities once the local-steps patch is in the history. */
   private learningActivities(): typeof learning {
-    return localStepsOn() ? localLearning : learning;
+    if (localStepsOn()) return localLearning;
+    this.ctx.recorder.flush();
+    return learning;
   }
 
   /** The learning loop feeds on the job but never decides it: a store down after the retries is recorded, and the job goes on. */
@@ -333,8 +324,9 @@ export class StepRunner {
       recorder.decide({ stepId, kind: 'action', reason: `${actionName} is not sensitive under the policy: runs without approval` });
     }
     recorder.checkSize(`before ${actionName}`);
-    if (!patched(ACTION_DELIVERY_PATCH)) {
+    if (!actionDeliveryOn()) {
       // Histories from before the delivery loop: one activity, retried by the server.
+      recorder.flush();
       const receipt = await actions.runAction.executeWithOptions({ summary: `act: ${actionName} (${stepId})` }, [{ jobId: this.ctx.jobId, stepId, action: actionName, proposal: approved, approvedBy }]);
       recorder.actions.push({ stepId, actionName, idempotencyKey: receipt.idempotencyKey, action: approved, executedAt: receipt.executedAt, firstExecution: receipt.firstExecution, ...(receipt.receipt ? { receipt: receipt.receipt } : {}) });
       recorder.decide({ stepId, kind: 'action', reason: `${actionName} executed (key ${receipt.idempotencyKey})` });
@@ -366,6 +358,7 @@ export class StepRunner {
       for (let tries = 1; ; tries++) {
         attempt++;
         const startedAt = Date.now();
+        recorder.flush();
         try {
           const receipt = await actionAttempts.runAction.executeWithOptions({ summary: `act: ${actionName} (${stepId}) attempt ${attempt}`, startToCloseTimeout: timeoutMs + 10_000 }, [
             { jobId, stepId, action: actionName, proposal, approvedBy, idempotencyKey, attempt, requestedAt },
@@ -394,6 +387,7 @@ export class StepRunner {
           });
           recorder.refreshDetails();
           if (last) break;
+          recorder.flush();
           await sleep(wait!.delayMs);
         }
       }

@@ -1,0 +1,50 @@
+/**
+ * The factory job's patch ids, oldest first, and the checks the interpreter reads them
+ * through. Each patch is one marker and — core adds it — one `TemporalChangeVersion` upsert (a history
+ * event and a visibility write) in every run that takes its new branch, so a job started today records
+ * only the newest, {@link ENGINE_V2_PATCH}, which stands for every branch before it. A history recorded
+ * before it carries the older markers, and the same checks, asking the older patch when the newest is
+ * absent, replay it as it ran.
+ */
+import { patched } from '@temporalio/workflow';
+
+/** Action retries in the workflow: the delivery loop and the failed-action decision. */
+export const ACTION_DELIVERY_PATCH = 'conveyor-action-delivery';
+
+/**
+ * In-process work as local activities: model calls whose models all answer in the worker (executionOf),
+ * the job's start in one activity, and the learning side steps beside them.
+ */
+export const LOCAL_STEPS_PATCH = 'conveyor-local-steps';
+
+/** Only the search attributes whose value changed are upserted (nothing when none did). */
+export const QUIET_UPSERTS_PATCH = 'conveyor-quiet-upserts';
+
+/**
+ * Every branch above, and a factory job's search attributes and memo held until the job waits for
+ * something outside its workflow task (a remote call, an action, a timer, a person) or ends, then sent
+ * in one upsert of each (workflows/job-record.ts). Nothing reaches the server before its workflow task
+ * completes anyway, so operators see the same values, with one event and one visibility write where a
+ * job of local steps made six to eight.
+ */
+export const ENGINE_V2_PATCH = 'conveyor-engine-v2';
+
+/** Whether this run holds its upserts to the next wait (a factory job that started on this engine). */
+export function upsertsAtWaitsOn(): boolean {
+  return patched(ENGINE_V2_PATCH);
+}
+
+/** Whether this run takes in-process work as local activities. */
+export function localStepsOn(): boolean {
+  return patched(ENGINE_V2_PATCH) || patched(LOCAL_STEPS_PATCH);
+}
+
+/** Whether this run upserts only the search attributes that changed. */
+export function quietUpsertsOn(): boolean {
+  return patched(ENGINE_V2_PATCH) || patched(QUIET_UPSERTS_PATCH);
+}
+
+/** Whether this run delivers actions in its own retry loop. */
+export function actionDeliveryOn(): boolean {
+  return patched(ENGINE_V2_PATCH) || patched(ACTION_DELIVERY_PATCH);
+}
