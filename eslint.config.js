@@ -115,7 +115,7 @@ const readsVariablesFromGivenEnvironment = [
 ];
 
 module.exports = tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'examples/**', '.conveyor/**', 'test-output/**', 'bench/results/**', 'eslint.config.js', 'bin/**', 'scripts/*.js'] },
+  { ignores: ['node_modules/**', 'dist/**', 'examples/**', '.conveyor/**', 'test-output/**', 'bench/results/**', 'eslint.config.js', 'bin/**', 'scripts/*.js', 'bench/**/*.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

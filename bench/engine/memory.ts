@@ -1,7 +1,8 @@
 /**
  * The memory section: what one cached, waiting workflow costs a worker. A fresh worker process (the SDK's
  * default sticky-cache settings) first runs a few jobs to completion, so code and connections are warm;
- * its RSS after a full GC is the baseline. Then N workflows are started that run their steps and wait:
+ * its RSS after a full GC of every thread (the main thread, and each workflow thread by thread-gc.cjs) is
+ * the baseline. Then N workflows are started that run their steps and wait:
  * Conveyor support-ticket jobs whose refund waits for approval (records of realistic size); and, for
  * comparison, raw workflows running the same waves of no-op activities and waiting for a signal. MB per
  * workflow is (RSS with N waiting − baseline) / N. */
@@ -132,7 +133,7 @@ export async function runMemorySection(context: BenchContext): Promise<Omit<Sect
   const raw = await measureRaw(context, count);
   context.log(`  raw: ${raw.mbPerWorkflow.toFixed(3)} MB per waiting workflow (${count} workflows, ${raw.after.cachedWorkflows} cached)`);
   const perGb = (mb: number) => (mb > 0 ? 1024 / mb : Number.POSITIVE_INFINITY);
-  const how = `(RSS of the worker process after a full GC with ${count} waiting workflows cached − RSS after warm-up) / ${count}`;
+  const how = `(RSS of the worker process after a full GC of its main thread and of each workflow thread with ${count} waiting workflows cached − the same after warm-up) / ${count}`;
   const figures: Figure[] = [
     figure({
       key: 'memory.factoryMbPerWorkflow',
@@ -178,6 +179,7 @@ export async function runMemorySection(context: BenchContext): Promise<Omit<Sect
     mainThreadHeapBeforeMb: run.before.heapUsedBytes / MB,
     mainThreadHeapAfterMb: run.after.heapUsedBytes / MB,
     gcAvailable: run.after.gcAvailable,
+    workflowThreadsCollected: run.after.workflowThreadsCollected,
     mbPerWorkflow: run.mbPerWorkflow,
   });
   return { section, figures, details: { factory: view(factory), raw: view(raw) } };

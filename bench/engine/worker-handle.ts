@@ -21,9 +21,12 @@ export interface WorkerHandle {
 }
 
 /** `databaseUrl`: the shared stores' database (the cluster's), passed in the environment; none: the data dir's stores. */
+/** Runs in every thread of the worker process: the workflow threads collect their own heaps on request (thread-gc.cjs). */
+const threadGcHook = path.join(__dirname, 'thread-gc.cjs');
+
 export async function startWorkerProcess(config: WorkerProcessConfig, databaseUrl?: string): Promise<WorkerHandle> {
   const child: ChildProcess = fork(entry, [JSON.stringify(config)], {
-    execArgv: ['--import', 'tsx', '--expose-gc'],
+    execArgv: ['--import', 'tsx', '--expose-gc', '--require', threadGcHook],
     // The run chooses the stores, never the operator's environment (an undefined variable is not passed on).
     env: { ...process.env, CONVEYOR_DATABASE_URL: databaseUrl },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

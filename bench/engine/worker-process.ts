@@ -42,6 +42,8 @@ export interface MemoryReport {
   externalBytes: number;
   cachedWorkflows: number;
   gcAvailable: boolean;
+  /** Workflow threads that ran a full GC of their own heap before the reading (thread-gc.cjs). */
+  workflowThreadsCollected: number;
 }
 
 export type WorkerProcessMessage =
@@ -53,9 +55,29 @@ function send(message: WorkerProcessMessage): void {
   process.send?.(message);
 }
 
+/** Asks every workflow thread (thread-gc.cjs) for a full GC of its heap; resolves with how many did, within `waitMs`. */
+async function collectWorkflowThreads(requestId: number, waitMs = 400): Promise<number> {
+  const answers = new BroadcastChannel('conveyor-bench-thread-gc-done');
+  const threads = new Set<number>();
+  answers.onmessage = (event) => {
+    const answer = (event as { data: { requestId: number; threadId: number; collected: boolean } }).data;
+    if (answer.requestId === requestId && answer.collected) threads.add(answer.threadId);
+  };
+  const requests = new BroadcastChannel('conveyor-bench-thread-gc');
+  requests.postMessage({ requestId });
+  requests.close();
+  await new Promise((resolve) => setTimeout(resolve, waitMs));
+  answers.close();
+  return threads.size;
+}
+
+let collectRequests = 0;
+
 async function settledMemory(worker: Worker): Promise<MemoryReport> {
   const gc = (globalThis as { gc?: () => void }).gc;
+  let workflowThreadsCollected = 0;
   for (let round = 0; round < 3; round++) {
+    workflowThreadsCollected = await collectWorkflowThreads(++collectRequests);
     gc?.();
     await new Promise((resolve) => setTimeout(resolve, 150));
   }
@@ -66,6 +88,7 @@ async function settledMemory(worker: Worker): Promise<MemoryReport> {
     externalBytes: usage.external,
     cachedWorkflows: worker.getStatus().numCachedWorkflows,
     gcAvailable: gc !== undefined,
+    workflowThreadsCollected,
   };
 }
 
