@@ -2,7 +2,8 @@
  * Jobs: the request a backend sends, the ledger and decisions the factory records, and the result
  * an operator reads. Plain serialisable data that crosses client, workflow and activity boundaries.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
+import { InvalidJobInputError, jobIdSchemaOf, jobRequestSchemaOf, policyOverridesSchemaOf, UnknownJobTypeError } from './job-request';
 import type { Tier } from './models';
 import type { Plan } from './plan';
 import type { BudgetSnapshot } from './budget';
@@ -10,52 +11,16 @@ import type { JobStatus } from './search-attributes';
 import type { PendingApproval, RecordedDecision } from './approvals';
 import type { ScreeningResult } from './screening';
 
-export const jobIdSchema = z
-  .string()
-  .min(1, 'must not be empty')
-  .max(200, 'longer than 200 characters')
-  .regex(/^[\w.:@-]+$/, 'use letters, digits and . _ : @ - only');
+export { InvalidJobInputError, UnknownJobTypeError } from './job-request';
+
+export const jobIdSchema = jobIdSchemaOf();
 
 /** What a job request may change about its type's policy; reviewers and timeout outcomes are not among them. */
-export const policyOverridesSchema = z
-  .object({
-    planner: z.enum(['recipe', 'model']).optional(),
-    budgetUsd: z.number().positive().optional(),
-    overBudget: z.enum(['pause', 'fail']).optional(),
-    approvalTimeoutMs: z.number().int().positive().optional(),
-    confidenceThresholds: z.record(z.string(), z.number().min(0).max(1)).optional(),
-  })
-  .strict();
+export const policyOverridesSchema = policyOverridesSchemaOf();
 export type PolicyOverrides = z.infer<typeof policyOverridesSchema>;
 
-export class UnknownJobTypeError extends Error {
-  override readonly name = 'UnknownJobTypeError';
-}
-
-export const jobRequestSchema = z
-  .object({
-    /** The job id is the workflow id: starting the same id again returns the existing run. */
-    id: jobIdSchema,
-    type: z.string().min(1, 'must name a job type'),
-    input: z.unknown(),
-    /** Who asked for the job; they may not approve it themselves unless the policy allows. */
-    requestedBy: z.string().min(1).optional(),
-    batchId: z.string().optional(),
-    policy: policyOverridesSchema.optional(),
-  })
-  .strict();
+export const jobRequestSchema = jobRequestSchemaOf();
 export type JobRequest = z.infer<typeof jobRequestSchema>;
-
-/** Bad job input: names the field and the rule it broke. Never retried. */
-export class InvalidJobInputError extends Error {
-  override readonly name = 'InvalidJobInputError';
-  constructor(
-    message: string,
-    readonly issues: { field: string; problem: string }[] = [],
-  ) {
-    super(message);
-  }
-}
 
 /**
  * Validates a job request and its input against the job type's input schema (`inputSchemaOf` throws

@@ -8,7 +8,9 @@ import { parseWire, readPath, WIRE_PATTERN } from './wire';
 export { parseWire, readPath, type Wire } from './wire';
 
 /** A wire is a reference: `$job.<path>` or `$steps.<stepId>.<path>` (path optional, dot-separated). */
-export const wireSchema = z.string().regex(WIRE_PATTERN, 'expected $job.<path> or $steps.<stepId>.<path>');
+// A regex of its own: zod resets lastIndex on the one it checks with, and domain/wire.ts is a module the
+// workflow bundle shares, its exports frozen (workers/worker.ts conveyorPreloadModules).
+export const wireSchema = z.string().regex(new RegExp(WIRE_PATTERN), 'expected $job.<path> or $steps.<stepId>.<path>');
 
 export const planStepSchema = z.object({
   id: z.string().regex(/^[A-Za-z][\w-]*$/, 'step ids start with a letter and use letters, digits, _ or -'),

@@ -160,12 +160,19 @@ export function factoryFromSettings(settings: ConveyorSettings, modulePath = set
 
 /**
  * The modules of Conveyor's workflows that every workflow of a worker thread shares (the bundler's
- * `preloadModules`): the definition and catalogue interning (workflows/interned.ts) and the JSON Schema
- * → zod cache (workflows/schemas.ts, with zod itself). Each holds only content-keyed, frozen or
- * recomputable values, so sharing them changes no result; without them every cached workflow re-evaluates
- * and keeps its own copy. A team bundling its own workflows with the primitives passes the same list.
+ * `preloadModules`): the engine's entry and the factory job's interpreter with every module it imports
+ * (workflows/factory-job.ts), the definition and catalogue interning (workflows/interned.ts) and the JSON
+ * Schema → zod cache (workflows/schemas.ts, with zod itself). None keeps per-job state at module level:
+ * a job's state lives in the objects its run creates, and a shared module holds only code, frozen
+ * constants and content-keyed caches, so sharing them changes no result. Without them every cached
+ * workflow re-evaluates each module and keeps its own copy (bench/results/engine-memory.md). The SDK
+ * deep-freezes a shared module's exports, so these export no zod schema as a value (domain/job-request.ts
+ * builds them on first use). A team bundling its own workflows with the primitives passes the same list.
  */
-export const conveyorPreloadModules: readonly string[] = ['zod', path.resolve(__dirname, '..', 'workflows', `interned${sourceExtension}`), path.resolve(__dirname, '..', 'workflows', `schemas${sourceExtension}`)];
+export const conveyorPreloadModules: readonly string[] = [
+  'zod',
+  ...['interned', 'schemas', 'index', 'factory-job'].map((module) => path.resolve(__dirname, '..', 'workflows', `${module}${sourceExtension}`)),
+];
 
 /** Bundles the workflows once (tests share a bundle per file): the built-in bundle unless `engineOnly`. */
 export function bundleConveyorWorkflows(options: { engineOnly?: boolean } = {}): Promise<WorkflowBundleWithSourceMap> {
