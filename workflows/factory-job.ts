@@ -11,7 +11,8 @@ import type { JobStart } from '../activities/factory';
 import { JobBudget } from '../domain/budget';
 import type { ModelSpec } from '../domain/models';
 import { screeningText } from '../domain/screening';
-import { InvalidJobInputError, jobRequestSchema, type JobRequest, type JobResult } from '../domain/job';
+import type { JobRequest, JobResult } from '../domain/job';
+import { InvalidJobInputError, jobRequestSchemaOf } from '../domain/job-request';
 import { isActionStep, isFanOut, orderSteps, planProblemText, recipeProblems, resolveRecipeWire, stepDependencies, DEFAULT_FAN_OUT_CONCURRENCY, type RecipeFacts, type RecipeStep } from '../domain/recipe';
 import type { JobDefinition, ResolvedJobPolicy } from '../factory/snapshot';
 import { factoryDesk, JobRejected } from './approval-desk';
@@ -22,7 +23,7 @@ import { internCatalogue, internDefinition } from './interned';
 import { executionFor, localStepsOn, StepRunner } from './step-runner';
 
 function parseRequest(raw: unknown): JobRequest {
-  const parsed = jobRequestSchema.safeParse(raw);
+  const parsed = jobRequestSchemaOf().safeParse(raw);
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.map((issue) => ({ field: issue.path.map(String).join('.') || 'request', problem: issue.message }));
   const error = new InvalidJobInputError(`Invalid job: ${issues.map((i) => `${i.field}: ${i.problem}`).join('; ')}`, issues);
@@ -74,31 +75,16 @@ export async function factoryJobWorkflow(rawRequest: JobRequest): Promise<JobRes
   desk.registerHandlers();
   recorder.publish('planning');
 
-  // Jobs started after the local-steps patch take their start in one local activity (workflows/step-runner.ts).
-  const oneStart = localStepsOn();
-  let definition: JobDefinition;
-  let input: unknown;
-  let started: Pick<JobStart, 'reviewerKeys' | 'catalogue' | 'screening'> | undefined;
-  try {
-    const args = [{ jobId: request.id, type: request.type, input: request.input }] as const;
-    const loaded: Pick<JobStart, 'definition' | 'input'> = oneStart
-      ? (started = await jobStart.beginJob.executeWithOptions({ summary: `start ${request.type}: definition, reviewer keys, models, screening` }, [...args]))
-      : await definitions.loadJobDefinition.executeWithOptions({ summary: `definition of ${request.type}` }, [...args]);
-    // Every job of a definition holds the worker's one frozen copy of it (workflows/interned.ts), not its own.
-    definition = internDefinition(loaded.definition);
-    input = loaded.input;
-  } catch (error) {
-    recorder.publish('failed');
-    throw asJobFailure(error);
-  }
+  const begun = await beginJob(request, recorder);
+  const { definition, input } = begun;
   const policy = (known.policy = effectiveJobPolicy(definition.jobType.policy, request));
   recorder.budget = new JobBudget(policy.budgetUsd);
   recorder.definition = { factory: definition.factory.name, version: definition.version, hash: definition.hash };
   recorder.memo({ definition: recorder.definition });
 
-  desk.reviewerKeys = { ...policy.approval.reviewerKeys, ...(started?.reviewerKeys ?? (await loadReviewerKeys())) };
-  const catalogue = internCatalogue(started?.catalogue ?? (await engine.loadModelCatalog()));
-  recorder.screening = started?.screening ?? (await engine.screenInput({ jobId: request.id, text: screeningText(input) }));
+  desk.reviewerKeys = { ...policy.approval.reviewerKeys, ...(begun.reviewerKeys ?? (await loadReviewerKeys())) };
+  const catalogue = begun.catalogue ?? internCatalogue(await engine.loadModelCatalog());
+  recorder.screening = begun.screening ?? (await engine.screenInput({ jobId: request.id, text: screeningText(input) }));
   if (recorder.screening.flagged) {
     recorder.decide({ stepId: 'screening', kind: 'screening', reason: `input flagged: ${recorder.screening.reasons.join(', ')}; every action needs a reviewer` });
   }
@@ -115,6 +101,28 @@ export async function factoryJobWorkflow(rawRequest: JobRequest): Promise<JobRes
     throw error;
   }
   return recorder.finish('completed');
+}
+
+/**
+ * The job's start: its definition snapshot and checked input — and, for jobs started after the
+ * local-steps patch, in the same one local activity, its reviewer keys, the model catalogue and the
+ * screening. The definition and catalogue come back interned (workflows/interned.ts). A function of its
+ * own, so the activity's result, which carries its own copy of both, ends with it: a suspended job keeps
+ * only what its frame still references.
+ */
+async function beginJob(request: JobRequest, recorder: JobRecorder): Promise<{ definition: JobDefinition; input: unknown } & Partial<Pick<JobStart, 'reviewerKeys' | 'catalogue' | 'screening'>>> {
+  try {
+    const args = [{ jobId: request.id, type: request.type, input: request.input }] as const;
+    if (localStepsOn()) {
+      const started = await jobStart.beginJob.executeWithOptions({ summary: `start ${request.type}: definition, reviewer keys, models, screening` }, [...args]);
+      return { definition: internDefinition(started.definition), input: started.input, reviewerKeys: started.reviewerKeys, catalogue: internCatalogue(started.catalogue), screening: started.screening };
+    }
+    const loaded = await definitions.loadJobDefinition.executeWithOptions({ summary: `definition of ${request.type}` }, [...args]);
+    return { definition: internDefinition(loaded.definition), input: loaded.input };
+  } catch (error) {
+    recorder.publish('failed');
+    throw asJobFailure(error);
+  }
 }
 
 // ---- planning --------------------------------------------------------------------------------------
