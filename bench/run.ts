@@ -103,7 +103,7 @@ function parseArguments(argv: readonly string[]): { options: BenchOptions; secti
       overheadJobs: quick ? 10 : 50,
       remoteJobs: quick ? 5 : 20,
       throughputJobs: quick ? 200 : 500,
-      throughputRounds: quick ? 1 : 2,
+      throughputRounds: quick ? 1 : 3,
       batchConcurrency: 200,
       memoryWorkflows: quick ? 200 : 1000,
       cacheLookups: quick ? 10_000 : 50_000,
