@@ -15,6 +15,7 @@ import { defaultExampleStoreFile, ExampleStore } from '../learning/example-store
 import { storeClaim } from '../platform/claims';
 import { findTemporalCli } from '../platform/temporal-cli';
 import { bundleConveyorWorkflows } from '../workers/worker';
+import { progressQuery } from '../workflows/messages';
 import { answers, startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
 import { registryWithFakeTiers, requestedModel } from './support/models';
 import { supportTicketAnswer } from '../fakes/station-answers';
@@ -104,6 +105,39 @@ describe('support-ticket', () => {
     expect(description.typedSearchAttributes.get(ConveyorCostUsd)).toBeCloseTo(result.costUsd, 8);
     expect(description.memo?.plan).toEqual(result.plan);
     await recordHistory(client, jobId, 'support-ticket-approved');
+  });
+
+  it('sends search attributes and memo when the job waits and when it ends: one upsert per workflow task, one engine patch', async () => {
+    const { client } = local;
+    const jobId = uniqueId('ticket-upserts');
+    await client.startJob({ id: jobId, type: 'support-ticket', input: { text: 'I want a full refund of $849.00 for the laptop from order #F90002. It stopped working after two days.' } });
+    const [approval] = await waitForPending(client, jobId);
+    // While it waits for a reviewer, operators see where it is: status, cost so far, type, the plan in the memo.
+    const waiting = await eventually(async () => {
+      const description = await client.temporal.workflow.getHandle(jobId).describe();
+      return description.typedSearchAttributes.get(ConveyorStatus) === 'awaiting_approval' ? description : undefined;
+    });
+    const progress = await client.jobHandle(jobId).query(progressQuery);
+    expect(waiting.typedSearchAttributes.get(ConveyorJobType)).toBe('support-ticket');
+    expect(waiting.typedSearchAttributes.get(ConveyorCostUsd)).toBeGreaterThan(0);
+    expect(waiting.typedSearchAttributes.get(ConveyorCostUsd)).toBeCloseTo(progress.costUsd, 8);
+    expect((waiting.memo?.plan as { steps: unknown[] } | undefined)?.steps).toHaveLength(6);
+    expect(waiting.memo?.definition).toMatchObject({ factory: expect.any(String) as unknown, hash: expect.any(String) as unknown });
+
+    await client.decide(jobId, { approvalId: approval!.approvalId, decision: 'approve', reviewer: 'alice' });
+    const result = await client.getResult(jobId);
+    expect(result.status).toBe('completed');
+    const events = (await client.temporal.workflow.getHandle(jobId).fetchHistory()).events ?? [];
+    const conveyorUpserts = events.filter((event) => Object.keys(event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}).some((key) => key.startsWith('Conveyor')));
+    const memoUpserts = events.filter((event) => event.workflowPropertiesModifiedEventAttributes);
+    const tasks = events.filter((event) => event.workflowTaskCompletedEventAttributes);
+    expect(conveyorUpserts.length).toBeLessThanOrEqual(tasks.length);
+    expect(memoUpserts).toHaveLength(1);
+    const patches = events.flatMap((event) => (event.markerRecordedEventAttributes?.markerName === 'core_patch' ? [Buffer.from(event.markerRecordedEventAttributes.details!['patch-data']!.payloads![0]!.data!).toString()] : []));
+    expect(patches.map((data) => (JSON.parse(data) as { id: string }).id)).toEqual(['conveyor-engine-v2']);
+    const final = await client.temporal.workflow.getHandle(jobId).describe();
+    expect(final.typedSearchAttributes.get(ConveyorStatus)).toBe('completed');
+    expect(final.typedSearchAttributes.get(ConveyorCostUsd)).toBeCloseTo(result.costUsd, 8);
   });
 
   it('reject ends the job as rejected and executes nothing', async () => {
