@@ -11,7 +11,6 @@ import { Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import distillFactory from './fixtures/factories/distill-stations';
 import { connectWorkerConnection } from '../platform/connection';
-import { loadLabelledFile } from '../providers/local/dataset';
 import { saveClassifier } from '../providers/local/model-file';
 import { trainSizedClassifier } from '../providers/local/model-store';
 import { createSeededRandom, shuffleInPlace } from '../providers/local/prng';
@@ -26,13 +25,11 @@ import type { DistillRequest } from '../learning/types';
 import { distillWorkflow } from '../workflows/distill';
 import { pendingApprovalsQuery } from '../workflows/messages';
 import { bundleConveyorWorkflows } from '../workers/worker';
+import { demoIntentSplit } from './support/demo-data';
 import { eventually, finishedAuditTrail, recordHistory, testClient, testSettings, uniqueId } from './support/temporal';
 
 const settings = testSettings(uniqueId('distill'));
-const demo = shuffleInPlace(loadLabelledFile(path.resolve(__dirname, '..', 'data', 'demo', 'support-intents.csv')), createSeededRandom(7));
-const golden = demo.slice(0, 200);
-const base = demo.slice(200, 240);
-const production = demo.slice(240);
+const { golden, base, production } = demoIntentSplit(7);
 
 let bundle: WorkflowBundleWithSourceMap;
 let connection: NativeConnection;

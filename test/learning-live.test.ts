@@ -17,21 +17,19 @@ import { ExampleStore } from '../learning/example-store';
 import { ModelRegistry } from '../learning/model-registry';
 import { defaultObservationStoreFile, ObservationStore } from '../learning/observations';
 import type { DistillRequest, DistillResult, LiveAgreement, RegistryState } from '../learning/types';
-import { loadLabelledFile } from '../providers/local/dataset';
+import type { loadLabelledFile } from '../providers/local/dataset';
 import { saveClassifier } from '../providers/local/model-file';
 import { trainSizedClassifier } from '../providers/local/model-store';
 import { createSeededRandom, shuffleInPlace } from '../providers/local/prng';
 import { distillWorkflow } from '../workflows/distill';
 import { decideUpdate, pendingApprovalsQuery } from '../workflows/messages';
 import { bundleConveyorWorkflows } from '../workers/worker';
+import { demoIntentSplit } from './support/demo-data';
 import { eventually, finishedAuditTrail, recordHistory, startWorker, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
 
 const settings = testSettings(uniqueId('live'));
 const station = 'classify-intent';
-const demo = shuffleInPlace(loadLabelledFile(path.resolve(__dirname, '..', 'data', 'demo', 'support-intents.csv')), createSeededRandom(11));
-const golden = demo.slice(0, 200);
-const base = demo.slice(200, 240);
-const production = demo.slice(240);
+const { all: demo, golden, base, production } = demoIntentSplit(11);
 
 let worker: RunningWorker;
 let client: ConveyorClient;
