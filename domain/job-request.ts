@@ -58,3 +58,12 @@ export class InvalidJobInputError extends Error {
     super(message);
   }
 }
+
+/** The request's (or, with `prefix`, its part's) zod issues as an {@link InvalidJobInputError} naming each field. */
+export function invalidJobInput(issues: readonly z.core.$ZodIssue[], prefix = ''): InvalidJobInputError {
+  const list = issues.map((issue) => ({
+    field: [prefix, ...issue.path.map(String)].filter(Boolean).join('.') || prefix || 'request',
+    problem: issue.message,
+  }));
+  return new InvalidJobInputError(`Invalid job: ${list.map((i) => `${i.field}: ${i.problem}`).join('; ')}`, list);
+}

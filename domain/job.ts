@@ -3,7 +3,7 @@
  * an operator reads. Plain serialisable data that crosses client, workflow and activity boundaries.
  */
 import type { z } from 'zod';
-import { InvalidJobInputError, jobIdSchemaOf, jobRequestSchemaOf, policyOverridesSchemaOf, UnknownJobTypeError } from './job-request';
+import { InvalidJobInputError, invalidJobInput, jobIdSchemaOf, jobRequestSchemaOf, policyOverridesSchemaOf, UnknownJobTypeError } from './job-request';
 import type { Tier } from './models';
 import type { Plan } from './plan';
 import type { BudgetSnapshot } from './budget';
@@ -28,7 +28,7 @@ export type JobRequest = z.infer<typeof jobRequestSchema>;
  */
 export function validateJobRequest(request: unknown, inputSchemaOf: (type: string) => z.ZodType): JobRequest {
   const parsed = jobRequestSchema.safeParse(request);
-  if (!parsed.success) throw invalid(parsed.error.issues, '');
+  if (!parsed.success) throw invalidJobInput(parsed.error.issues);
   let inputSchema;
   try {
     inputSchema = inputSchemaOf(parsed.data.type);
@@ -39,16 +39,8 @@ export function validateJobRequest(request: unknown, inputSchemaOf: (type: strin
     throw error;
   }
   const input = inputSchema.safeParse(parsed.data.input);
-  if (!input.success) throw invalid(input.error.issues, 'input');
+  if (!input.success) throw invalidJobInput(input.error.issues, 'input');
   return { ...parsed.data, input: input.data };
-}
-
-function invalid(issues: readonly z.core.$ZodIssue[], prefix: string): InvalidJobInputError {
-  const list = issues.map((issue) => ({
-    field: [prefix, ...issue.path.map(String)].filter(Boolean).join('.') || prefix || 'request',
-    problem: issue.message,
-  }));
-  return new InvalidJobInputError(`Invalid job: ${list.map((i) => `${i.field}: ${i.problem}`).join('; ')}`, list);
 }
 
 export interface LedgerEntry {

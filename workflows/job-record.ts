@@ -42,7 +42,7 @@ export class JobRecorder {
   private holding: boolean | undefined;
   /** Search attributes changed since the last upsert; memo fields not yet upserted. */
   private attributesChanged = false;
-  private readonly heldMemo: Record<string, unknown> = {};
+  private heldMemo: Record<string, unknown> = {};
 
   readonly startedAt = new Date().toISOString();
   status: JobStatus = 'planning';
@@ -136,8 +136,8 @@ export class JobRecorder {
       this.upsertAttributes();
     }
     if (Object.keys(this.heldMemo).length > 0) {
-      upsertMemo({ ...this.heldMemo });
-      for (const key of Object.keys(this.heldMemo)) delete this.heldMemo[key];
+      upsertMemo(this.heldMemo);
+      this.heldMemo = {};
     }
   }
 
