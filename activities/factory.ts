@@ -6,7 +6,12 @@
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { InvalidJobInputError } from '../domain/job';
+import { JobBudget } from '../domain/budget';
+import { InvalidJobInputError, type PolicyOverrides } from '../domain/job';
+import { executionOf } from '../domain/model-kinds';
+import { isActionStep, isFanOut, orderSteps, resolveRecipeWire, stepDependencies } from '../domain/recipe';
+import { route } from '../domain/routing';
+import { effectiveJobPolicy } from '../factory/job-policy';
 import { validateFactoryJob } from '../factory';
 import { agreementKey, scoreConfidenceWithScorer, type ScoredConfidence } from '../factory/confidence';
 import {
@@ -20,7 +25,7 @@ import {
   type SamplesConfidence,
   type Sensitivity,
 } from '../factory/define';
-import { actionFacts, DEFAULT_SAMPLE_TEMPERATURE, snapshotJobType, stationFacts, type ActionFacts, type JobDefinition, type StationFacts } from '../factory/snapshot';
+import { actionFacts, DEFAULT_SAMPLE_TEMPERATURE, snapshotJobType, stationFacts, type ActionFacts, type JobDefinition, type ResolvedJobPolicy, type StationFacts } from '../factory/snapshot';
 import { EVIDENCE_EXCERPT_CHARS } from '../domain/actions';
 import { addUsage, type ModelSpec } from '../domain/models';
 import { screeningText, type ScreeningResult } from '../domain/screening';
@@ -57,6 +62,50 @@ export interface StationCallResult extends ModelCallResult {
    * activity's marker keeps the result but not the input. Absent in histories from before local steps.
    */
   answers?: { station: string; stepId: string; call: number };
+  /** The assessment of the action that reads this answer, given ahead when the request asked for it (`assessAhead`). */
+  ahead?: AnswerAhead[];
+}
+
+/**
+ * An answer given ahead: a local activity's result for a request the job's workflow is about to make
+ * (workflows/answers-ahead.ts). The workflow takes it only when its own request is the same, so the
+ * answer is the one a local activity of its own would have given a few milliseconds later.
+ */
+export type AnswerAhead =
+  | { activity: 'callStation'; request: ModelCallRequest; result: StationCallResult }
+  | { activity: 'assessProposal'; request: AssessProposalRequest; result: ProposalAssessment };
+
+/**
+ * What a station call needs to assess, once it has its answer, the action step that reads it: the
+ * step, its proposal's wires and settings, the job's input and the outputs and confidences of the steps
+ * done when the call was made (the answer joins them).
+ */
+export interface AssessAhead {
+  jobType: string;
+  stepId: string;
+  action: string;
+  proposal: string | Record<string, string>;
+  settings: unknown;
+  input: unknown;
+  outputs: Record<string, unknown>;
+  confidences: Record<string, number | null>;
+}
+
+/**
+ * The station calls a local activity's recorded result answers, for readers of a job's history: a
+ * `callStation` marker's own result, and the calls any local activity (the job's start, a station call)
+ * answered ahead. An answer ahead the workflow did not take is followed in the history by the workflow's
+ * own call of the same number.
+ */
+export function stationCallsAnswered(activityType: string | undefined, result: (Partial<StationCallResult> & { ahead?: AnswerAhead[] }) | undefined): StationCallResult[] {
+  if (!result) return [];
+  const ahead = (result.ahead ?? []).flatMap((answer) => (answer.activity === 'callStation' ? [answer.result] : []));
+  return activityType === 'callStation' ? [result as StationCallResult, ...ahead] : ahead;
+}
+
+/** A station call's request, and — for a local step whose answer an action reads — that action to assess ahead. */
+export interface StationCallRequest extends ModelCallRequest {
+  assessAhead?: AssessAhead;
 }
 
 export interface AssessProposalRequest {
@@ -193,6 +242,17 @@ export function createFactoryActivities({ factory, gateway, outbox, live, log = 
     return action;
   };
 
+  const assessProposal = async (request: AssessProposalRequest): Promise<ProposalAssessment> => {
+    const action = actionNamed(request.action);
+    const parsed = action.proposal.safeParse(request.proposal);
+    if (!parsed.success) return { problem: issuesText(parsed.error.issues, 'proposal') };
+    const skip = action.skip?.(parsed.data);
+    if (skip) return { skip };
+    const job: JobView = { jobId: request.jobId, jobType: request.jobType, input: request.input, outputs: request.outputs, confidences: request.confidences };
+    const sensitivity = normalizeSensitivity(action.sensitivity?.(parsed.data, request.settings, job));
+    return sensitivity ? { sensitivity } : {};
+  };
+
   return {
     /**
      * The job's definition, taken once at its start and kept in its history: the snapshot of its job type
@@ -222,7 +282,7 @@ export function createFactoryActivities({ factory, gateway, outbox, live, log = 
     },
 
     /** One model call of a station step; the answer's confidence is scored by the station's own rule. */
-    async callStation(request: ModelCallRequest): Promise<StationCallResult> {
+    async callStation({ assessAhead, ...request }: StationCallRequest): Promise<StationCallResult> {
       const station = stationNamed(request.station);
       const parsed = station.input.safeParse(request.input);
       if (!parsed.success) throw nonRetryable('StationInputError', `step "${request.stepId}" (${station.name}): ${issuesText(parsed.error.issues, 'input')}`);
@@ -249,7 +309,12 @@ export function createFactoryActivities({ factory, gateway, outbox, live, log = 
       if (stationConfidence !== null && !(Number.isFinite(stationConfidence) && stationConfidence >= 0 && stationConfidence <= 1)) {
         throw nonRetryable('ConfidenceRuleError', `station ${station.name}: its confidence rule gave ${String(stationConfidence)}, not a number in [0, 1]`);
       }
-      return { ...result, stationConfidence, scorer: scored.scorer, answers: { station: request.station, stepId: request.stepId, call: request.call } };
+      const answered: StationCallResult = { ...result, stationConfidence, scorer: scored.scorer, answers: { station: request.station, stepId: request.stepId, call: request.call } };
+      if (!assessAhead) return answered;
+      const assessment = assessmentRequestAhead(request.jobId, assessAhead, { stepId: request.stepId, output: result.output, confidence: stationConfidence });
+      // Ahead is only ahead: an assessment that throws here is left to the workflow's own call, which reports it.
+      const verdict = await assessProposal(assessment).catch(() => undefined);
+      return verdict ? { ...answered, ahead: [{ activity: 'assessProposal', request: assessment, result: verdict }] } : answered;
     },
 
     /**
@@ -275,16 +340,7 @@ export function createFactoryActivities({ factory, gateway, outbox, live, log = 
     },
 
     /** The factory's verdict on a proposal (a model's, or a reviewer's edit): valid? nothing to do? who must approve? */
-    async assessProposal(request: AssessProposalRequest): Promise<ProposalAssessment> {
-      const action = actionNamed(request.action);
-      const parsed = action.proposal.safeParse(request.proposal);
-      if (!parsed.success) return { problem: issuesText(parsed.error.issues, 'proposal') };
-      const skip = action.skip?.(parsed.data);
-      if (skip) return { skip };
-      const job: JobView = { jobId: request.jobId, jobType: request.jobType, input: request.input, outputs: request.outputs, confidences: request.confidences };
-      const sensitivity = normalizeSensitivity(action.sensitivity?.(parsed.data, request.settings, job));
-      return sensitivity ? { sensitivity } : {};
-    },
+    assessProposal,
 
     /**
      * One attempt to run an approved (or not sensitive) action: the team's `execute` with the idempotency
@@ -436,24 +492,79 @@ export interface JobStart {
   reviewerKeys: Record<string, string>;
   catalogue: ModelSpec[];
   screening: ScreeningResult;
+  /** The job's opening station calls, answered ahead when the request asked (`answerAhead`); see {@link openingCalls}. */
+  ahead?: AnswerAhead[];
+}
+
+export interface BeginJobRequest {
+  jobId: string;
+  type: string;
+  input: unknown;
+  /** The request's policy overrides: the opening calls are routed under the job's own policy. */
+  policy?: PolicyOverrides;
+  /** Answer the opening calls ahead (jobs started on engine v3; absent in histories from before). */
+  answerAhead?: boolean;
+}
+
+/**
+ * The station calls a job of this definition opens with, as its workflow will request them: the recipe's
+ * station steps that read nothing but the job's input (no earlier step, no `when`, no fan-out, no learned
+ * router), each routed as its first call is (domain/routing.ts, the job's budget reserved step by step in
+ * recipe order) and answered in the worker's process. A model planner's job opens with its plan: none.
+ */
+export function openingCalls(jobId: string, definition: JobDefinition, policy: ResolvedJobPolicy, input: unknown, catalogue: readonly ModelSpec[]): ModelCallRequest[] {
+  if (policy.planner !== 'recipe') return [];
+  const budget = new JobBudget(policy.budgetUsd);
+  const calls: ModelCallRequest[] = [];
+  for (const step of orderSteps(definition.jobType.recipe.steps)) {
+    if (isActionStep(step) || isFanOut(step) || step.when !== undefined || stepDependencies(step).length > 0) continue;
+    const station = definition.stations[step.station];
+    const router = policy.router;
+    if (!station || (router && (!router.stations || router.stations.includes(station.name)))) continue;
+    // What the step's local activity would receive: its wired input, through JSON.
+    const stationInput = JSON.parse(JSON.stringify(Object.fromEntries(Object.entries(step.inputs).map(([field, wire]) => [field, resolveRecipeWire(wire, input, {})])))) as unknown;
+    const decision = route({ station, models: catalogue, inputChars: JSON.stringify(stationInput).length, longInputChars: policy.longInputChars, budgetRemainingUsd: budget.remainingUsd });
+    if (decision.kind !== 'model') break;
+    budget.reserve(step.id, decision.estimatedCostUsd);
+    if (executionOf([decision.model, ...decision.fallbacks]) !== 'local') continue;
+    calls.push({ jobId, stepId: step.id, call: 1, station: station.name, modelId: decision.model.id, input: stationInput, ...(decision.fallbacks.length > 0 ? { fallbacks: decision.fallbacks.map((model) => model.id) } : {}) });
+  }
+  return calls;
+}
+
+/** The assessment request the workflow will make for the action that reads a station's answer (see {@link AssessAhead}). */
+export function assessmentRequestAhead(jobId: string, ahead: AssessAhead, answered: { stepId: string; output: unknown; confidence: number | null }): AssessProposalRequest {
+  const outputs = { ...ahead.outputs, [answered.stepId]: answered.output };
+  const resolve = (wire: string) => resolveRecipeWire(wire, ahead.input, outputs);
+  const proposal = typeof ahead.proposal === 'string' ? resolve(ahead.proposal) : Object.fromEntries(Object.entries(ahead.proposal).map(([field, wire]) => [field, resolve(wire)]));
+  const request = { jobId, jobType: ahead.jobType, stepId: ahead.stepId, action: ahead.action, proposal, settings: ahead.settings, input: ahead.input, outputs, confidences: { ...ahead.confidences, [answered.stepId]: answered.confidence } };
+  return JSON.parse(JSON.stringify(request)) as AssessProposalRequest;
 }
 
 /**
  * The start of a job in one local activity instead of four in a row: its definition and checked input,
  * the reviewers' keys, the model catalogue and the screening of its input — the same activities, called
- * in process, so a job of local steps reaches its first step in one round through the worker.
+ * in process, so a job of local steps reaches its first step in one round through the worker. Asked to,
+ * it also answers the job's opening station calls ({@link openingCalls}) with `callStation`, so those
+ * steps need no round of their own; a call that fails here is left to the workflow's own call.
  */
 export function createJobStartActivity(parts: {
   loadJobDefinition: FactoryActivities['loadJobDefinition'];
   loadReviewerKeys: () => Promise<Record<string, string>>;
   loadModelCatalog: () => Promise<ModelSpec[]>;
   screenInput: (request: { jobId: string; text: string }) => Promise<ScreeningResult>;
+  callStation: FactoryActivities['callStation'];
 }) {
   return {
-    async beginJob(request: { jobId: string; type: string; input: unknown }): Promise<JobStart> {
+    async beginJob(request: BeginJobRequest): Promise<JobStart> {
       const { definition, input } = await parts.loadJobDefinition(request);
       const [reviewerKeys, catalogue, screening] = await Promise.all([parts.loadReviewerKeys(), parts.loadModelCatalog(), parts.screenInput({ jobId: request.jobId, text: screeningText(input) })]);
-      return { definition, input, reviewerKeys, catalogue, screening };
+      const started: JobStart = { definition, input, reviewerKeys, catalogue, screening };
+      if (!request.answerAhead) return started;
+      const calls = openingCalls(request.jobId, definition, effectiveJobPolicy(definition.jobType.policy, request), input, catalogue);
+      const answered = await Promise.all(calls.map((call) => parts.callStation(call).then((result): AnswerAhead => ({ activity: 'callStation', request: call, result }), () => undefined)));
+      const ahead = answered.filter((answer): answer is AnswerAhead => answer !== undefined);
+      return ahead.length > 0 ? { ...started, ahead } : started;
     },
   };
 }

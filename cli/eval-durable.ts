@@ -12,7 +12,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import { ConveyorClient } from '../client';
 import type { ModelCallRequest, ModelCallResult } from '../activities/types';
-import type { StationCallResult } from '../activities/factory';
+import { stationCallsAnswered, type StationCallResult } from '../activities/factory';
 import { Outbox } from '../activities/outbox';
 import type { JobRequest, JobResult } from '../domain/job';
 import { itemDecision, type FinalStop, type ItemDecision, type StepSettings, type TierCall } from '../evaluation/eval/offline';
@@ -103,8 +103,8 @@ const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
 
 /**
  * The target station's label per call number (every tier's), from the model-call results in the history:
- * callStation's activity results or, for local steps, its local-activity markers (callModel on the first
- * job workflow).
+ * callStation's activity results or, for local steps, its local-activity markers, the job's start's among
+ * them (callModel on the first job workflow).
  */
 export function modelAnswersFromHistory(target: EvaluationTarget, events: readonly HistoryEvent[]): Map<number, string> {
   const callOfScheduledEvent = new Map<string, number>();
@@ -116,16 +116,17 @@ export function modelAnswersFromHistory(target: EvaluationTarget, events: readon
       const request = payload ? defaultPayloadConverter.fromPayload<ModelCallRequest>(payload) : undefined;
       if (request?.station === target.station.name) callOfScheduledEvent.set(String(event.eventId), request.call);
     }
-    // A local step's call is a marker: its data names the activity, its result says which call it answered.
+    // A local step's call is a marker: its data names the activity, its result says which call it answered
+    // (the job's start's marker, on engine v3, the opening calls it answered ahead).
     const marker = event.markerRecordedEventAttributes;
     if (marker?.markerName === LOCAL_ACTIVITY_MARKER) {
       const data = marker.details?.data?.payloads?.[0];
       const payload = marker.details?.result?.payloads?.[0];
       const activityType = data ? defaultPayloadConverter.fromPayload<{ activity_type?: string }>(data).activity_type : undefined;
-      if (activityType !== 'callStation' || !payload) continue;
-      const result = defaultPayloadConverter.fromPayload<StationCallResult>(payload);
-      const label = result.answers?.station === target.station.name ? labelOfAnswer(target, result.output) : undefined;
-      if (label !== undefined) labels.set(result.answers!.call, label);
+      for (const result of stationCallsAnswered(activityType, payload ? defaultPayloadConverter.fromPayload<StationCallResult>(payload) : undefined)) {
+        const label = result.answers?.station === target.station.name ? labelOfAnswer(target, result.output) : undefined;
+        if (label !== undefined) labels.set(result.answers!.call, label);
+      }
       continue;
     }
     const completed = event.activityTaskCompletedEventAttributes;

@@ -134,10 +134,45 @@ describe('support-ticket', () => {
     expect(conveyorUpserts.length).toBeLessThanOrEqual(tasks.length);
     expect(memoUpserts).toHaveLength(1);
     const patches = events.flatMap((event) => (event.markerRecordedEventAttributes?.markerName === 'core_patch' ? [Buffer.from(event.markerRecordedEventAttributes.details!['patch-data']!.payloads![0]!.data!).toString()] : []));
-    expect(patches.map((data) => (JSON.parse(data) as { id: string }).id)).toEqual(['conveyor-engine-v2']);
+    expect(patches.map((data) => (JSON.parse(data) as { id: string }).id)).toEqual(['conveyor-engine-v3']);
     const final = await client.temporal.workflow.getHandle(jobId).describe();
     expect(final.typedSearchAttributes.get(ConveyorStatus)).toBe('completed');
     expect(final.typedSearchAttributes.get(ConveyorCostUsd)).toBeCloseTo(result.costUsd, 8);
+  });
+
+  it('answers its opening steps and its action\'s assessment ahead: a ticket of local steps takes three rounds, with the same ledger and outputs', async () => {
+    const { client } = local;
+    const jobId = uniqueId('ticket-ahead');
+    await client.startJob({ id: jobId, type: 'support-ticket', input: { text: 'Where is my order #A1234? It should have arrived last Tuesday.' } });
+    const result = await client.getResult(jobId);
+    expect(result.status).toBe('completed');
+    const events = (await client.temporal.workflow.getHandle(jobId).fetchHistory()).events ?? [];
+    const localActivities = events.flatMap((event) => {
+      const data = event.markerRecordedEventAttributes?.markerName === 'core_local_activity' ? event.markerRecordedEventAttributes.details?.data?.payloads?.[0]?.data : undefined;
+      const result = event.markerRecordedEventAttributes?.details?.result?.payloads?.[0]?.data;
+      return data ? [{ type: (JSON.parse(Buffer.from(data).toString()) as { activity_type: string }).activity_type, result: result ? (JSON.parse(Buffer.from(result).toString()) as { ahead?: { activity: string; request: { stepId: string } }[] }) : undefined }] : [];
+    });
+    // The start answered intent and entities; the proposing step answered the act step's assessment.
+    expect(localActivities.map((activity) => activity.type)).toEqual(['beginJob', 'callStation', 'callStation', 'callStation']);
+    expect(localActivities[0]!.result!.ahead!.map((answer) => `${answer.activity}:${answer.request.stepId}`)).toEqual(['callStation:intent', 'callStation:entities']);
+    expect(localActivities[3]!.result!.ahead!.map((answer) => `${answer.activity}:${answer.request.stepId}`)).toEqual(['assessProposal:act']);
+    // Nothing else changes: every step is in the ledger as a local call, in the same order, with the outputs wired as before.
+    expect(result.ledger.map((entry) => [entry.stepId, entry.station, entry.outcome, entry.execution])).toEqual([
+      ['intent', 'classify-intent', 'accepted', 'local'],
+      ['entities', 'extract-entities', 'accepted', 'local'],
+      ['risk', 'assess-risk', 'accepted', 'local'],
+      ['reply', 'draft-reply', 'accepted', 'local'],
+      ['action', 'propose-action', 'accepted', 'local'],
+    ]);
+    expect(result.outputs.intent).toMatchObject({ intent: 'order_status' });
+    // The assessment given ahead is the one the job acted on: the act step ran without approval, once.
+    expect(result.decisions.find((decision) => decision.stepId === 'act')?.reason).toMatch(/not sensitive/);
+    expect(result.actions).toHaveLength(1);
+    // All four were recorded by the first workflow task: the job reached its action without a round through the server.
+    const firstTask = events.findIndex((event) => event.workflowTaskCompletedEventAttributes);
+    const secondTask = events.findIndex((event, index) => index > firstTask && event.workflowTaskScheduledEventAttributes);
+    const markers = events.flatMap((event, index) => (event.markerRecordedEventAttributes?.markerName === 'core_local_activity' ? [index] : []));
+    expect(markers.every((index) => index > firstTask && (secondTask < 0 || index < secondTask))).toBe(true);
   });
 
   it('reject ends the job as rejected and executes nothing', async () => {

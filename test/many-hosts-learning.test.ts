@@ -15,13 +15,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stationCallsAnswered, type StationCallResult } from '../activities/factory';
 import type { ConveyorClient } from '../client';
 import type { JobResult } from '../domain/job';
 import { openExampleRepository } from '../learning/example-repository';
 import { ModelRegistry, openRegistryStore, type RegistryStore } from '../learning/model-registry';
 import type { DistillResult } from '../learning/types';
 import { loadSettings } from '../platform/settings';
-import { loadLabelledFile } from '../providers/local/dataset';
 import { saveClassifier } from '../providers/local/model-file';
 import { trainSizedClassifier } from '../providers/local/model-store';
 import { createSeededRandom, shuffleInPlace } from '../providers/local/prng';
@@ -29,15 +29,13 @@ import { distillWorkflow } from '../workflows/distill';
 import { pendingApprovalsQuery } from '../workflows/messages';
 import { clusterVariables, startTestCluster, type TestCluster } from './support/cluster';
 import { eventually, tempDir, testClient, uniqueId } from './support/temporal';
+import { demoIntentSplit } from './support/demo-data';
 import { startWorkerProcess, type WorkerProcess } from './support/worker-process';
 
 const station = 'classify-intent';
 const taskQueue = uniqueId('many-hosts-learning');
 const hosts = { a: tempDir('learning-host-a'), b: tempDir('learning-host-b'), operator: tempDir('learning-operator') };
-const demo = shuffleInPlace(loadLabelledFile(path.resolve(__dirname, '..', 'data', 'demo', 'support-intents.csv')), createSeededRandom(11));
-const golden = demo.slice(0, 200);
-const base = demo.slice(200, 240);
-const production = demo.slice(240);
+const { all: demo, golden, base, production } = demoIntentSplit(11);
 
 let cluster: TestCluster;
 let client: ConveyorClient;
@@ -112,9 +110,9 @@ function sideOf(identity: string | null | undefined): Side | undefined {
 const timeOf = (event: temporal.api.history.v1.IHistoryEvent) => Number(event.eventTime!.seconds) * 1000 + Math.floor((event.eventTime!.nanos ?? 0) / 1e6);
 
 /**
- * Who answered the job's first station call, and when: a local activity's marker (with its completion time)
- * is recorded by the workflow task that ran it, so the worker that completed that task answered; a remote
- * one was answered by the worker that started it.
+ * Who answered the job's first station call, and when: a local activity's marker (with its completion time;
+ * the job's start's when it answered the call ahead) is recorded by the workflow task that ran it, so the
+ * worker that completed that task answered; a remote one was answered by the worker that started it.
  */
 async function answeredBy(jobId: string): Promise<{ worker: Side; answeredAt: number }> {
   const events = (await client.temporal.workflow.getHandle(jobId).fetchHistory()).events ?? [];
@@ -122,7 +120,9 @@ async function answeredBy(jobId: string): Promise<{ worker: Side; answeredAt: nu
     const marker = event.markerRecordedEventAttributes;
     const data = marker?.details?.data?.payloads?.[0]?.data;
     const local = marker && data ? (JSON.parse(Buffer.from(data).toString()) as { activity_type?: string; complete_time?: { seconds: number; nanos: number } }) : undefined;
-    if (local?.activity_type === 'callStation') {
+    // On engine v3 a job's start answers its opening local steps ahead: then its marker is the call's.
+    const result = marker?.details?.result?.payloads?.[0]?.data;
+    if (local && stationCallsAnswered(local.activity_type, result ? (JSON.parse(Buffer.from(result).toString()) as StationCallResult) : undefined).length > 0) {
       const task = events.slice(0, index).reverse().find((earlier) => earlier.workflowTaskCompletedEventAttributes);
       return { worker: sideOf(task!.workflowTaskCompletedEventAttributes!.identity)!, answeredAt: local.complete_time!.seconds * 1000 + Math.floor(local.complete_time!.nanos / 1e6) };
     }

@@ -140,6 +140,7 @@ export function conveyorActivities(options: ConveyorActivityOptions) {
       loadReviewerKeys: () => reviewerKeys.loadReviewerKeys(),
       loadModelCatalog: () => engine.loadModelCatalog(),
       screenInput: (request) => engine.screenInput(request),
+      callStation: (request) => factoryActivities.callStation(request),
     }),
     ...createEvaluationActivities({ factory: options.factory }),
     ...createLearningActivities({ factory: options.factory, dataDir, live, exampleStore: options.exampleStore, databaseUrl: settings.databaseUrl }),

@@ -7,40 +7,29 @@
  * factory's assessment and the approval desk — and return the job's record.
  */
 import { ApplicationFailure } from '@temporalio/workflow';
-import type { JobStart } from '../activities/factory';
+import type { AssessAhead, JobStart } from '../activities/factory';
 import { JobBudget } from '../domain/budget';
 import type { ModelSpec } from '../domain/models';
 import { screeningText } from '../domain/screening';
 import type { JobRequest, JobResult } from '../domain/job';
-import { InvalidJobInputError, jobRequestSchemaOf } from '../domain/job-request';
+import { invalidJobInput, jobRequestSchemaOf } from '../domain/job-request';
 import { isActionStep, isFanOut, orderSteps, planProblemText, recipeProblems, resolveRecipeWire, stepDependencies, DEFAULT_FAN_OUT_CONCURRENCY, type RecipeFacts, type RecipeStep } from '../domain/recipe';
+import { effectiveJobPolicy } from '../factory/job-policy';
 import type { JobDefinition, ResolvedJobPolicy } from '../factory/snapshot';
 import { factoryDesk, JobRejected } from './approval-desk';
 import { loadReviewerKeys } from './decide-handlers';
 import { JobRecorder } from './job-record';
 import { asJobFailure, definitions, engine, failureSummary, jobStart, localModels, models } from './proxies';
 import { internCatalogue, internDefinition } from './interned';
-import { executionFor, localStepsOn, StepRunner } from './step-runner';
+import { AnswersAhead } from './answers-ahead';
+import { answersAheadOn, localStepsOn } from './patches';
+import { executionFor, StepRunner } from './step-runner';
 
 function parseRequest(raw: unknown): JobRequest {
   const parsed = jobRequestSchemaOf().safeParse(raw);
   if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map((issue) => ({ field: issue.path.map(String).join('.') || 'request', problem: issue.message }));
-  const error = new InvalidJobInputError(`Invalid job: ${issues.map((i) => `${i.field}: ${i.problem}`).join('; ')}`, issues);
-  throw ApplicationFailure.create({ type: error.name, message: error.message, nonRetryable: true, details: [issues] });
-}
-
-/** The job type's policy with the request's overrides (budget, planner, thresholds, approval timeout). */
-export function effectiveJobPolicy(policy: ResolvedJobPolicy, request: JobRequest): ResolvedJobPolicy {
-  const overrides = request.policy ?? {};
-  return {
-    ...policy,
-    planner: overrides.planner ?? policy.planner,
-    budgetUsd: overrides.budgetUsd ?? policy.budgetUsd,
-    overBudget: overrides.overBudget ?? policy.overBudget,
-    confidenceThresholds: { ...policy.confidenceThresholds, ...overrides.confidenceThresholds },
-    approval: { ...policy.approval, timeoutMs: overrides.approvalTimeoutMs ?? policy.approval.timeoutMs },
-  };
+  const error = invalidJobInput(parsed.error.issues);
+  throw ApplicationFailure.create({ type: error.name, message: error.message, nonRetryable: true, details: [error.issues] });
 }
 
 /** What recipe checks know of a definition: field lists from its snapshot's schemas. */
@@ -88,7 +77,7 @@ export async function factoryJobWorkflow(rawRequest: JobRequest): Promise<JobRes
   if (recorder.screening.flagged) {
     recorder.decide({ stepId: 'screening', kind: 'screening', reason: `input flagged: ${recorder.screening.reasons.join(', ')}; every action needs a reviewer` });
   }
-  const runner = (known.runner = new StepRunner({ jobId: request.id, jobType: request.type, input, recorder, desk, stations: definition.stations, actions: definition.actions, policy, models: catalogue }));
+  const runner = (known.runner = new StepRunner({ jobId: request.id, jobType: request.type, input, recorder, desk, stations: definition.stations, actions: definition.actions, policy, models: catalogue, ...(begun.ahead ? { ahead: begun.ahead } : {}) }));
 
   recorder.plan = await makePlan(definition, policy, request, input, recorder, catalogue);
   recorder.memo({ plan: recorder.plan });
@@ -106,18 +95,27 @@ export async function factoryJobWorkflow(rawRequest: JobRequest): Promise<JobRes
 /**
  * The job's start: its definition snapshot and checked input — and, for jobs started after the
  * local-steps patch, in the same one local activity, its reviewer keys, the model catalogue and the
- * screening. The definition and catalogue come back interned (workflows/interned.ts). A function of its
- * own, so the activity's result, which carries its own copy of both, ends with it: a suspended job keeps
- * only what its frame still references.
+ * screening; for jobs on engine v3 also the answers to its opening station calls (workflows/answers-ahead.ts).
+ * The definition and catalogue come back interned (workflows/interned.ts). A function of its own, so the
+ * activity's result, which carries its own copy of both, ends with it: a suspended job keeps only what
+ * its frame still references.
  */
-async function beginJob(request: JobRequest, recorder: JobRecorder): Promise<{ definition: JobDefinition; input: unknown } & Partial<Pick<JobStart, 'reviewerKeys' | 'catalogue' | 'screening'>>> {
+async function beginJob(
+  request: JobRequest,
+  recorder: JobRecorder,
+): Promise<{ definition: JobDefinition; input: unknown; ahead?: AnswersAhead } & Partial<Pick<JobStart, 'reviewerKeys' | 'catalogue' | 'screening'>>> {
   try {
-    const args = [{ jobId: request.id, type: request.type, input: request.input }] as const;
-    if (localStepsOn()) {
-      const started = await jobStart.beginJob.executeWithOptions({ summary: `start ${request.type}: definition, reviewer keys, models, screening` }, [...args]);
-      return { definition: internDefinition(started.definition), input: started.input, reviewerKeys: started.reviewerKeys, catalogue: internCatalogue(started.catalogue), screening: started.screening };
+    const args = { jobId: request.id, type: request.type, input: request.input };
+    const answerAhead = answersAheadOn();
+    if (answerAhead || localStepsOn()) {
+      const started = await jobStart.beginJob.executeWithOptions({ summary: `start ${request.type}: definition, reviewer keys, models, screening${answerAhead ? ', opening local steps' : ''}` }, [
+        answerAhead ? { ...args, ...(request.policy ? { policy: request.policy } : {}), answerAhead } : args,
+      ]);
+      const ahead = answerAhead ? new AnswersAhead() : undefined;
+      ahead?.offer(started.ahead);
+      return { definition: internDefinition(started.definition), input: started.input, reviewerKeys: started.reviewerKeys, catalogue: internCatalogue(started.catalogue), screening: started.screening, ...(ahead ? { ahead } : {}) };
     }
-    const loaded = await definitions.loadJobDefinition.executeWithOptions({ summary: `definition of ${request.type}` }, [...args]);
+    const loaded = await definitions.loadJobDefinition.executeWithOptions({ summary: `definition of ${request.type}` }, [args]);
     return { definition: internDefinition(loaded.definition), input: loaded.input };
   } catch (error) {
     recorder.publish('failed');
@@ -180,18 +178,32 @@ async function makePlan(definition: JobDefinition, policy: ResolvedJobPolicy, re
 /** Each step starts when the steps it reads from are done; independent steps run in parallel. */
 async function executePlan(steps: readonly RecipeStep[], runner: StepRunner, recorder: JobRecorder, input: unknown, policy: ResolvedJobPolicy): Promise<void> {
   const done = new Map<string, Promise<void>>();
+  const plan = { steps, finished: new Set<string>() };
   for (const step of orderSteps(steps)) {
     const dependencies = stepDependencies(step).map((id) => done.get(id)!);
-    done.set(step.id, Promise.all(dependencies).then(() => runStep(step, runner, recorder, input, policy)));
+    done.set(step.id, Promise.all(dependencies).then(() => runStep(step, runner, recorder, input, policy, plan)));
   }
   await Promise.all(done.values());
 }
 
-async function runStep(step: RecipeStep, runner: StepRunner, recorder: JobRecorder, input: unknown, policy: ResolvedJobPolicy): Promise<void> {
+/**
+ * The action step a station step's answer lets start, for its call to assess ahead: one that reads the
+ * step, has no `when`, and waits for nothing else unfinished. Undefined when there is none, or the job
+ * takes no answers ahead.
+ */
+function assessAheadFor(step: RecipeStep, plan: { steps: readonly RecipeStep[]; finished: ReadonlySet<string> }, runner: StepRunner, recorder: JobRecorder, input: unknown, policy: ResolvedJobPolicy): AssessAhead | undefined {
+  if (!runner.answersAhead) return undefined;
+  const next = plan.steps.find((candidate) => isActionStep(candidate) && candidate.when === undefined && stepDependencies(candidate).includes(step.id) && stepDependencies(candidate).every((id) => id === step.id || plan.finished.has(id)));
+  if (!next || !isActionStep(next)) return undefined;
+  return { jobType: recorder.identity.jobType, stepId: next.id, action: next.action, proposal: next.proposal, settings: policy.actions[next.action], input, outputs: { ...recorder.outputs }, confidences: { ...recorder.confidences } };
+}
+
+async function runStep(step: RecipeStep, runner: StepRunner, recorder: JobRecorder, input: unknown, policy: ResolvedJobPolicy, plan: { steps: readonly RecipeStep[]; finished: Set<string> }): Promise<void> {
   const resolve = (wire: string, item?: { value: unknown }) => resolveRecipeWire(wire, input, recorder.outputs, item);
   if (step.when !== undefined && !resolve(step.when)) {
     recorder.decide({ stepId: step.id, kind: 'skip', reason: `skipped: ${step.when} is false` });
     recorder.stepsDone++;
+    plan.finished.add(step.id);
     return;
   }
   if (isActionStep(step)) {
@@ -216,13 +228,14 @@ async function runStep(step: RecipeStep, runner: StepRunner, recorder: JobRecord
       const scored = answers.map((answer) => answer.confidence).filter((value): value is number => value !== null);
       recorder.confidences[step.id] = scored.length ? Math.min(...scored) : null;
     } else {
-      const answer = await runner.runStation(step.id, step.station, inputsFor(), upstreamConfidence);
+      const answer = await runner.runStation(step.id, step.station, inputsFor(), upstreamConfidence, assessAheadFor(step, plan, runner, recorder, input, policy));
       recorder.outputs[step.id] = answer.output;
       recorder.confidences[step.id] = answer.confidence;
     }
     recorder.publish();
   }
   recorder.stepsDone++;
+  plan.finished.add(step.id);
   recorder.refreshDetails();
 }
 

@@ -2,7 +2,7 @@
  * The factory job's patch ids, oldest first, and the checks the interpreter reads them
  * through. Each patch is one marker and — core adds it — one `TemporalChangeVersion` upsert (a history
  * event and a visibility write) in every run that takes its new branch, so a job started today records
- * only the newest, {@link ENGINE_V2_PATCH}, which stands for every branch before it. A history recorded
+ * only the newest, {@link ENGINE_V3_PATCH}, which stands for every branch before it. A history recorded
  * before it carries the older markers, and the same checks, asking the older patch when the newest is
  * absent, replay it as it ran.
  */
@@ -29,22 +29,36 @@ export const QUIET_UPSERTS_PATCH = 'conveyor-quiet-upserts';
  */
 export const ENGINE_V2_PATCH = 'conveyor-engine-v2';
 
-/** Whether this run holds its upserts to the next wait (a factory job that started on this engine). */
+/**
+ * Every branch above, and in-process work answered ahead inside the local activity before it
+ * (workflows/answers-ahead.ts): the job's start answers the steps that read only the job's input, and a
+ * station call answers the assessment of the action that reads its output. The workflow takes such an
+ * answer only when its own request for it is the same, so a job of local steps makes fewer rounds
+ * through the worker (a job of five local steps in waves of 2 + 2 + 1 and an action: three instead of five).
+ */
+export const ENGINE_V3_PATCH = 'conveyor-engine-v3';
+
+/** Whether this run takes answers given ahead (a factory job that started on this engine). */
+export function answersAheadOn(): boolean {
+  return patched(ENGINE_V3_PATCH);
+}
+
+/** Whether this run holds its upserts to the next wait (a factory job that started on engine v2 or later). */
 export function upsertsAtWaitsOn(): boolean {
-  return patched(ENGINE_V2_PATCH);
+  return patched(ENGINE_V3_PATCH) || patched(ENGINE_V2_PATCH);
 }
 
 /** Whether this run takes in-process work as local activities. */
 export function localStepsOn(): boolean {
-  return patched(ENGINE_V2_PATCH) || patched(LOCAL_STEPS_PATCH);
+  return patched(ENGINE_V3_PATCH) || patched(ENGINE_V2_PATCH) || patched(LOCAL_STEPS_PATCH);
 }
 
 /** Whether this run upserts only the search attributes that changed. */
 export function quietUpsertsOn(): boolean {
-  return patched(ENGINE_V2_PATCH) || patched(QUIET_UPSERTS_PATCH);
+  return patched(ENGINE_V3_PATCH) || patched(ENGINE_V2_PATCH) || patched(QUIET_UPSERTS_PATCH);
 }
 
 /** Whether this run delivers actions in its own retry loop. */
 export function actionDeliveryOn(): boolean {
-  return patched(ENGINE_V2_PATCH) || patched(ACTION_DELIVERY_PATCH);
+  return patched(ENGINE_V3_PATCH) || patched(ENGINE_V2_PATCH) || patched(ACTION_DELIVERY_PATCH);
 }

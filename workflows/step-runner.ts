@@ -14,14 +14,13 @@ import { executionOf, type Tier } from '../domain/model-kinds';
 import { route, type EscalationCause } from '../domain/routing';
 import { screeningSensitivity } from '../domain/screening';
 import type { ActionFacts, ResolvedJobPolicy, StationFacts } from '../factory/snapshot';
-import type { ActionFailureDetails, StationCallResult } from '../activities/factory';
+import type { ActionFailureDetails, AssessAhead, AssessProposalRequest, StationCallRequest, StationCallResult } from '../activities/factory';
+import type { AnswersAhead } from './answers-ahead';
 import { JobRejected, type ApprovalDesk } from './approval-desk';
 import type { JobRecorder } from './job-record';
 import { actionAttempts, actions, definitions, escalationCauseOf, failureSummary, learning, localLearning, localModels, models, roundUsd } from './proxies';
 import { actionDeliveryOn, localStepsOn } from './patches';
 import { schemaProblem } from './schemas';
-
-export { ACTION_DELIVERY_PATCH, LOCAL_STEPS_PATCH, localStepsOn } from './patches';
 
 export interface RunContext {
   jobId: string;
@@ -33,6 +32,8 @@ export interface RunContext {
   actions: Readonly<Record<string, ActionFacts>>;
   policy: ResolvedJobPolicy;
   models: readonly ModelSpec[];
+  /** Jobs on engine v3: the answers local activities gave ahead (workflows/answers-ahead.ts). */
+  ahead?: AnswersAhead;
 }
 
 /** How this run executes a model call that may use `candidates`: local activities once the patch is in the run's history. */
@@ -99,8 +100,16 @@ export class StepRunner {
 
   // ---- station steps -------------------------------------------------------------------------------
 
-  /** One station answer for a step (or one item of a fan-out): route → call → score → escalate → person. */
-  async runStation(stepId: string, stationName: string, input: unknown, upstreamConfidence?: number): Promise<StationAnswer> {
+  /** Whether local activities may answer this job's next requests ahead (a job on engine v3). */
+  get answersAhead(): boolean {
+    return this.ctx.ahead !== undefined;
+  }
+
+  /**
+   * One station answer for a step (or one item of a fan-out): route → call → score → escalate → person.
+   * `assessAhead`: the action step that reads this answer, for a local call to assess ahead.
+   */
+  async runStation(stepId: string, stationName: string, input: unknown, upstreamConfidence?: number, assessAhead?: AssessAhead): Promise<StationAnswer> {
     const { recorder, policy } = this.ctx;
     const station = this.station(stationName);
     const problem = schemaProblem(station.inputSchema, input, 'input');
@@ -144,11 +153,16 @@ export class StepRunner {
       const execution = executionFor([decision.model, ...decision.fallbacks]);
       let result: StationCallResult;
       if (execution !== 'local') recorder.flush();
+      const request: StationCallRequest = { jobId: this.ctx.jobId, stepId, call, station: station.name, modelId: decision.model.id, input, ...(decision.fallbacks.length > 0 ? { fallbacks: decision.fallbacks.map((model) => model.id) } : {}) };
       try {
-        result = await (execution === 'local' ? localModels : models).callStation.executeWithOptions(
-          { summary: `${station.name} · ${decision.model.id} (${decision.tier})${escalation ? ` · escalated: ${escalation.cause}` : ''}` },
-          [{ jobId: this.ctx.jobId, stepId, call, station: station.name, modelId: decision.model.id, input, ...(decision.fallbacks.length > 0 ? { fallbacks: decision.fallbacks.map((model) => model.id) } : {}) }],
-        );
+        const answeredAhead = execution === 'local' ? this.ctx.ahead?.take('callStation', request) : undefined;
+        result =
+          answeredAhead ??
+          (await (execution === 'local' ? localModels : models).callStation.executeWithOptions(
+            { summary: `${station.name} · ${decision.model.id} (${decision.tier})${escalation ? ` · escalated: ${escalation.cause}` : ''}` },
+            [execution === 'local' && assessAhead && this.ctx.ahead ? { ...request, assessAhead } : request],
+          ));
+        this.ctx.ahead?.offer(result.ahead);
       } catch (error) {
         recorder.budget.release(callKey);
         const cause = escalationCauseOf(error);
@@ -303,9 +317,8 @@ export class StepRunner {
     const { recorder, policy } = this.ctx;
     const action = this.ctx.actions[actionName];
     if (!action) throw ApplicationFailure.create({ type: 'UnknownActionError', nonRetryable: true, message: `no action "${actionName}" in the job's definition` });
-    const verdict = await definitions.assessProposal.executeWithOptions({ summary: `assess ${actionName} proposal` }, [
-      { jobId: this.ctx.jobId, jobType: this.ctx.jobType, stepId, action: actionName, proposal, settings, input: this.ctx.input, outputs: { ...recorder.outputs }, confidences: { ...recorder.confidences } },
-    ]);
+    const assessment: AssessProposalRequest = { jobId: this.ctx.jobId, jobType: this.ctx.jobType, stepId, action: actionName, proposal, settings, input: this.ctx.input, outputs: { ...recorder.outputs }, confidences: { ...recorder.confidences } };
+    const verdict = this.ctx.ahead?.take('assessProposal', assessment) ?? (await definitions.assessProposal.executeWithOptions({ summary: `assess ${actionName} proposal` }, [assessment]));
     if (verdict.problem) throw ApplicationFailure.create({ type: 'InvalidProposalError', nonRetryable: true, message: `step "${stepId}" (${actionName}): ${verdict.problem}` });
     if (verdict.skip) {
       recorder.decide({ stepId, kind: 'action', reason: verdict.skip });

@@ -1,0 +1,20 @@
+/**
+ * A job's policy: its type's resolved policy with the request's overrides. Pure, so the factory job's
+ * workflow and the activities that answer its first steps ahead (activities/answers-ahead.ts) compute it
+ * the same way.
+ */
+import type { PolicyOverrides } from '../domain/job';
+import type { ResolvedJobPolicy } from './snapshot';
+
+/** The job type's policy with the request's overrides (budget, planner, thresholds, approval timeout). */
+export function effectiveJobPolicy(policy: ResolvedJobPolicy, request: { policy?: PolicyOverrides | undefined }): ResolvedJobPolicy {
+  const overrides = request.policy ?? {};
+  return {
+    ...policy,
+    planner: overrides.planner ?? policy.planner,
+    budgetUsd: overrides.budgetUsd ?? policy.budgetUsd,
+    overBudget: overrides.overBudget ?? policy.overBudget,
+    confidenceThresholds: { ...policy.confidenceThresholds, ...overrides.confidenceThresholds },
+    approval: { ...policy.approval, timeoutMs: overrides.approvalTimeoutMs ?? policy.approval.timeoutMs },
+  };
+}
