@@ -11,7 +11,7 @@ import { InvalidJobInputError, type PolicyOverrides } from '../domain/job';
 import { executionOf } from '../domain/model-kinds';
 import { isActionStep, isFanOut, orderSteps, resolveRecipeWire, stepDependencies } from '../domain/recipe';
 import { route } from '../domain/routing';
-import { effectiveJobPolicy } from '../factory/job-policy';
+import { effectiveJobPolicy, stationRouter } from '../factory/job-policy';
 import { validateFactoryJob } from '../factory';
 import { agreementKey, scoreConfidenceWithScorer, type ScoredConfidence } from '../factory/confidence';
 import {
@@ -519,8 +519,7 @@ export function openingCalls(jobId: string, definition: JobDefinition, policy: R
   for (const step of orderSteps(definition.jobType.recipe.steps)) {
     if (isActionStep(step) || isFanOut(step) || step.when !== undefined || stepDependencies(step).length > 0) continue;
     const station = definition.stations[step.station];
-    const router = policy.router;
-    if (!station || (router && (!router.stations || router.stations.includes(station.name)))) continue;
+    if (!station || stationRouter(policy, station.name)) continue;
     // What the step's local activity would receive: its wired input, through JSON.
     const stationInput = JSON.parse(JSON.stringify(Object.fromEntries(Object.entries(step.inputs).map(([field, wire]) => [field, resolveRecipeWire(wire, input, {})])))) as unknown;
     const decision = route({ station, models: catalogue, inputChars: JSON.stringify(stationInput).length, longInputChars: policy.longInputChars, budgetRemainingUsd: budget.remainingUsd });

@@ -1,6 +1,6 @@
 /**
  * A job's policy: its type's resolved policy with the request's overrides. Pure, so the factory job's
- * workflow and the activities that answer its first steps ahead (activities/answers-ahead.ts) compute it
+ * workflow and the activities that answer its first steps ahead (activities/factory.ts, openingCalls) compute it
  * the same way.
  */
 import type { PolicyOverrides } from '../domain/job';
@@ -17,4 +17,10 @@ export function effectiveJobPolicy(policy: ResolvedJobPolicy, request: { policy?
     confidenceThresholds: { ...policy.confidenceThresholds, ...overrides.confidenceThresholds },
     approval: { ...policy.approval, timeoutMs: overrides.approvalTimeoutMs ?? policy.approval.timeoutMs },
   };
+}
+
+/** The job's learned router when it picks this station's starting tier (`policy.router`, for its stations or all). */
+export function stationRouter(policy: ResolvedJobPolicy, stationName: string): ResolvedJobPolicy['router'] {
+  const router = policy.router;
+  return router && (!router.stations || router.stations.includes(stationName)) ? router : undefined;
 }

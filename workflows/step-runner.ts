@@ -13,6 +13,7 @@ import type { ModelSpec } from '../domain/models';
 import { executionOf, type Tier } from '../domain/model-kinds';
 import { route, type EscalationCause } from '../domain/routing';
 import { screeningSensitivity } from '../domain/screening';
+import { stationRouter } from '../factory/job-policy';
 import type { ActionFacts, ResolvedJobPolicy, StationFacts } from '../factory/snapshot';
 import type { ActionFailureDetails, AssessAhead, AssessProposalRequest, StationCallRequest, StationCallResult } from '../activities/factory';
 import type { AnswersAhead } from './answers-ahead';
@@ -118,7 +119,8 @@ export class StepRunner {
     const threshold = policy.confidenceThresholds[station.name] ?? station.confidenceThreshold;
     let escalation: { fromTier: Tier; cause: EscalationCause } | undefined;
     let lastOutput: unknown;
-    const routed = await this.askRouter(stepId, station, input);
+    // No router, no await: every promise a workflow makes costs the SDK a stack trace (workflows/stack-frames.ts).
+    const routed = stationRouter(this.ctx.policy, station.name) ? await this.askRouter(stepId, station, input) : undefined;
     for (let call = 1; ; call++) {
       const decision = route({
         station,
@@ -214,8 +216,8 @@ export class StepRunner {
    * at the station's default tier.
    */
   private async askRouter(stepId: string, station: StationFacts, input: unknown): Promise<{ tier: Tier; reason: string; entry: NonNullable<LedgerEntry['routedBy']> } | undefined> {
-    const router = this.ctx.policy.router;
-    if (!router || (router.stations && !router.stations.includes(station.name))) return undefined;
+    const router = stationRouter(this.ctx.policy, station.name);
+    if (!router) return undefined;
     const answer = await definitions.routeStep.executeWithOptions({ summary: `router ${router.id}: ${station.name} (${stepId})` }, [
       { jobId: this.ctx.jobId, stepId, station: station.name, input, router: { id: router.id, ...(router.version !== undefined ? { version: router.version } : {}) } },
     ]);
