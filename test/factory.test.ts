@@ -15,6 +15,7 @@ import { defaultExampleStoreFile, ExampleStore } from '../learning/example-store
 import { storeClaim } from '../platform/claims';
 import { findTemporalCli } from '../platform/temporal-cli';
 import { bundleConveyorWorkflows } from '../workers/worker';
+import { WORKFLOW_STACK_FRAMES } from '../workflows/stack-frames';
 import { progressQuery } from '../workflows/messages';
 import { answers, startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
 import { registryWithFakeTiers, requestedModel } from './support/models';
@@ -118,6 +119,11 @@ describe('support-ticket', () => {
       return description.typedSearchAttributes.get(ConveyorStatus) === 'awaiting_approval' ? description : undefined;
     });
     const progress = await client.jobHandle(jobId).query(progressQuery);
+    // The stack-trace query (the UI's "Stack Trace" tab) still shows where it waits, in frames of the
+    // workflow's own source, each stack cut to the frames the bundle keeps (workflows/stack-frames.ts).
+    const stacks = (await client.temporal.workflow.getHandle(jobId).query<string>('__stack_trace')).split('\n\n').filter(Boolean);
+    expect(stacks.some((stack) => /workflows\/approval-desk\.ts/.test(stack))).toBe(true);
+    for (const stack of stacks) expect(stack.split('\n').filter((line) => line.trim().startsWith('at ')).length).toBeLessThanOrEqual(WORKFLOW_STACK_FRAMES - 1);
     expect(waiting.typedSearchAttributes.get(ConveyorJobType)).toBe('support-ticket');
     expect(waiting.typedSearchAttributes.get(ConveyorCostUsd)).toBeGreaterThan(0);
     expect(waiting.typedSearchAttributes.get(ConveyorCostUsd)).toBeCloseTo(progress.costUsd, 8);

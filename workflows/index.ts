@@ -10,6 +10,9 @@ import type * as Batch from './batch';
 import type * as Distill from './distill';
 import type * as Evaluation from './evaluation';
 import type * as FactoryJob from './factory-job';
+import { limitWorkflowStackFrames } from './stack-frames';
+
+limitWorkflowStackFrames();
 
 /* eslint-disable @typescript-eslint/no-require-imports, no-restricted-globals -- the bundle's own (webpack) require, deterministic; a require in the function body is evaluated on the first call, per workflow */
 export function factoryJobWorkflow(...args: Parameters<typeof FactoryJob.factoryJobWorkflow>): ReturnType<typeof FactoryJob.factoryJobWorkflow> {
