@@ -6,8 +6,11 @@
 import type { PolicyOverrides } from '../domain/job';
 import type { ResolvedJobPolicy } from './snapshot';
 
+/** The fields of a policy a job request may override (a factory's resolved policy, or a built-in legacy job type's). */
+type OverridablePolicy = Pick<ResolvedJobPolicy, 'planner' | 'budgetUsd' | 'overBudget' | 'confidenceThresholds'> & { approval: { timeoutMs: number } };
+
 /** The job type's policy with the request's overrides (budget, planner, thresholds, approval timeout). */
-export function effectiveJobPolicy(policy: ResolvedJobPolicy, request: { policy?: PolicyOverrides | undefined }): ResolvedJobPolicy {
+export function effectiveJobPolicy<P extends OverridablePolicy>(policy: P, request: { policy?: PolicyOverrides | undefined }): P {
   const overrides = request.policy ?? {};
   return {
     ...policy,

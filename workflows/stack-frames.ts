@@ -3,9 +3,9 @@
  *
  * The SDK records where every promise a workflow makes was created, so the stack-trace query can show a
  * waiting workflow's stack (the Temporal UI's "Stack Trace" tab). It does that by formatting a stack trace,
- * through the bundle's source map, for each new promise. A support ticket makes about 120 promises, so at the
- * SDK's 10 frames per stack (V8's default) this took about a fifth of the job's workflow-task time (a CPU
- * profile of the worker's workflow thread on the cluster; README, Performance).
+ * through the bundle's source map, for each new promise. A job of five steps and an action makes about 120
+ * promises, so at the SDK's 10 frames per stack (V8's default) this took about a fifth of the job's
+ * workflow-task time (a CPU profile of the worker's workflow thread on the cluster; README, Performance).
  *
  * Frames past the limit are lost from every stack a workflow records: the stack-trace query's stacks and the
  * stack of a failure a workflow raises. The first frame of a promise's stack is the SDK's hook, so the query

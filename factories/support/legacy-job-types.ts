@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { UnknownJobTypeError, validateJobRequest, type JobRequest, type PolicyOverrides } from '../../domain/job';
 import type { PlanBody } from '../../domain/plan';
 import type { AnyJobType, RecipeStep } from '../../factory/define';
+import { effectiveJobPolicy } from '../../factory/job-policy';
 import { supportFactory } from './index';
 import { actSettingsSchema } from './actions';
 import { actionKinds } from './schemas';
@@ -128,13 +129,5 @@ export function validateBuiltinJobRequest(request: unknown): JobRequest {
 }
 
 export function effectivePolicy(jobType: JobType, overrides: PolicyOverrides = {}): JobPolicy {
-  const { policy } = jobType;
-  return {
-    ...policy,
-    planner: overrides.planner ?? policy.planner,
-    budgetUsd: overrides.budgetUsd ?? policy.budgetUsd,
-    overBudget: overrides.overBudget ?? policy.overBudget,
-    confidenceThresholds: { ...policy.confidenceThresholds, ...overrides.confidenceThresholds },
-    approval: { ...policy.approval, timeoutMs: overrides.approvalTimeoutMs ?? policy.approval.timeoutMs },
-  };
+  return effectiveJobPolicy(jobType.policy, { policy: overrides });
 }
