@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { JobBudget } from '../domain/budget';
 import { InvalidJobInputError, type PolicyOverrides } from '../domain/job';
 import { executionOf } from '../domain/model-kinds';
-import { isActionStep, isFanOut, orderSteps, resolveRecipeWire, stepDependencies } from '../domain/recipe';
+import { isActionStep, isFanOut, orderSteps, resolveProposal, resolveStepInputs, stepDependencies } from '../domain/recipe';
 import { route } from '../domain/routing';
 import { effectiveJobPolicy, stationRouter } from '../factory/job-policy';
 import { validateFactoryJob } from '../factory';
@@ -97,7 +97,7 @@ export interface AssessAhead {
  * answered ahead. An answer ahead the workflow did not take is followed in the history by the workflow's
  * own call of the same number.
  */
-export function stationCallsAnswered(activityType: string | undefined, result: (Partial<StationCallResult> & { ahead?: AnswerAhead[] }) | undefined): StationCallResult[] {
+export function stationCallsAnswered(activityType: string | undefined, result: Partial<StationCallResult> | undefined): StationCallResult[] {
   if (!result) return [];
   const ahead = (result.ahead ?? []).flatMap((answer) => (answer.activity === 'callStation' ? [answer.result] : []));
   return activityType === 'callStation' ? [result as StationCallResult, ...ahead] : ahead;
@@ -521,7 +521,7 @@ export function openingCalls(jobId: string, definition: JobDefinition, policy: R
     const station = definition.stations[step.station];
     if (!station || stationRouter(policy, station.name)) continue;
     // What the step's local activity would receive: its wired input, through JSON.
-    const stationInput = JSON.parse(JSON.stringify(Object.fromEntries(Object.entries(step.inputs).map(([field, wire]) => [field, resolveRecipeWire(wire, input, {})])))) as unknown;
+    const stationInput = JSON.parse(JSON.stringify(resolveStepInputs(step.inputs, input, {}))) as unknown;
     const decision = route({ station, models: catalogue, inputChars: JSON.stringify(stationInput).length, longInputChars: policy.longInputChars, budgetRemainingUsd: budget.remainingUsd });
     if (decision.kind !== 'model') break;
     budget.reserve(step.id, decision.estimatedCostUsd);
@@ -534,8 +534,7 @@ export function openingCalls(jobId: string, definition: JobDefinition, policy: R
 /** The assessment request the workflow will make for the action that reads a station's answer (see {@link AssessAhead}). */
 export function assessmentRequestAhead(jobId: string, ahead: AssessAhead, answered: { stepId: string; output: unknown; confidence: number | null }): AssessProposalRequest {
   const outputs = { ...ahead.outputs, [answered.stepId]: answered.output };
-  const resolve = (wire: string) => resolveRecipeWire(wire, ahead.input, outputs);
-  const proposal = typeof ahead.proposal === 'string' ? resolve(ahead.proposal) : Object.fromEntries(Object.entries(ahead.proposal).map(([field, wire]) => [field, resolve(wire)]));
+  const proposal = resolveProposal(ahead.proposal, ahead.input, outputs);
   const request = { jobId, jobType: ahead.jobType, stepId: ahead.stepId, action: ahead.action, proposal, settings: ahead.settings, input: ahead.input, outputs, confidences: { ...ahead.confidences, [answered.stepId]: answered.confidence } };
   return JSON.parse(JSON.stringify(request)) as AssessProposalRequest;
 }

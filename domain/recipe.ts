@@ -77,6 +77,16 @@ export function resolveRecipeWire(wire: Wire, jobInput: unknown, outputs: Readon
   return parsed.source === 'job' ? readPath(jobInput, parsed.path) : readPath(outputs[parsed.stepId!], parsed.path);
 }
 
+/** A station step's input: each field's wire resolved (in a fan-out, against `item`). */
+export function resolveStepInputs(inputs: Readonly<Record<string, Wire>>, jobInput: unknown, outputs: Readonly<Record<string, unknown>>, item?: { value: unknown }): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(inputs).map(([field, wire]) => [field, resolveRecipeWire(wire, jobInput, outputs, item)]));
+}
+
+/** An action step's proposal: its wire, or each of its fields' wires, resolved. */
+export function resolveProposal(proposal: Wire | Readonly<Record<string, Wire>>, jobInput: unknown, outputs: Readonly<Record<string, unknown>>): unknown {
+  return typeof proposal === 'string' ? resolveRecipeWire(proposal, jobInput, outputs) : resolveStepInputs(proposal, jobInput, outputs);
+}
+
 /** Every problem of a recipe against what the factory defines; empty when it may run. */
 export function recipeProblems(steps: unknown, facts: RecipeFacts): RecipeProblem[] {
   const problems: RecipeProblem[] = [];

@@ -13,7 +13,7 @@ import type { ModelSpec } from '../domain/models';
 import { screeningText } from '../domain/screening';
 import type { JobRequest, JobResult } from '../domain/job';
 import { invalidJobInput, jobRequestSchemaOf } from '../domain/job-request';
-import { isActionStep, isFanOut, orderSteps, planProblemText, recipeProblems, resolveRecipeWire, stepDependencies, DEFAULT_FAN_OUT_CONCURRENCY, type RecipeFacts, type RecipeStep } from '../domain/recipe';
+import { isActionStep, isFanOut, orderSteps, planProblemText, recipeProblems, resolveProposal, resolveRecipeWire, resolveStepInputs, stepDependencies, DEFAULT_FAN_OUT_CONCURRENCY, type RecipeFacts, type RecipeStep } from '../domain/recipe';
 import { effectiveJobPolicy } from '../factory/job-policy';
 import type { JobDefinition, ResolvedJobPolicy } from '../factory/snapshot';
 import { factoryDesk, JobRejected } from './approval-desk';
@@ -193,8 +193,8 @@ async function executePlan(steps: readonly RecipeStep[], runner: StepRunner, rec
  */
 function assessAheadFor(step: RecipeStep, plan: { steps: readonly RecipeStep[]; finished: ReadonlySet<string> }, runner: StepRunner, recorder: JobRecorder, input: unknown, policy: ResolvedJobPolicy): AssessAhead | undefined {
   if (!runner.answersAhead) return undefined;
-  const next = plan.steps.find((candidate) => isActionStep(candidate) && candidate.when === undefined && stepDependencies(candidate).includes(step.id) && stepDependencies(candidate).every((id) => id === step.id || plan.finished.has(id)));
-  if (!next || !isActionStep(next)) return undefined;
+  const next = plan.steps.filter(isActionStep).find((candidate) => candidate.when === undefined && stepDependencies(candidate).includes(step.id) && stepDependencies(candidate).every((id) => id === step.id || plan.finished.has(id)));
+  if (!next) return undefined;
   return { jobType: recorder.identity.jobType, stepId: next.id, action: next.action, proposal: next.proposal, settings: policy.actions[next.action], input, outputs: { ...recorder.outputs }, confidences: { ...recorder.confidences } };
 }
 
@@ -207,7 +207,7 @@ async function runStep(step: RecipeStep, runner: StepRunner, recorder: JobRecord
     return;
   }
   if (isActionStep(step)) {
-    const proposal = typeof step.proposal === 'string' ? resolve(step.proposal) : Object.fromEntries(Object.entries(step.proposal).map(([field, wire]) => [field, resolve(wire)]));
+    const proposal = resolveProposal(step.proposal, input, recorder.outputs);
     const output = await runner.runAction(step.id, step.action, proposal, policy.actions[step.action]);
     if (output) recorder.outputs[step.id] = output;
   } else {
@@ -215,7 +215,7 @@ async function runStep(step: RecipeStep, runner: StepRunner, recorder: JobRecord
       .map((id) => recorder.confidences[id])
       .filter((value): value is number => typeof value === 'number');
     const upstreamConfidence = upstream.length ? Math.min(...upstream) : undefined;
-    const inputsFor = (item?: { value: unknown }) => Object.fromEntries(Object.entries(step.inputs).map(([field, wire]) => [field, resolve(wire, item)]));
+    const inputsFor = (item?: { value: unknown }) => resolveStepInputs(step.inputs, input, recorder.outputs, item);
     if (isFanOut(step)) {
       const items = resolve(step.each);
       if (!Array.isArray(items)) {
