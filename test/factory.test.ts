@@ -20,7 +20,7 @@ import { progressQuery } from '../workflows/messages';
 import { answers, startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
 import { registryWithFakeTiers, requestedModel } from './support/models';
 import { supportTicketAnswer } from '../fakes/station-answers';
-import { eventually, recordHistory, startWorker, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
+import { eventually, maxRunningAtOnce, recordHistory, startWorker, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
 
 let bundle: WorkflowBundleWithSourceMap;
 const opened: { close(): Promise<void> | void }[] = [];
@@ -499,6 +499,17 @@ describe('batch', () => {
       expect(description.parentExecution?.workflowId).toBe(batchId);
     }
     await recordHistory(client, batchId, 'batch-continued-as-new');
+  });
+
+  it('keeps at most `concurrency` jobs running: the next job starts when one finishes', async () => {
+    const { client } = await factory();
+    const batchId = uniqueId('slots');
+    const texts = ['Where is my order #A1?', 'Cancel order #B2 please', 'The app crashes on login', 'Do you ship to Norway?', 'Where is my parcel #E5?'];
+    const jobs = texts.map((text, index) => ({ id: `${batchId}-${index}`, type: 'triage', input: { text }, policy: { confidenceThresholds: { 'classify-intent': 0 } } }));
+    await client.startBatch({ batchId, jobs, concurrency: 2, jobsPerRun: 5 });
+    expect(await client.getBatchResult(batchId)).toMatchObject({ total: 5, started: 5, completed: 5, failed: 0, runs: 1 });
+    expect(await maxRunningAtOnce(client, jobs.map((job) => job.id))).toBe(2);
+    await recordHistory(client, batchId, 'batch-waits-for-slots');
   });
 });
 

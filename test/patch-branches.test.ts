@@ -17,7 +17,8 @@ import { defaultExampleStoreFile, ExampleStore } from '../learning/example-store
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { answers, startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
 import { registryWithFakeTiers, requestedModel } from './support/models';
-import { eventually, recordHistory, startWorker, testClient, testSettings, uniqueId } from './support/temporal';
+import { BATCH_SLOTS_PATCH } from '../workflows/batch';
+import { eventually, maxRunningAtOnce, recordHistory, startWorker, testClient, testSettings, uniqueId } from './support/temporal';
 
 let bundle: WorkflowBundleWithSourceMap;
 const opened: { close(): Promise<void> | void }[] = [];
@@ -102,5 +103,22 @@ describe('before collect-examples', () => {
     expect(examplesOf(settings.dataDir, jobId)).toEqual([]);
     expect(await patchMarkers(client, jobId)).toEqual([]);
     await recordHistory(client, jobId, 'triage-human-review-before-collect-examples');
+  });
+});
+
+describe('before batch slots', () => {
+  it('a batch waits for a free slot by racing its running jobs, as before, with the same bound', async () => {
+    const settings = testSettings(uniqueId('unpatched-batch'));
+    const worker = await startWorker({ settings, bundle, inactivePatches: [BATCH_SLOTS_PATCH] });
+    const client = await testClient(settings);
+    opened.push({ close: () => worker.stop() }, { close: () => client.close() });
+    const batchId = uniqueId('slots-unpatched');
+    const texts = ['Where is my order #A1?', 'Cancel order #B2 please', 'The app crashes on login', 'Do you ship to Norway?'];
+    const jobs = texts.map((text, index) => ({ id: `${batchId}-${index}`, type: 'triage', input: { text }, policy: { confidenceThresholds: { 'classify-intent': 0 } } }));
+    await client.startBatch({ batchId, jobs, concurrency: 2, jobsPerRun: 4 });
+    expect(await client.getBatchResult(batchId)).toMatchObject({ total: 4, started: 4, completed: 4, failed: 0, runs: 1 });
+    expect(await maxRunningAtOnce(client, jobs.map((job) => job.id))).toBe(2);
+    expect((await patchMarkers(client, batchId)).some((marker) => marker.includes(BATCH_SLOTS_PATCH))).toBe(false);
+    await recordHistory(client, batchId, 'batch-waits-for-slots-before-batch-slots');
   });
 });

@@ -158,3 +158,19 @@ export async function recordHistory(client: ConveyorClient, workflowId: string, 
     fs.writeFileSync(path.join(dir, file), history.endsWith('\n') ? history : `${history}\n`);
   });
 }
+
+/** The most of these workflows that were running at one time, from their start and close times. */
+export async function maxRunningAtOnce(client: ConveyorClient, workflowIds: readonly string[]): Promise<number> {
+  const changes: { at: number; delta: number }[] = [];
+  for (const workflowId of workflowIds) {
+    const { startTime, closeTime } = await client.temporal.workflow.getHandle(workflowId).describe();
+    if (!closeTime) throw new Error(`workflow ${workflowId} is still running`);
+    changes.push({ at: startTime.getTime(), delta: 1 }, { at: closeTime.getTime(), delta: -1 });
+  }
+  // A close and a start at the same millisecond: the close counts first (a freed slot, then a new job).
+  changes.sort((a, b) => a.at - b.at || a.delta - b.delta);
+  let running = 0;
+  let most = 0;
+  for (const change of changes) most = Math.max(most, (running += change.delta));
+  return most;
+}
