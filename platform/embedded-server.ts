@@ -40,6 +40,11 @@ export interface EnsureTemporalOptions {
    * default the settings' uiCodecEndpoint (CONVEYOR_UI_CODEC_ENDPOINT). Applies only when this call starts the server.
    */
   uiCodecEndpoint?: string;
+  /**
+   * Keep the server's database in memory (no `--db-filename`): nothing survives the server, and nothing
+   * is written to disk. For a run that needs no durability across server restarts, e.g. the scale test.
+   */
+  ephemeral?: boolean;
 }
 
 /** Uses the configured cluster, or a running embedded server, or starts one. */
@@ -70,7 +75,7 @@ export async function startEmbeddedServer(settings: ConveyorSettings, options: E
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const cli = await ensureTemporalCli({ log });
   fs.mkdirSync(settings.dataDir, { recursive: true });
-  const dbFile = dbFileFor(settings);
+  const dbFile = options.ephemeral ? undefined : dbFileFor(settings);
   const logFile = path.join(settings.dataDir, 'temporal-server.log');
   const address = `127.0.0.1:${settings.embeddedGrpcPort}`;
   const uiCodecEndpoint = options.uiCodecEndpoint ?? settings.uiCodecEndpoint;
@@ -90,7 +95,7 @@ export async function startEmbeddedServer(settings: ConveyorSettings, options: E
     '--ip', '127.0.0.1',
     '--port', String(settings.embeddedGrpcPort),
     '--ui-port', String(settings.embeddedUiPort),
-    '--db-filename', dbFile,
+    ...(dbFile ? ['--db-filename', dbFile] : []),
     '--namespace', settings.namespace,
     '--log-level', 'warn',
     // WAL with synchronous=NORMAL stays consistent through a crash of any process and is much faster
