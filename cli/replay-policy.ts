@@ -12,8 +12,8 @@ import { stationCall } from '../activities';
 import { answerableStation, routerText } from '../activities/factory';
 import { ConveyorClient } from '../client';
 import type { JobRecord, JobRequest, JobResult } from '../domain/job';
+import { resolveStepInputs } from '../domain/recipe';
 import { tiers } from '../domain/models';
-import { resolveWire } from '../domain/plan';
 import { route } from '../domain/routing';
 import { scoreConfidence } from '../factory/confidence';
 import type { AnyStation, Factory } from '../factory/define';
@@ -82,7 +82,7 @@ export function recordedStepInput(client: ConveyorClient, factory: Factory): New
     const { input } = await request;
     const step = record.plan.steps.find((candidate) => candidate.id === stepId);
     if (!step) throw new Error(`step ${stepId} is not in the plan of job ${record.id}`);
-    const raw = Object.fromEntries(Object.entries(step.inputs).map(([field, wire]) => [field, resolveWire(wire, input, record.outputs)]));
+    const raw = resolveStepInputs(step.inputs, input, record.outputs);
     const parsed = stationNamed(factory, step.station).input.safeParse(raw);
     if (!parsed.success) throw new Error(`step ${stepId}: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
     return parsed.data as unknown;

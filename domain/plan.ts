@@ -3,9 +3,9 @@
  * Validation is pure so the workflow can check a model-written plan deterministically.
  */
 import { z } from 'zod';
-import { parseWire, readPath, WIRE_PATTERN } from './wire';
+import { parseWire, WIRE_PATTERN } from './wire';
 
-export { parseWire, readPath, type Wire } from './wire';
+export { parseWire, readPath, resolveWire, type Wire } from './wire';
 
 /** A wire is a reference: `$job.<path>` or `$steps.<stepId>.<path>` (path optional, dot-separated). */
 // A regex of its own: zod resets lastIndex on the one it checks with, and domain/wire.ts is a module the
@@ -110,8 +110,3 @@ function findCycle(steps: readonly PlanStep[]): string[] | undefined {
   return undefined;
 }
 
-/** Resolves a wire against the job input and the outputs of finished steps. */
-export function resolveWire(wire: string, jobInput: unknown, outputs: Readonly<Record<string, unknown>>): unknown {
-  const parsed = parseWire(wire);
-  return parsed.source === 'job' ? readPath(jobInput, parsed.path) : readPath(outputs[parsed.stepId!], parsed.path);
-}

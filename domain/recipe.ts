@@ -4,7 +4,7 @@
  * (factory/validate.ts, from its zod schemas) and a model-written plan is checked inside the workflow
  * (from the definition snapshot's facts).
  */
-import { isWire, parseWire, readPath } from './wire';
+import { isWire, parseWire, readPath, resolveWire } from './wire';
 
 /** A wire: `$job.<path>` (the job input), `$steps.<stepId>.<path>` (an earlier step's output) or, in a fan-out, `$item.<path>`. */
 export type Wire = string;
@@ -73,8 +73,7 @@ export function stepDependencies(step: RecipeStep): string[] {
 /** Resolves a wire against the job input, finished steps' outputs and, in a fan-out, the current item. */
 export function resolveRecipeWire(wire: Wire, jobInput: unknown, outputs: Readonly<Record<string, unknown>>, item?: { value: unknown }): unknown {
   if (item && itemWire.test(wire)) return readPath(item.value, wire.split('.').slice(1));
-  const parsed = parseWire(wire);
-  return parsed.source === 'job' ? readPath(jobInput, parsed.path) : readPath(outputs[parsed.stepId!], parsed.path);
+  return resolveWire(wire, jobInput, outputs);
 }
 
 /** A station step's input: each field's wire resolved (in a fan-out, against `item`). */

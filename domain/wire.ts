@@ -32,3 +32,9 @@ export function readPath(value: unknown, path: readonly string[]): unknown {
   }
   return current;
 }
+
+/** Resolves a wire against the job input and the outputs of finished steps. */
+export function resolveWire(wire: string, jobInput: unknown, outputs: Readonly<Record<string, unknown>>): unknown {
+  const parsed = parseWire(wire);
+  return parsed.source === 'job' ? readPath(jobInput, parsed.path) : readPath(outputs[parsed.stepId!], parsed.path);
+}

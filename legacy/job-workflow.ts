@@ -30,6 +30,7 @@ import { InvalidJobInputError, type ActionRecord, type JobRecord, type JobReques
 import { boundsProblem, effectivePolicy, jobTypeByName, validateBuiltinJobRequest, type JobPolicy, type JobType } from '../factories/support/legacy-job-types';
 import { tiers, type ModelSpec, type Tier } from '../domain/models';
 import { dependenciesOf, resolveWire, validatePlan, type Plan, type PlanStep } from '../domain/plan';
+import { resolveStepInputs } from '../domain/recipe';
 import { route, type EscalationCause } from '../domain/routing';
 import {
   ConveyorBatchId,
@@ -241,9 +242,7 @@ class FactoryJob {
       return;
     }
     const station = stationByName(step.station);
-    const rawInput = Object.fromEntries(
-      Object.entries(step.inputs).map(([field, wire]) => [field, resolveWire(wire, this.request.input, this.outputs)]),
-    );
+    const rawInput = resolveStepInputs(step.inputs, this.request.input, this.outputs);
     const input = station.input.safeParse(rawInput);
     if (!input.success) {
       throw ApplicationFailure.create({

@@ -5,6 +5,7 @@
  * for twice.
  */
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../../domain/hash';
 
 export interface CacheEntry {
   /** The stored outcome (plain JSON). */
@@ -43,15 +44,7 @@ export interface CacheKeyParts {
   modelOptions?: Record<string, unknown>;
 }
 
-/** JSON with object keys sorted, so equal content gives an equal key whatever the property order. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, nested: unknown) =>
-    nested && typeof nested === 'object' && !Array.isArray(nested)
-      ? Object.fromEntries(Object.entries(nested as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : nested,
-  );
-}
-
+/** A call's cache key: sha256 of its parts as canonical JSON (domain/hash.ts), so equal content gives an equal key whatever the property order. */
 export function cacheKey(parts: CacheKeyParts): string {
   return createHash('sha256').update(canonicalJson(parts)).digest('hex');
 }
