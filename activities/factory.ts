@@ -25,7 +25,7 @@ import {
   type SamplesConfidence,
   type Sensitivity,
 } from '../factory/define';
-import { actionFacts, DEFAULT_SAMPLE_TEMPERATURE, snapshotJobType, stationFacts, type ActionFacts, type JobDefinition, type ResolvedJobPolicy, type StationFacts } from '../factory/snapshot';
+import { actionFacts, DEFAULT_SAMPLE_TEMPERATURE, recipeScoped, snapshotJobType, stationFacts, type ActionFacts, type JobDefinition, type ResolvedJobPolicy, type StationFacts } from '../factory/snapshot';
 import { EVIDENCE_EXCERPT_CHARS } from '../domain/actions';
 import { addUsage, type ModelSpec } from '../domain/models';
 import { screeningText, type ScreeningResult } from '../domain/screening';
@@ -555,11 +555,15 @@ export function createJobStartActivity(parts: {
 }) {
   return {
     async beginJob(request: BeginJobRequest): Promise<JobStart> {
-      const { definition, input } = await parts.loadJobDefinition(request);
+      const loaded = await parts.loadJobDefinition(request);
+      const { input } = loaded;
+      // A job on engine v3 sends its policy overrides: one that will run its recipe needs only the recipe's stations and actions.
+      const policy = request.answerAhead ? effectiveJobPolicy(loaded.definition.jobType.policy, request) : undefined;
+      const definition = policy?.planner === 'recipe' ? recipeScoped(loaded.definition) : loaded.definition;
       const [reviewerKeys, catalogue, screening] = await Promise.all([parts.loadReviewerKeys(), parts.loadModelCatalog(), parts.screenInput({ jobId: request.jobId, text: screeningText(input) })]);
       const started: JobStart = { definition, input, reviewerKeys, catalogue, screening };
-      if (!request.answerAhead) return started;
-      const calls = openingCalls(request.jobId, definition, effectiveJobPolicy(definition.jobType.policy, request), input, catalogue);
+      if (!policy) return started;
+      const calls = openingCalls(request.jobId, definition, policy, input, catalogue);
       const answered = await Promise.all(calls.map((call) => parts.callStation(call).then((result): AnswerAhead => ({ activity: 'callStation', request: call, result }), () => undefined)));
       const ahead = answered.filter((answer): answer is AnswerAhead => answer !== undefined);
       return ahead.length > 0 ? { ...started, ahead } : started;

@@ -12,6 +12,8 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { DecisionRefusedError, type ConveyorClient } from '../client';
 import { ConveyorBatchId, ConveyorCostUsd, ConveyorEscalations, ConveyorJobType, ConveyorStatus, ConveyorTopTier } from '../domain/search-attributes';
 import { defaultExampleStoreFile, ExampleStore } from '../learning/example-store';
+import { supportFactory } from '../factories/support';
+import { snapshotJobType } from '../factory/snapshot';
 import { storeClaim } from '../platform/claims';
 import { findTemporalCli } from '../platform/temporal-cli';
 import { bundleConveyorWorkflows } from '../workers/worker';
@@ -179,6 +181,30 @@ describe('support-ticket', () => {
     const secondTask = events.findIndex((event, index) => index > firstTask && event.workflowTaskScheduledEventAttributes);
     const markers = events.flatMap((event, index) => (event.markerRecordedEventAttributes?.markerName === 'core_local_activity' ? [index] : []));
     expect(markers.every((index) => index > firstTask && (secondTask < 0 || index < secondTask))).toBe(true);
+  });
+
+  it('records in a recipe-planned job\'s start only the stations and actions its recipe names; a model-planned job keeps them all', async () => {
+    const { client } = local;
+    const startOf = async (jobId: string) => {
+      const events = (await client.temporal.workflow.getHandle(jobId).fetchHistory()).events ?? [];
+      const marker = events.find((event) => event.markerRecordedEventAttributes?.markerName === 'core_local_activity')!.markerRecordedEventAttributes!;
+      return JSON.parse(Buffer.from(marker.details!.result!.payloads![0]!.data!).toString()) as { definition: { stations: Record<string, unknown>; actions: Record<string, unknown>; hash: string; version: string; scope?: string } };
+    };
+    const full = snapshotJobType(supportFactory, 'triage');
+    const byRecipe = uniqueId('scoped');
+    const byModel = uniqueId('unscoped');
+    await client.startJob({ id: byRecipe, type: 'triage', input: { text: 'Where is my order #A1?' } });
+    await client.startJob({ id: byModel, type: 'triage', input: { text: 'Where is my order #A2?' }, policy: { planner: 'model' } });
+    const results = [await client.getResult(byRecipe), await client.getResult(byModel)];
+    const [scoped, unscoped] = [await startOf(byRecipe), await startOf(byModel)];
+    expect(Object.keys(scoped.definition.stations)).toEqual(['classify-intent']);
+    expect(scoped.definition).toMatchObject({ scope: 'recipe', hash: full.hash, version: full.version });
+    expect(Object.keys(unscoped.definition.stations)).toEqual(Object.keys(full.stations));
+    expect(unscoped.definition.scope).toBeUndefined();
+    expect(JSON.stringify(scoped.definition).length).toBeLessThan(JSON.stringify(unscoped.definition).length / 3);
+    // Both ran, and record the same definition.
+    for (const result of results) expect(result).toMatchObject({ status: 'completed', definition: { factory: full.factory.name, version: full.version, hash: full.hash } });
+    await recordHistory(client, byRecipe, 'triage-recipe-scoped');
   });
 
   it('reject ends the job as rejected and executes nothing', async () => {

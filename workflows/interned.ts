@@ -2,7 +2,7 @@
  * Plain data that many jobs hold alike — a job type's definition snapshot and the model catalogue — kept
  * once per worker thread instead of once per cached workflow. The workflows of a worker thread share one
  * V8 context (the SDK's `reuseV8Context`, its default), so this module's maps are shared by every
- * workflow the thread caches. Entries are keyed by their content (a definition's sha256 hash, the
+ * workflow the thread caches. Entries are keyed by their content (a definition's sha256 hash and scope, the
  * catalogue's JSON) and deep-frozen, so a job reads the same values whether its copy came from here or
  * from its own history, and no job can change what another reads: replay is unaffected.
  */
@@ -36,9 +36,9 @@ class Interned<T> {
 const definitions = new Interned<unknown>();
 const catalogues = new Interned<unknown>();
 
-/** The worker thread's one copy of a definition snapshot with this hash (the snapshot's own `hash`). */
-export function internDefinition<T extends { hash: string }>(definition: T): T {
-  return definitions.of(definition.hash, definition) as T;
+/** The worker thread's one copy of a definition snapshot with this hash and scope (a recipe-scoped snapshot keeps its definition's hash). */
+export function internDefinition<T extends { hash: string; scope?: string }>(definition: T): T {
+  return definitions.of(`${definition.hash} ${definition.scope ?? 'all'}`, definition) as T;
 }
 
 /** The worker thread's one copy of a model catalogue with this content. */
