@@ -25,6 +25,13 @@ export type CanaryDecision =
   | { kind: 'keep'; reason: string; agreement: Agreement }
   | { kind: 'rollback'; reason: string; agreement: Agreement };
 
+/**
+ * A decision as `superviseCanary` applied it: a rollback or keep is `applied`, or `refused` when
+ * another monitor (on this host or another) decided the same canary first — `refusal` says how the
+ * registry stood; a wait or continue changes nothing and carries no outcome.
+ */
+export type SupervisedDecision = CanaryDecision & { outcome?: 'applied' | 'refused'; refusal?: string };
+
 export function agreementOf(observations: readonly ShadowObservation[]): Agreement {
   const agreed = observations.filter((observation) => observation.candidateLabel === observation.acceptedLabel).length;
   return { n: observations.length, agreed, agreement: observations.length === 0 ? 0 : agreed / observations.length };
@@ -74,15 +81,16 @@ export async function superviseCanary(
   canaryVersion?: string,
   /** Settled items the canary served, checked or not (default: the observations given). */
   settled?: number,
-): Promise<CanaryDecision> {
+): Promise<SupervisedDecision> {
   const decision = Array.isArray(observed) ? canaryDecision(observed, settings) : canaryDecisionFor(observed as Agreement, settings, settled);
+  if (decision.kind !== 'rollback' && decision.kind !== 'keep') return decision;
   try {
     if (decision.kind === 'rollback') await registry.rollback(by, `automatic rollback: ${decision.reason}`, new Date(), { canaryVersion });
-    if (decision.kind === 'keep') await registry.keepCanary(by, `canary kept: ${decision.reason}`, new Date(), { canaryVersion });
+    else await registry.keepCanary(by, `canary kept: ${decision.reason}`, new Date(), { canaryVersion });
   } catch (error) {
     // Another settle (on this host or another) decided this canary first; its decision stands.
-    if (canaryVersion !== undefined && error instanceof ModelRegistryError) return decision;
+    if (canaryVersion !== undefined && error instanceof ModelRegistryError) return { ...decision, outcome: 'refused', refusal: error.message };
     throw error;
   }
-  return decision;
+  return { ...decision, outcome: 'applied' };
 }

@@ -9,7 +9,7 @@
  * changes it), so promotions, canaries and rollbacks take effect without a worker restart.
  */
 import type { ModelSpec } from '../domain/models';
-import { superviseCanary, type CanaryDecision } from './canary';
+import { superviseCanary, type SupervisedDecision } from './canary';
 import { ModelRegistry, openRegistryStore, registryStoreOf, type RegistryStore, type ServingChoice } from './model-registry';
 import { openObservationRepository, type ObservationRepository, type ObservationRole, type SettleObservation } from './observations';
 import type { LiveAgreement, RegistryState } from './types';
@@ -17,7 +17,8 @@ import type { LiveAgreement, RegistryState } from './types';
 export interface CanaryOutcome {
   station: string;
   version: string;
-  decision: CanaryDecision;
+  /** What the monitor judged, and whether the registry applied it or another monitor had decided first. */
+  decision: SupervisedDecision;
 }
 
 export interface LiveModelsOptions {
@@ -101,9 +102,9 @@ export class LiveModels {
       const stable = canary.stable === null ? undefined : (await this.observations.agreement(settled.station, canary.stable, 'stable', canary.since)).checked;
       if (stable && stable.n > 0) decision.reason += `; the stable ${canary.stable} had ${(stable.agreement * 100).toFixed(1)}% over ${stable.n} checked items meanwhile`;
     }
-    if (decision.kind === 'rollback' || decision.kind === 'keep') {
-      this.log(`conveyor: canary ${canary.version} of ${settled.station}: ${decision.kind} — ${decision.reason}`);
-    }
+    // Only the monitor whose decision the registry applied claims it; the others say they were refused.
+    if (decision.outcome === 'applied') this.log(`conveyor: canary ${canary.version} of ${settled.station}: ${decision.kind} — ${decision.reason}`);
+    if (decision.outcome === 'refused') this.log(`conveyor: canary ${canary.version} of ${settled.station}: this monitor's ${decision.kind} was refused, another decided first — ${decision.refusal}`);
     return { station: settled.station, version: canary.version, decision };
   }
 

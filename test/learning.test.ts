@@ -217,7 +217,8 @@ describe('shadow and canary', () => {
     saveClassifier(badFile, trainSizedClassifier(rest.map((item, index) => ({ text: item.text, label: shuffled[index]! })), 'small'), 'intent');
     const good = await registry.register(goodFile, { by: 'test' });
     await registry.promote(good.version, 'alice', 'stable');
-    await registry.promote((await registry.register(badFile, { by: 'test' })).version, 'alice', 'canary');
+    const bad = await registry.register(badFile, { by: 'test' });
+    await registry.promote(bad.version, 'alice', 'canary');
 
     // Live items the canary serves, compared with the answers the stable model gives for them.
     const stable = loadClassifier(goodFile).model;
@@ -225,8 +226,12 @@ describe('shadow and canary', () => {
     const observations = base.map((item, index) => ({ itemId: `live-${index}`, acceptedLabel: classifyText(stable, item.text).label, candidateLabel: classifyText(canary, item.text).label }));
     const decision = await superviseCanary(registry, observations, { ...settings, minObservations: 20 });
 
-    expect(decision.kind).toBe('rollback');
+    expect(decision).toMatchObject({ kind: 'rollback', outcome: 'applied' });
     expect((await registry.state()).current).toBe(good.version);
     expect((await registry.state()).history.at(-1)).toMatchObject({ action: 'rollback', by: 'canary-monitor', version: good.version });
+    // A monitor still judging the rolled-back version, guarded by it, is refused and says why; the registry is unchanged.
+    const second = await superviseCanary(registry, observations, { ...settings, minObservations: 20 }, 'canary-monitor', bad.version);
+    expect(second).toMatchObject({ kind: 'rollback', outcome: 'refused', refusal: expect.stringMatching(/already decided/) as unknown });
+    expect((await registry.state()).current).toBe(good.version);
   });
 });

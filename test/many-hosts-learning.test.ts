@@ -261,6 +261,9 @@ describe('the learning registry on two worker processes sharing only the cluster
     const attempts = (await registry.history()).filter((attempt) => attempt.event === 'rollback' && attempt.version === versions.shuffled);
     expect(attempts.filter((attempt) => attempt.outcome === 'applied')).toHaveLength(1);
     for (const attempt of attempts.filter((attempt) => attempt.outcome !== 'applied')) expect(attempt).toMatchObject({ outcome: 'refused', by: 'canary-monitor', reason: expect.stringMatching(/already decided/) as unknown });
+    // Each refused monitor says so in its worker's log instead of claiming the rollback.
+    const refusedLines = (['a', 'b'] as const).flatMap((side) => workers[side]!.output().split('\n').filter((line) => line.includes(`canary ${versions.shuffled} of ${station}: this monitor's rollback was refused`)));
+    expect(refusedLines).toHaveLength(attempts.length - 1);
     console.log(
       `many hosts learning: canary rolled back by the monitor on worker ${decider} ${timings.canaryToRollbackS} s after it started (${rollback.reason}; ${canaryServed.length} canary answers before, by workers ${[...new Set(canaryServed.map((step) => step.worker))].join(', ')}; ${attempts.length - 1} other rollback attempts refused); worker ${other} served the stable version ${timings.rollbackSeenByOtherMs} ms after it; ${answered.length} jobs (${settled.length} after 5 s, on both workers)`,
     );
