@@ -8,6 +8,10 @@
  * `router.<id>` (learning/model-registry.ts) with the threshold as the version's threshold and notes on
  * the target, the sizes and where the data came from, and made current. `loadRouter` reads it back and
  * decides: escalate when P(default suffices) < threshold.
+ *
+ * A router also reads a few signals of the text as marker words (`RouterSignal`); the signals it was
+ * trained with are recorded in its version's notes (`textSignals`) and `decide` adds them itself, so the
+ * benchmark that evaluates a router and the live step that consults it read the same text.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,6 +20,7 @@ import { InvalidTrainingDataError } from '../providers/local/errors';
 import type { FeatureSettings } from '../providers/local/features';
 import { loadClassifier, saveClassifier } from '../providers/local/model-file';
 import { splitHeldOut } from '../providers/local/prng';
+import { countTokens } from '../providers/local/tokens';
 import { ModelRegistry, ModelRegistryError, registryStoreOf, type RegistryPlace } from './model-registry';
 
 export const routerLabels = { defaultSuffices: 'default-suffices', escalate: 'escalate' } as const;
@@ -26,6 +31,33 @@ export const routerCalibrationFraction = 0.15;
 export const defaultRouterFeatures: FeatureSettings = { hashBits: 18, maxWordNgram: 2, charNgrams: { min: 3, max: 5 }, charBlockWeight: 0.4 };
 /** l2 1e-3 (rather than the intent classifier's 1e-4): chosen on subject-held-out MMLU folds of a development seed, where it generalised better to unseen subjects. */
 export const defaultRouterTraining: TrainingSettings = { epochs: 6, learningRate: 0.1, l2: 1e-3, seed: 20_260_501, calibrationFraction: 0.1 };
+
+/**
+ * A signal of the text added as a marker word, because the classifier reads only words: `length` the band
+ * of its token count, `numbers` the band of how many numbers it holds. Bands are letters (a, b, c, … for
+ * log2 steps), since the featurizer folds every digit to 0.
+ */
+export type RouterSignal = 'length' | 'numbers';
+export const routerSignals: readonly RouterSignal[] = ['length', 'numbers'];
+/** The signals a router is trained with unless told otherwise (the ones the routing benchmark measured with). */
+export const defaultRouterSignals: readonly RouterSignal[] = routerSignals;
+
+function letterBand(value: number): string {
+  return String.fromCharCode(97 + Math.min(25, Math.floor(Math.log2(1 + value))));
+}
+
+/** The text as a router with these signals reads it: the text, then a line of marker words (none: the text as it is). */
+export function routerInput(text: string, signals: readonly RouterSignal[]): string {
+  if (signals.length === 0) return text;
+  const markers = signals.map((signal) => (signal === 'length' ? `lengthband${letterBand(countTokens(text))}` : `numbersband${letterBand(text.match(/\d+(?:[.,]\d+)*/g)?.length ?? 0)}`));
+  return `${text}\n${markers.join(' ')}`;
+}
+
+function requireSignals(signals: readonly string[], where: string): readonly RouterSignal[] {
+  const unknown = signals.filter((signal) => !(routerSignals as readonly string[]).includes(signal));
+  if (unknown.length > 0) throw new RangeError(`${where}: unknown router signal ${unknown.map((signal) => JSON.stringify(signal)).join(', ')} (known: ${routerSignals.join(', ')})`);
+  return signals as readonly RouterSignal[];
+}
 
 export interface RouterExample {
   text: string;
@@ -42,6 +74,8 @@ export interface TrainRouterOptions {
   dataDir: RegistryPlace;
   features?: FeatureSettings;
   training?: TrainingSettings;
+  /** Signals of the text added as marker words, in training and in every decision (default: defaultRouterSignals; [] reads the text alone). */
+  signals?: readonly RouterSignal[];
 }
 
 export interface RegisteredRouter {
@@ -49,6 +83,7 @@ export interface RegisteredRouter {
   version: string;
   threshold: number;
   targetLargeShare: number;
+  signals: readonly RouterSignal[];
 }
 
 export interface RouterDecision {
@@ -64,6 +99,9 @@ export interface LoadedRouter {
   id: string;
   version: string;
   threshold: number;
+  /** The signals it adds to the text it is given (from its version's notes; none for routers registered before they were recorded). */
+  signals: readonly RouterSignal[];
+  /** Decides from the step's text as it is; the router adds its own signals. */
   decide(text: string): RouterDecision;
 }
 
@@ -120,15 +158,16 @@ export async function trainAndRegisterRouter(options: TrainRouterOptions): Promi
   }
   const features = options.features ?? defaultRouterFeatures;
   const training = options.training ?? defaultRouterTraining;
+  const signals = requireSignals(options.signals ?? defaultRouterSignals, `router ${options.id}`);
   const { train, calibration } = splitForCalibration(options.examples, training.seed);
-  const labelled = train.map((example) => ({ text: example.text, label: example.defaultSuffices ? routerLabels.defaultSuffices : routerLabels.escalate }));
+  const labelled = train.map((example) => ({ text: routerInput(example.text, signals), label: example.defaultSuffices ? routerLabels.defaultSuffices : routerLabels.escalate }));
   if (new Set(labelled.map((example) => example.label)).size < 2) {
     throw new InvalidTrainingDataError(`router ${options.id}: the training examples need both outcomes (some where the default tier suffices, some where it does not)`);
   }
   const startedAt = performance.now();
   const model = trainClassifier(labelled, features, training);
   const trainMs = Math.round(performance.now() - startedAt);
-  const calibrationProbabilities = calibration.map((example) => probabilityOfDefault(model, example.text));
+  const calibrationProbabilities = calibration.map((example) => probabilityOfDefault(model, routerInput(example.text, signals)));
   const threshold = calibrateRouterThreshold(calibrationProbabilities, options.targetLargeShare);
   const escalatedOnCalibration = share(calibrationProbabilities.filter((probability) => probability < threshold).length, calibration.length);
 
@@ -151,6 +190,7 @@ export async function trainAndRegisterRouter(options: TrainRouterOptions): Promi
       notes: {
         kind: 'router',
         targetLargeShare: options.targetLargeShare,
+        textSignals: [...signals],
         calibration: { examples: calibration.length, threshold, escalatedShare: escalatedOnCalibration, rule: 'escalate when P(default-suffices) < threshold' },
         ...sizes,
         ...options.notes,
@@ -166,7 +206,7 @@ export async function trainAndRegisterRouter(options: TrainRouterOptions): Promi
     );
   }
   await registry.promote(entry.version, options.by, `router trained on ${options.examples.length} examples, calibrated to send ${Math.round(options.targetLargeShare * 100)}% to the large tier`);
-  return { id: options.id, version: entry.version, threshold, targetLargeShare: options.targetLargeShare };
+  return { id: options.id, version: entry.version, threshold, targetLargeShare: options.targetLargeShare, signals };
 }
 
 const loadedRouters = new Map<string, LoadedRouter>();
@@ -200,12 +240,23 @@ export async function loadRouter(place: RegistryPlace, id: string, version?: str
     throw new ModelRegistryError(`router ${id}@${wanted}: ${entry.file} has labels ${model.labels.join(', ')}, not '${routerLabels.defaultSuffices}'; it is not a router model`);
   }
   const threshold = entry.threshold;
+  const recorded = entry.notes?.textSignals;
+  if (recorded !== undefined && !(Array.isArray(recorded) && recorded.every((signal) => typeof signal === 'string'))) {
+    throw new ModelRegistryError(`router ${id}@${wanted}: its notes' textSignals is ${JSON.stringify(recorded)}, not a list of signal names; retrain it with trainAndRegisterRouter`);
+  }
+  let signals: readonly RouterSignal[];
+  try {
+    signals = requireSignals(recorded ?? [], `router ${id}@${wanted}`);
+  } catch (error) {
+    throw new ModelRegistryError(`${(error as Error).message}; this worker's Conveyor does not know it, so upgrade the worker or retrain the router`);
+  }
   const loaded: LoadedRouter = {
     id,
     version: wanted,
     threshold,
+    signals,
     decide(text) {
-      const probability = probabilityOfDefault(model, text);
+      const probability = probabilityOfDefault(model, routerInput(text, signals));
       const escalate = probability < threshold;
       return {
         id,

@@ -6,7 +6,9 @@
  * evaluation: no subject and no prompt is ever on both sides.
  */
 import { describe, expect, it } from 'vitest';
-import { calibrateRouterThreshold, loadRouter, routerRegistryName, trainAndRegisterRouter, type RouterExample } from '../learning/router';
+import { calibrateRouterThreshold, loadRouter, routerInput, routerLabels, routerRegistryName, trainAndRegisterRouter, type RouterExample } from '../learning/router';
+import { predictProbabilities } from '../providers/local/classifier';
+import { loadClassifier } from '../providers/local/model-file';
 import { ModelRegistry, ModelRegistryError } from '../learning/model-registry';
 import { splitBySubject, subjectFoldsOf } from '../learning/routing/question-split';
 import { loadRecordedBenchmark } from '../learning/routing/recorded-questions';
@@ -69,6 +71,34 @@ describe('router artifact', () => {
     expect(hard.escalate).toBe(hard.probability < hard.threshold);
     expect(hard.reason).toMatch(new RegExp(`^router quiz@${registered.version.replace(/[.@]/g, '\\$&')}: P\\(small tier suffices\\)=0\\.\\d\\d < threshold 0\\.\\d\\d → start at large$`));
     expect(easy.reason).toMatch(/≥ threshold 0\.\d\d → start at small$/);
+  });
+
+  it('records the text signals it was trained with and adds them itself, so a live step and the benchmark read the same text', async () => {
+    const dataDir = tempDir('router-signals');
+    const examples = syntheticExamples(600, 13);
+    const withSignals = await trainAndRegisterRouter({ id: 'signals', examples, targetLargeShare: 0.4, by: 'test', dataDir });
+    const without = await trainAndRegisterRouter({ id: 'plain', examples, targetLargeShare: 0.4, by: 'test', dataDir, signals: [] });
+    expect(withSignals.signals).toEqual(['length', 'numbers']);
+    expect(without.signals).toEqual([]);
+    expect((await new ModelRegistry(dataDir, routerRegistryName('signals')).version(withSignals.version)).notes).toMatchObject({ textSignals: ['length', 'numbers'] });
+
+    const text = 'which of the following 3 matrices, 12 by 12, has the eigenvalue 2.5?';
+    expect(routerInput(text, ['length', 'numbers'])).toBe(`${text}\nlengthbande numbersbandc`);
+    expect(routerInput(text, [])).toBe(text);
+    for (const [registered, read] of [
+      [withSignals, routerInput(text, ['length', 'numbers'])],
+      [without, text],
+    ] as const) {
+      const router = await loadRouter(dataDir, registered.id, registered.version);
+      expect(router.signals).toEqual(registered.signals);
+      const entry = await new ModelRegistry(dataDir, routerRegistryName(registered.id)).version(registered.version);
+      const { model } = loadClassifier(entry.file);
+      // The decision on the step's raw text is the model's probability for the text with the router's own signals.
+      expect(router.decide(text).probability).toBe(predictProbabilities(model, read)[model.labels.indexOf(routerLabels.defaultSuffices)]);
+    }
+    await expect(trainAndRegisterRouter({ id: 'odd', examples, targetLargeShare: 0.4, by: 'test', dataDir, signals: ['length', 'colour' as 'length'] })).rejects.toThrow(
+      /router odd: unknown router signal "colour" \(known: length, numbers\)/,
+    );
   });
 
   it('calibrates the threshold so that the target share of the calibration slice goes to the large tier', async () => {

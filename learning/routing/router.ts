@@ -13,7 +13,6 @@
  */
 import type { TrainingSettings } from '../../providers/local/classifier';
 import type { FeatureSettings } from '../../providers/local/features';
-import { countTokens } from '../../providers/local/tokens';
 import { ModelRegistry } from '../model-registry';
 import {
   defaultRouterFeatures,
@@ -69,15 +68,14 @@ export interface WeakModelRouter {
   weakProbability(question: RecordedQuestion): number;
 }
 
-function letterBand(value: number): string {
-  return String.fromCharCode(97 + Math.min(25, Math.floor(Math.log2(1 + value))));
-}
-
-/** The question as the classifier reads it: its text followed by the marker words. */
+/**
+ * The question as the benchmark hands it to the router: its prompt, as a live step's text would be (the
+ * router adds its own length and number signals), and the subject when asked — a line of its own, so the
+ * signals then count one more word.
+ */
 export function routerTextOf(question: RecordedQuestion, options: { subjectMarker?: boolean } = {}): string {
-  const markers = [`lengthband${letterBand(countTokens(question.prompt))}`, `numbersband${letterBand(question.prompt.match(/\d+(?:[.,]\d+)*/g)?.length ?? 0)}`];
-  if (options.subjectMarker && question.subject !== undefined) markers.push(`subject${question.subject.replace(/[^a-z]/gi, '').toLowerCase()}`);
-  return `${question.prompt}\n${markers.join(' ')}`;
+  if (!options.subjectMarker || question.subject === undefined) return question.prompt;
+  return `${question.prompt}\nsubject${question.subject.replace(/[^a-z]/gi, '').toLowerCase()}`;
 }
 
 export interface RouterArtifactPlace {
