@@ -8,17 +8,18 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { JobBudget } from '../domain/budget';
 import { InvalidJobInputError, type PolicyOverrides } from '../domain/job';
-import { executionOf } from '../domain/model-kinds';
+import { executionOf, tiers, type Tier } from '../domain/model-kinds';
 import { isActionStep, isFanOut, orderSteps, resolveProposal, resolveStepInputs, stepDependencies } from '../domain/recipe';
 import { route } from '../domain/routing';
 import { effectiveJobPolicy, stationRouter } from '../factory/job-policy';
 import { validateFactoryJob } from '../factory';
-import { agreementKey, scoreConfidenceWithScorer, type ScoredConfidence } from '../factory/confidence';
+import { agreementKey, cheaperTierConfidence, scoreConfidenceWithScorer, type ScoredConfidence } from '../factory/confidence';
 import {
   PermanentActionError,
   RetryableActionError,
   type ActionContext,
   type AnyStation,
+  type CheaperTierConfidence,
   type Factory,
   type JobView,
   type LearnedScorerConfidence,
@@ -106,6 +107,15 @@ export function stationCallsAnswered(activityType: string | undefined, result: P
 /** A station call's request, and — for a local step whose answer an action reads — that action to assess ahead. */
 export interface StationCallRequest extends ModelCallRequest {
   assessAhead?: AssessAhead;
+  /** For a station whose confidence checks a cheaper tier: the answer this step got at a lower tier before it escalated. */
+  cheaper?: CheaperAnswer;
+}
+
+/** An answer a cheaper tier gave to the same step, for `{ from: 'cheaper-tier' }` to compare with. */
+export interface CheaperAnswer {
+  modelId: string;
+  tier: Tier;
+  output: unknown;
 }
 
 export interface AssessProposalRequest {
@@ -297,6 +307,10 @@ export function createFactoryActivities({ factory, gateway, outbox, live, log = 
           scored = { confidence: sampled.agreement, scorer: `samples:${rule.k}` };
         } else if (typeof rule !== 'function' && rule.from === 'scorer') {
           scored = await scoreWithLearnedScorer(rule, station, parsed.data, result);
+        } else if (typeof rule !== 'function' && rule.from === 'cheaper-tier') {
+          const checked = await checkAgainstCheaperTier(gateway, answerable, station, rule, { ...request, input: parsed.data }, result);
+          result = checked.result;
+          scored = checked.scored;
         } else {
           scored = scoreConfidenceWithScorer(rule, result.output, result.confidence, result.confidenceSource);
         }
@@ -425,6 +439,52 @@ async function traceModelCall(model: ModelSpec | undefined, request: ModelCallRe
       span.end();
     }
   });
+}
+
+/**
+ * `{ from: 'cheaper-tier' }`: the answer compared with a cheaper tier's. The step's own earlier answer at a
+ * lower tier when it passed one along; else one call of the cheapest fitting model of the nearest lower
+ * tier, with the tier's failover order as routing gives it and the cache as for any call (a cached answer
+ * is that model's answer to this input, and costs nothing again), its tokens and cost added to the
+ * answer's; at the cheapest tier, the model's own probability, then `otherwise`.
+ */
+async function checkAgainstCheaperTier(
+  gateway: ModelGateway,
+  answerable: AnswerableStation,
+  station: AnyStation,
+  rule: CheaperTierConfidence,
+  request: StationCallRequest,
+  answer: ModelCallResult,
+): Promise<{ result: ModelCallResult; scored: ScoredConfidence }> {
+  const models = gateway.models();
+  const answeredTier = models.find((model) => model.id === answer.modelId)?.tier;
+  const below = answeredTier === undefined ? [] : tiers.slice(0, tiers.indexOf(answeredTier)).reverse();
+  const learnableLabel = station.learnable?.label;
+  if (request.cheaper && below.includes(request.cheaper.tier)) {
+    return { result: answer, scored: cheaperTierConfidence(rule, learnableLabel, answer.output, request.cheaper) };
+  }
+  const inputChars = JSON.stringify(request.input).length;
+  for (const tier of below) {
+    const decision = route({ station: { name: station.name, defaultTier: tier, maxOutputTokens: station.maxOutputTokens }, models, inputChars, longInputChars: Infinity, budgetRemainingUsd: Infinity });
+    if (decision.kind !== 'model' || decision.tier !== tier) continue;
+    let cheaper: ModelCallResult;
+    try {
+      cheaper = await stationCall(gateway, answerable, {
+        modelId: decision.model.id,
+        input: request.input,
+        ...(decision.fallbacks.length > 0 ? { fallbacks: decision.fallbacks.map((model) => model.id) } : {}),
+        signal: Context.current().cancellationSignal,
+        ...modelCallHeartbeat(Context.current()),
+      });
+    } catch (error) {
+      throw toApplicationFailure(error);
+    }
+    return {
+      result: { ...answer, usage: addUsage(answer.usage, cheaper.usage), costUsd: answer.costUsd + cheaper.costUsd },
+      scored: cheaperTierConfidence(rule, learnableLabel, answer.output, { modelId: cheaper.modelId, output: cheaper.output }),
+    };
+  }
+  return { result: answer, scored: scoreConfidenceWithScorer(rule, answer.output, answer.confidence, answer.confidenceSource) };
 }
 
 /**

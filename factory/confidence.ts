@@ -1,11 +1,16 @@
 /**
  * A station's confidence in one answer, by the rule its definition names, and which scorer gave it. Pure:
  * the activities score answers with it, and offline evaluation and policy replay score recorded answers
- * the same way. Two rules need more than the answer — `samples` (more calls) and `scorer` (a learned
- * scorer from the learning registry) — and are scored by the activities; here they fall back to the
- * model's own probability (then `otherwise`), as a recorded answer carries no more.
+ * the same way. Three rules need more than the answer — `samples` (more calls), `scorer` (a learned
+ * scorer from the learning registry) and `cheaper-tier` (a cheaper tier's answer) — and are scored by the
+ * activities; here they fall back to the model's own probability (then `otherwise`), as a recorded answer
+ * carries no more.
  */
-import type { ConfidenceRule } from './define';
+import type { CheaperTierConfidence, ConfidenceRule } from './define';
+
+/** `cheaper-tier`'s confidence when the answer matches the cheaper tier's, and when it does not. */
+export const DEFAULT_AGREE_CONFIDENCE = 0.95;
+export const DEFAULT_DISAGREE_CONFIDENCE = 0.4;
 
 /** Where the model's own probability came from (ProviderResponse.confidenceSource). */
 export type ModelConfidenceSource = 'classifier' | 'local-answer' | 'logprobs';
@@ -35,6 +40,13 @@ export function scoreConfidenceWithScorer(rule: ConfidenceRule, output: unknown,
   if (modelConfidence !== null) return { confidence: modelConfidence, scorer: `model:${source ?? 'classifier'}` };
   const otherwise = 'otherwise' in rule ? rule.otherwise : undefined;
   return otherwise !== undefined ? { confidence: otherwise, scorer: 'constant' } : { confidence: null, scorer: null };
+}
+
+/** `cheaper-tier`'s verdict: the answer compared with the cheaper tier's on the rule's field (default: the learnable label). */
+export function cheaperTierConfidence(rule: CheaperTierConfidence, learnableLabel: string | undefined, output: unknown, cheaper: { modelId: string; output: unknown }): ScoredConfidence {
+  const field = rule.field ?? learnableLabel;
+  const agree = agreementKey(output, field) === agreementKey(cheaper.output, field);
+  return { confidence: agree ? (rule.agree ?? DEFAULT_AGREE_CONFIDENCE) : (rule.disagree ?? DEFAULT_DISAGREE_CONFIDENCE), scorer: `cheaper-tier:${cheaper.modelId}` };
 }
 
 /** The value answers are compared on (samples' agreement): `field`'s value, or the whole answer. */

@@ -28,6 +28,7 @@ export type ConfidenceRule<O = unknown> =
   | LogprobsConfidence
   | SamplesConfidence
   | LearnedScorerConfidence
+  | CheaperTierConfidence
   | ((output: O, modelConfidence: number | null) => number);
 
 /**
@@ -64,6 +65,23 @@ export interface LearnedScorerConfidence {
   from: 'scorer';
   id: string;
   version?: string;
+  otherwise?: number;
+}
+
+/**
+ * - `{ from: 'cheaper-tier' }`: the answer is checked against a cheaper tier's answer to the same input,
+ *   compared on `field` (default: the `learnable` label field, else the whole answer): `agree` (default
+ *   0.95) when they match, `disagree` (default 0.4) when they do not. The cheaper answer is the one this
+ *   step already got at a lower tier before it escalated (no extra call); a step that started above the
+ *   cheapest tier asks the cheapest model of the nearest lower tier once, its tokens and cost added to the
+ *   answer's. An answer at the cheapest tier has none below it: the model's own probability, else
+ *   `otherwise`, else it is accepted unscored. The ledger's scorer is `cheaper-tier:<model id>`.
+ */
+export interface CheaperTierConfidence {
+  from: 'cheaper-tier';
+  field?: string;
+  agree?: number;
+  disagree?: number;
   otherwise?: number;
 }
 

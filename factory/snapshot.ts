@@ -9,6 +9,7 @@ import { canonicalJson, sha256Hex } from '../domain/hash';
 import { UnknownJobTypeError } from '../domain/job';
 import type { ActionRetryPolicy } from '../domain/actions';
 import type { Tier } from '../domain/models';
+import { DEFAULT_AGREE_CONFIDENCE, DEFAULT_DISAGREE_CONFIDENCE } from './confidence';
 import { DEFINITION_API_VERSION, type AnyAction, type AnyStation, type ConfidenceRule, type Factory, type JobPolicySpec, type LearnableField, type RecipeStep } from './define';
 import { objectShape, requiredFields } from './validate';
 
@@ -30,6 +31,8 @@ export interface StationFacts {
   inputSchema: JsonSchema;
   outputSchema: JsonSchema;
   learnable?: LearnableField;
+  /** Set when the station's confidence is agreement with a cheaper tier's answer: the step passes its earlier answer along when it escalates. */
+  checksCheaperTier?: true;
 }
 
 export interface ActionFacts {
@@ -102,6 +105,10 @@ export function describeConfidence(rule: ConfidenceRule): string {
   if (rule.from === 'logprobs') return `the answer's probability from the model's token log-probabilities${rule.field ? ` (field "${rule.field}")` : ''}${otherwise}`;
   if (rule.from === 'samples') return `agreement of ${rule.k} samples${rule.field ? ` on field "${rule.field}"` : ''} (temperature ${rule.temperature ?? DEFAULT_SAMPLE_TEMPERATURE})`;
   if (rule.from === 'scorer') return `learned scorer ${rule.id}${rule.version ? `@${rule.version}` : ' (current version)'} from the learning registry${otherwise}`;
+  if (rule.from === 'cheaper-tier') {
+    const atCheapest = rule.otherwise === undefined ? "the model's own probability, else unscored" : `the model's own probability, else ${rule.otherwise}`;
+    return `agreement with a cheaper tier's answer${rule.field ? ` on field "${rule.field}"` : ''}: ${rule.agree ?? DEFAULT_AGREE_CONFIDENCE} if it agrees, ${rule.disagree ?? DEFAULT_DISAGREE_CONFIDENCE} if not (at the cheapest tier: ${atCheapest})`;
+  }
   return rule.otherwise === undefined
     ? "the model's own probability; answers without one are accepted unscored"
     : `the model's own probability, else ${rule.otherwise}`;
@@ -132,6 +139,7 @@ export function stationFacts(station: AnyStation): StationFacts {
     inputSchema: jsonSchemaOf(station.input),
     outputSchema: jsonSchemaOf(station.output),
     ...(station.learnable ? { learnable: { ...station.learnable } } : {}),
+    ...(typeof station.confidence !== 'function' && station.confidence.from === 'cheaper-tier' ? { checksCheaperTier: true as const } : {}),
   };
 }
 

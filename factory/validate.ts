@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { tiers } from '../domain/models';
 import { recipeProblems, type RecipeFacts, type StationShape } from '../domain/recipe';
+import { DEFAULT_AGREE_CONFIDENCE, DEFAULT_DISAGREE_CONFIDENCE } from './confidence';
 import type { AnyAction, AnyJobType, AnyStation, FactorySpec, LocalClassifier } from './define';
 
 export interface FactoryProblem {
@@ -153,8 +154,16 @@ function checkStation(station: AnyStation, problem: Report): void {
     if (!isText(rule.id)) problem(where, 'confidence.id', 'must name a learned scorer of the learning registry (e.g. "intent-scorer")');
     if (rule.otherwise !== undefined && !isUnitInterval(rule.otherwise)) problem(where, 'confidence.otherwise', 'must be a number in [0, 1]');
     if (station.learnable === undefined) problem(where, 'confidence', "a learned scorer reads the station's `learnable` text and label fields: set `learnable`");
+  } else if (rule?.from === 'cheaper-tier') {
+    for (const key of ['agree', 'disagree', 'otherwise'] as const) {
+      if (rule[key] !== undefined && !isUnitInterval(rule[key])) problem(where, `confidence.${key}`, 'must be a number in [0, 1]');
+    }
+    if ((rule.agree ?? DEFAULT_AGREE_CONFIDENCE) <= (rule.disagree ?? DEFAULT_DISAGREE_CONFIDENCE)) {
+      problem(where, 'confidence', `agree (${rule.agree ?? DEFAULT_AGREE_CONFIDENCE}) must be above disagree (${rule.disagree ?? DEFAULT_DISAGREE_CONFIDENCE}): agreeing with a cheaper tier is the evidence`);
+    }
+    if (rule.field !== undefined && !outputShape?.[rule.field]) problem(where, 'confidence.field', `the output schema has no field "${rule.field}"`);
   } else {
-    problem(where, 'confidence', "must be { from: 'model' }, { from: 'model', otherwise }, { from: 'field', field }, { from: 'logprobs' }, { from: 'samples', k }, { from: 'scorer', id } or a function");
+    problem(where, 'confidence', "must be { from: 'model' }, { from: 'model', otherwise }, { from: 'field', field }, { from: 'logprobs' }, { from: 'samples', k }, { from: 'scorer', id }, { from: 'cheaper-tier' } or a function");
   }
   if (station.local !== undefined && !isFunction(station.local)) checkLocalClassifier(station.local, where, problem);
   if (station.learnable !== undefined) {

@@ -331,6 +331,15 @@ const broken: { defect: string; spec: FactorySpec; problems: FactoryProblem[] }[
     problems: [{ definition: 'station "categorize"', field: 'confidence', message: "a learned scorer reads the station's `learnable` text and label fields: set `learnable`" }],
   },
   {
+    defect: 'agreement with a cheaper tier that trusts a disagreement more than an agreement, on a field the output does not have',
+    spec: hotline({ categorize: { confidence: { from: 'cheaper-tier', agree: 0.3, disagree: 0.6, otherwise: 2, field: 'kind' } } }),
+    problems: [
+      { definition: 'station "categorize"', field: 'confidence.otherwise', message: 'must be a number in [0, 1]' },
+      { definition: 'station "categorize"', field: 'confidence', message: 'agree (0.3) must be above disagree (0.6): agreeing with a cheaper tier is the evidence' },
+      { definition: 'station "categorize"', field: 'confidence.field', message: 'the output schema has no field "kind"' },
+    ],
+  },
+  {
     defect: 'a router for a station the factory does not have, escalating to an unknown tier',
     spec: hotline({ policy: (policy) => ({ ...policy, router: { id: 'hotline', stations: ['categorise'], escalateTo: 'huge' as never } }) }),
     problems: [

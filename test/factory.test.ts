@@ -22,7 +22,7 @@ import { progressQuery } from '../workflows/messages';
 import { answers, startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
 import { registryWithFakeTiers, requestedModel } from './support/models';
 import { supportTicketAnswer } from '../fakes/station-answers';
-import { eventually, maxRunningAtOnce, recordHistory, startWorker, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
+import { eventually, maxRunningAtOnce, recordHistory, startWorker, testClient, testSettings, uniqueId, waitForPending, type RunningWorker } from './support/temporal';
 
 let bundle: WorkflowBundleWithSourceMap;
 const opened: { close(): Promise<void> | void }[] = [];
@@ -46,13 +46,6 @@ async function factory(options: { fake?: FakeServer; fakeTiers?: ('small' | 'med
   const client: ConveyorClient = await testClient(settings);
   opened.push({ close: () => worker.stop() }, { close: () => client.close() });
   return { settings, worker, client };
-}
-
-async function waitForPending(client: ConveyorClient, jobId: string) {
-  return eventually(async () => {
-    const status = await client.getStatus(jobId);
-    return status.pendingApprovals.length > 0 ? status.pendingApprovals : undefined;
-  }, 60_000);
 }
 
 describe('support-ticket', () => {

@@ -14,7 +14,7 @@ import { tiers } from '../domain/models';
 import { decideSignal } from '../workflows/messages';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { launchBrowser } from './support/browser';
-import { eventually, startWorker, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
+import { eventually, startWorker, testClient, testSettings, uniqueId, waitForPending, type RunningWorker } from './support/temporal';
 import { chromiumMissing } from './support/prerequisites';
 
 const outputDir = path.resolve('test-output');
@@ -29,15 +29,8 @@ let results: JobResult[];
 let failedJobId: string;
 let waitingJobId: string;
 
-async function waitForPending(jobId: string) {
-  return eventually(async () => {
-    const status = await client.getStatus(jobId);
-    return status.pendingApprovals.length > 0 ? status.pendingApprovals : undefined;
-  }, 60_000);
-}
-
 async function approveOnly(jobId: string, reviewer: string) {
-  const [approval] = await waitForPending(jobId);
+  const [approval] = await waitForPending(client, jobId);
   await client.decide(jobId, { approvalId: approval!.approvalId, decision: 'approve', reviewer });
 }
 
@@ -73,19 +66,19 @@ beforeAll(async () => {
   await Promise.all([
     approveOnly(toHuman.id, 'alice'),
     (async () => {
-      const [approval] = await waitForPending(approved.id);
+      const [approval] = await waitForPending(client, approved.id);
       // A reviewer outside the policy signals first: the workflow records the refusal.
       await client.jobHandle(approved.id).signal(decideSignal, { approvalId: approval!.approvalId, decision: 'approve', reviewer: 'mallory' });
       await client.decide(approved.id, { approvalId: approval!.approvalId, decision: 'approve', reviewer: 'bob' });
     })(),
     (async () => {
-      const [approval] = await waitForPending(rejected.id);
+      const [approval] = await waitForPending(client, rejected.id);
       await client.decide(rejected.id, { approvalId: approval!.approvalId, decision: 'reject', reviewer: 'carol', comment: 'no evidence' });
     })(),
   ]);
   results = await Promise.all([triage, toHuman, callReview, approved, rejected, timedOut].map((request) => client.getResult(request.id)));
   await client.getResult(failing.id).catch(() => undefined);
-  await waitForPending(waiting.id);
+  await waitForPending(client, waiting.id);
 }, 240_000);
 
 afterAll(async () => {

@@ -25,7 +25,7 @@ import { createRegistry } from '../providers/registry';
 import { bundleConveyorWorkflows } from '../workers/worker';
 import { routingFactory } from './fixtures/factories/routing';
 import { fakeModel } from './support/models';
-import { eventually, recordHistory, startWorker, testSettings, uniqueId, type RunningWorker } from './support/temporal';
+import { eventually, recordHistory, startWorker, testSettings, uniqueId, waitForPending, type RunningWorker } from './support/temporal';
 
 /** A model on one of the test's servers (several per tier, so each needs its own id). */
 const remote = (id: string, tier: Tier, server: FakeServer, extra: Partial<ModelSpec> = {}): ModelSpec => ({ ...fakeModel(tier, server.url), id, providerModel: id, ...extra });
@@ -230,7 +230,49 @@ describe('remote models on one worker', () => {
     expect((await loadScorer(dataDir, 'recorded-scorer')).version).toBe(trained.version);
     const errors: string[] = [];
     expect(await scorerCommand(['train', '--id', 'x', '--station', 'classify-request-nope'], { stdout: () => {}, stderr: (line) => errors.push(line) }, { factory, env })).toBe(2);
-    expect(errors.join('')).toMatch(/factory routing-test has no station "classify-request-nope" \(stations: classify-request, classify-request-scored\)/);
+    expect(errors.join('')).toMatch(/factory routing-test has no station "classify-request-nope" \(stations: classify-request, classify-request-scored, classify-request-checked, classify-request-checked-large\)/);
+  });
+
+  it('agreement with a cheaper tier: an escalated answer is checked against the one it replaces, a large-tier start asks the small tier once', async () => {
+    const agreed = uniqueId('agree');
+    const disagreed = uniqueId('disagree');
+    const startedLarge = uniqueId('checked-large');
+    await client.startJob({ id: agreed, type: 'classify-checked', input: { text: `AGREE my contract ${agreed}` } });
+    await client.startJob({ id: disagreed, type: 'classify-checked', input: { text: `AGREE refund ${disagreed}` } });
+    await client.startJob({ id: startedLarge, type: 'classify-checked-large', input: { text: `AGREE a clause ${startedLarge}` } });
+    const callsFor = (server: FakeServer, jobId: string) => server.requests.filter((request) => promptsOf(request).user.includes(jobId)).length;
+
+    // Small says legal (no probability at the cheapest tier: 0.5, it escalates); large says legal too: they agree.
+    const agreedResult = await client.getResult(agreed);
+    expect(agreedResult.status).toBe('completed');
+    expect(agreedResult.ledger.map((entry) => [entry.modelId, entry.tier, entry.outcome, entry.scorer, entry.confidence])).toEqual([
+      ['lp-small', 'small', 'escalated', 'constant', 0.5],
+      ['lp-large', 'large', 'accepted', 'cheaper-tier:lp-small', 0.95],
+    ]);
+    // The small tier's answer was the step's own: no second call to check it.
+    expect([callsFor(small, agreed), callsFor(large, agreed)]).toEqual([1, 1]);
+
+    // Small says legal, large says billing: they disagree (0.4 < 0.7), and above the top tier a person decides.
+    const [review] = await waitForPending(client, disagreed);
+    expect(review).toMatchObject({ kind: 'review', station: 'classify-request-checked' });
+    await client.decide(disagreed, { decision: 'approve', reviewer: 'alice' });
+    const disagreedResult = await client.getResult(disagreed);
+    expect(disagreedResult.ledger.map((entry) => [entry.modelId, entry.outcome, entry.scorer, entry.confidence, entry.escalationReason])).toEqual([
+      ['lp-small', 'escalated', 'constant', 0.5, 'confidence 0.50 below 0.7'],
+      ['lp-large', 'escalated', 'cheaper-tier:lp-small', 0.4, 'confidence 0.40 below 0.7'],
+    ]);
+    expect(disagreedResult.outputs.classify).toEqual({ category: 'billing' });
+    expect(disagreedResult.topTier).toBe('human');
+    await recordHistory(client, disagreed, 'cheaper-tier-disagreed');
+
+    // Started at the large tier: the activity asks the cheapest small model once, and its tokens and cost are the entry's too.
+    const largeResult = await client.getResult(startedLarge);
+    expect(largeResult.ledger.map((entry) => [entry.modelId, entry.tier, entry.outcome, entry.scorer, entry.confidence])).toEqual([['lp-large', 'large', 'accepted', 'cheaper-tier:lp-small', 0.95]]);
+    expect([callsFor(small, startedLarge), callsFor(large, startedLarge)]).toEqual([1, 1]);
+    const [entry] = largeResult.ledger;
+    // Each fake call reports 11 input and 7 output tokens; lp-large is priced $1/$2 and lp-small $2/$8 per million.
+    expect([entry!.inputTokens, entry!.outputTokens]).toEqual([22, 14]);
+    expect(entry!.costUsd).toBeCloseTo((11 * 1 + 7 * 2 + 11 * 2 + 7 * 8) / 1_000_000, 12);
   });
 
   it('a router nobody trained is recorded, and the step starts at its default tier', async () => {

@@ -15,7 +15,7 @@ import { route, type EscalationCause } from '../domain/routing';
 import { screeningSensitivity } from '../domain/screening';
 import { stationRouter } from '../factory/job-policy';
 import type { ActionFacts, ResolvedJobPolicy, StationFacts } from '../factory/snapshot';
-import type { ActionFailureDetails, AssessAhead, AssessProposalRequest, StationCallRequest, StationCallResult } from '../activities/factory';
+import type { ActionFailureDetails, AssessAhead, AssessProposalRequest, CheaperAnswer, StationCallRequest, StationCallResult } from '../activities/factory';
 import type { AnswersAhead } from './answers-ahead';
 import { JobRejected, type ApprovalDesk } from './approval-desk';
 import type { JobRecorder } from './job-record';
@@ -119,6 +119,8 @@ export class StepRunner {
     const threshold = policy.confidenceThresholds[station.name] ?? station.confidenceThreshold;
     let escalation: { fromTier: Tier; cause: EscalationCause } | undefined;
     let lastOutput: unknown;
+    // The latest answer a lower tier gave, for a station whose confidence checks it (`cheaper-tier`).
+    let cheaper: CheaperAnswer | undefined;
     // No router, no await: every promise a workflow makes costs the SDK a stack trace (workflows/stack-frames.ts).
     const routed = stationRouter(this.ctx.policy, station.name) ? await this.askRouter(stepId, station, input) : undefined;
     for (let call = 1; ; call++) {
@@ -155,7 +157,16 @@ export class StepRunner {
       const execution = executionFor([decision.model, ...decision.fallbacks]);
       let result: StationCallResult;
       if (execution !== 'local') recorder.flush();
-      const request: StationCallRequest = { jobId: this.ctx.jobId, stepId, call, station: station.name, modelId: decision.model.id, input, ...(decision.fallbacks.length > 0 ? { fallbacks: decision.fallbacks.map((model) => model.id) } : {}) };
+      const request: StationCallRequest = {
+        jobId: this.ctx.jobId,
+        stepId,
+        call,
+        station: station.name,
+        modelId: decision.model.id,
+        input,
+        ...(decision.fallbacks.length > 0 ? { fallbacks: decision.fallbacks.map((model) => model.id) } : {}),
+        ...(cheaper && station.checksCheaperTier ? { cheaper } : {}),
+      };
       try {
         const answeredAhead = execution === 'local' ? this.ctx.ahead?.take('callStation', request) : undefined;
         result =
@@ -198,6 +209,7 @@ export class StepRunner {
         recorder.escalations++;
         recorder.recordCall(entryOf('escalated', `confidence ${confidence.toFixed(2)} below ${threshold}`, confidence), answeredBy, 'low-confidence');
         lastOutput = result.output;
+        cheaper = { modelId: answeredBy.id, tier: decision.tier, output: result.output };
         escalation = { fromTier: decision.tier, cause: 'low-confidence' };
         recorder.publish();
         continue;

@@ -111,6 +111,14 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
   }
 }
 
+/** The job's pending approvals, once it has any. */
+export async function waitForPending(client: ConveyorClient, jobId: string, timeoutMs = 60_000) {
+  return eventually(async () => {
+    const status = await client.getStatus(jobId);
+    return status.pendingApprovals.length > 0 ? status.pendingApprovals : undefined;
+  }, timeoutMs);
+}
+
 /**
  * A finished run's audit trail, once the export can see all of it: the export lists completed runs through
  * visibility, which learns of a run's end a moment after the result is in, so this waits for the trail's
