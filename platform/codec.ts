@@ -11,6 +11,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
+import type { ConveyorSettings } from './settings';
 
 export const encryptedEncoding = 'binary/encrypted';
 export const encryptionKeyIdMetadata = 'encryption-key-id';
@@ -174,6 +175,19 @@ export class EncryptionCodec implements PayloadCodec {
 /** The codec for the configured keyring, or undefined (plaintext payloads) when no key is configured. */
 export function payloadCodecFromEnvironment(env: NodeJS.ProcessEnv = process.env): EncryptionCodec | undefined {
   const keyring = loadKeyring(env);
+  return keyring ? new EncryptionCodec(keyring) : undefined;
+}
+
+/** The keyring the settings configure (settings.encryption), or undefined when encryption is off; errors name the variable. */
+export function keyringFromSettings(settings: Pick<ConveyorSettings, 'encryption'>): EncryptionKeyring | undefined {
+  const encryption = settings.encryption;
+  if (!encryption) return undefined;
+  return loadKeyring({ CONVEYOR_ENCRYPTION_KEY_FILE: encryption.keyFile, CONVEYOR_ENCRYPTION_KEY: encryption.key, CONVEYOR_ENCRYPTION_KEY_ID: encryption.keyId });
+}
+
+/** The codec for the settings' keyring, or undefined (plaintext payloads) when they configure none. */
+export function payloadCodecFromSettings(settings: Pick<ConveyorSettings, 'encryption'>): EncryptionCodec | undefined {
+  const keyring = keyringFromSettings(settings);
   return keyring ? new EncryptionCodec(keyring) : undefined;
 }
 

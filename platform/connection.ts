@@ -1,13 +1,13 @@
 /**
  * Opens connections to Temporal from settings: the client side (CLI, typed client) and the
  * worker side (native connection). TLS and API keys apply the same way to both, and so does payload
- * encryption: the client gets the codec configured in the environment (platform/codec.ts).
+ * encryption: the client gets the codec its settings configure (settings.encryption, platform/codec.ts).
  */
 import fs from 'node:fs';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
-import { payloadCodecFromEnvironment } from './codec';
+import { payloadCodecFromSettings } from './codec';
 import { installRuntimeLogging } from './logging';
 import type { ConveyorSettings } from './settings';
 import { installTracing, tracingClientInterceptor } from './tracing';
@@ -30,12 +30,12 @@ export function connectionOptions(settings: ConveyorSettings, address: string): 
 }
 
 export interface ClientConnectOptions {
-  /** undefined: the codec configured in the environment (none without a key); null: plain payloads. */
+  /** undefined: the codec the settings configure (none without a key); null: plain payloads. */
   payloadCodec?: PayloadCodec | null;
 }
 
 export async function connectClient(settings: ConveyorSettings, address: string, options: ClientConnectOptions = {}): Promise<Client> {
-  const codec = options.payloadCodec === undefined ? payloadCodecFromEnvironment() : options.payloadCodec;
+  const codec = options.payloadCodec === undefined ? payloadCodecFromSettings(settings) : options.payloadCodec;
   const connection = await Connection.connect(connectionOptions(settings, address));
   // With tracing on, a job's trace starts at the client that starts it.
   if (settings.otlpTracesUrl) installTracing(settings.otlpTracesUrl, 'conveyor-client');

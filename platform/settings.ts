@@ -14,6 +14,19 @@ export const settingsSchema = z.object({
   namespace: z.string().min(1).default('default'),
   taskQueue: z.string().min(1).default('conveyor'),
   apiKey: z.string().min(1).optional(),
+  /**
+   * Payload encryption (platform/codec.ts): a keyring file (CONVEYOR_ENCRYPTION_KEY_FILE, for rotation) or
+   * one key (CONVEYOR_ENCRYPTION_KEY, id CONVEYOR_ENCRYPTION_KEY_ID, default "default"). Unset: payloads in
+   * clear. The client, the worker and the codec server build their codec from these, never from
+   * process.env behind the settings' back.
+   */
+  encryption: z
+    .object({
+      keyFile: z.string().min(1).optional(),
+      key: z.string().min(1).optional(),
+      keyId: z.string().min(1).optional(),
+    })
+    .optional(),
   tls: z
     .object({
       clientCertPath: z.string().optional(),
@@ -80,6 +93,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ConveyorSett
     namespace: env.TEMPORAL_NAMESPACE || undefined,
     taskQueue: env.CONVEYOR_TASK_QUEUE || undefined,
     apiKey: env.TEMPORAL_API_KEY || undefined,
+    encryption:
+      env.CONVEYOR_ENCRYPTION_KEY_FILE || env.CONVEYOR_ENCRYPTION_KEY
+        ? { keyFile: env.CONVEYOR_ENCRYPTION_KEY_FILE || undefined, key: env.CONVEYOR_ENCRYPTION_KEY || undefined, keyId: env.CONVEYOR_ENCRYPTION_KEY_ID || undefined }
+        : undefined,
     tls: tlsWanted
       ? {
           clientCertPath: env.TEMPORAL_TLS_CLIENT_CERT_PATH || undefined,

@@ -19,6 +19,7 @@ import {
   encryptedEncoding,
   generateEncryptionKey,
   InvalidEncryptionKeyError,
+  keyringFromSettings,
   loadKeyring,
   PayloadDecryptionError,
 } from '../platform/codec';
@@ -209,6 +210,28 @@ describe('a job with personal data on an encrypted server', () => {
     for (const secret of personalData) expect(clearText).not.toContain(secret);
     // The plain client cannot read the result either.
     await expect(plainClient!.getResult(jobA)).rejects.toThrow();
+  });
+
+  it('a client connected with settings encrypts with the settings\' key, whatever process.env holds', async () => {
+    expect(process.env.CONVEYOR_ENCRYPTION_KEY ?? process.env.CONVEYOR_ENCRYPTION_KEY_FILE).toBeUndefined();
+    const keyed = loadSettings({ CONVEYOR_DATA_DIR: dataDir, TEMPORAL_ADDRESS: server!.address, CONVEYOR_TASK_QUEUE: settings.taskQueue, CONVEYOR_ENCRYPTION_KEY: keyA, CONVEYOR_ENCRYPTION_KEY_ID: 'key-a' });
+    expect(keyringFromSettings(keyed)?.currentKeyId).toBe('key-a');
+    const jobId = uniqueId('pii-settings');
+    const worker = await startEncryptedWorker(codecA);
+    const client = await ConveyorClient.connect({ settings: keyed });
+    try {
+      await client.startJob({ id: jobId, type: 'triage', input: ticket, policy: { confidenceThresholds: { 'classify-intent': 0 } } });
+      expect((await client.getResult(jobId)).status).toBe('completed');
+    } finally {
+      await client.close();
+      await worker.stop();
+    }
+    const history = await rawHistory(jobId);
+    expect(keyIdOf(history.input)).toBe('key-a');
+    for (const secret of personalData) expect(history.bytes.toString('latin1')).not.toContain(secret);
+    // A bad key in the settings fails when the codec is built, naming the variable it came from.
+    expect(() => keyringFromSettings(loadSettings({ CONVEYOR_DATA_DIR: dataDir, CONVEYOR_ENCRYPTION_KEY: 'bm90IGEga2V5' }))).toThrow(/32 bytes/);
+    expect(keyringFromSettings(loadSettings({ CONVEYOR_DATA_DIR: dataDir }))).toBeUndefined();
   });
 
   it('encrypts every payload kind of a history: input, result, memo, summaries, activity inputs and results, markers, signals and updates', async () => {

@@ -26,7 +26,7 @@ import { LiveModels } from '../learning/live';
 import { createModelGateway } from '../providers/gateway';
 import type { ModelGateway } from '../providers/gateway-types';
 import { openRateLimiter } from '../providers/rate-limit';
-import { loadKeyring, payloadCodecFromEnvironment } from '../platform/codec';
+import { keyringFromSettings, payloadCodecFromEnvironment, payloadCodecFromSettings } from '../platform/codec';
 import { connectClient, connectWorkerConnection } from '../platform/connection';
 import { installTracing, tracingPlugin, type Tracing } from '../platform/tracing';
 import { createSharedRedis, type SharedRedis } from '../platform/redis';
@@ -188,7 +188,7 @@ export function bundleConveyorWorkflows(options: { engineOnly?: boolean } = {}):
  * The worker's action receipts: PostgreSQL with CONVEYOR_DATABASE_URL (shared by every worker host), else
  * the SQLite outbox at CONVEYOR_OUTBOX_FILE or outbox.sqlite in the data dir; sealed with the payload keys.
  */
-export function defaultOutbox(settings: ConveyorSettings, keyring = loadKeyring()): ActionReceiptStore {
+export function defaultOutbox(settings: ConveyorSettings, keyring = keyringFromSettings(settings)): ActionReceiptStore {
   if (settings.databaseUrl) return new PostgresOutbox(settings.databaseUrl, keyring);
   return new Outbox(settings.outboxFile ?? path.join(settings.dataDir, 'outbox.sqlite'), keyring);
 }
@@ -199,7 +199,7 @@ export async function runWorker(settings: ConveyorSettings = loadSettings(), log
   const tracing = settings.otlpTracesUrl ? installTracing(settings.otlpTracesUrl, 'conveyor-worker') : undefined;
   const metricsDedupe = settings.metricsRedisUrl ? createSharedRedis({ url: settings.metricsRedisUrl, closedMessage: 'the metrics dedupe store is closed' }) : undefined;
   // Read the keyring first, so a bad key fails before any server is started.
-  const payloadCodec = payloadCodecFromEnvironment() ?? null;
+  const payloadCodec = payloadCodecFromSettings(settings) ?? null;
   const endpoint = await ensureTemporal(settings);
   const connection = await connectWorkerConnection(settings, endpoint.address);
   // With a shared database the fleet's workers hold each model's limits together (providers/README.md).
