@@ -5,14 +5,15 @@
  * The answering model is the small local classifier ('local-small'); the scorer is learning/scorer.ts,
  * trained on checked (input, answer) pairs of a slice the model never saw (evaluation/scoring/experiment.ts
  * has the splits). Writes bench/results/scoring.json, scoring.md, scoring.svg (BANKING77) and
- * scoring-clinc150.svg. The shared data folder comes from CONVEYOR_SHARED_DATA (default ../shared/data).
+ * scoring-clinc150.svg; and `{ from: 'cheaper-tier' }` (agreement of the large classifier's answer with the
+ * small one's) against the large classifier's own confidence. The shared data folder comes from CONVEYOR_SHARED_DATA (default ../shared/data).
  * Run: npx tsx bench/scoring.ts
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repositoryRoot, resolveSharedDataDir } from '../providers/local/dataset';
-import { compareScorers, coveragesReported, defaultScoringSetup, scoringDatasets, type ScorerTrainer, type ScoringComparison } from '../evaluation/scoring/experiment';
+import { compareScorers, coveragesReported, defaultScoringSetup, measureCheaperTierAgreement, scoringDatasets, type CheaperTierMeasurement, type ScorerTrainer, type ScoringComparison } from '../evaluation/scoring/experiment';
 import { renderCoverageAccuracySvg } from '../evaluation/scoring/plot';
 import { trainScorer, scorerFeatures, scorerTraining, stackerColumns } from '../learning/scorer';
 
@@ -69,7 +70,33 @@ function seedRunOf(comparison: ScoringComparison): SeedRun {
   };
 }
 
-function markdownOf(comparisons: ScoringComparison[], origins: Record<string, Record<string, string>>, seedRuns: SeedRun[]): string {
+function cheaperTierSection(measurements: CheaperTierMeasurement[]): string[] {
+  const row = (measurement: CheaperTierMeasurement, label: string, score: CheaperTierMeasurement['own']) =>
+    `| ${datasetTitles[measurement.dataset] ?? measurement.dataset} | ${label} | ${score.area.toFixed(4)} | ${score.atCoverage.map((point) => percent(point.accuracy)).join(' | ')} | ${score.calibration.expectedCalibrationError.toFixed(4)} |`;
+  return [
+    '## Agreement with a cheaper tier',
+    '',
+    "`{ from: 'cheaper-tier' }` scores an answer by whether a cheaper tier gave the same one. Measured here on the large local classifier (`local-large`, trained on the same items as the small one), its answers scored by agreement with `local-small`'s on the same test items, with the rule's defaults and with values calibrated on the scorer slice (the large model's accuracy there where the two agree and where they differ), against the large model's own calibrated confidence. The scores are the activities' own rule (factory/confidence.ts).",
+    '',
+    ...measurements.map(
+      (measurement) =>
+        `- ${datasetTitles[measurement.dataset] ?? measurement.dataset}: the tiers agree on ${percent(measurement.agreeShare)} of ${measurement.sizes.test} test items; the large model is right on ${percent(measurement.accuracyWhenAgree)} of those and ${percent(measurement.accuracyWhenDisagree)} of the others (${percent(measurement.largeAccuracyOnTest)} overall). Calibrated on the slice (${measurement.sizes.slice} items): agree ${measurement.calibrated.agree.toFixed(3)}, disagree ${measurement.calibrated.disagree.toFixed(3)}.`,
+    ),
+    '',
+    `| dataset | score of the large model's answer | area | acc. @ ${coveragesReported.map((coverage) => `${coverage * 100}%`).join(' | acc. @ ')} | ECE |`,
+    `|---|---|---|${coveragesReported.map(() => '---|').join('')}---|`,
+    ...measurements.flatMap((measurement) => [
+      row(measurement, "model's own confidence", measurement.own),
+      row(measurement, `cheaper-tier, defaults (${measurement.defaults.agree} / ${measurement.defaults.disagree})`, measurement.defaults),
+      row(measurement, 'cheaper-tier, calibrated on the slice', measurement.calibratedScore),
+    ]),
+    '',
+    "Two values rank answers in two blocks only, so at most coverages the agreement score is less accurate than a calibrated probability: it is for answers that carry none (a remote extraction, a JSON answer without log-probabilities). Its ECE shows how far the defaults are from these data's accuracies; calibrated on checked outcomes, they fit.",
+    '',
+  ];
+}
+
+function markdownOf(comparisons: ScoringComparison[], origins: Record<string, Record<string, string>>, seedRuns: SeedRun[], cheaperTier: CheaperTierMeasurement[]): string {
   const rows = comparisons.flatMap((comparison) => {
     const name = datasetTitles[comparison.dataset] ?? comparison.dataset;
     const row = (label: string, measurement: ScoringComparison['own']) =>
@@ -120,6 +147,7 @@ function markdownOf(comparisons: ScoringComparison[], origins: Record<string, Re
         `${run.matchedCoverage.higher} / ${run.matchedCoverage.equal} / ${run.matchedCoverage.lower} |`,
     ),
     '',
+    ...cheaperTierSection(cheaperTier),
   ].join('\n');
 }
 
@@ -157,6 +185,13 @@ function main(): void {
   for (const dataset of scoringDatasets) {
     for (const splitSeed of otherSplitSeeds) seedRuns.push(seedRunOf(compareScorers(dataset, learnedTrainer, { ...defaultScoringSetup, splitSeed })));
   }
+  const cheaperTier = scoringDatasets.map((dataset) => measureCheaperTierAgreement(dataset, defaultScoringSetup));
+  for (const measurement of cheaperTier) {
+    console.log(
+      `${measurement.dataset} cheaper-tier: agree ${percent(measurement.agreeShare)}, right when agree ${percent(measurement.accuracyWhenAgree)} / disagree ${percent(measurement.accuracyWhenDisagree)}; ` +
+        `area own ${measurement.own.area.toFixed(4)} vs agreement ${measurement.defaults.area.toFixed(4)}; ECE defaults ${measurement.defaults.calibration.expectedCalibrationError.toFixed(4)}, calibrated ${measurement.calibratedScore.calibration.expectedCalibrationError.toFixed(4)}`,
+    );
+  }
   const report = {
     benchmark: "learned (input, answer) scorer vs the answering model's own confidence, coverage–accuracy on held-out answers",
     answeringModel: 'local-small (providers/local/tiers.ts)',
@@ -165,10 +200,11 @@ function main(): void {
     origins,
     datasets: comparisons.map((comparison) => ({ ...comparison, verdict: verdictOf(comparison) })),
     otherSplitSeeds: seedRuns,
+    cheaperTier: cheaperTier.map(({ own, defaults, calibratedScore, ...rest }) => ({ ...rest, own: { ...own, curve: undefined }, defaults: { ...defaults, curve: undefined }, calibratedScore: { ...calibratedScore, curve: undefined } })),
     measuredAt: new Date().toISOString(),
   };
   writeFileSync(path.join(outDir, 'scoring.json'), `${JSON.stringify(report, jsonNumbers, 2)}\n`);
-  writeFileSync(path.join(outDir, 'scoring.md'), `${markdownOf(comparisons, origins, seedRuns)}\n`);
+  writeFileSync(path.join(outDir, 'scoring.md'), `${markdownOf(comparisons, origins, seedRuns, cheaperTier)}\n`);
   console.log(`wrote ${['scoring.json', 'scoring.md', 'scoring.svg', 'scoring-clinc150.svg'].map((name) => path.join('bench/results', name)).join(', ')}`);
 }
 

@@ -18,6 +18,7 @@
  *   the scorer's slice and the test set, so both hold out-of-scope items.
  */
 import { calibrationReport, type CalibrationReport } from '../../domain/stats';
+import { cheaperTierConfidence, DEFAULT_AGREE_CONFIDENCE, DEFAULT_DISAGREE_CONFIDENCE } from '../../factory/confidence';
 import { classifyText, type LabelledText } from '../../providers/local/classifier';
 import { trainSizedClassifier } from '../../providers/local/model-store';
 import { classifierPresets } from '../../providers/local/tiers';
@@ -98,30 +99,38 @@ function answerAll(model: ReturnType<typeof trainSizedClassifier>, items: readon
   });
 }
 
-/** Trains the small model and has it answer the scorer slice and the test set. */
-export function prepareAnswers(dataset: ScoringDataset, setup: ScoringSetup = defaultScoringSetup, env: NodeJS.ProcessEnv = process.env): PreparedAnswers {
+interface ScoringSplits {
+  source: string;
+  description: string;
+  modelTraining: LabelledText[];
+  slice: LabelledText[];
+  test: LabelledText[];
+}
+
+/** The answering model's training items, the scorer's slice and the test set (see the module notes). */
+function scoringSplits(dataset: ScoringDataset, setup: ScoringSetup, env: NodeJS.ProcessEnv): ScoringSplits {
   const data = loadNamedDataset(dataset, env);
   const train = sampleItems(data.train, setup.limits?.train, setup.splitSeed);
   const published = sampleItems(data.test, setup.limits?.test, setup.splitSeed);
-  let modelTraining: LabelledText[];
-  let slice: LabelledText[];
-  let test: LabelledText[];
-  let description: string;
   if (dataset === 'banking77') {
-    ({ train: modelTraining, heldOut: slice } = splitHeldOut(train, setup.sliceFraction, setup.splitSeed));
-    test = published;
-    description =
+    const { train: modelTraining, heldOut: slice } = splitHeldOut(train, setup.sliceFraction, setup.splitSeed);
+    const description =
       `train.csv (${train.length} rows${setup.limits?.train ? ', a seeded sample' : ''}) split at random: ${modelTraining.length} train the answering model, ` +
-      `${slice.length} (${Math.round(setup.sliceFraction * 100)}%) are the scorer's checked slice; test: test.csv (${test.length} rows${setup.limits?.test ? ', a seeded sample' : ''})`;
-  } else {
-    modelTraining = train;
-    ({ train: test, heldOut: slice } = splitHeldOut(published, setup.sliceFraction, setup.splitSeed));
-    description =
-      `the answering model trains on the published train (${train.length} in-scope rows); the published test + oos_test ` +
-      `(${published.length} rows${setup.limits?.test ? ', a seeded sample' : ''}) split at random: ${slice.length} (${Math.round(setup.sliceFraction * 100)}%) are the scorer's checked slice, ${test.length} the test set`;
+      `${slice.length} (${Math.round(setup.sliceFraction * 100)}%) are the scorer's checked slice; test: test.csv (${published.length} rows${setup.limits?.test ? ', a seeded sample' : ''})`;
+    return { source: data.source, description, modelTraining, slice, test: published };
   }
-  const model = trainSizedClassifier(modelTraining, 'small', setup.modelSeed);
-  return { dataset, source: data.source, description, modelTraining: modelTraining.length, labels: model.labels.length, slice: answerAll(model, slice), test: answerAll(model, test) };
+  const { train: test, heldOut: slice } = splitHeldOut(published, setup.sliceFraction, setup.splitSeed);
+  const description =
+    `the answering model trains on the published train (${train.length} in-scope rows); the published test + oos_test ` +
+    `(${published.length} rows${setup.limits?.test ? ', a seeded sample' : ''}) split at random: ${slice.length} (${Math.round(setup.sliceFraction * 100)}%) are the scorer's checked slice, ${test.length} the test set`;
+  return { source: data.source, description, modelTraining: train, slice, test };
+}
+
+/** Trains the small model and has it answer the scorer slice and the test set. */
+export function prepareAnswers(dataset: ScoringDataset, setup: ScoringSetup = defaultScoringSetup, env: NodeJS.ProcessEnv = process.env): PreparedAnswers {
+  const splits = scoringSplits(dataset, setup, env);
+  const model = trainSizedClassifier(splits.modelTraining, 'small', setup.modelSeed);
+  return { dataset, source: splits.source, description: splits.description, modelTraining: splits.modelTraining.length, labels: model.labels.length, slice: answerAll(model, splits.slice), test: answerAll(model, splits.test) };
 }
 
 function measure(scored: readonly ScoredOutcome[]): ScoreMeasurement {
@@ -181,4 +190,56 @@ export function compareOnAnswers(prepared: PreparedAnswers, trainScorer: ScorerT
 
 export function compareScorers(dataset: ScoringDataset, trainScorer: ScorerTrainer, setup: ScoringSetup = defaultScoringSetup, env: NodeJS.ProcessEnv = process.env): ScoringComparison {
   return compareOnAnswers(prepareAnswers(dataset, setup, env), trainScorer, setup);
+}
+
+/**
+ * `{ from: 'cheaper-tier' }` measured: the large local classifier ('local-large') answers the same slice and
+ * test items as the small one, and its answers are scored by agreement with the small model's answer —
+ * with the rule's default values, and with values calibrated on the slice (the large model's accuracy where
+ * the two agree and where they differ) — against the large model's own calibrated confidence. The rule is
+ * the activities' own (factory/confidence.ts cheaperTierConfidence).
+ */
+export interface CheaperTierMeasurement {
+  dataset: ScoringDataset;
+  split: string;
+  sizes: { slice: number; test: number };
+  largeAccuracyOnTest: number;
+  /** Share of test items where the two tiers agree, and the large model's accuracy on each side. */
+  agreeShare: number;
+  accuracyWhenAgree: number;
+  accuracyWhenDisagree: number;
+  calibrated: { agree: number; disagree: number };
+  own: ScoreMeasurement;
+  defaults: ScoreMeasurement & { agree: number; disagree: number };
+  calibratedScore: ScoreMeasurement;
+}
+
+export function measureCheaperTierAgreement(dataset: ScoringDataset, setup: ScoringSetup = defaultScoringSetup, env: NodeJS.ProcessEnv = process.env): CheaperTierMeasurement {
+  const splits = scoringSplits(dataset, setup, env);
+  const smallModel = trainSizedClassifier(splits.modelTraining, 'small', setup.modelSeed);
+  const large = trainSizedClassifier(splits.modelTraining, 'large', setup.modelSeed);
+  const small = { description: splits.description, slice: answerAll(smallModel, splits.slice), test: answerAll(smallModel, splits.test) };
+  const [largeSlice, largeTest] = [answerAll(large, splits.slice), answerAll(large, splits.test)];
+  const rule = { from: 'cheaper-tier' as const };
+  const agreeing = (largeItems: AnsweredItem[], smallItems: AnsweredItem[]) => largeItems.map((item, index) => ({ item, agree: item.answer === smallItems[index]!.answer }));
+  const slicePairs = agreeing(largeSlice, small.slice);
+  const testPairs = agreeing(largeTest, small.test);
+  const accuracyWhere = (pairs: typeof testPairs, agree: boolean) => share(pairs.filter((pair) => pair.agree === agree).map((pair) => pair.item), (item) => item.correct);
+  const calibrated = { agree: accuracyWhere(slicePairs, true), disagree: accuracyWhere(slicePairs, false) };
+  const scoredWith = (values: { agree?: number; disagree?: number }) =>
+    measure(testPairs.map(({ item }, index) => ({ score: cheaperTierConfidence({ ...rule, ...values }, undefined, item.answer, { modelId: 'local-small', output: small.test[index]!.answer }).confidence ?? 0, correct: item.correct })));
+  const defaults = scoredWith({});
+  return {
+    dataset,
+    split: small.description,
+    sizes: { slice: small.slice.length, test: small.test.length },
+    largeAccuracyOnTest: share(largeTest, (item) => item.correct),
+    agreeShare: testPairs.filter((pair) => pair.agree).length / testPairs.length,
+    accuracyWhenAgree: accuracyWhere(testPairs, true),
+    accuracyWhenDisagree: accuracyWhere(testPairs, false),
+    calibrated,
+    own: measure(largeTest.map((item) => ({ score: item.modelConfidence, correct: item.correct }))),
+    defaults: { ...defaults, agree: DEFAULT_AGREE_CONFIDENCE, disagree: DEFAULT_DISAGREE_CONFIDENCE },
+    calibratedScore: scoredWith(calibrated),
+  };
 }
