@@ -12,9 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { modelSpecSchema } from '../domain/models';
 import { classifyIntentOutputSchema } from '../factories/support/schemas';
 import { cacheKey, createPostgresCacheStore, createRedisCacheStore, createSqliteCacheStore, openCacheStore, type CacheStore } from '../providers/cache';
+import { CACHE_STATS_STRIPES, cacheMigrations } from '../providers/cache/postgres';
 import { createModelGateway } from '../providers/gateway';
 import { createRegistry } from '../providers/registry';
-import { openDatabase } from '../platform/postgres';
+import { migrate, openDatabase } from '../platform/postgres';
 import { answers, startFakeOpenAI, type FakeServer } from '../fakes/openai-server';
 import { startRedis, type TestRedis } from '../fakes/redis-server';
 import { startTestPostgres, type TestPostgres } from './support/postgres';
@@ -93,6 +94,31 @@ describe.each(stores)('$name cache store contract', ({ open, advanceClock }) => 
 });
 
 describe('the PostgreSQL store', () => {
+  it('counts every read exactly, spread over its stats rows, and keeps the totals counted before the rows were spread', async () => {
+    const url = await postgres.createDatabase('cache_stripes');
+    const db = openDatabase(url);
+    const stores: CacheStore[] = [];
+    try {
+      // A database a Conveyor with one stats row (migration 1) counted in.
+      await migrate(db, 'cache', cacheMigrations.slice(0, 1));
+      await db.query('UPDATE conveyor_cache_stats SET hits = 5, misses = 3, cost_saved_usd = 0.25 WHERE id = 1');
+      stores.push(...Array.from({ length: 4 }, () => createPostgresCacheStore({ url })));
+      await stores[0]!.set('answer', { value: 42, costUsd: 0.01 }, 60);
+      // 200 reads at once from four stores (four workers' pools): 100 hits, 100 misses.
+      await Promise.all(Array.from({ length: 200 }, (_, index) => stores[index % 4]!.get(index % 2 === 0 ? 'answer' : `missing-${index}`)));
+      const stats = await stores[1]!.stats();
+      expect({ hits: stats.hits, misses: stats.misses, entries: stats.entries }).toEqual({ hits: 105, misses: 103, entries: 1 });
+      expect(stats.costSavedUsd).toBeCloseTo(0.25 + 100 * 0.01, 9);
+      const rows = await db.query<{ id: number; reads: string }>('SELECT id, hits + misses AS reads FROM conveyor_cache_stats ORDER BY id');
+      expect(rows.rows.map((row) => row.id)).toEqual(Array.from({ length: CACHE_STATS_STRIPES }, (_, index) => index + 1));
+      // The reads landed on more than one row: they did not all queue for one lock.
+      expect(rows.rows.filter((row) => row.id !== 1 && Number(row.reads) > 0).length).toBeGreaterThan(1);
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+      await db.close();
+    }
+  });
+
   it('removes entries that expired unread when it writes, so a shared database does not fill up', async () => {
     const url = await postgres.createDatabase('cache_purge');
     let clockMs = Date.now();
