@@ -23,6 +23,7 @@ import {
   type Claim,
   type ClaimStore,
 } from '../platform/claims';
+import { createKeyring, generateEncryptionKey } from '../platform/codec';
 import { openDatabase } from '../platform/postgres';
 import { loadSettings } from '../platform/settings';
 import { bundleConveyorWorkflows } from '../workers/worker';
@@ -148,6 +149,71 @@ describe.each(implementations)('claim store contract: $name', ({ name, place }) 
       const elsewhere = (await place()).open();
       await expect(elsewhere.get({ store: 'postgres', sha256: sha256Of('x') })).rejects.toThrow(/is in PostgreSQL .*set CONVEYOR_DATABASE_URL/);
     }
+  });
+});
+
+describe('claims sealed at rest with the payload keys', () => {
+  const keyA = generateEncryptionKey();
+  const keyring = createKeyring('key-a', { 'key-a': keyA });
+  const rotated = createKeyring('key-b', { 'key-a': keyA, 'key-b': generateEncryptionKey() });
+  const card = '4111 1111 1111 1111';
+  const content = JSON.stringify({ id: 'sealed-1', type: 'triage', input: { text: `refund to card ${card}, jane.doe@example.org` } });
+
+  const stored: { name: string; open: (keys?: typeof keyring) => Promise<{ store: (keys?: typeof keyring) => ClaimStore; raw: (claim: Claim) => Promise<string> }> }[] = [
+    {
+      name: 'file',
+      open: async () => {
+        const dir = path.join(tempDir('sealed-claims'), 'claims');
+        return { store: (keys) => fileClaimStore(dir, keys), raw: async (claim) => fs.readFileSync((claim as { file: string }).file, 'latin1') };
+      },
+    },
+    {
+      name: 'postgres',
+      open: async () => {
+        const url = await server.createDatabase(`claims_${++databases}`);
+        return {
+          store: (keys) => postgresClaimStore(url, keys),
+          raw: async (claim) => {
+            const db = openDatabase(url);
+            try {
+              return (await db.query<{ content: Buffer }>('SELECT content FROM conveyor_claims WHERE sha256 = $1', [claim.sha256])).rows[0]!.content.toString('latin1');
+            } finally {
+              await db.close();
+            }
+          },
+        };
+      },
+    },
+  ];
+
+  it.each(stored)('$name: no personal data in clear, read back whole, old claims still read, a host without the key told which', async ({ open }) => {
+    const place = await open();
+    const [sealing, afterRotation, keyless] = [place.store(keyring), place.store(rotated), place.store()];
+    await using([sealing, afterRotation, keyless], async () => {
+      const claim = await sealing.put(content);
+      expect(claim.sha256).toBe(sha256Of(content));
+      const raw = await place.raw(claim);
+      expect(raw.startsWith('sealed:v1:key-a:')).toBe(true);
+      for (const secret of [card, 'jane.doe@example.org', 'refund']) expect(raw).not.toContain(secret);
+      expect(await sealing.get(claim)).toBe(content);
+      // After the current key rotates, claims sealed with the old one still open.
+      expect(await afterRotation.get(claim)).toBe(content);
+      await expect(keyless.get(claim)).rejects.toThrow(ClaimCheckError);
+      await expect(keyless.get(claim)).rejects.toThrow(/is sealed with encryption key "key-a", which this process does not have/);
+      // A claim stored before encryption was on is read as it is.
+      const plain = await keyless.put(jsonl(2, 'before-encryption'));
+      expect(await sealing.get(plain)).toBe(jsonl(2, 'before-encryption'));
+    });
+  });
+
+  it('is what openClaimStore gives for settings with an encryption key', async () => {
+    const dataDir = tempDir('sealed-settings');
+    const store = openClaimStore(loadSettings({ CONVEYOR_DATA_DIR: dataDir, CONVEYOR_ENCRYPTION_KEY: keyA, CONVEYOR_ENCRYPTION_KEY_ID: 'key-a' }));
+    await using([store], async () => {
+      const claim = (await store.put(content)) as { file: string; sha256: string };
+      expect(fs.readFileSync(claim.file, 'utf8').startsWith('sealed:v1:key-a:')).toBe(true);
+      expect(await store.get(claim)).toBe(content);
+    });
   });
 });
 

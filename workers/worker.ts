@@ -128,7 +128,7 @@ export function conveyorActivities(options: ConveyorActivityOptions) {
   const dataDir = options.dataDir ?? settings.dataDir;
   // The learning registry's promoted, canary and shadow models serve the small tier of learnable stations.
   const live = new LiveModels(dataDir, { databaseUrl: settings.databaseUrl });
-  const claims = options.claims ?? openClaimStore({ databaseUrl: settings.databaseUrl, dataDir });
+  const claims = options.claims ?? openClaimStore({ databaseUrl: settings.databaseUrl, dataDir, encryption: settings.encryption });
   const engine = createActivities({ gateway: options.gateway, outbox: options.outbox, claims, catalogue: builtinCatalogue, live });
   const factoryActivities = createFactoryActivities({ factory: options.factory, gateway: options.gateway, outbox: options.outbox, live, ...(options.env ? { env: options.env } : {}) });
   const reviewerKeys = createReviewerKeyActivities({ dataDir, keysFile: settings.reviewerKeysFile });

@@ -3,9 +3,13 @@
  * history under its sha256 and passed by reference; the worker verifies the hash before using it. Two
  * stores keep it: a directory (the data dir's claims/, on one host or a shared volume; file.ts) and
  * PostgreSQL (`CONVEYOR_DATABASE_URL`, for hosts that share no files; postgres.ts). Both are
- * content-addressed: the same content is stored once, under the same reference.
+ * content-addressed: the same content is stored once, under the same reference. With payload encryption
+ * on (a keyring), content is sealed at rest with it (`sealed:v1:<key id>:…`, platform/codec.ts) — a
+ * batch's jobs hold what its histories encrypt — and its sha256 is the plain content's, checked after
+ * opening; content stored before encryption was on is read as it is.
  */
 import { createHash } from 'node:crypto';
+import { EncryptionKeyNotFoundError, openText, PayloadDecryptionError, sealText, type EncryptionKeyring } from '../codec';
 
 /** Payloads above this stay out of the history (Temporal warns at 512 KiB and refuses at 2 MiB). */
 export const INLINE_PAYLOAD_LIMIT_BYTES = 256 * 1024;
@@ -47,12 +51,27 @@ export function sha256Of(content: string | Buffer): string {
   return createHash('sha256').update(content).digest('hex');
 }
 
-/** The content, once its hash is the claim's; `where` says where it was looked for. */
-export function verifiedContent(claim: Claim, content: Buffer | undefined, where: string): string {
-  if (content === undefined) throw new ClaimCheckError(`claim ${claim.sha256} is missing from ${where}`);
+/** What a store writes for the content: sealed with the keyring's current key, or the content itself without one. */
+export function sealedClaimContent(content: string, keyring: EncryptionKeyring | undefined): Buffer {
+  return Buffer.from(keyring ? sealText(keyring, content) : content, 'utf8');
+}
+
+/** The content, opened with the keyring when it was sealed, once its hash is the claim's; `where` says where it was looked for. */
+export function verifiedContent(claim: Claim, stored: Buffer | undefined, where: string, keyring?: EncryptionKeyring): string {
+  if (stored === undefined) throw new ClaimCheckError(`claim ${claim.sha256} is missing from ${where}`);
+  let content: string;
+  try {
+    content = openText(keyring, stored.toString('utf8'));
+  } catch (error) {
+    if (error instanceof EncryptionKeyNotFoundError) {
+      throw new ClaimCheckError(`claim ${claim.sha256} at ${where} is sealed with encryption key "${error.keyId}", which this process does not have: configure the keys of the client that started the batch (CONVEYOR_ENCRYPTION_KEY[_FILE])`);
+    }
+    if (error instanceof PayloadDecryptionError) throw new ClaimCheckError(`claim ${claim.sha256} at ${where}: ${error.message}`);
+    throw error;
+  }
   const actual = sha256Of(content);
   if (actual !== claim.sha256) throw new ClaimCheckError(`claim ${claim.sha256} at ${where} has sha256 ${actual}: the content changed after it was stored`);
-  return content.toString('utf8');
+  return content;
 }
 
 // A batch request carries a claim as `jobsFile` (the file, or this reference) and `jobsSha256`: the shape
