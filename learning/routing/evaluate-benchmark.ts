@@ -95,6 +95,8 @@ export interface RouterMeasurement {
   saving: SavingAtQuality;
   heldOutThreshold: HeldOutThresholdCheck;
   calibrated: CalibratedThresholdResult;
+  /** The test questions with the router's probability, for pooling folds (not written to the report). */
+  routed: RoutedQuestion[];
 }
 
 export interface RoutingEvaluation {
@@ -155,6 +157,7 @@ async function measureRouter(
       qualityShareOfStrong: atCalibrated.accuracy / strong.accuracy,
       costSaved: 1 - atCalibrated.costUsd / strong.costUsd,
     },
+    routed,
   };
 }
 
@@ -214,4 +217,47 @@ export async function evaluateRouting(benchmark: BenchmarkName, settings: Routin
   } finally {
     fs.rmSync(registryDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The subject folds of one seed pooled: every question is tested once, by the router of the fold that held
+ * its subject out, so the figure covers all subjects instead of the quarter one fold tests. One threshold
+ * is swept over the pooled probabilities (each router is temperature-calibrated); the deployable point
+ * is each fold's own calibrated threshold, pooled.
+ */
+export interface PooledFolds {
+  folds: number[];
+  questions: number;
+  weakAccuracy: number;
+  strongAccuracy: number;
+  router: SavingAtQuality;
+  random: SavingAtQuality;
+  calibrated: { costSaved: number; qualityShareOfStrong: number; strongShare: number };
+}
+
+export function poolSubjectFolds(evaluations: readonly RoutingEvaluation[], qualityShare = 0.95): PooledFolds {
+  const folds = evaluations.map((evaluation) => {
+    if (evaluation.split.method !== 'subject-held-out') throw new RangeError(`pooling needs subject-held-out folds, got a ${evaluation.split.method} split`);
+    return evaluation.split.fold ?? 0;
+  });
+  if (new Set(folds).size !== folds.length || new Set(evaluations.map((evaluation) => evaluation.split.seed)).size !== 1) {
+    throw new RangeError(`pooling needs distinct folds of one seed, got folds ${folds.join(', ')}`);
+  }
+  const pooled = evaluations.flatMap((evaluation) => evaluation.router.routed);
+  const strong = allStrongPoint(pooled);
+  const calibrated = evaluations.map((evaluation) => routeAtThreshold(evaluation.router.routed, evaluation.router.calibrated.threshold));
+  const total = (pick: (point: OperatingPoint, questions: number) => number) => calibrated.reduce((sum, point, index) => sum + pick(point, evaluations[index]!.router.routed.length), 0);
+  return {
+    folds,
+    questions: pooled.length,
+    weakAccuracy: allWeakPoint(pooled).accuracy,
+    strongAccuracy: strong.accuracy,
+    router: savingAtQuality(sweepThresholds(pooled), strong, qualityShare),
+    random: randomSavingAtQuality(pooled, qualityShare),
+    calibrated: {
+      costSaved: 1 - total((point) => point.costUsd) / strong.costUsd,
+      qualityShareOfStrong: total((point, questions) => point.accuracy * questions) / pooled.length / strong.accuracy,
+      strongShare: 1 - total((point, questions) => point.weakShare * questions) / pooled.length,
+    },
+  };
 }
