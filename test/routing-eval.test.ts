@@ -19,7 +19,7 @@ import {
   sweepThresholds,
   type RoutedQuestion,
 } from '../learning/routing/cost-quality';
-import { evaluateRouting, type RoutingEvaluation } from '../learning/routing/evaluate-benchmark';
+import { evaluateRouting, poolSubjectFolds, type RoutingEvaluation } from '../learning/routing/evaluate-benchmark';
 import { splitByQuestion } from '../learning/routing/question-split';
 import { loadRecordedBenchmark, strongModelColumn, weakModelColumn, type RecordedBenchmark } from '../learning/routing/recorded-questions';
 import { replayOutcomes, type ReplayedQuestion } from '../learning/routing/replayed-outcomes';
@@ -194,6 +194,20 @@ describe.skipIf(sharedDataMissing('routellm/gsm8k/gsm8k_responses.csv', 'routell
       expect(evaluation.router.saving.qualityShareOfStrong, name).toBeGreaterThanOrEqual(0.95);
       expect(evaluation.router.saving.costSaved, name).toBeGreaterThanOrEqual(goal);
     }
+  });
+
+  it('pools the subject folds of a seed: every question routed once, by a router that never saw its subject', async () => {
+    const sample = { questions: 2400, seed: 3 };
+    const folds = await Promise.all([0, 1, 2, 3].map((fold) => evaluateRouting('mmlu', { dataDir, sample, split: { method: 'subject-held-out', seed: 20_260_519, testFraction: 0.25, fold } })));
+    const pooled = poolSubjectFolds(folds);
+    expect(pooled.folds).toEqual([0, 1, 2, 3]);
+    // The folds partition the subjects, so together their test sides are every evaluated question.
+    expect(pooled.questions).toBe(folds[0]!.data.questionsEvaluated);
+    expect(new Set(folds.flatMap((fold) => fold.split.testSubjects)).size).toBe(folds.reduce((sum, fold) => sum + fold.split.testSubjects!.length, 0));
+    expect(pooled.router.qualityShareOfStrong).toBeGreaterThanOrEqual(0.95);
+    expect(pooled.router.costSaved).toBeGreaterThan(pooled.random.costSaved);
+    expect(() => poolSubjectFolds([folds[0]!, folds[0]!])).toThrow(/distinct folds of one seed/);
+    expect(() => poolSubjectFolds([gsm8kEvaluation])).toThrow(/subject-held-out folds, got a random-question split/);
   });
 
   it('reproduces the same figures for the same seeds', async () => {
