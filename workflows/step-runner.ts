@@ -118,9 +118,8 @@ export class StepRunner {
     const inputChars = JSON.stringify(input).length;
     const threshold = policy.confidenceThresholds[station.name] ?? station.confidenceThreshold;
     let escalation: { fromTier: Tier; cause: EscalationCause } | undefined;
-    let lastOutput: unknown;
-    // The latest answer a lower tier gave, for a station whose confidence checks it (`cheaper-tier`).
-    let cheaper: CheaperAnswer | undefined;
+    // The latest answer that escalated on low confidence: what a reviewer sees, and the cheaper tier's answer for `cheaper-tier`.
+    let lastAnswer: CheaperAnswer | undefined;
     // No router, no await: every promise a workflow makes costs the SDK a stack trace (workflows/stack-frames.ts).
     const routed = stationRouter(this.ctx.policy, station.name) ? await this.askRouter(stepId, station, input) : undefined;
     for (let call = 1; ; call++) {
@@ -137,11 +136,11 @@ export class StepRunner {
       if (decision.kind === 'human') {
         recorder.decide({ stepId, kind: 'human-review', reason: decision.reason });
         recorder.noteTier('human');
-        const reviewed = await this.ctx.desk.request('review', stepId, station.name, lastOutput ?? {}, decision.reason, 1);
+        const reviewed = await this.ctx.desk.request('review', stepId, station.name, lastAnswer?.output ?? {}, decision.reason, 1);
         const last = [...recorder.ledger].reverse().find((entry) => entry.stepId === stepId);
         if (last) last.decision = { approvalId: reviewed.approvalId, decision: reviewed.decision === 'reject' ? 'reject' : 'approve', reviewers: reviewed.reviewers, edited: Object.keys(reviewed.edits).length > 0 };
         if (reviewed.decision === 'reject') throw JobRejected.of(reviewed);
-        const output = { ...(lastOutput as object), ...reviewed.edits };
+        const output = { ...(lastAnswer?.output as object), ...reviewed.edits };
         if (Object.keys(reviewed.edits).length > 0) await this.collectExample(stepId, station, input, output, 'reviewer-edit', `reviewer:${reviewed.reviewers.join(',')}`);
         await this.settleObservations(stepId, station, output, 'reviewer');
         return { output, confidence: 1 };
@@ -165,7 +164,7 @@ export class StepRunner {
         modelId: decision.model.id,
         input,
         ...(decision.fallbacks.length > 0 ? { fallbacks: decision.fallbacks.map((model) => model.id) } : {}),
-        ...(cheaper && station.checksCheaperTier ? { cheaper } : {}),
+        ...(lastAnswer && station.checksCheaperTier ? { cheaper: lastAnswer } : {}),
       };
       try {
         const answeredAhead = execution === 'local' ? this.ctx.ahead?.take('callStation', request) : undefined;
@@ -208,8 +207,7 @@ export class StepRunner {
       if (confidence !== null && confidence < threshold) {
         recorder.escalations++;
         recorder.recordCall(entryOf('escalated', `confidence ${confidence.toFixed(2)} below ${threshold}`, confidence), answeredBy, 'low-confidence');
-        lastOutput = result.output;
-        cheaper = { modelId: answeredBy.id, tier: decision.tier, output: result.output };
+        lastAnswer = { modelId: answeredBy.id, tier: decision.tier, output: result.output };
         escalation = { fromTier: decision.tier, cause: 'low-confidence' };
         recorder.publish();
         continue;
