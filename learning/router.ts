@@ -57,9 +57,10 @@ export function routerInput(text: string, signals: readonly RouterSignal[]): str
   return `${text}\n${markers.join(' ')}`;
 }
 
-function requireSignals(signals: readonly string[], where: string): readonly RouterSignal[] {
+/** The signals, once each is known; `fail` makes the error for an unknown one (a RangeError by default). */
+function requireSignals(signals: readonly string[], where: string, fail: (message: string) => Error = (message) => new RangeError(message)): readonly RouterSignal[] {
   const unknown = signals.filter((signal) => !(routerSignals as readonly string[]).includes(signal));
-  if (unknown.length > 0) throw new RangeError(`${where}: unknown router signal ${unknown.map((signal) => JSON.stringify(signal)).join(', ')} (known: ${routerSignals.join(', ')})`);
+  if (unknown.length > 0) throw fail(`${where}: unknown router signal ${unknown.map((signal) => JSON.stringify(signal)).join(', ')} (known: ${routerSignals.join(', ')})`);
   return signals as readonly RouterSignal[];
 }
 
@@ -248,12 +249,7 @@ export async function loadRouter(place: RegistryPlace, id: string, version?: str
   if (recorded !== undefined && !(Array.isArray(recorded) && recorded.every((signal) => typeof signal === 'string'))) {
     throw new ModelRegistryError(`router ${id}@${wanted}: its notes' textSignals is ${JSON.stringify(recorded)}, not a list of signal names; retrain it with trainAndRegisterRouter`);
   }
-  let signals: readonly RouterSignal[];
-  try {
-    signals = requireSignals(recorded ?? [], `router ${id}@${wanted}`);
-  } catch (error) {
-    throw new ModelRegistryError(`${(error as Error).message}; this worker's Conveyor does not know it, so upgrade the worker or retrain the router`);
-  }
+  const signals = requireSignals(recorded ?? [], `router ${id}@${wanted}`, (message) => new ModelRegistryError(`${message}; this worker's Conveyor does not know it, so upgrade the worker or retrain the router`));
   const loaded: LoadedRouter = {
     id,
     version: wanted,
