@@ -17,8 +17,9 @@ export const settingsSchema = z.object({
   /**
    * Payload encryption (platform/codec.ts): a keyring file (CONVEYOR_ENCRYPTION_KEY_FILE, for rotation) or
    * one key (CONVEYOR_ENCRYPTION_KEY, id CONVEYOR_ENCRYPTION_KEY_ID, default "default"). Unset: payloads in
-   * clear. The client, the worker and the codec server build their codec from these, never from
-   * process.env behind the settings' back.
+   * clear. `ConveyorClient.connect`, `runWorker`, the action log and the claim store build their codec
+   * from these, not from process.env (the codec server reads the same variables from the environment it
+   * is given; `createConveyorWorker` without a `payloadCodec` from process.env).
    */
   encryption: z
     .object({
