@@ -1,17 +1,19 @@
 /**
  * The memory section: what one cached, waiting workflow costs a worker. A fresh worker process (the SDK's
- * default sticky-cache settings) first runs a few jobs to completion, so code and connections are warm;
- * its RSS after a full GC of every thread (the main thread, and each workflow thread by thread-gc.cjs) is
- * the baseline. Then N workflows are started that run their steps and wait:
- * Conveyor support-ticket jobs whose refund waits for approval (records of realistic size); and, for
- * comparison, raw workflows running the same waves of no-op activities and waiting for a signal. MB per
- * workflow is (RSS with N waiting − baseline) / N. */
+ * default sticky-cache settings) first runs a warm-up of the measured workload — 100 of the same
+ * workflows, started 50 at a time as the measured ones are, until they wait, then released so they finish
+ * and leave the cache — so its code, modules and the working set of a burst of starts are in the baseline:
+ * its RSS after a full GC of every thread (the main thread, and each workflow thread by thread-gc.cjs).
+ * Then N workflows are started that run their steps and wait: Conveyor support-ticket jobs whose refund
+ * waits for approval (records of realistic size); and, for comparison, raw workflows running the same waves
+ * of no-op activities and waiting for a signal. MB per workflow is (RSS with N waiting − baseline) / N;
+ * a second reading with 2N waiting gives the marginal cost of the next N, and each reading is split into
+ * the V8 heaps (live and not) and what lies outside them. */
 import type { JobRequest } from '../../client';
 import { figure, type BenchContext, type Figure, type SectionOutcome } from './figures';
 import { MB } from './measure';
-import { rawStepsWorkflow, rawWaitingWorkflow, waitingQuery } from './raw-workflow';
+import { rawWaitingWorkflow, releaseSignal, waitingQuery } from './raw-workflow';
 import { modelStepWaves } from './overhead';
-import { triageJobs } from './throughput';
 import { startBenchWorker, type WorkerHandle } from './worker-handle';
 import type { MemoryReport } from './worker-process';
 
@@ -43,18 +45,59 @@ async function until(progress: () => Promise<number>, target: number, what: stri
   }
 }
 
+/** Where one waiting workflow's share of the RSS growth lies, in KB: the V8 heaps' pages (live objects and the rest of their pages) and everything outside them. */
+interface MemorySplit {
+  mainHeapKb: number;
+  mainHeapLiveKb: number;
+  workflowHeapsKb: number;
+  workflowHeapsLiveKb: number;
+  youngGenerationsKb: number;
+  v8MallocedKb: number;
+  /** RSS growth outside every V8 heap: the SDK core (Rust), native buffers, allocator free lists. */
+  outsideHeapsKb: number;
+}
+
 interface Measured {
   before: MemoryReport;
   after: MemoryReport;
   waitingWorkflows: number;
   mbPerWorkflow: number;
+  split: MemorySplit;
   startSeconds: number;
 }
 
-function measured(before: MemoryReport, after: MemoryReport, count: number, startSeconds: number): Measured {
-  if (after.cachedWorkflows < count) throw new Error(`only ${after.cachedWorkflows} of ${count} waiting workflows were in the worker's cache`);
-  return { before, after, waitingWorkflows: count, mbPerWorkflow: (after.rssBytes - before.rssBytes) / MB / count, startSeconds };
+function splitOf(before: MemoryReport, after: MemoryReport, count: number): MemorySplit {
+  const kb = (bytes: number) => bytes / 1024 / count;
+  const grew = (pick: (report: MemoryReport) => number) => kb(pick(after) - pick(before));
+  const mainHeapKb = grew((report) => report.mainHeap.physicalBytes);
+  const workflowHeapsKb = grew((report) => report.workflowHeaps.physicalBytes);
+  const v8MallocedKb = grew((report) => report.mainHeap.mallocedBytes + report.workflowHeaps.mallocedBytes);
+  return {
+    mainHeapKb,
+    mainHeapLiveKb: grew((report) => report.mainHeap.usedBytes),
+    workflowHeapsKb,
+    workflowHeapsLiveKb: grew((report) => report.workflowHeaps.usedBytes),
+    youngGenerationsKb: grew((report) => report.mainHeap.youngPhysicalBytes + report.workflowHeaps.youngPhysicalBytes),
+    v8MallocedKb,
+    outsideHeapsKb: grew((report) => report.rssBytes) - mainHeapKb - workflowHeapsKb - v8MallocedKb,
+  };
 }
+
+function measured(before: MemoryReport, after: MemoryReport, count: number, startSeconds: number): Measured {
+  return { before, after, waitingWorkflows: count, mbPerWorkflow: (after.rssBytes - before.rssBytes) / MB / count, split: splitOf(before, after, count), startSeconds };
+}
+
+function splitLine(split: MemorySplit): string {
+  const f = (value: number) => value.toFixed(0);
+  return (
+    `main heap ${f(split.mainHeapKb)} KB (live ${f(split.mainHeapLiveKb)}), workflow heaps ${f(split.workflowHeapsKb)} KB (live ${f(split.workflowHeapsLiveKb)}), ` +
+    `young generations ${f(split.youngGenerationsKb)} KB, V8 malloc ${f(split.v8MallocedKb)} KB, outside the heaps ${f(split.outsideHeapsKb)} KB`
+  );
+}
+
+/** Workflows started at once while a section fills the worker, and how many the warm-up runs through first. */
+const startConcurrency = 50;
+const warmUpWorkflows = 100;
 
 const ticketText =
   'Hello, my order #A1234 arrived on 2026-11-24 and the blender jug was cracked right out of the box. I paid $249.99 and ' +
@@ -66,25 +109,37 @@ const ticketText =
  * model of noop-provider.ts approvalAnswers), then a $249.99 refund above the factory's threshold waits
  * for a reviewer. The worker keeps the SDK's default sticky-cache settings.
  */
-async function measureFactory(context: BenchContext, count: number): Promise<Measured> {
+async function measureFactory(context: BenchContext, counts: readonly number[]): Promise<Measured[]> {
   const taskQueue = `bench-memory-conveyor-${context.runId}`;
   const worker: WorkerHandle = await startBenchWorker(context, 'conveyor', taskQueue, { proposeApprovals: true });
   try {
     const client = context.clientOn(taskQueue);
-    const warm = triageJobs(`bench-memory-warm-${context.runId}`, 20);
-    await inParallel(warm, 10, async (job) => {
-      await client.startJob(job);
+    // The warm-up is the measured workload at its concurrency: support-ticket jobs started 50 at a time reach
+    // their approval, then are rejected and finish (leaving the cache), so the baseline holds the code, the
+    // modules and the working set of a burst of jobs, and the growth after it is what the waiting jobs hold.
+    const warm: JobRequest[] = Array.from({ length: warmUpWorkflows }, (_, index) => ({ id: `bench-memory-warm-${context.runId}-${index}`, type: 'support-ticket', input: { text: ticketText } }));
+    await inParallel(warm, startConcurrency, (job) => client.startJob(job));
+    const warmQuery = `TaskQueue = "${taskQueue}" AND ConveyorStatus = "awaiting_approval" AND ExecutionStatus = "Running" AND WorkflowId STARTS_WITH "bench-memory-warm-"`;
+    await until(async () => (await context.temporal.workflow.count(warmQuery)).count, warm.length, 'warm-up jobs awaiting approval');
+    await inParallel(warm, startConcurrency, async (job) => {
+      await client.decide(job.id, { decision: 'reject', reviewer: 'alice', comment: 'benchmark warm-up' });
       await client.jobHandle(job.id).result();
     });
     const before = await worker.memory();
-    const waiting: JobRequest[] = Array.from({ length: count }, (_, index) => ({ id: `bench-memory-wait-${context.runId}-${index}`, type: 'support-ticket', input: { text: ticketText } }));
-    const started = Date.now();
-    await inParallel(waiting, 50, (job) => client.startJob(job));
     const query = `TaskQueue = "${taskQueue}" AND ConveyorStatus = "awaiting_approval" AND ExecutionStatus = "Running"`;
-    await until(async () => (await context.temporal.workflow.count(query)).count, count, 'jobs awaiting approval');
-    const startSeconds = (Date.now() - started) / 1000;
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    return measured(before, await worker.memory(), count, startSeconds);
+    const readings: Measured[] = [];
+    let held = 0;
+    const started = Date.now();
+    for (const count of counts) {
+      const waiting: JobRequest[] = Array.from({ length: count - held }, (_, index) => ({ id: `bench-memory-wait-${context.runId}-${held + index}`, type: 'support-ticket', input: { text: ticketText } }));
+      await inParallel(waiting, startConcurrency, (job) => client.startJob(job));
+      await until(async () => (await context.temporal.workflow.count(query)).count, count, 'jobs awaiting approval');
+      held = count;
+      const startSeconds = (Date.now() - started) / 1000;
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      readings.push(measured(before, await worker.memory(), count, startSeconds));
+    }
+    return readings;
   } finally {
     await worker.stop();
   }
@@ -93,33 +148,45 @@ async function measureFactory(context: BenchContext, count: number): Promise<Mea
 /** The raw workflows run the support-ticket's waves of steps (2 + 2 + 1) as no-op activities before they wait. */
 const supportWaves = modelStepWaves('support-ticket').map((wave) => wave.length);
 
-async function measureRaw(context: BenchContext, count: number): Promise<Measured> {
+async function measureRaw(context: BenchContext, counts: readonly number[]): Promise<Measured[]> {
   const taskQueue = `bench-memory-raw-${context.runId}`;
   const worker = await startBenchWorker(context, 'raw', taskQueue);
   try {
-    await inParallel(Array.from({ length: 20 }, (_, index) => index), 10, (index) =>
-      context.temporal.workflow.execute(rawStepsWorkflow, { taskQueue, workflowId: `bench-memory-raw-warm-${context.runId}-${index}`, args: [supportWaves] }),
-    );
+    // The same warm-up as the factory's: the measured workflows at the same concurrency, released when they wait.
+    const warm = Array.from({ length: warmUpWorkflows }, (_, index) => `bench-memory-raw-warm-${context.runId}-${index}`);
+    await inParallel(warm, startConcurrency, (workflowId) => context.temporal.workflow.start(rawWaitingWorkflow, { taskQueue, workflowId, args: [supportWaves] }));
+    await inParallel(warm, startConcurrency, async (workflowId) => {
+      const handle = context.temporal.workflow.getHandle(workflowId);
+      while (!(await handle.query(waitingQuery))) await new Promise((resolve) => setTimeout(resolve, 200));
+      await handle.signal(releaseSignal);
+      await handle.result();
+    });
     const before = await worker.memory();
-    const ids = Array.from({ length: count }, (_, index) => `bench-memory-raw-wait-${context.runId}-${index}`);
+    const readings: Measured[] = [];
+    let held = 0;
     const started = Date.now();
-    await inParallel(ids, 50, (workflowId) => context.temporal.workflow.start(rawWaitingWorkflow, { taskQueue, workflowId, args: [supportWaves] }));
-    let notYet = [...ids];
-    await until(
-      async () => {
-        const still: string[] = [];
-        await inParallel(notYet, 50, async (workflowId) => {
-          if (!(await context.temporal.workflow.getHandle(workflowId).query(waitingQuery))) still.push(workflowId);
-        });
-        notYet = still;
-        return count - notYet.length;
-      },
-      count,
-      'raw workflows waiting',
-    );
-    const startSeconds = (Date.now() - started) / 1000;
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    return measured(before, await worker.memory(), count, startSeconds);
+    for (const count of counts) {
+      const ids = Array.from({ length: count - held }, (_, index) => `bench-memory-raw-wait-${context.runId}-${held + index}`);
+      await inParallel(ids, startConcurrency, (workflowId) => context.temporal.workflow.start(rawWaitingWorkflow, { taskQueue, workflowId, args: [supportWaves] }));
+      let notYet = [...ids];
+      await until(
+        async () => {
+          const still: string[] = [];
+          await inParallel(notYet, 50, async (workflowId) => {
+            if (!(await context.temporal.workflow.getHandle(workflowId).query(waitingQuery))) still.push(workflowId);
+          });
+          notYet = still;
+          return count - notYet.length;
+        },
+        count,
+        'raw workflows waiting',
+      );
+      held = count;
+      const startSeconds = (Date.now() - started) / 1000;
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      readings.push(measured(before, await worker.memory(), count, startSeconds));
+    }
+    return readings;
   } finally {
     await worker.stop();
   }
@@ -128,12 +195,24 @@ async function measureRaw(context: BenchContext, count: number): Promise<Measure
 export async function runMemorySection(context: BenchContext): Promise<Omit<SectionOutcome, 'loadAverage' | 'durationSeconds'>> {
   const section = 'memory';
   const count = context.options.memoryWorkflows;
-  const factory = await measureFactory(context, count);
-  context.log(`  factory: ${factory.mbPerWorkflow.toFixed(3)} MB per waiting job (${count} jobs, ${factory.after.cachedWorkflows} cached)`);
-  const raw = await measureRaw(context, count);
-  context.log(`  raw: ${raw.mbPerWorkflow.toFixed(3)} MB per waiting workflow (${count} workflows, ${raw.after.cachedWorkflows} cached)`);
+  const counts = [count, 2 * count];
+  const readingLine = (what: string, reading: Measured) =>
+    `  ${what}: ${reading.mbPerWorkflow.toFixed(3)} MB per waiting workflow with ${reading.waitingWorkflows} waiting (${reading.after.cachedWorkflows} cached; ` +
+    `RSS ${(reading.before.rssBytes / MB).toFixed(0)} → ${(reading.after.rssBytes / MB).toFixed(0)} MB): ${splitLine(reading.split)}`;
+  const [factory, factoryDouble] = (await measureFactory(context, counts)) as [Measured, Measured];
+  for (const reading of [factory, factoryDouble]) context.log(readingLine('factory', reading));
+  const [raw, rawDouble] = (await measureRaw(context, counts)) as [Measured, Measured];
+  for (const reading of [raw, rawDouble]) context.log(readingLine('raw', reading));
+  for (const reading of [factory, raw]) {
+    if (reading.after.cachedWorkflows < count) throw new Error(`only ${reading.after.cachedWorkflows} of ${count} waiting workflows were in the worker's cache`);
+  }
+  // The second reading counts only when the default cache held all 2N (it holds about 2,400 with a 4 GB heap limit).
+  const marginal = (first: Measured, second: Measured) => (second.after.cachedWorkflows >= second.waitingWorkflows ? (second.after.rssBytes - first.after.rssBytes) / MB / (second.waitingWorkflows - first.waitingWorkflows) : Number.NaN);
+  const factoryMarginal = marginal(factory, factoryDouble);
+  const rawMarginal = marginal(raw, rawDouble);
   const perGb = (mb: number) => (mb > 0 ? 1024 / mb : Number.POSITIVE_INFINITY);
-  const how = `(RSS of the worker process after a full GC of its main thread and of each workflow thread with ${count} waiting workflows cached − the same after warm-up) / ${count}`;
+  const how = `(RSS of the worker process after a full GC of its main thread and of each workflow thread with ${count} waiting workflows cached − the same after a warm-up of ${warmUpWorkflows} such workflows run to their wait and released) / ${count}`;
+  const marginalHow = `(RSS with ${2 * count} waiting − RSS with ${count} waiting) / ${count}, in the same worker process (not a number when the default cache did not hold all ${2 * count})`;
   const figures: Figure[] = [
     figure({
       key: 'memory.factoryMbPerWorkflow',
@@ -169,6 +248,22 @@ export async function runMemorySection(context: BenchContext): Promise<Omit<Sect
       measures: 'Factory MB per cached waiting workflow over raw MB per cached waiting workflow.',
       goal: { comparator: '<=', target: 1.5, text: '≤ 1.5×' },
     }),
+    figure({
+      key: 'memory.factoryMarginalMbPerWorkflow',
+      section,
+      label: `factory: MB per waiting job, the next ${count.toLocaleString('en-US')}`,
+      value: factoryMarginal,
+      unit: 'MB/workflow',
+      measures: `${marginalHow}: what one more waiting support-ticket job costs once the worker holds ${count}.`,
+    }),
+    figure({
+      key: 'memory.rawMarginalMbPerWorkflow',
+      section,
+      label: `raw Temporal: MB per waiting workflow, the next ${count.toLocaleString('en-US')}`,
+      value: rawMarginal,
+      unit: 'MB/workflow',
+      measures: `${marginalHow}, for the raw waiting workflows.`,
+    }),
   ];
   const view = (run: Measured) => ({
     waitingWorkflows: run.waitingWorkflows,
@@ -181,6 +276,7 @@ export async function runMemorySection(context: BenchContext): Promise<Omit<Sect
     gcAvailable: run.after.gcAvailable,
     workflowThreadsCollected: run.after.workflowThreadsCollected,
     mbPerWorkflow: run.mbPerWorkflow,
+    kbPerWorkflowBySplit: run.split,
   });
-  return { section, figures, details: { factory: view(factory), raw: view(raw) } };
+  return { section, figures, details: { warmUpWorkflows, startConcurrency, factory: view(factory), factoryDouble: view(factoryDouble), raw: view(raw), rawDouble: view(rawDouble) } };
 }

@@ -9,6 +9,7 @@
  * worker of a fleet does; on the embedded server it keeps them under the data dir.
  */
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { connectWorkerConnection } from '../../platform/connection';
@@ -36,6 +37,20 @@ export interface WorkerProcessConfig {
 
 export type WorkerProcessRequest = { type: 'memory'; requestId: number } | { type: 'stop' };
 
+/** One thread's V8 heap after its collection (thread-gc.cjs heapOfThisThread). */
+export interface HeapReading {
+  /** What the heap's pages occupy in RAM. */
+  physicalBytes: number;
+  /** Live objects. */
+  usedBytes: number;
+  /** V8's own malloc'd memory outside the heap pages. */
+  mallocedBytes: number;
+  /** The young generation's pages, part of physicalBytes. */
+  youngPhysicalBytes: number;
+}
+
+const { heapOfThisThread } = createRequire(__filename)('./thread-gc.cjs') as { heapOfThisThread: () => HeapReading };
+
 export interface MemoryReport {
   rssBytes: number;
   heapUsedBytes: number;
@@ -44,6 +59,15 @@ export interface MemoryReport {
   gcAvailable: boolean;
   /** Workflow threads that ran a full GC of their own heap before the reading (thread-gc.cjs). */
   workflowThreadsCollected: number;
+  /** The main thread's heap, and the workflow threads' heaps summed, after the collections. */
+  mainHeap: HeapReading;
+  workflowHeaps: HeapReading;
+}
+
+function sumHeaps(readings: readonly HeapReading[]): HeapReading {
+  const total: HeapReading = { physicalBytes: 0, usedBytes: 0, mallocedBytes: 0, youngPhysicalBytes: 0 };
+  for (const reading of readings) for (const key of Object.keys(total) as (keyof HeapReading)[]) total[key] += reading[key];
+  return total;
 }
 
 export type WorkerProcessMessage =
@@ -55,29 +79,29 @@ function send(message: WorkerProcessMessage): void {
   process.send?.(message);
 }
 
-/** Asks every workflow thread (thread-gc.cjs) for a full GC of its heap; resolves with how many did, within `waitMs`. */
-async function collectWorkflowThreads(requestId: number, waitMs = 400): Promise<number> {
+/** Asks every workflow thread (thread-gc.cjs) for a full GC of its heap; resolves with each collected thread's heap after it, within `waitMs`. */
+async function collectWorkflowThreads(requestId: number, waitMs = 400): Promise<Map<number, HeapReading>> {
   const answers = new BroadcastChannel('conveyor-bench-thread-gc-done');
-  const threads = new Set<number>();
+  const threads = new Map<number, HeapReading>();
   answers.onmessage = (event) => {
-    const answer = (event as { data: { requestId: number; threadId: number; collected: boolean } }).data;
-    if (answer.requestId === requestId && answer.collected) threads.add(answer.threadId);
+    const answer = (event as { data: { requestId: number; threadId: number; collected: boolean; heap: HeapReading } }).data;
+    if (answer.requestId === requestId && answer.collected) threads.set(answer.threadId, answer.heap);
   };
   const requests = new BroadcastChannel('conveyor-bench-thread-gc');
   requests.postMessage({ requestId });
   requests.close();
   await new Promise((resolve) => setTimeout(resolve, waitMs));
   answers.close();
-  return threads.size;
+  return threads;
 }
 
 let collectRequests = 0;
 
 async function settledMemory(worker: Worker): Promise<MemoryReport> {
   const gc = (globalThis as { gc?: () => void }).gc;
-  let workflowThreadsCollected = 0;
+  let workflowThreads = new Map<number, HeapReading>();
   for (let round = 0; round < 3; round++) {
-    workflowThreadsCollected = await collectWorkflowThreads(++collectRequests);
+    workflowThreads = await collectWorkflowThreads(++collectRequests);
     gc?.();
     await new Promise((resolve) => setTimeout(resolve, 150));
   }
@@ -88,7 +112,9 @@ async function settledMemory(worker: Worker): Promise<MemoryReport> {
     externalBytes: usage.external,
     cachedWorkflows: worker.getStatus().numCachedWorkflows,
     gcAvailable: gc !== undefined,
-    workflowThreadsCollected,
+    workflowThreadsCollected: workflowThreads.size,
+    mainHeap: heapOfThisThread(),
+    workflowHeaps: sumHeaps([...workflowThreads.values()]),
   };
 }
 
