@@ -117,36 +117,66 @@ async function measureFactory(context: BenchContext, counts: readonly number[]):
     // The warm-up is the measured workload at its concurrency: support-ticket jobs started 50 at a time reach
     // their approval, then are rejected and finish (leaving the cache), so the baseline holds the code, the
     // modules and the working set of a burst of jobs, and the growth after it is what the waiting jobs hold.
-    const warm: JobRequest[] = Array.from({ length: warmUpWorkflows }, (_, index) => ({ id: `bench-memory-warm-${context.runId}-${index}`, type: 'support-ticket', input: { text: ticketText } }));
-    await inParallel(warm, startConcurrency, (job) => client.startJob(job));
-    const warmQuery = `TaskQueue = "${taskQueue}" AND ConveyorStatus = "awaiting_approval" AND ExecutionStatus = "Running" AND WorkflowId STARTS_WITH "bench-memory-warm-"`;
-    await until(async () => (await context.temporal.workflow.count(warmQuery)).count, warm.length, 'warm-up jobs awaiting approval');
+    const jobs = (prefix: string, from: number, to: number): JobRequest[] =>
+      Array.from({ length: to - from }, (_, index) => ({ id: `${prefix}-${from + index}`, type: 'support-ticket', input: { text: ticketText } }));
+    const awaiting = `TaskQueue = "${taskQueue}" AND ConveyorStatus = "awaiting_approval" AND ExecutionStatus = "Running"`;
+    /** Starts the jobs, `startConcurrency` at a time, and resolves once `query` counts `target` awaiting approval. */
+    const startWaiting = async (started: readonly JobRequest[], query: string, target: number, what: string) => {
+      await inParallel(started, startConcurrency, (job) => client.startJob(job));
+      await until(async () => (await context.temporal.workflow.count(query)).count, target, what);
+    };
+    const warmPrefix = `bench-memory-warm-${context.runId}`;
+    const warm = jobs(warmPrefix, 0, warmUpWorkflows);
+    await startWaiting(warm, `${awaiting} AND WorkflowId STARTS_WITH "${warmPrefix}-"`, warm.length, 'warm-up jobs awaiting approval');
     await inParallel(warm, startConcurrency, async (job) => {
       await client.decide(job.id, { decision: 'reject', reviewer: 'alice', comment: 'benchmark warm-up' });
       await client.jobHandle(job.id).result();
     });
-    const before = await worker.memory();
-    const query = `TaskQueue = "${taskQueue}" AND ConveyorStatus = "awaiting_approval" AND ExecutionStatus = "Running"`;
-    const readings: Measured[] = [];
-    let held = 0;
-    const started = Date.now();
-    for (const count of counts) {
-      const waiting: JobRequest[] = Array.from({ length: count - held }, (_, index) => ({ id: `bench-memory-wait-${context.runId}-${held + index}`, type: 'support-ticket', input: { text: ticketText } }));
-      await inParallel(waiting, startConcurrency, (job) => client.startJob(job));
-      await until(async () => (await context.temporal.workflow.count(query)).count, count, 'jobs awaiting approval');
-      held = count;
-      const startSeconds = (Date.now() - started) / 1000;
-      await new Promise((resolve) => setTimeout(resolve, 2000));
-      readings.push(measured(before, await worker.memory(), count, startSeconds));
-    }
-    return readings;
+    return await readingsAt(worker, counts, (from, to) => startWaiting(jobs(`bench-memory-wait-${context.runId}`, from, to), awaiting, to, 'jobs awaiting approval'));
   } finally {
     await worker.stop();
   }
 }
 
+/**
+ * The worker's baseline, then a reading at each count in turn: `fill(from, to)` starts workflows `from`
+ * to `to - 1` and resolves once all of them wait.
+ */
+async function readingsAt(worker: WorkerHandle, counts: readonly number[], fill: (from: number, to: number) => Promise<void>): Promise<Measured[]> {
+  const before = await worker.memory();
+  const readings: Measured[] = [];
+  let held = 0;
+  const started = Date.now();
+  for (const count of counts) {
+    await fill(held, count);
+    held = count;
+    const startSeconds = (Date.now() - started) / 1000;
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    readings.push(measured(before, await worker.memory(), count, startSeconds));
+  }
+  return readings;
+}
+
 /** The raw workflows run the support-ticket's waves of steps (2 + 2 + 1) as no-op activities before they wait. */
 const supportWaves = modelStepWaves('support-ticket').map((wave) => wave.length);
+
+/** Starts these raw waiting workflows, `startConcurrency` at a time, and resolves once each says it waits. */
+async function startRawWaiting(context: BenchContext, taskQueue: string, ids: readonly string[], what: string): Promise<void> {
+  await inParallel(ids, startConcurrency, (workflowId) => context.temporal.workflow.start(rawWaitingWorkflow, { taskQueue, workflowId, args: [supportWaves] }));
+  let notYet = [...ids];
+  await until(
+    async () => {
+      const still: string[] = [];
+      await inParallel(notYet, 50, async (workflowId) => {
+        if (!(await context.temporal.workflow.getHandle(workflowId).query(waitingQuery))) still.push(workflowId);
+      });
+      notYet = still;
+      return ids.length - notYet.length;
+    },
+    ids.length,
+    what,
+  );
+}
 
 async function measureRaw(context: BenchContext, counts: readonly number[]): Promise<Measured[]> {
   const taskQueue = `bench-memory-raw-${context.runId}`;
@@ -154,39 +184,15 @@ async function measureRaw(context: BenchContext, counts: readonly number[]): Pro
   try {
     // The same warm-up as the factory's: the measured workflows at the same concurrency, released when they wait.
     const warm = Array.from({ length: warmUpWorkflows }, (_, index) => `bench-memory-raw-warm-${context.runId}-${index}`);
-    await inParallel(warm, startConcurrency, (workflowId) => context.temporal.workflow.start(rawWaitingWorkflow, { taskQueue, workflowId, args: [supportWaves] }));
+    await startRawWaiting(context, taskQueue, warm, 'raw warm-up workflows waiting');
     await inParallel(warm, startConcurrency, async (workflowId) => {
       const handle = context.temporal.workflow.getHandle(workflowId);
-      while (!(await handle.query(waitingQuery))) await new Promise((resolve) => setTimeout(resolve, 200));
       await handle.signal(releaseSignal);
       await handle.result();
     });
-    const before = await worker.memory();
-    const readings: Measured[] = [];
-    let held = 0;
-    const started = Date.now();
-    for (const count of counts) {
-      const ids = Array.from({ length: count - held }, (_, index) => `bench-memory-raw-wait-${context.runId}-${held + index}`);
-      await inParallel(ids, startConcurrency, (workflowId) => context.temporal.workflow.start(rawWaitingWorkflow, { taskQueue, workflowId, args: [supportWaves] }));
-      let notYet = [...ids];
-      await until(
-        async () => {
-          const still: string[] = [];
-          await inParallel(notYet, 50, async (workflowId) => {
-            if (!(await context.temporal.workflow.getHandle(workflowId).query(waitingQuery))) still.push(workflowId);
-          });
-          notYet = still;
-          return count - notYet.length;
-        },
-        count,
-        'raw workflows waiting',
-      );
-      held = count;
-      const startSeconds = (Date.now() - started) / 1000;
-      await new Promise((resolve) => setTimeout(resolve, 2000));
-      readings.push(measured(before, await worker.memory(), count, startSeconds));
-    }
-    return readings;
+    return await readingsAt(worker, counts, (from, to) =>
+      startRawWaiting(context, taskQueue, Array.from({ length: to - from }, (_, index) => `bench-memory-raw-wait-${context.runId}-${from + index}`), 'raw workflows waiting'),
+    );
   } finally {
     await worker.stop();
   }
