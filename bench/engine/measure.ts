@@ -105,10 +105,10 @@ export function round(value: number, digits: number): number {
 }
 
 /** Significant digits for display, e.g. 0.01234 → "0.0123", 1234.5 → "1235". */
-export function formatNumber(value: number): string {
+export function formatNumber(value: number, digits = 3): string {
   if (!Number.isFinite(value)) return String(value);
   if (value === 0) return '0';
   const magnitude = Math.abs(value);
   if (magnitude >= 1000) return Math.round(value).toLocaleString('en-US');
-  return Number(value.toPrecision(3)).toString();
+  return Number(value.toPrecision(digits)).toString();
 }

@@ -55,6 +55,16 @@ export function buildReport(fields: Omit<EngineReport, 'figures' | 'passed' | 'f
   };
 }
 
+/**
+ * A figure's value as the tables show it: three significant digits, more when three would round it onto its
+ * goal's threshold (1.303× shown as "1.3 ×" beside "≤ 1.3×" would read as met).
+ */
+function shown(item: Figure): string {
+  let digits = 3;
+  while (item.goal && digits < 6 && item.value !== item.goal.target && Number(item.value.toPrecision(digits)) === item.goal.target) digits++;
+  return `${formatNumber(item.value, digits)} ${item.unit}`;
+}
+
 const verdict = (item: Figure | undefined) => (item?.pass === undefined ? '' : item.pass ? 'pass' : 'FAIL');
 const serverColumn: Record<BenchServer, string> = { embedded: 'embedded', cluster: 'cluster' };
 
@@ -66,7 +76,7 @@ function rows(report: EngineReport): string[][] {
     const first = measured.find((item) => item !== undefined)!;
     const verdicts = measured.map(verdict);
     const result = report.servers.length > 1 && verdicts.some(Boolean) ? report.servers.map((server, index) => (measured[index] ? `${serverColumn[server]} ${verdicts[index]}` : '')).filter(Boolean).join(', ') : verdicts.join('');
-    return [first.label, ...measured.map((item) => (item ? `${formatNumber(item.value)} ${item.unit}` : '–')), first.goal?.text ?? '', result];
+    return [first.label, ...measured.map((item) => (item ? shown(item) : '–')), first.goal?.text ?? '', result];
   });
 }
 
