@@ -135,7 +135,7 @@ describe('support-ticket', () => {
     expect(conveyorUpserts.length).toBeLessThanOrEqual(tasks.length);
     expect(memoUpserts).toHaveLength(1);
     const patches = events.flatMap((event) => (event.markerRecordedEventAttributes?.markerName === 'core_patch' ? [Buffer.from(event.markerRecordedEventAttributes.details!['patch-data']!.payloads![0]!.data!).toString()] : []));
-    expect(patches.map((data) => (JSON.parse(data) as { id: string }).id)).toEqual(['conveyor-engine-v3']);
+    expect(patches.map((data) => (JSON.parse(data) as { id: string }).id)).toEqual(['conveyor-engine-v4']);
     const final = await client.temporal.workflow.getHandle(jobId).describe();
     expect(final.typedSearchAttributes.get(ConveyorStatus)).toBe('completed');
     expect(final.typedSearchAttributes.get(ConveyorCostUsd)).toBeCloseTo(result.costUsd, 8);

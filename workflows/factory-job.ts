@@ -22,7 +22,7 @@ import { JobRecorder } from './job-record';
 import { asJobFailure, definitions, engine, failureSummary, jobStart, localModels, models } from './proxies';
 import { internCatalogue, internDefinition } from './interned';
 import { AnswersAhead } from './answers-ahead';
-import { answersAheadOn, localStepsOn } from './patches';
+import { answersAheadOn, fewerPromisesOn, localStepsOn } from './patches';
 import { executionFor, StepRunner } from './step-runner';
 
 function parseRequest(raw: unknown): JobRequest {
@@ -175,13 +175,57 @@ async function makePlan(definition: JobDefinition, policy: ResolvedJobPolicy, re
 
 // ---- execution -------------------------------------------------------------------------------------
 
-/** Each step starts when the steps it reads from are done; independent steps run in parallel. */
-async function executePlan(steps: readonly RecipeStep[], runner: StepRunner, recorder: JobRecorder, input: unknown, policy: ResolvedJobPolicy): Promise<void> {
-  const done = new Map<string, Promise<void>>();
+/**
+ * Each step starts when the steps it reads from are done; independent steps run in parallel. The first
+ * failure fails the plan, and no step that reads from the failed one starts.
+ */
+function executePlan(steps: readonly RecipeStep[], runner: StepRunner, recorder: JobRecorder, input: unknown, policy: ResolvedJobPolicy): Promise<void> {
   const plan = { steps, finished: new Set<string>() };
-  for (const step of orderSteps(steps)) {
+  const run = (step: RecipeStep) => runStep(step, runner, recorder, input, policy, plan);
+  return fewerPromisesOn() ? scheduleSteps(orderSteps(steps), run) : chainSteps(orderSteps(steps), run);
+}
+
+/**
+ * Engine v4: one scheduler starts each step, in plan order, as soon as the last step it reads from is done
+ * — two promises per step (its run and the one that notes its end) where a chain made five or more.
+ */
+function scheduleSteps(ordered: readonly RecipeStep[], run: (step: RecipeStep) => Promise<void>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    // As the chain read them: a step waits for the earlier steps it reads from (orderSteps puts those first).
+    const waitingFor = new Map<string, Set<string>>();
+    for (const step of ordered) waitingFor.set(step.id, new Set(stepDependencies(step).filter((id) => waitingFor.has(id))));
+    let unfinished = ordered.length;
+    let failed = false;
+    const start = (step: RecipeStep) => {
+      waitingFor.delete(step.id);
+      run(step).then(
+        () => finish(step.id),
+        // A step's failure is what it threw (an ApplicationFailure, an ActivityFailure): passed on as it is.
+        (error: Error) => {
+          failed = true;
+          reject(error);
+        },
+      );
+    };
+    const finish = (id: string) => {
+      if (failed) return;
+      if (--unfinished === 0) return resolve();
+      for (const step of ordered) {
+        const waiting = waitingFor.get(step.id);
+        if (waiting?.delete(id) && waiting.size === 0) start(step);
+      }
+    };
+    if (unfinished === 0) return resolve();
+    for (const step of ordered) if (waitingFor.get(step.id)?.size === 0) start(step);
+  });
+}
+
+/** Before engine v4: a promise chain per step, `Promise.all` of the steps it reads from, then the step. */
+async function chainSteps(ordered: readonly RecipeStep[], run: (step: RecipeStep) => Promise<void>): Promise<void> {
+  const done = new Map<string, Promise<void>>();
+  for (const step of ordered) {
     const dependencies = stepDependencies(step).map((id) => done.get(id)!);
-    done.set(step.id, Promise.all(dependencies).then(() => runStep(step, runner, recorder, input, policy, plan)));
+    done.set(step.id, Promise.all(dependencies).then(() => run(step)));
   }
   await Promise.all(done.values());
 }

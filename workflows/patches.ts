@@ -2,7 +2,7 @@
  * The factory job's patch ids, oldest first, and the checks the interpreter reads them
  * through. Each patch is one marker and — core adds it — one `TemporalChangeVersion` upsert (a history
  * event and a visibility write) in every run that takes its new branch, so a job started today records
- * only the newest, {@link ENGINE_V3_PATCH}, which stands for every branch before it. A history recorded
+ * only the newest, {@link ENGINE_V4_PATCH}, which stands for every branch before it. A history recorded
  * before it carries the older markers, and the same checks, asking the older patch when the newest is
  * absent, replay it as it ran.
  */
@@ -38,27 +38,41 @@ export const ENGINE_V2_PATCH = 'conveyor-engine-v2';
  */
 export const ENGINE_V3_PATCH = 'conveyor-engine-v3';
 
-/** Whether this run takes answers given ahead (a factory job that started on this engine). */
+/**
+ * Every branch above, and an interpreter that makes fewer promises: the plan's steps start from one
+ * scheduler instead of a `Promise.all(…).then(…)` chain per step, and a station answer with no live
+ * observations to settle returns without a call that does nothing. The SDK formats a stack trace for
+ * every promise a workflow makes (workflows/stack-frames.ts): a support ticket made about 105, now about
+ * 75. The steps start in the same order; the commands are the same.
+ */
+export const ENGINE_V4_PATCH = 'conveyor-engine-v4';
+
+/** Whether this run makes only the promises it needs (a factory job that started on engine v4). */
+export function fewerPromisesOn(): boolean {
+  return patched(ENGINE_V4_PATCH);
+}
+
+/** Whether this run takes answers given ahead (a factory job that started on engine v3 or later). */
 export function answersAheadOn(): boolean {
-  return patched(ENGINE_V3_PATCH);
+  return patched(ENGINE_V4_PATCH) || patched(ENGINE_V3_PATCH);
 }
 
 /** Whether this run holds its upserts to the next wait (a factory job that started on engine v2 or later). */
 export function upsertsAtWaitsOn(): boolean {
-  return patched(ENGINE_V3_PATCH) || patched(ENGINE_V2_PATCH);
+  return patched(ENGINE_V4_PATCH) || patched(ENGINE_V3_PATCH) || patched(ENGINE_V2_PATCH);
 }
 
 /** Whether this run takes in-process work as local activities. */
 export function localStepsOn(): boolean {
-  return patched(ENGINE_V3_PATCH) || patched(ENGINE_V2_PATCH) || patched(LOCAL_STEPS_PATCH);
+  return patched(ENGINE_V4_PATCH) || patched(ENGINE_V3_PATCH) || patched(ENGINE_V2_PATCH) || patched(LOCAL_STEPS_PATCH);
 }
 
 /** Whether this run upserts only the search attributes that changed. */
 export function quietUpsertsOn(): boolean {
-  return patched(ENGINE_V3_PATCH) || patched(ENGINE_V2_PATCH) || patched(QUIET_UPSERTS_PATCH);
+  return patched(ENGINE_V4_PATCH) || patched(ENGINE_V3_PATCH) || patched(ENGINE_V2_PATCH) || patched(QUIET_UPSERTS_PATCH);
 }
 
 /** Whether this run delivers actions in its own retry loop. */
 export function actionDeliveryOn(): boolean {
-  return patched(ENGINE_V3_PATCH) || patched(ENGINE_V2_PATCH) || patched(ACTION_DELIVERY_PATCH);
+  return patched(ENGINE_V4_PATCH) || patched(ENGINE_V3_PATCH) || patched(ENGINE_V2_PATCH) || patched(ACTION_DELIVERY_PATCH);
 }

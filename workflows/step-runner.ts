@@ -20,7 +20,7 @@ import type { AnswersAhead } from './answers-ahead';
 import { JobRejected, type ApprovalDesk } from './approval-desk';
 import type { JobRecorder } from './job-record';
 import { actionAttempts, actions, definitions, escalationCauseOf, failureSummary, learning, localLearning, localModels, models, roundUsd } from './proxies';
-import { actionDeliveryOn, localStepsOn } from './patches';
+import { actionDeliveryOn, fewerPromisesOn, localStepsOn } from './patches';
 import { schemaProblem } from './schemas';
 
 export interface RunContext {
@@ -142,7 +142,8 @@ export class StepRunner {
         if (reviewed.decision === 'reject') throw JobRejected.of(reviewed);
         const output = { ...(lastAnswer?.output as object), ...reviewed.edits };
         if (Object.keys(reviewed.edits).length > 0) await this.collectExample(stepId, station, input, output, 'reviewer-edit', `reviewer:${reviewed.reviewers.join(',')}`);
-        await this.settleObservations(stepId, station, output, 'reviewer');
+        const settling = this.settleObservations(stepId, station, output, 'reviewer');
+        if (settling) await settling;
         return { output, confidence: 1 };
       }
       if (decision.kind === 'over-budget') {
@@ -215,7 +216,8 @@ export class StepRunner {
       recorder.recordCall(entryOf('accepted', undefined, confidence), answeredBy);
       recorder.publish();
       if (escalation) await this.collectExample(stepId, station, input, result.output, 'escalation', `model:${result.modelId}${result.modelVersion ? `@${result.modelVersion}` : ''}`);
-      await this.settleObservations(stepId, station, result.output, escalation ? 'escalation' : 'serving');
+      const settling = this.settleObservations(stepId, station, result.output, escalation ? 'escalation' : 'serving');
+      if (settling) await settling;
       return { output: result.output, confidence };
     }
   }
@@ -257,11 +259,24 @@ export class StepRunner {
     );
   }
 
-  /** When a shadow or canary answered this step, tell the learning loop the accepted answer and who gave it. */
-  private async settleObservations(stepId: string, station: StationFacts, accepted: unknown, acceptedBy: 'serving' | 'escalation' | 'reviewer'): Promise<void> {
+  /**
+   * When a shadow or canary answered this step, tell the learning loop the accepted answer and who gave it.
+   * Undefined when there is nothing to tell, on engine v4: the caller then makes no promise at all.
+   */
+  private settleObservations(stepId: string, station: StationFacts, accepted: unknown, acceptedBy: 'serving' | 'escalation' | 'reviewer'): Promise<void> | undefined {
+    const acceptedLabel = this.observationsToSettle(stepId, station, accepted);
+    if (acceptedLabel === undefined && fewerPromisesOn()) return undefined;
+    return this.settle(stepId, station, acceptedLabel, acceptedBy);
+  }
+
+  /** The accepted answer's label when a shadow or canary answered this step; undefined when none did, or the answer has no label. */
+  private observationsToSettle(stepId: string, station: StationFacts, accepted: unknown): string | undefined {
     const observed = this.ctx.recorder.ledger.some((entry) => entry.stepId === stepId && (entry.servedAs !== undefined || entry.shadow !== undefined));
-    const acceptedLabel = labelFrom(station.learnable, accepted);
-    if (!observed || acceptedLabel === undefined) return;
+    return observed ? labelFrom(station.learnable, accepted) : undefined;
+  }
+
+  private async settle(stepId: string, station: StationFacts, acceptedLabel: string | undefined, acceptedBy: 'serving' | 'escalation' | 'reviewer'): Promise<void> {
+    if (acceptedLabel === undefined) return;
     const outcome = await this.learningSideStep(stepId, 'live observations not recorded', () =>
       this.learningActivities().settleObservations.executeWithOptions({ summary: `settle live observations: ${station.name} → ${acceptedLabel} (${acceptedBy})` }, [
         { station: station.name, jobId: this.ctx.jobId, stepId, acceptedLabel, acceptedBy },
