@@ -79,7 +79,8 @@ export async function factoryJobWorkflow(rawRequest: JobRequest): Promise<JobRes
   }
   const runner = (known.runner = new StepRunner({ jobId: request.id, jobType: request.type, input, recorder, desk, stations: definition.stations, actions: definition.actions, policy, models: catalogue, ...(begun.ahead ? { ahead: begun.ahead } : {}) }));
 
-  recorder.plan = await makePlan(definition, policy, request, input, recorder, catalogue);
+  // Engine v4: a recipe job's plan is the recipe, at once — no call, no promise.
+  recorder.plan = policy.planner === 'recipe' && fewerPromisesOn() ? recipePlan(definition, recorder) : await makePlan(definition, policy, request, input, recorder, catalogue);
   recorder.memo({ plan: recorder.plan });
   recorder.publish('running');
   try {
@@ -125,12 +126,15 @@ async function beginJob(
 
 // ---- planning --------------------------------------------------------------------------------------
 
+/** The job type's recipe as the plan, and the decision that says so. */
+function recipePlan(definition: JobDefinition, recorder: JobRecorder): JobRecorder['plan'] {
+  recorder.decide({ stepId: 'plan', kind: 'plan', reason: `recipe of ${definition.jobType.name} (definition ${definition.version})` });
+  return { strategy: 'recipe', steps: definition.jobType.recipe.steps };
+}
+
 async function makePlan(definition: JobDefinition, policy: ResolvedJobPolicy, request: JobRequest, input: unknown, recorder: JobRecorder, catalogue: readonly ModelSpec[]): Promise<JobRecorder['plan']> {
+  if (policy.planner === 'recipe') return recipePlan(definition, recorder);
   const recipe = { strategy: 'recipe' as const, steps: definition.jobType.recipe.steps };
-  if (policy.planner === 'recipe') {
-    recorder.decide({ stepId: 'plan', kind: 'plan', reason: `recipe of ${definition.jobType.name} (definition ${definition.version})` });
-    return recipe;
-  }
   const fallBack = (reason: string) => {
     recorder.decide({ stepId: 'plan', kind: 'plan', reason: `fell back to the recipe: ${reason}` });
     return { ...recipe, fallbackReason: reason };
@@ -181,15 +185,15 @@ async function makePlan(definition: JobDefinition, policy: ResolvedJobPolicy, re
  */
 function executePlan(steps: readonly RecipeStep[], runner: StepRunner, recorder: JobRecorder, input: unknown, policy: ResolvedJobPolicy): Promise<void> {
   const plan = { steps, finished: new Set<string>() };
-  const run = (step: RecipeStep) => runStep(step, runner, recorder, input, policy, plan);
+  const run = (step: RecipeStep, ends?: StepEnds) => runStep(step, runner, recorder, input, policy, plan, ends);
   return fewerPromisesOn() ? scheduleSteps(orderSteps(steps), run) : chainSteps(orderSteps(steps), run);
 }
 
 /**
- * Engine v4: one scheduler starts each step, in plan order, as soon as the last step it reads from is done
- * — two promises per step (its run and the one that notes its end) where a chain made five or more.
+ * Engine v4: one scheduler starts each step, in plan order, as soon as the last step it reads from is done,
+ * and each step tells it how it ended — one promise per step (its run) where a chain made five or more.
  */
-function scheduleSteps(ordered: readonly RecipeStep[], run: (step: RecipeStep) => Promise<void>): Promise<void> {
+function scheduleSteps(ordered: readonly RecipeStep[], run: (step: RecipeStep, ends?: StepEnds) => Promise<void>): Promise<void> {
   return new Promise((resolve, reject) => {
     // As the chain read them: a step waits for the earlier steps it reads from (orderSteps puts those first).
     const waitingFor = new Map<string, Set<string>>();
@@ -198,14 +202,12 @@ function scheduleSteps(ordered: readonly RecipeStep[], run: (step: RecipeStep) =
     let failed = false;
     const start = (step: RecipeStep) => {
       waitingFor.delete(step.id);
-      run(step).then(
-        () => finish(step.id),
-        // A step's failure is what it threw (an ApplicationFailure, an ActivityFailure): passed on as it is.
-        (error: Error) => {
-          failed = true;
-          reject(error);
-        },
-      );
+      void run(step, { finished: finish, failed: fail });
+    };
+    // A step's failure is what it threw (an ApplicationFailure, an ActivityFailure): passed on as it is.
+    const fail = (error: Error) => {
+      failed = true;
+      reject(error);
     };
     const finish = (id: string) => {
       if (failed) return;
@@ -242,45 +244,59 @@ function assessAheadFor(step: RecipeStep, plan: { steps: readonly RecipeStep[]; 
   return { jobType: recorder.identity.jobType, stepId: next.id, action: next.action, proposal: next.proposal, settings: policy.actions[next.action], input, outputs: { ...recorder.outputs }, confidences: { ...recorder.confidences } };
 }
 
-async function runStep(step: RecipeStep, runner: StepRunner, recorder: JobRecorder, input: unknown, policy: ResolvedJobPolicy, plan: { steps: readonly RecipeStep[]; finished: Set<string> }): Promise<void> {
-  const resolve = (wire: string, item?: { value: unknown }) => resolveRecipeWire(wire, input, recorder.outputs, item);
-  if (step.when !== undefined && !resolve(step.when)) {
-    recorder.decide({ stepId: step.id, kind: 'skip', reason: `skipped: ${step.when} is false` });
+/** How a step scheduled by {@link scheduleSteps} reports its end: its promise is not awaited, so it never rejects. */
+interface StepEnds {
+  finished(stepId: string): void;
+  /** What the step threw (an ApplicationFailure, an ActivityFailure, a cancellation). */
+  failed(error: Error): void;
+}
+
+/** One step of the plan; with `ends` (engine v4's scheduler) it reports how it ended instead of rejecting. */
+async function runStep(step: RecipeStep, runner: StepRunner, recorder: JobRecorder, input: unknown, policy: ResolvedJobPolicy, plan: { steps: readonly RecipeStep[]; finished: Set<string> }, ends?: StepEnds): Promise<void> {
+  try {
+    const resolve = (wire: string, item?: { value: unknown }) => resolveRecipeWire(wire, input, recorder.outputs, item);
+    if (step.when !== undefined && !resolve(step.when)) {
+      recorder.decide({ stepId: step.id, kind: 'skip', reason: `skipped: ${step.when} is false` });
+      recorder.stepsDone++;
+      plan.finished.add(step.id);
+      return ends?.finished(step.id);
+    }
+    if (isActionStep(step)) {
+      const proposal = resolveProposal(step.proposal, input, recorder.outputs);
+      const output = await runner.runAction(step.id, step.action, proposal, policy.actions[step.action]);
+      if (output) recorder.outputs[step.id] = output;
+    } else {
+      const upstream = stepDependencies(step)
+        .map((id) => recorder.confidences[id])
+        .filter((value): value is number => typeof value === 'number');
+      const upstreamConfidence = upstream.length ? Math.min(...upstream) : undefined;
+      const inputsFor = (item?: { value: unknown }) => resolveStepInputs(step.inputs, input, recorder.outputs, item);
+      if (isFanOut(step)) {
+        const items = resolve(step.each);
+        if (!Array.isArray(items)) {
+          throw ApplicationFailure.create({ type: 'StationInputError', nonRetryable: true, message: `step "${step.id}": ${step.each} is not a list (fan-out needs one)` });
+        }
+        const answers = await mapBounded(items, step.concurrency ?? DEFAULT_FAN_OUT_CONCURRENCY, (item, index) =>
+          runner.runStation(`${step.id}[${index}]`, step.station, inputsFor({ value: item }), upstreamConfidence),
+        );
+        recorder.outputs[step.id] = answers.map((answer) => answer.output);
+        const scored = answers.map((answer) => answer.confidence).filter((value): value is number => value !== null);
+        recorder.confidences[step.id] = scored.length ? Math.min(...scored) : null;
+      } else {
+        const answer = await runner.runStation(step.id, step.station, inputsFor(), upstreamConfidence, assessAheadFor(step, plan, runner, recorder, input, policy));
+        recorder.outputs[step.id] = answer.output;
+        recorder.confidences[step.id] = answer.confidence;
+      }
+      recorder.publish();
+    }
     recorder.stepsDone++;
     plan.finished.add(step.id);
-    return;
+    recorder.refreshDetails();
+    ends?.finished(step.id);
+  } catch (error) {
+    if (!ends) throw error;
+    return ends.failed(error as Error);
   }
-  if (isActionStep(step)) {
-    const proposal = resolveProposal(step.proposal, input, recorder.outputs);
-    const output = await runner.runAction(step.id, step.action, proposal, policy.actions[step.action]);
-    if (output) recorder.outputs[step.id] = output;
-  } else {
-    const upstream = stepDependencies(step)
-      .map((id) => recorder.confidences[id])
-      .filter((value): value is number => typeof value === 'number');
-    const upstreamConfidence = upstream.length ? Math.min(...upstream) : undefined;
-    const inputsFor = (item?: { value: unknown }) => resolveStepInputs(step.inputs, input, recorder.outputs, item);
-    if (isFanOut(step)) {
-      const items = resolve(step.each);
-      if (!Array.isArray(items)) {
-        throw ApplicationFailure.create({ type: 'StationInputError', nonRetryable: true, message: `step "${step.id}": ${step.each} is not a list (fan-out needs one)` });
-      }
-      const answers = await mapBounded(items, step.concurrency ?? DEFAULT_FAN_OUT_CONCURRENCY, (item, index) =>
-        runner.runStation(`${step.id}[${index}]`, step.station, inputsFor({ value: item }), upstreamConfidence),
-      );
-      recorder.outputs[step.id] = answers.map((answer) => answer.output);
-      const scored = answers.map((answer) => answer.confidence).filter((value): value is number => value !== null);
-      recorder.confidences[step.id] = scored.length ? Math.min(...scored) : null;
-    } else {
-      const answer = await runner.runStation(step.id, step.station, inputsFor(), upstreamConfidence, assessAheadFor(step, plan, runner, recorder, input, policy));
-      recorder.outputs[step.id] = answer.output;
-      recorder.confidences[step.id] = answer.confidence;
-    }
-    recorder.publish();
-  }
-  recorder.stepsDone++;
-  plan.finished.add(step.id);
-  recorder.refreshDetails();
 }
 
 /** Maps items with at most `limit` in flight, results in input order. */
