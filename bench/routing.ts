@@ -58,7 +58,7 @@ function savingSummary(saving: SavingAtQuality) {
 }
 
 function routerSummary(router: RouterMeasurement) {
-  const { curve, saving, routed: _routed, ...rest } = router;
+  const { curve, saving, routed: _routed, routedByProbability: _routedByProbability, ...rest } = router;
   return { ...rest, distinctOperatingPoints: curve.length, savingAt95: savingSummary(saving), curve: thinCurve(curve, saving.point) };
 }
 
@@ -115,7 +115,7 @@ function reportOf(evaluation: RoutingEvaluation, extra: RoutingEvaluation[], poo
 const pooledPasses = (benchmark: BenchmarkName, pooled: PooledFolds) => pooled.router.costSaved >= costSavedGoals[benchmark];
 
 const pooledNote =
-  'every subject fold of the seed pooled: each question tested once, by the router of the fold that held its subject out; one threshold swept over the pooled probabilities, and each fold\'s own calibrated threshold pooled';
+  'every subject fold of the seed pooled: each question tested once, by the router of the fold that held its subject out; one threshold swept over the pooled router values, and each fold\'s own calibrated threshold pooled';
 
 function pooledSection(benchmark: BenchmarkName, pooled: PooledFolds | undefined): string[] {
   if (!pooled) return [];
@@ -123,11 +123,12 @@ function pooledSection(benchmark: BenchmarkName, pooled: PooledFolds | undefined
   return [
     `## All subjects: the ${pooled.folds.length} subject folds pooled`,
     '',
-    `Each of the ${pooled.questions} questions is tested once, by the router of the fold that held its subject out (so no router ever saw the subject of a question it routes); one threshold is swept over the pooled probabilities, and the deployable point is each fold's own calibrated threshold. This covers all 57 subjects instead of the quarter one fold tests, so it depends less on which subjects a fold happens to hold.`,
+    `Each of the ${pooled.questions} questions is tested once, by the router of the fold that held its subject out (so no router ever saw the subject of a question it routes); one threshold is swept over the pooled router values, and the deployable point is each fold's own calibrated threshold. This covers all 57 subjects instead of the quarter one fold tests, so it depends less on which subjects a fold happens to hold.`,
     '',
-    '| benchmark | folds | questions | weak acc. | strong acc. | router saving at 95% | random | calibrated thresholds: cost saved at quality (strong share) | goal |',
-    '|---|---|---|---|---|---|---|---|---|',
-    `| ${benchmark} | ${pooled.folds.join(', ')} | ${pooled.questions} | ${percent(pooled.weakAccuracy)} | ${percent(pooled.strongAccuracy)} | **${percent(pooled.router.costSaved)}** (${percent(pooled.router.strongCallsAvoided)}) | ${percent(pooled.random.costSaved)} | ` +
+    '| benchmark | folds | questions | weak acc. | strong acc. | router saving at 95% | same routers ranked by probability | random | calibrated thresholds: cost saved at quality (strong share) | goal |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    `| ${benchmark} | ${pooled.folds.join(', ')} | ${pooled.questions} | ${percent(pooled.weakAccuracy)} | ${percent(pooled.strongAccuracy)} | **${percent(pooled.router.costSaved)}** (${percent(pooled.router.strongCallsAvoided)}) | ` +
+      `${percent(pooled.probabilityRule.costSaved)} (${percent(pooled.probabilityRule.strongCallsAvoided)}) | ${percent(pooled.random.costSaved)} | ` +
       `${percent(pooled.calibrated.costSaved)} at ${percent(pooled.calibrated.qualityShareOfStrong)} (${percent(pooled.calibrated.strongShare)}) | ≥ ${percent(goal, 0)}: ${pooledPasses(benchmark, pooled) ? 'PASS' : 'FAIL'} |`,
     '',
   ];
@@ -140,7 +141,7 @@ function markdownOf(evaluations: RoutingEvaluation[], extra: RoutingEvaluation[]
     const other = evaluation.otherTarget;
     return (
       `| ${benchmark} | ${splitLabel(evaluation)} | ${evaluation.split.testQuestions} | ${percent(test.weak.accuracy)} | ${percent(test.strong.accuracy)} | ${percent(test.oracle.accuracy)} | ` +
-      `**${percent(router.saving.costSaved)}** (${percent(router.saving.strongCallsAvoided)}) | ${percent(random.saving.costSaved)} (${percent(random.saving.strongCallsAvoided)}) | ` +
+      `**${percent(router.saving.costSaved)}** (${percent(router.saving.strongCallsAvoided)}) | ${percent(router.probabilityRuleSaving.costSaved)} (${percent(router.probabilityRuleSaving.strongCallsAvoided)}) | ${percent(random.saving.costSaved)} (${percent(random.saving.strongCallsAvoided)}) | ` +
       `${percent(oracleSaving.costSaved)} (${percent(oracleSaving.strongCallsAvoided)}) | ${percent(router.heldOutThreshold.meanCostSaved)} at ${percent(router.heldOutThreshold.meanQualityShareOfStrong)} | ` +
       `${other ? `${percent(other.saving.costSaved)} (${percent(other.saving.strongCallsAvoided)})` : '—'} | ≥ ${percent(goal, 0)}: ${passes(evaluation) ? 'PASS' : 'FAIL'} |`
     );
@@ -195,16 +196,16 @@ function markdownOf(evaluations: RoutingEvaluation[], extra: RoutingEvaluation[]
     '',
     'Saving at 95%: the cheapest operating point whose test accuracy is at least 95% of the strong model\'s; cost saved, with the share of strong-model calls avoided in brackets. The threshold is picked on the test questions, as RouteLLM reports it; "threshold picked on the other half" picks it on one half of the test questions and scores it on the other (mean of both ways), giving the cost saved and the accuracy reached as a share of the strong model\'s.',
     '',
-    '| benchmark | split | test questions | weak acc. | strong acc. | oracle acc. | router saving at 95% | random | oracle | router, threshold picked on the other half | router trained on weak-right | goal |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| benchmark | split | test questions | weak acc. | strong acc. | oracle acc. | router saving at 95% | same router ranked by probability | random | oracle | router, threshold picked on the other half | router trained on weak-right | goal |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows,
     '',
     ...(warnings.length > 0 ? [...warnings, ''] : []),
-    `Router: the learning registry's router artifact (learning/router.ts), trained on the train side, registered as \`router.<benchmark>\` in a temporary data dir and loaded back with \`loadRouter\` — the local classifier (hashed word 1–${first?.router.settings.features.maxWordNgram ?? '-'}-grams and character ${first?.router.settings.features.charNgrams?.min ?? '-'}–${first?.router.settings.features.charNgrams?.max ?? '-'}-grams, logistic regression with l2 ${first?.router.settings.training.l2 ?? '-'}, temperature-calibrated) trained to predict "${first?.router.settings.target ?? ''}" (the weak model is right, or both are wrong), with a length band and a number-count band as marker words${first?.router.settings.subjectMarker ? ' and the subject' : ' (no subject marker)'}. "Router trained on weak-right" is the same classifier trained only on whether the weak model is right.`,
+    `Router: the learning registry's router artifact (learning/router.ts), trained on the train side, registered as \`router.<benchmark>\` in a temporary data dir and loaded back with \`loadRouter\` — the local classifier (hashed word 1–${first?.router.settings.features.maxWordNgram ?? '-'}-grams and character ${first?.router.settings.features.charNgrams?.min ?? '-'}–${first?.router.settings.features.charNgrams?.max ?? '-'}-grams, logistic regression with l2 ${first?.router.settings.training.l2 ?? '-'}, temperature-calibrated) trained to predict "${first?.router.settings.target ?? ''}" (the weak model is right, or both are wrong), with a length band and a number-count band as marker words${first?.router.settings.subjectMarker ? ' and the subject' : ' (no subject marker)'}. It decides by the rule \`${first?.router.settings.rule ?? ''}\`${first?.router.settings.rule === 'tokens-per-miss' ? ': its value is the question\'s tokens over 1 − P(weak suffices), what keeping it on the weak model saves per expected answer lost, and the questions of lowest value go to the strong model first — a short risky question before a long one of the same risk. "Same router ranked by probability" sweeps the same router\'s P(weak suffices) alone (the `probability` rule): it avoids more strong calls at the same quality but saves less cost, since the cost of a question is its tokens' : ''}. "Router trained on weak-right" is the same classifier trained only on whether the weak model is right.`,
     '',
     '## Calibrated threshold',
     '',
-    'The registered threshold is calibrated on a held-out slice of the train side (never trained on) so that the target share of it goes to the strong model; this is the threshold `loadRouter(...).decide` applies. Scored on the test side:',
+    'The registered threshold is calibrated on a held-out slice of the train side (never trained on) so that the target share of it goes to the strong model; this is the threshold `loadRouter(...).decide` applies. Scored on the test side. On held-out subjects the share it sends to the strong model moves with the test subjects (their difficulty, and under `tokens-per-miss` their question lengths): it is a deployment\'s starting point, to be checked against the share the live router sends (`conveyor replay-policy`), not a promise of 95% quality:',
     '',
     '| benchmark | target strong share | threshold | calibration questions | strong share on calibration | strong share on test | cost saved on test | quality (share of strong acc.) on test |',
     '|---|---|---|---|---|---|---|---|',

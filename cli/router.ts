@@ -15,7 +15,7 @@ import { routerText } from '../activities/factory';
 import type { JobRecord } from '../domain/job';
 import type { Factory } from '../factory/define';
 import { openRegistryStore } from '../learning/model-registry';
-import { trainAndRegisterRouter, type RouterExample } from '../learning/router';
+import { routerRules, trainAndRegisterRouter, type RouterExample, type RouterRule } from '../learning/router';
 import type { NewCallPort } from '../learning/replay-policy';
 import { loadSettings } from '../platform/settings';
 import { factoryFromSettings } from '../workers/worker';
@@ -23,7 +23,7 @@ import type { CommandIo } from './learning';
 import { parseSince } from './report';
 import { fromCompletedRuns, stepInputOrProblem } from './replay-policy';
 
-export const routerUsage = 'conveyor router train --id ID [--since 7d] [--type T] [--task-queue Q] [--station S] [--target-large-share 0.3] [--min-examples 50] [--data-dir DIR] [--json]';
+export const routerUsage = 'conveyor router train --id ID [--since 7d] [--type T] [--task-queue Q] [--station S] [--target-large-share 0.3] [--rule probability|tokens-per-miss] [--min-examples 50] [--data-dir DIR] [--json]';
 
 /** One training example per recorded step that started at its station's default tier; steps whose input cannot be rebuilt are counted. */
 export async function routerExamplesFromRecords(
@@ -56,7 +56,7 @@ export async function routerExamplesFromRecords(
 export async function routerCommand(argv: string[], io: CommandIo, deps: { factory?: Factory; env?: NodeJS.ProcessEnv } = {}): Promise<number> {
   const env = deps.env ?? process.env;
   const [subcommand, ...rest] = argv;
-  let values: { id?: string; since?: string; type?: string; 'task-queue'?: string; station?: string; 'target-large-share'?: string; 'min-examples'?: string; 'data-dir'?: string; json?: boolean };
+  let values: { id?: string; since?: string; type?: string; 'task-queue'?: string; station?: string; 'target-large-share'?: string; rule?: string; 'min-examples'?: string; 'data-dir'?: string; json?: boolean };
   let targetLargeShare = 0.3;
   let minExamples = 50;
   try {
@@ -70,6 +70,7 @@ export async function routerCommand(argv: string[], io: CommandIo, deps: { facto
         'task-queue': { type: 'string' },
         station: { type: 'string' },
         'target-large-share': { type: 'string' },
+        rule: { type: 'string' },
         'min-examples': { type: 'string' },
         'data-dir': { type: 'string' },
         json: { type: 'boolean' },
@@ -81,6 +82,7 @@ export async function routerCommand(argv: string[], io: CommandIo, deps: { facto
       targetLargeShare = Number(values['target-large-share']);
       if (!(targetLargeShare > 0 && targetLargeShare < 1)) throw new Error(`--target-large-share: "${values['target-large-share']}" is not a share between 0 and 1`);
     }
+    if (values.rule !== undefined && !(routerRules as readonly string[]).includes(values.rule)) throw new Error(`--rule: "${values.rule}" is not a router rule (${routerRules.join(', ')})`);
     if (values['min-examples'] !== undefined) {
       minExamples = Number(values['min-examples']);
       if (!Number.isInteger(minExamples) || minExamples < 2) throw new Error(`--min-examples: "${values['min-examples']}" is not a whole number of at least 2`);
@@ -111,6 +113,7 @@ export async function routerCommand(argv: string[], io: CommandIo, deps: { facto
     id: values.id,
     examples,
     targetLargeShare,
+    ...(values.rule !== undefined ? { rule: values.rule as RouterRule } : {}),
     by: settings.reviewer ?? env.USER ?? 'conveyor router train',
     dataDir: store,
     notes: { origin: `recorded runs of factory ${factory.name} ${factory.version} since ${since.toISOString()}${values.type ? `, job type ${values.type}` : ''}${values.station ? `, station ${values.station}` : ''}`, examples: examples.length, escalated: escalate, skipped: gathered.skipped },

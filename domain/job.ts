@@ -67,8 +67,16 @@ export interface LedgerEntry {
   confidence: number | null;
   /** Which scorer gave `confidence` (factory/confidence.ts ScoredConfidence.scorer); absent in records from before scorers were named. */
   scorer?: string | null;
-  /** On a step's first call, when a learned router chose its starting tier: which router (`id@version`), what it read, and the tier. */
-  routedBy?: { router: string; probability: number; threshold: number; tier: Tier };
+  /** On a step's first call, when a learned router chose its starting tier: which router (`id@version`), what it read and compared, and the tier. */
+  routedBy?: {
+    router: string;
+    probability: number;
+    threshold: number;
+    tier: Tier;
+    /** What the threshold was compared with, when the router's rule is not `probability` (learning/router.ts RouterRule): the rule and its value. */
+    rule?: string;
+    value?: number;
+  };
   /**
    * How the call ran: `local` (a Temporal local activity: an in-process model, recorded as a marker in
    * the workflow task) or `remote` (a regular activity with heartbeats and server-side retries). Absent in

@@ -7,7 +7,8 @@
  * the large tier. The model file (providers/local/model-file.ts) is registered in the station registry
  * `router.<id>` (learning/model-registry.ts) with the threshold as the version's threshold and notes on
  * the target, the sizes and where the data came from, and made current. `loadRouter` reads it back and
- * decides: escalate when P(default suffices) < threshold.
+ * decides by the version's rule (`RouterRule`): escalate when the value the rule reads from
+ * P(default suffices) and the text is below the threshold.
  *
  * A router also reads a few signals of the text as marker words (`RouterSignal`); the signals it was
  * trained with are recorded in its version's notes (`textSignals`) and `decide` adds them itself, so the
@@ -64,6 +65,29 @@ function requireSignals(signals: readonly string[], where: string, fail: (messag
   return signals as readonly RouterSignal[];
 }
 
+/**
+ * How a router turns P(default suffices) into its decision; the threshold is on the rule's value, and an
+ * input whose value is below it starts at the large tier.
+ * - `probability`: the value is P itself.
+ * - `tokens-per-miss`: the value is the text's tokens over 1 − P — what keeping the input at the default
+ *   tier saves (its calls are priced per token) per expected answer lost. An input is escalated for its
+ *   risk relative to what it costs: a short risky input goes to the large tier before a long one of the same
+ *   risk, which is how a fixed share of large-tier calls saves the most cost for the quality it keeps.
+ */
+export type RouterRule = 'probability' | 'tokens-per-miss';
+export const routerRules: readonly RouterRule[] = ['probability', 'tokens-per-miss'];
+/**
+ * What a router decides by unless its training names a rule; a version registered without a recorded rule
+ * decides by `probability` too. The routing evaluation (learning/routing/router.ts) trains `tokens-per-miss`.
+ */
+export const defaultRouterRule: RouterRule = 'probability';
+
+/** The value a router with this rule compares with its threshold, for a text (without its signal markers) and P(default suffices). */
+export function routerValue(rule: RouterRule, probability: number, text: string): number {
+  if (rule === 'probability') return probability;
+  return Math.max(1, countTokens(text)) / Math.max(1 - probability, 1e-9);
+}
+
 export interface RouterExample {
   text: string;
   defaultSuffices: boolean;
@@ -81,6 +105,8 @@ export interface TrainRouterOptions {
   training?: TrainingSettings;
   /** Signals of the text added as marker words, in training and in every decision (default: defaultRouterSignals; [] reads the text alone). */
   signals?: readonly RouterSignal[];
+  /** What it decides by (default: defaultRouterRule); the threshold is calibrated on this rule's values. */
+  rule?: RouterRule;
 }
 
 export interface RegisteredRouter {
@@ -89,12 +115,16 @@ export interface RegisteredRouter {
   threshold: number;
   targetLargeShare: number;
   signals: readonly RouterSignal[];
+  rule: RouterRule;
 }
 
 export interface RouterDecision {
   id: string;
   version: string;
   probability: number;
+  rule: RouterRule;
+  /** What the threshold is compared with: the probability, or the text's tokens per expected miss. */
+  value: number;
   threshold: number;
   escalate: boolean;
   reason: string;
@@ -106,6 +136,8 @@ export interface LoadedRouter {
   threshold: number;
   /** The signals it adds to the text it is given (from its version's notes; none for routers registered before they were recorded). */
   signals: readonly RouterSignal[];
+  /** What it decides by (from its version's notes; `probability` for routers registered before the rule was recorded). */
+  rule: RouterRule;
   /** Decides from the step's text as it is; the router adds its own signals. */
   decide(text: string): RouterDecision;
 }
@@ -137,6 +169,13 @@ export function calibrateRouterThreshold(probabilities: readonly number[], targe
   return (sorted[k - 1]! + sorted[k]!) / 2;
 }
 
+const ruleValueText: Record<RouterRule, string> = { probability: 'P(default-suffices)', 'tokens-per-miss': 'tokens / (1 − P(default-suffices))' };
+
+function requireRule(rule: string, where: string, fail: (message: string) => Error = (message) => new RangeError(message)): RouterRule {
+  if (!(routerRules as readonly string[]).includes(rule)) throw fail(`${where}: unknown router rule ${JSON.stringify(rule)} (known: ${routerRules.join(', ')})`);
+  return rule as RouterRule;
+}
+
 function probabilityOfDefault(model: TextClassifier, text: string): number {
   const index = model.labels.indexOf(routerLabels.defaultSuffices);
   return predictProbabilities(model, text)[index] ?? 0;
@@ -164,6 +203,7 @@ export async function trainAndRegisterRouter(options: TrainRouterOptions): Promi
   const features = options.features ?? defaultRouterFeatures;
   const training = options.training ?? defaultRouterTraining;
   const signals = requireSignals(options.signals ?? defaultRouterSignals, `router ${options.id}`);
+  const rule = requireRule(options.rule ?? defaultRouterRule, `router ${options.id}`);
   const { train, calibration } = splitForCalibration(options.examples, training.seed);
   const labelled = train.map((example) => ({ text: routerInput(example.text, signals), label: example.defaultSuffices ? routerLabels.defaultSuffices : routerLabels.escalate }));
   if (new Set(labelled.map((example) => example.label)).size < 2) {
@@ -172,9 +212,9 @@ export async function trainAndRegisterRouter(options: TrainRouterOptions): Promi
   const startedAt = performance.now();
   const model = trainClassifier(labelled, features, training);
   const trainMs = Math.round(performance.now() - startedAt);
-  const calibrationProbabilities = calibration.map((example) => probabilityOfDefault(model, routerInput(example.text, signals)));
-  const threshold = calibrateRouterThreshold(calibrationProbabilities, options.targetLargeShare);
-  const escalatedOnCalibration = share(calibrationProbabilities.filter((probability) => probability < threshold).length, calibration.length);
+  const calibrationValues = calibration.map((example) => routerValue(rule, probabilityOfDefault(model, routerInput(example.text, signals)), example.text));
+  const threshold = calibrateRouterThreshold(calibrationValues, options.targetLargeShare);
+  const escalatedOnCalibration = share(calibrationValues.filter((value) => value < threshold).length, calibration.length);
 
   const name = routerRegistryName(options.id);
   const registry = new ModelRegistry(options.dataDir, name);
@@ -196,7 +236,8 @@ export async function trainAndRegisterRouter(options: TrainRouterOptions): Promi
         kind: 'router',
         targetLargeShare: options.targetLargeShare,
         textSignals: [...signals],
-        calibration: { examples: calibration.length, threshold, escalatedShare: escalatedOnCalibration, rule: 'escalate when P(default-suffices) < threshold' },
+        decisionRule: rule,
+        calibration: { examples: calibration.length, threshold, escalatedShare: escalatedOnCalibration, rule: `escalate when ${ruleValueText[rule]} < threshold` },
         ...sizes,
         ...options.notes,
       },
@@ -211,7 +252,7 @@ export async function trainAndRegisterRouter(options: TrainRouterOptions): Promi
     );
   }
   await registry.promote(entry.version, options.by, `router trained on ${options.examples.length} examples, calibrated to send ${Math.round(options.targetLargeShare * 100)}% to the large tier`);
-  return { id: options.id, version: entry.version, threshold, targetLargeShare: options.targetLargeShare, signals };
+  return { id: options.id, version: entry.version, threshold, targetLargeShare: options.targetLargeShare, signals, rule };
 }
 
 const loadedRouters = new Map<string, LoadedRouter>();
@@ -250,22 +291,26 @@ export async function loadRouter(place: RegistryPlace, id: string, version?: str
     throw new ModelRegistryError(`router ${id}@${wanted}: its notes' textSignals is ${JSON.stringify(recorded)}, not a list of signal names; retrain it with trainAndRegisterRouter`);
   }
   const signals = requireSignals(recorded ?? [], `router ${id}@${wanted}`, (message) => new ModelRegistryError(`${message}; this worker's Conveyor does not know it, so upgrade the worker or retrain the router`));
+  const recordedRule = entry.notes?.decisionRule;
+  if (recordedRule !== undefined && typeof recordedRule !== 'string') {
+    throw new ModelRegistryError(`router ${id}@${wanted}: its notes' decisionRule is ${JSON.stringify(recordedRule)}, not a rule name; retrain it with trainAndRegisterRouter`);
+  }
+  const rule = requireRule(recordedRule ?? 'probability', `router ${id}@${wanted}`, (message) => new ModelRegistryError(`${message}; this worker's Conveyor does not know it, so upgrade the worker or retrain the router`));
   const loaded: LoadedRouter = {
     id,
     version: wanted,
     threshold,
     signals,
+    rule,
     decide(text) {
       const probability = probabilityOfDefault(model, routerInput(text, signals));
-      const escalate = probability < threshold;
-      return {
-        id,
-        version: wanted,
-        probability,
-        threshold,
-        escalate,
-        reason: `router ${id}@${wanted}: P(small tier suffices)=${probability.toFixed(2)} ${escalate ? '<' : '≥'} threshold ${threshold.toFixed(2)} → start at ${escalate ? 'large' : 'small'}`,
-      };
+      const value = routerValue(rule, probability, text);
+      const escalate = value < threshold;
+      const compared =
+        rule === 'probability'
+          ? `P(small tier suffices)=${probability.toFixed(2)} ${escalate ? '<' : '≥'} threshold ${threshold.toFixed(2)}`
+          : `P(small tier suffices)=${probability.toFixed(2)}, ${Math.round(value)} tokens per expected miss ${escalate ? '<' : '≥'} threshold ${Math.round(threshold)}`;
+      return { id, version: wanted, probability, rule, value, threshold, escalate, reason: `router ${id}@${wanted}: ${compared} → start at ${escalate ? 'large' : 'small'}` };
     },
   };
   loadedRouters.set(key, loaded);

@@ -14,6 +14,7 @@ import { splitBySubject, subjectFoldsOf } from '../learning/routing/question-spl
 import { loadRecordedBenchmark } from '../learning/routing/recorded-questions';
 import { resolveSharedDataDir } from '../providers/local/dataset';
 import { createSeededRandom } from '../providers/local/prng';
+import { countTokens } from '../providers/local/tokens';
 import { sharedDataMissing } from './support/prerequisites';
 import { tempDir } from './support/temporal';
 
@@ -71,6 +72,31 @@ describe('router artifact', () => {
     expect(hard.escalate).toBe(hard.probability < hard.threshold);
     expect(hard.reason).toMatch(new RegExp(`^router quiz@${registered.version.replace(/[.@]/g, '\\$&')}: P\\(small tier suffices\\)=0\\.\\d\\d < threshold 0\\.\\d\\d → start at large$`));
     expect(easy.reason).toMatch(/≥ threshold 0\.\d\d → start at small$/);
+  });
+
+  it('decides by tokens per expected miss when trained so: its threshold, calibrated on that value, keeps a long input at the small tier that a short one of the same risk leaves', async () => {
+    const dataDir = tempDir('router-rule');
+    const examples = syntheticExamples(1200, 7);
+    const registered = await trainAndRegisterRouter({ id: 'per-token', examples, targetLargeShare: 0.4, by: 'test', dataDir, rule: 'tokens-per-miss' });
+    expect(registered.rule).toBe('tokens-per-miss');
+    const entry = await new ModelRegistry(dataDir, routerRegistryName('per-token')).version(registered.version);
+    expect(entry.notes).toMatchObject({ decisionRule: 'tokens-per-miss', calibration: { rule: 'escalate when tokens / (1 − P(default-suffices)) < threshold' } });
+    const router = await loadRouter(dataDir, 'per-token');
+    expect(router.rule).toBe('tokens-per-miss');
+
+    const question = 'which of the following is true for this eigenvalue theorem?';
+    const short = router.decide(question);
+    expect(short.value).toBeCloseTo(countTokens(question) / (1 - short.probability), 6);
+    expect(short.escalate).toBe(short.value < short.threshold);
+    expect(short.reason).toMatch(/P\(small tier suffices\)=0\.\d\d, \d+ tokens per expected miss (<|≥) threshold \d+ → start at (large|small)$/);
+    // The same risky question inside a long text: a similar probability, many more tokens, so a higher value.
+    const long = router.decide(`${question} ${'which of the following is a named case for this '.repeat(40)}`);
+    expect(long.value).toBeGreaterThan(short.value);
+    // A router registered before rules were recorded, and one trained without a rule, decide by the probability.
+    const plain = await trainAndRegisterRouter({ id: 'by-probability', examples, targetLargeShare: 0.4, by: 'test', dataDir });
+    expect(plain.rule).toBe('probability');
+    const decision = (await loadRouter(dataDir, 'by-probability')).decide(question);
+    expect(decision).toMatchObject({ rule: 'probability', value: decision.probability });
   });
 
   it('records the text signals it was trained with and adds them itself, so a live step and the benchmark read the same text', async () => {

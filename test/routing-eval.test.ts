@@ -30,8 +30,8 @@ import { sharedDataMissing } from './support/prerequisites';
 
 const dataDir = resolveSharedDataDir();
 
-function question(weakProbability: number, weakCorrect: boolean, strongCorrect: boolean): RoutedQuestion {
-  return { weakProbability, weak: { correct: weakCorrect, costUsd: 1 }, strong: { correct: strongCorrect, costUsd: 100 } };
+function question(routerValue: number, weakCorrect: boolean, strongCorrect: boolean): RoutedQuestion {
+  return { routerValue, weak: { correct: weakCorrect, costUsd: 1 }, strong: { correct: strongCorrect, costUsd: 100 } };
 }
 
 describe('cost and quality of routing policies on hand-made outcomes', () => {

@@ -240,7 +240,9 @@ export class StepRunner {
     const decision = answer.decision;
     const tier = decision.escalate ? router.escalateTo : station.defaultTier;
     this.ctx.recorder.decide({ stepId, kind: 'router', reason: decision.reason, tier });
-    return { tier, reason: decision.reason, entry: { router: `${decision.id}@${decision.version}`, probability: decision.probability, threshold: decision.threshold, tier } };
+    // A router of the `probability` rule, or one answered before rules were recorded: its value is the probability.
+    const compared = decision.rule !== undefined && decision.rule !== 'probability' ? { rule: decision.rule, value: decision.value } : {};
+    return { tier, reason: decision.reason, entry: { router: `${decision.id}@${decision.version}`, probability: decision.probability, threshold: decision.threshold, tier, ...compared } };
   }
 
   /**

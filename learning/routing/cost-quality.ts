@@ -2,7 +2,7 @@
  * Cost and quality of routing policies on recorded outcomes. A policy sends each question to the weak
  * or the strong model; its quality is the accuracy of the chosen model's recorded answers and its cost
  * the sum of the chosen calls' costs. Compared here: the router at every threshold (weak when its
- * probability for the weak model ≥ threshold), random routing (its expected value: a share p of questions to the weak
+ * value for the question ≥ threshold), random routing (its expected value: a share p of questions to the weak
  * model picked at random), and the oracle (weak whenever the strong model would not do better).
  * The headline figure is RouteLLM's: the cheapest operating point that keeps 95% of the strong model's
  * accuracy, as the share of cost saved and the share of strong-model calls avoided.
@@ -10,7 +10,8 @@
 import { splitHeldOut } from '../../providers/local/prng';
 
 export interface RoutedQuestion {
-  weakProbability: number;
+  /** The router's value for the question: weak when it is ≥ the threshold (learning/router.ts RouterRule; P(weak suffices) under `probability`). */
+  routerValue: number;
   weak: { correct: boolean; costUsd: number };
   strong: { correct: boolean; costUsd: number };
 }
@@ -73,7 +74,7 @@ export function allStrongCostUsd(questions: readonly RoutedQuestion[]): number {
 
 export function routeAtThreshold(questions: readonly RoutedQuestion[], threshold: number): OperatingPoint {
   requireQuestions(questions);
-  const totals = sumOf(questions, (question) => (question.weakProbability >= threshold ? 'weak' : 'strong'));
+  const totals = sumOf(questions, (question) => (question.routerValue >= threshold ? 'weak' : 'strong'));
   return pointOf(totals, threshold, questions.length, allStrongCostUsd(questions));
 }
 
@@ -92,13 +93,13 @@ export function allWeakPoint(questions: readonly RoutedQuestion[]): OperatingPoi
 export function sweepThresholds(questions: readonly RoutedQuestion[]): OperatingPoint[] {
   requireQuestions(questions);
   const strongCost = allStrongCostUsd(questions);
-  const byProbability = [...questions].sort((a, b) => b.weakProbability - a.weakProbability);
+  const byValue = [...questions].sort((a, b) => b.routerValue - a.routerValue);
   const totals = sumOf(questions, () => 'strong');
   const points = [pointOf(totals, Number.POSITIVE_INFINITY, questions.length, strongCost)];
-  for (let index = 0; index < byProbability.length; ) {
-    const threshold = (byProbability[index] as RoutedQuestion).weakProbability;
-    for (; index < byProbability.length && (byProbability[index] as RoutedQuestion).weakProbability === threshold; index++) {
-      const question = byProbability[index] as RoutedQuestion;
+  for (let index = 0; index < byValue.length; ) {
+    const threshold = (byValue[index] as RoutedQuestion).routerValue;
+    for (; index < byValue.length && (byValue[index] as RoutedQuestion).routerValue === threshold; index++) {
+      const question = byValue[index] as RoutedQuestion;
       totals.weakCalls++;
       totals.correct += Number(question.weak.correct) - Number(question.strong.correct);
       totals.costUsd += question.weak.costUsd - question.strong.costUsd;

@@ -31,6 +31,7 @@ import { splitByQuestion, splitBySubject, type SplitSettings } from './question-
 import { loadRecordedBenchmark, type BenchmarkName, type RecordedBenchmark } from './recorded-questions';
 import { replayOutcomes, routellmPricesPerMTokUsd, type ReplayedQuestion } from './replayed-outcomes';
 import { defaultRouterSettings, routerTargets, trainWeakModelRouter, type RouterSettings, type RouterTarget } from './router';
+import type { RouterRule } from '../router';
 
 export type SplitMethod = 'subject-held-out' | 'random-question';
 
@@ -86,17 +87,21 @@ export interface CalibratedThresholdResult {
 export interface RouterMeasurement {
   settings: RouterSettings;
   /** The registered artifact the figures are measured with (registered in a temporary data dir). */
-  artifact: { id: string; version: string; threshold: number; targetLargeShare: number };
+  artifact: { id: string; version: string; threshold: number; targetLargeShare: number; rule: RouterRule };
   labels: string[];
   weightRows: number;
   temperature: number;
   trainMs: number;
   curve: OperatingPoint[];
   saving: SavingAtQuality;
+  /** The same router ranking by P(weak suffices) alone (the `probability` rule), swept the same way. */
+  probabilityRuleSaving: SavingAtQuality;
   heldOutThreshold: HeldOutThresholdCheck;
   calibrated: CalibratedThresholdResult;
-  /** The test questions with the router's probability, for pooling folds (not written to the report). */
+  /** The test questions with the router's value, for pooling folds (not written to the report). */
   routed: RoutedQuestion[];
+  /** The same questions valued by P(weak suffices) alone, for pooling the `probability` rule. */
+  routedByProbability: RoutedQuestion[];
 }
 
 export interface RoutingEvaluation {
@@ -132,10 +137,12 @@ async function measureRouter(
   const startedAt = performance.now();
   const router = await trainWeakModelRouter(train, settings, place);
   const trainMs = Math.round(performance.now() - startedAt);
-  const routed: RoutedQuestion[] = test.map((question) => ({ ...question, weakProbability: router.weakProbability(question) }));
+  const routed: RoutedQuestion[] = test.map((question) => ({ ...question, routerValue: router.routerValue(question) }));
   const curve = sweepThresholds(routed);
   const strong = allStrongPoint(routed);
-  // The loaded router escalates when P(weak suffices) < threshold; routeAtThreshold sends weak when it is ≥ threshold: the same decision.
+  // The same model ranking the questions by its probability alone (the `probability` rule), for comparison.
+  const byProbability = test.map((question) => ({ ...question, routerValue: router.weakProbability(question) }));
+  // The loaded router escalates when its value < threshold; routeAtThreshold sends weak when it is ≥ threshold: the same decision.
   const atCalibrated = routeAtThreshold(routed, router.loaded.threshold);
   return {
     settings,
@@ -146,6 +153,7 @@ async function measureRouter(
     trainMs,
     curve,
     saving: savingAtQuality(curve, strong, qualityShare),
+    probabilityRuleSaving: savingAtQuality(sweepThresholds(byProbability), strong, qualityShare),
     heldOutThreshold: heldOutThresholdCheck(routed, seed, qualityShare),
     calibrated: {
       targetStrongShare: settings.targetStrongShare,
@@ -158,6 +166,7 @@ async function measureRouter(
       costSaved: 1 - atCalibrated.costUsd / strong.costUsd,
     },
     routed,
+    routedByProbability: byProbability,
   };
 }
 
@@ -180,7 +189,7 @@ export async function evaluateRouting(benchmark: BenchmarkName, settings: Routin
   const replayed = await replayOutcomes({ ...recorded, questions }, settings.dataDir);
   const { train, test, trainPrompts, testPrompts, testSubjects, trainSubjects, trainRowsDroppedAsSharedWithTest } = splitQuestions(benchmark, replayed, split);
   // Random routing and the oracle ignore the router's probability.
-  const outcomes: RoutedQuestion[] = test.map((question) => ({ ...question, weakProbability: 0 }));
+  const outcomes: RoutedQuestion[] = test.map((question) => ({ ...question, routerValue: 0 }));
   const strong = allStrongPoint(outcomes);
   const oracle = oraclePoint(outcomes);
   const otherTarget = (Object.keys(routerTargets) as RouterTarget[]).find((target) => target !== routerSettings.target);
@@ -231,6 +240,8 @@ export interface PooledFolds {
   weakAccuracy: number;
   strongAccuracy: number;
   router: SavingAtQuality;
+  /** The same routers ranking by P(weak suffices) alone (the `probability` rule). */
+  probabilityRule: SavingAtQuality;
   random: SavingAtQuality;
   calibrated: { costSaved: number; qualityShareOfStrong: number; strongShare: number };
 }
@@ -253,6 +264,7 @@ export function poolSubjectFolds(evaluations: readonly RoutingEvaluation[], qual
     weakAccuracy: allWeakPoint(pooled).accuracy,
     strongAccuracy: strong.accuracy,
     router: savingAtQuality(sweepThresholds(pooled), strong, qualityShare),
+    probabilityRule: savingAtQuality(sweepThresholds(evaluations.flatMap((evaluation) => evaluation.router.routedByProbability)), strong, qualityShare),
     random: randomSavingAtQuality(pooled, qualityShare),
     calibrated: {
       costSaved: 1 - total((point) => point.costUsd) / strong.costUsd,
