@@ -247,8 +247,8 @@ export async function trainAndRegisterRouter(options: TrainRouterOptions): Promi
   }
   if (entry.threshold !== threshold) {
     throw new ModelRegistryError(
-      `router ${options.id}: this model is already registered as ${entry.version} with threshold ${entry.threshold}, calibrated to another target; ` +
-        `a version keeps its threshold, so register this target under another router id`,
+      `router ${options.id}: this model is already registered as ${entry.version} with threshold ${entry.threshold}${entry.notes?.decisionRule !== undefined && entry.notes.decisionRule !== rule ? ` under the rule ${JSON.stringify(entry.notes.decisionRule)}` : ''}, calibrated to another target or rule; ` +
+        `a version keeps its threshold and rule, so register this target or rule under another router id`,
     );
   }
   await registry.promote(entry.version, options.by, `router trained on ${options.examples.length} examples, calibrated to send ${Math.round(options.targetLargeShare * 100)}% to the large tier`);

@@ -284,6 +284,25 @@ describe('remote models on one worker', () => {
     const decision = result.decisions.find((entry) => entry.kind === 'router');
     expect(decision?.reason).toMatch(/nobody-trained-this.*the step starts at the station's default tier small/s);
   });
+
+  it('a router of the tokens-per-miss rule records the rule and the value it compared', async () => {
+    const examples = [
+      ...Array.from({ length: 40 }, (_, index) => ({ text: `contract dispute lawsuit clause ${index} liability counsel`, defaultSuffices: false })),
+      ...Array.from({ length: 40 }, (_, index) => ({ text: `password reset login ${index} wifi printer`, defaultSuffices: true })),
+    ];
+    // A new current version of the job type's router, deciding by tokens per expected miss. A version is its
+    // model's content and keeps its threshold and rule: the same examples under another rule would be refused.
+    examples.push({ text: 'lawsuit counsel clause', defaultSuffices: false });
+    const router = await trainAndRegisterRouter({ id: 'requests', examples, targetLargeShare: 0.5, by: 'routing test', dataDir, rule: 'tokens-per-miss', notes: { origin: 'synthetic test examples, tokens-per-miss' } });
+    const jobId = uniqueId('per-token');
+    await client.startJob({ id: jobId, type: 'classify-routed', input: { text: `a contract dispute about a liability clause, my counsel says lawsuit ${jobId}` } });
+    const result = await client.getResult(jobId);
+    const routedBy = result.ledger[0]!.routedBy!;
+    expect(routedBy).toMatchObject({ router: `requests@${router.version}`, threshold: router.threshold, rule: 'tokens-per-miss', tier: 'large' });
+    expect(routedBy.value).toBeLessThan(router.threshold);
+    expect(routedBy.value).toBeGreaterThan(0);
+    expect(result.decisions.find((entry) => entry.kind === 'router')!.reason).toMatch(/tokens per expected miss < threshold \d+ → start at large/);
+  });
 });
 
 describe('failover within a tier', () => {
