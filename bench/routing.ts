@@ -58,7 +58,7 @@ function savingSummary(saving: SavingAtQuality) {
 }
 
 function routerSummary(router: RouterMeasurement) {
-  const { curve, saving, routed: _routed, routedByProbability: _routedByProbability, ...rest } = router;
+  const { curve, saving, routed: _routed, ...rest } = router;
   return { ...rest, distinctOperatingPoints: curve.length, savingAt95: savingSummary(saving), curve: thinCurve(curve, saving.point) };
 }
 

@@ -15,7 +15,7 @@ import { routerText } from '../activities/factory';
 import type { JobRecord } from '../domain/job';
 import type { Factory } from '../factory/define';
 import { openRegistryStore } from '../learning/model-registry';
-import { routerRules, trainAndRegisterRouter, type RouterExample, type RouterRule } from '../learning/router';
+import { requireRule, trainAndRegisterRouter, type RouterExample, type RouterRule } from '../learning/router';
 import type { NewCallPort } from '../learning/replay-policy';
 import { loadSettings } from '../platform/settings';
 import { factoryFromSettings } from '../workers/worker';
@@ -59,6 +59,7 @@ export async function routerCommand(argv: string[], io: CommandIo, deps: { facto
   let values: { id?: string; since?: string; type?: string; 'task-queue'?: string; station?: string; 'target-large-share'?: string; rule?: string; 'min-examples'?: string; 'data-dir'?: string; json?: boolean };
   let targetLargeShare = 0.3;
   let minExamples = 50;
+  let rule: RouterRule | undefined;
   try {
     if (subcommand !== 'train') throw new Error(subcommand ? `unknown subcommand "${subcommand}"` : 'missing subcommand');
     ({ values } = parseArgs({
@@ -82,7 +83,7 @@ export async function routerCommand(argv: string[], io: CommandIo, deps: { facto
       targetLargeShare = Number(values['target-large-share']);
       if (!(targetLargeShare > 0 && targetLargeShare < 1)) throw new Error(`--target-large-share: "${values['target-large-share']}" is not a share between 0 and 1`);
     }
-    if (values.rule !== undefined && !(routerRules as readonly string[]).includes(values.rule)) throw new Error(`--rule: "${values.rule}" is not a router rule (${routerRules.join(', ')})`);
+    if (values.rule !== undefined) rule = requireRule(values.rule, '--rule');
     if (values['min-examples'] !== undefined) {
       minExamples = Number(values['min-examples']);
       if (!Number.isInteger(minExamples) || minExamples < 2) throw new Error(`--min-examples: "${values['min-examples']}" is not a whole number of at least 2`);
@@ -113,7 +114,7 @@ export async function routerCommand(argv: string[], io: CommandIo, deps: { facto
     id: values.id,
     examples,
     targetLargeShare,
-    ...(values.rule !== undefined ? { rule: values.rule as RouterRule } : {}),
+    ...(rule ? { rule } : {}),
     by: settings.reviewer ?? env.USER ?? 'conveyor router train',
     dataDir: store,
     notes: { origin: `recorded runs of factory ${factory.name} ${factory.version} since ${since.toISOString()}${values.type ? `, job type ${values.type}` : ''}${values.station ? `, station ${values.station}` : ''}`, examples: examples.length, escalated: escalate, skipped: gathered.skipped },

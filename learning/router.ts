@@ -171,7 +171,8 @@ export function calibrateRouterThreshold(probabilities: readonly number[], targe
 
 const ruleValueText: Record<RouterRule, string> = { probability: 'P(default-suffices)', 'tokens-per-miss': 'tokens / (1 − P(default-suffices))' };
 
-function requireRule(rule: string, where: string, fail: (message: string) => Error = (message) => new RangeError(message)): RouterRule {
+/** The rule, once it is known; `fail` makes the error for an unknown one (a RangeError by default). */
+export function requireRule(rule: string, where: string, fail: (message: string) => Error = (message) => new RangeError(message)): RouterRule {
   if (!(routerRules as readonly string[]).includes(rule)) throw fail(`${where}: unknown router rule ${JSON.stringify(rule)} (known: ${routerRules.join(', ')})`);
   return rule as RouterRule;
 }

@@ -98,10 +98,8 @@ export interface RouterMeasurement {
   probabilityRuleSaving: SavingAtQuality;
   heldOutThreshold: HeldOutThresholdCheck;
   calibrated: CalibratedThresholdResult;
-  /** The test questions with the router's value, for pooling folds (not written to the report). */
-  routed: RoutedQuestion[];
-  /** The same questions valued by P(weak suffices) alone, for pooling the `probability` rule. */
-  routedByProbability: RoutedQuestion[];
+  /** The test questions with the router's value and probability, for pooling folds (not written to the report). */
+  routed: (RoutedQuestion & { probability: number })[];
 }
 
 export interface RoutingEvaluation {
@@ -137,11 +135,12 @@ async function measureRouter(
   const startedAt = performance.now();
   const router = await trainWeakModelRouter(train, settings, place);
   const trainMs = Math.round(performance.now() - startedAt);
-  const routed: RoutedQuestion[] = test.map((question) => ({ ...question, routerValue: router.routerValue(question) }));
+  const routed = test.map((question) => {
+    const decision = router.decide(question);
+    return { ...question, routerValue: decision.value, probability: decision.probability };
+  });
   const curve = sweepThresholds(routed);
   const strong = allStrongPoint(routed);
-  // The same model ranking the questions by its probability alone (the `probability` rule), for comparison.
-  const byProbability = test.map((question) => ({ ...question, routerValue: router.weakProbability(question) }));
   // The loaded router escalates when its value < threshold; routeAtThreshold sends weak when it is ≥ threshold: the same decision.
   const atCalibrated = routeAtThreshold(routed, router.loaded.threshold);
   return {
@@ -153,7 +152,7 @@ async function measureRouter(
     trainMs,
     curve,
     saving: savingAtQuality(curve, strong, qualityShare),
-    probabilityRuleSaving: savingAtQuality(sweepThresholds(byProbability), strong, qualityShare),
+    probabilityRuleSaving: savingAtQuality(sweepThresholds(rankedByProbability(routed)), strong, qualityShare),
     heldOutThreshold: heldOutThresholdCheck(routed, seed, qualityShare),
     calibrated: {
       targetStrongShare: settings.targetStrongShare,
@@ -166,8 +165,12 @@ async function measureRouter(
       costSaved: 1 - atCalibrated.costUsd / strong.costUsd,
     },
     routed,
-    routedByProbability: byProbability,
   };
+}
+
+/** The same routed questions valued by the router's probability alone: how the `probability` rule would rank them. */
+function rankedByProbability(routed: readonly (RoutedQuestion & { probability: number })[]): RoutedQuestion[] {
+  return routed.map((question) => ({ ...question, routerValue: question.probability }));
 }
 
 function splitQuestions(benchmark: BenchmarkName, questions: ReplayedQuestion[], split: RoutingSplitSettings) {
@@ -231,7 +234,7 @@ export async function evaluateRouting(benchmark: BenchmarkName, settings: Routin
 /**
  * The subject folds of one seed pooled: every question is tested once, by the router of the fold that held
  * its subject out, so the figure covers all subjects instead of the quarter one fold tests. One threshold
- * is swept over the pooled probabilities (each router is temperature-calibrated); the deployable point
+ * is swept over the pooled router values (each router is temperature-calibrated); the deployable point
  * is each fold's own calibrated threshold, pooled.
  */
 export interface PooledFolds {
@@ -264,7 +267,7 @@ export function poolSubjectFolds(evaluations: readonly RoutingEvaluation[], qual
     weakAccuracy: allWeakPoint(pooled).accuracy,
     strongAccuracy: strong.accuracy,
     router: savingAtQuality(sweepThresholds(pooled), strong, qualityShare),
-    probabilityRule: savingAtQuality(sweepThresholds(evaluations.flatMap((evaluation) => evaluation.router.routedByProbability)), strong, qualityShare),
+    probabilityRule: savingAtQuality(sweepThresholds(rankedByProbability(pooled)), strong, qualityShare),
     random: randomSavingAtQuality(pooled, qualityShare),
     calibrated: {
       costSaved: 1 - total((point) => point.costUsd) / strong.costUsd,

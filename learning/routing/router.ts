@@ -22,6 +22,7 @@ import {
   trainAndRegisterRouter,
   type LoadedRouter,
   type RegisteredRouter,
+  type RouterDecision,
   type RouterRule,
 } from '../router';
 import { loadClassifier } from '../../providers/local/model-file';
@@ -70,10 +71,8 @@ export interface WeakModelRouter {
   weightRows: number;
   temperature: number;
   labels: string[];
-  /** Calibrated probability that the weak model suffices for this question. */
-  weakProbability(question: RecordedQuestion): number;
-  /** The value its rule compares with the threshold (the probability, or tokens per expected miss). */
-  routerValue(question: RecordedQuestion): number;
+  /** The loaded router's decision for this question: the calibrated probability that the weak model suffices, and the value its rule compares with the threshold. */
+  decide(question: RecordedQuestion): RouterDecision;
 }
 
 /**
@@ -117,8 +116,7 @@ export async function trainWeakModelRouter(examples: readonly (RecordedQuestion 
     loaded,
     calibration: { examples: calibration.examples ?? 0, escalatedShare: calibration.escalatedShare ?? Number.NaN },
     ...versionFile,
-    weakProbability: (question) => loaded.decide(textOf(question)).probability,
-    routerValue: (question) => loaded.decide(textOf(question)).value,
+    decide: (question) => loaded.decide(textOf(question)),
   };
 }
 
