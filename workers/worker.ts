@@ -56,6 +56,16 @@ export interface ConveyorWorkerOptions {
   maxConcurrentActivityTaskExecutions?: number;
   maxCachedWorkflows?: number;
   /**
+   * The share of the worker's workflow-task polls (10) that poll the task queue itself rather than the
+   * worker's sticky queue (default 1: 10 on the task queue, 1 on the sticky queue; the SDK's default is
+   * 0.2: 2 and 8). A new job's first workflow task, where a job of local steps does all its work, is on
+   * the task queue; the sticky queue carries the later tasks of runs that go on (a batch, a job waiting
+   * for a signal or a remote call). With the SDK's split, batches stalled for 1–2 s near the end of every
+   * run of 500 children, worker and server idle, while the last children's first tasks waited to be
+   * polled (bench/results/batch-polls.md).
+   */
+  nonStickyToStickyPollRatio?: number;
+  /**
    * Encrypts payloads on their way to the server (platform/codec.ts). undefined: the codec configured
    * in the environment (none without a key); null: plain payloads. Codecs run outside the workflow sandbox.
    */
@@ -77,6 +87,9 @@ export interface ConveyorWorkerOptions {
   metricsDedupe?: SharedRedis;
 }
 
+/** ConveyorWorkerOptions.nonStickyToStickyPollRatio's default. */
+export const DEFAULT_NON_STICKY_POLL_RATIO = 1;
+
 export async function createConveyorWorker(options: ConveyorWorkerOptions): Promise<Worker> {
   installRuntimeLogging();
   const codec = options.payloadCodec === undefined ? payloadCodecFromEnvironment() : options.payloadCodec;
@@ -93,6 +106,7 @@ export async function createConveyorWorker(options: ConveyorWorkerOptions): Prom
     activities: conveyorActivities({ factory, gateway: options.gateway, outbox: options.outbox, ...(options.claims ? { claims: options.claims } : {}), dataDir, exampleStore: options.exampleStore, ...(options.env ? { env: options.env } : {}) }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 50,
     maxCachedWorkflows: options.maxCachedWorkflows,
+    nonStickyToStickyPollRatio: options.nonStickyToStickyPollRatio ?? DEFAULT_NON_STICKY_POLL_RATIO,
     // No more workflow tasks in flight than cache slots: the cache then evicts runs between their tasks
     // (they replay, and count nothing twice), never one mid-task, which would run that task again elsewhere.
     ...(options.maxCachedWorkflows !== undefined && options.maxCachedWorkflows > 0 ? { maxConcurrentWorkflowTaskExecutions: Math.max(2, Math.min(40, options.maxCachedWorkflows)) } : {}),

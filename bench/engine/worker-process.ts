@@ -15,7 +15,7 @@ import { Worker } from '@temporalio/worker';
 import { connectWorkerConnection } from '../../platform/connection';
 import { installRuntimeLogging } from '../../platform/logging';
 import { loadSettings } from '../../platform/settings';
-import { createConveyorWorker, defaultOutbox } from '../../workers/worker';
+import { createConveyorWorker, defaultOutbox, DEFAULT_NON_STICKY_POLL_RATIO } from '../../workers/worker';
 import { approvalAnswers, createNoopGateway, createRemoteLikeGateway, noopAnswers } from './noop-provider';
 import { rawActivities } from './raw-workflow';
 
@@ -150,6 +150,8 @@ async function main(): Promise<void> {
         workflowBundle: { code },
         activities: rawActivities,
         maxCachedWorkflows: config.maxCachedWorkflows,
+        // The same split of workflow-task polls as Conveyor's workers, so the yardsticks measure the engine, not a setting (bench/results/batch-polls.md).
+        nonStickyToStickyPollRatio: DEFAULT_NON_STICKY_POLL_RATIO,
         maxConcurrentActivityTaskExecutions: config.maxConcurrentActivityTaskExecutions,
       });
 
