@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
-import { isPortFree, registerSearchAttributes } from './embedded-server';
+import { freePort, isPortFree, registerSearchAttributes } from './embedded-server';
 import { conveyorCacheDir, findGo, GoBuildError, goInstall, isExecutable } from './go-build';
 import { redactDatabaseUrl } from './postgres';
 import { postgresPid, postgresUrl, startPostgres, stopPostgres, type PostgresServer } from './postgres-server';
@@ -165,31 +165,16 @@ function readState(dir: string): ClusterState | undefined {
   }
 }
 
-/**
- * A free loopback port below 32768: Temporal's cluster_membership table keeps ports as smallint, and
- * the kernel hands out ephemeral ports above that, so `freePort()` would not do.
- */
-async function freeClusterPort(taken: Set<number>): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    if (!taken.has(port) && (await isPortFree(port))) {
-      taken.add(port);
-      return port;
-    }
-  }
-  throw new ClusterError('found no free port on 127.0.0.1 between 20000 and 32000 for the cluster');
-}
-
 async function newState(options: StartClusterOptions): Promise<ClusterState> {
   const taken = new Set<number>(options.frontendPort ? [options.frontendPort] : []);
   const ports = {} as ClusterState['ports'];
   for (const service of SERVICES) {
     ports[service] = {
-      grpc: service === 'frontend' && options.frontendPort ? options.frontendPort : await freeClusterPort(taken),
-      membership: await freeClusterPort(taken),
+      grpc: service === 'frontend' && options.frontendPort ? options.frontendPort : await freePort(taken),
+      membership: await freePort(taken),
     };
   }
-  return { serverVersion: TEMPORAL_SERVER_VERSION, namespace: options.namespace ?? 'default', postgresPort: await freeClusterPort(taken), ports };
+  return { serverVersion: TEMPORAL_SERVER_VERSION, namespace: options.namespace ?? 'default', postgresPort: await freePort(taken), ports };
 }
 
 /**

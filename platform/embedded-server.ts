@@ -197,16 +197,23 @@ export function isPortFree(port: number): Promise<boolean> {
   });
 }
 
-/** A free TCP port on 127.0.0.1 (for tests and parallel servers). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
+/**
+ * A free TCP port on 127.0.0.1 between 20000 and 32000 (for tests, parallel servers and the cluster's
+ * services), not in `taken`, which it joins. Below the kernel's ephemeral range (32768 and up here): a port
+ * the kernel handed out for `listen(0)` and took back may be handed to the next process that binds port 0
+ * (the dev server's own internal services do) before its user binds it — a restarted dev server failed to
+ * start that way, its UI's port taken by one of its own services. Temporal's cluster_membership table also
+ * keeps ports as smallint.
+ */
+export async function freePort(taken: Set<number> = new Set()): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (!taken.has(port) && (await isPortFree(port))) {
+      taken.add(port);
+      return port;
+    }
+  }
+  throw new Error('found no free port on 127.0.0.1 between 20000 and 32000 in 200 tries');
 }
 
 async function stopProcess(child: ChildProcess): Promise<void> {
