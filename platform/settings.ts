@@ -63,6 +63,8 @@ export const settingsSchema = z.object({
   metricsRedisUrl: z.string().url().optional(),
   /** How many workflows a worker keeps cached (the SDK's sticky cache; its default when unset). */
   maxCachedWorkflows: z.coerce.number().int().nonnegative().optional(),
+  /** The share of a worker's workflow-task polls on the task queue rather than its sticky queue (workers/worker.ts; default 1). */
+  nonStickyPollRatio: z.coerce.number().gt(0, 'must be above 0 (a share of the polls, at most 1)').max(1, 'must be at most 1 (a share of the polls)').optional(),
   /** The built-in factory's actions go to this receiver as signed webhooks (unset: the local action log). */
   actionsWebhookUrl: z.string().url().optional(),
   /** The variable holding that webhook's `whsec_…` secret (read at each delivery, never logged). */
@@ -120,6 +122,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ConveyorSett
     // CONVEYOR_METRICS_PORT alone serves on the loopback interface; CONVEYOR_METRICS_ADDRESS names the host too.
     metricsAddress: env.CONVEYOR_METRICS_ADDRESS || (env.CONVEYOR_METRICS_PORT ? `127.0.0.1:${env.CONVEYOR_METRICS_PORT}` : undefined),
     maxCachedWorkflows: env.CONVEYOR_MAX_CACHED_WORKFLOWS || undefined,
+    nonStickyPollRatio: env.CONVEYOR_NON_STICKY_POLL_RATIO || undefined,
     metricsRedisUrl: env.CONVEYOR_METRICS_REDIS_URL || undefined,
     // The OpenTelemetry exporter's standard variables turn tracing on as well (their headers apply too).
     otlpTracesUrl:
@@ -148,6 +151,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ConveyorSett
       factoryModule: 'CONVEYOR_FACTORY',
       metricsAddress: 'CONVEYOR_METRICS_ADDRESS (or CONVEYOR_METRICS_PORT)',
       maxCachedWorkflows: 'CONVEYOR_MAX_CACHED_WORKFLOWS',
+      nonStickyPollRatio: 'CONVEYOR_NON_STICKY_POLL_RATIO',
       metricsRedisUrl: 'CONVEYOR_METRICS_REDIS_URL',
       otlpTracesUrl: 'CONVEYOR_OTLP_TRACES_URL (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT)',
       actionsWebhookUrl: 'CONVEYOR_ACTIONS_WEBHOOK_URL',

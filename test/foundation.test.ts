@@ -125,6 +125,9 @@ describe('settings and the Temporal CLI finder', () => {
     expect(() => loadSettings({ TEMPORAL_ADDRESS: 'not an address' })).toThrow(InvalidSettingsError);
     expect(() => loadSettings({ TEMPORAL_ADDRESS: 'not an address' })).toThrow(/TEMPORAL_ADDRESS: expected host:port/);
     expect(() => loadSettings({ CONVEYOR_UI_PORT: '99999' })).toThrow(/CONVEYOR_UI_PORT/);
+    expect(() => loadSettings({ CONVEYOR_NON_STICKY_POLL_RATIO: '2' })).toThrow(/CONVEYOR_NON_STICKY_POLL_RATIO: must be at most 1/);
+    expect(() => loadSettings({ CONVEYOR_NON_STICKY_POLL_RATIO: '0' })).toThrow(/CONVEYOR_NON_STICKY_POLL_RATIO: must be above 0/);
+    expect(loadSettings({ CONVEYOR_NON_STICKY_POLL_RATIO: '0.5' }).nonStickyPollRatio).toBe(0.5);
   });
 
   it('prefers TEMPORAL_CLI_PATH and refuses one that is not executable', () => {

@@ -221,7 +221,7 @@ export async function runWorker(settings: ConveyorSettings = loadSettings(), log
   const gateway = createModelGateway({ rateLimiter });
   const outbox = defaultOutbox(settings);
   const claims = openClaimStore(settings);
-  const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, claims, payloadCodec, dataDir: settings.dataDir, factory, maxCachedWorkflows: settings.maxCachedWorkflows, ...(tracing ? { tracing } : {}), ...(metricsDedupe ? { metricsDedupe } : {}) });
+  const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, claims, payloadCodec, dataDir: settings.dataDir, factory, maxCachedWorkflows: settings.maxCachedWorkflows, ...(settings.nonStickyPollRatio !== undefined ? { nonStickyToStickyPollRatio: settings.nonStickyPollRatio } : {}), ...(tracing ? { tracing } : {}), ...(metricsDedupe ? { metricsDedupe } : {}) });
   const encryption = payloadCodec ? `payloads encrypted with key "${payloadCodec.currentKeyId}"` : 'payloads not encrypted';
   const waiting = settings.metricsAddress ? await reportWaitingJobs(settings, endpoint.address) : undefined;
   log(`conveyor worker: factory ${factory.name} ${factory.version} (${[...factory.jobTypes.keys()].join(', ')}), task queue "${settings.taskQueue}" on ${endpoint.address} (namespace ${settings.namespace}, ${encryption})${settings.metricsAddress ? `, metrics on http://${settings.metricsAddress}/metrics` : ''}${tracing ? `, traces to ${settings.otlpTracesUrl}` : ''}`);
