@@ -63,7 +63,7 @@ export const settingsSchema = z.object({
   metricsRedisUrl: z.string().url().optional(),
   /** How many workflows a worker keeps cached (the SDK's sticky cache; its default when unset). */
   maxCachedWorkflows: z.coerce.number().int().nonnegative().optional(),
-  /** The share of a worker's workflow-task polls on the task queue rather than its sticky queue (workers/worker.ts; default 1). */
+  /** The share of a worker's workflow-task polls on the task queue rather than its sticky queue (workers/worker.ts; default: the SDK's 0.2; 1 removes batches' stalls). */
   nonStickyPollRatio: z.coerce.number().gt(0, 'must be above 0 (a share of the polls, at most 1)').max(1, 'must be at most 1 (a share of the polls)').optional(),
   /** The built-in factory's actions go to this receiver as signed webhooks (unset: the local action log). */
   actionsWebhookUrl: z.string().url().optional(),

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConveyorClient } from '../client';
-import { bundleConveyorWorkflows, DEFAULT_NON_STICKY_POLL_RATIO } from '../workers/worker';
+import { bundleConveyorWorkflows } from '../workers/worker';
 import { startWorker, tempDir, testClient, testSettings, uniqueId, type RunningWorker } from './support/temporal';
 
 const claimedJobs = 10_000;
@@ -30,11 +30,6 @@ afterAll(async () => {
 });
 
 describe('scale', () => {
-  it('polls the task queue, where new jobs start, with the workers\' split (bench/results/batch-polls.md)', () => {
-    expect(DEFAULT_NON_STICKY_POLL_RATIO).toBe(1);
-    expect(worker.worker.options.nonStickyToStickyPollRatio).toBe(DEFAULT_NON_STICKY_POLL_RATIO);
-  });
-
   it(`runs a ${jobCount}-job batch to completion with every history under 10,000 events`, async () => {
     const batchId = uniqueId('scale-batch');
     const jobsFile = path.join(tempDir('scale'), 'jobs.jsonl');

@@ -15,7 +15,7 @@ import { Worker } from '@temporalio/worker';
 import { connectWorkerConnection } from '../../platform/connection';
 import { installRuntimeLogging } from '../../platform/logging';
 import { loadSettings } from '../../platform/settings';
-import { createConveyorWorker, defaultOutbox, DEFAULT_NON_STICKY_POLL_RATIO } from '../../workers/worker';
+import { createConveyorWorker, defaultOutbox, STALL_FREE_POLL_RATIO } from '../../workers/worker';
 import { approvalAnswers, createNoopGateway, createRemoteLikeGateway, noopAnswers } from './noop-provider';
 import { rawActivities } from './raw-workflow';
 
@@ -141,6 +141,8 @@ async function main(): Promise<void> {
         outbox,
         workflowBundle: { code, sourceMap: '' },
         maxCachedWorkflows: config.maxCachedWorkflows,
+        // The split that removed batches' stalls (CONVEYOR_NON_STICKY_POLL_RATIO=1 for a fleet; bench/results/batch-polls.md).
+        nonStickyToStickyPollRatio: STALL_FREE_POLL_RATIO,
         maxConcurrentActivityTaskExecutions: config.maxConcurrentActivityTaskExecutions,
       })
     : await Worker.create({
@@ -150,8 +152,8 @@ async function main(): Promise<void> {
         workflowBundle: { code },
         activities: rawActivities,
         maxCachedWorkflows: config.maxCachedWorkflows,
-        // The same split of workflow-task polls as Conveyor's workers, so the yardsticks measure the engine, not a setting (bench/results/batch-polls.md).
-        nonStickyToStickyPollRatio: DEFAULT_NON_STICKY_POLL_RATIO,
+        // The same split of workflow-task polls as the Conveyor worker's, so the yardsticks measure the engine, not a setting (bench/results/batch-polls.md).
+        nonStickyToStickyPollRatio: STALL_FREE_POLL_RATIO,
         maxConcurrentActivityTaskExecutions: config.maxConcurrentActivityTaskExecutions,
       });
 
