@@ -60,9 +60,9 @@ export interface ConveyorWorkerOptions {
    * worker's sticky queue (default: the SDK's 0.2, 2 and 8; STALL_FREE_POLL_RATIO, 1, gives 10 and 1).
    * With 1, batches run faster (below); it is not the default because one CI run of the metrics test
    * (test/metrics.test.ts) failed with it, a call's tokens counted from a workflow-task attempt whose
-   * answer was not the one recorded, and why the split made that likelier was not found. A new job's first workflow task, where a job of local steps does all its work, is on
-   * the task queue; the sticky queue carries the later tasks of runs that go on (a batch, a job waiting
-   * for a signal or a remote call). With the SDK's split, batches stalled for 1–2 s near the end of every
+   * answer was not the one recorded, and why the split made that likelier was not found. A new job's
+   * first workflow task, where a job of local steps does all its work, is on the task queue; the sticky
+   * queue carries the later tasks of runs that go on (a batch, a job waiting for a signal or a remote call). With the SDK's split, batches stalled for 1–2 s near the end of every
    * run of 500 children, worker and server idle, while the last children's first tasks waited to be
    * polled; with 1 they did not (bench/results/batch-polls.md).
    */
