@@ -62,9 +62,10 @@ export interface ConveyorWorkerOptions {
    * (test/metrics.test.ts) failed with it, a call's tokens counted from a workflow-task attempt whose
    * answer was not the one recorded, and why the split made that likelier was not found. A new job's
    * first workflow task, where a job of local steps does all its work, is on the task queue; the sticky
-   * queue carries the later tasks of runs that go on (a batch, a job waiting for a signal or a remote call). With the SDK's split, batches stalled for 1–2 s near the end of every
-   * run of 500 children, worker and server idle, while the last children's first tasks waited to be
-   * polled; with 1 they did not (bench/results/batch-polls.md).
+   * queue carries the later tasks of runs that go on (a batch, a job waiting for a signal or a remote
+   * call). With the SDK's split, batches stalled for 1–2 s near the end of every run of 500 children,
+   * worker and server idle, while the last children's first tasks waited to be polled; with 1 they did
+   * not (bench/results/batch-polls.md).
    */
   nonStickyToStickyPollRatio?: number;
   /**
