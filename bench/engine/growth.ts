@@ -3,12 +3,14 @@
  * JSONL file (startBatch({ jobsFile, concurrency: 200, jobsPerRun: 500 }), threshold 0 so nothing
  * escalates, the no-op model) on a fresh worker process, so each size's peak memory is its own. It
  * reports seconds and milliseconds per job for each size, the worker's peak RSS and the embedded server's
- * sampled peak RSS, and the time ratio of the two largest sizes against their size ratio (linear).
+ * sampled peak RSS, the CPU time per job of each, the time ratio of the two largest sizes against their
+ * size ratio (linear), and their ratio of CPU per job (flat = 1).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { figure, type BenchContext, type Figure, type SectionOutcome } from './figures';
-import { elapsedMs, MB, rssBytes, sampleRss } from './measure';
+import { cpuSeconds, elapsedMs, MB, rssBytes, sampleRss } from './measure';
+import { batchProgressQuery } from '../../workflows/batch';
 import { triageJobs } from './throughput';
 import { startBenchWorker } from './worker-handle';
 
@@ -21,7 +23,42 @@ interface SizeRun {
   workerRssBeforeMb?: number;
   workerPeakRssMb?: number;
   serverPeakRssMb?: number;
+  /** CPU milliseconds per job the worker process used from startBatch to the batch result. */
+  workerCpuMsPerJob?: number;
+  /** The same for the embedded server (its background work included). */
+  serverCpuMsPerJob?: number;
+  /** Worker + server CPU ms per job over each fifth of the batch's jobs, from the progress samples. */
+  cpuMsPerJobByFifth?: number[];
 }
+
+/** One reading while a batch runs: its completed jobs and both processes' CPU seconds so far. */
+interface ProgressSample {
+  completed: number;
+  cpuSeconds: number;
+}
+
+/** How often the growth section reads the batch's progress (its `progress` query) and the CPU times. */
+const sampleEveryMs = 5_000;
+
+/**
+ * Worker + server CPU ms per job over each fifth of the batch, from samples of (completed, CPU): each fifth
+ * runs from the first sample at or past its start to the first at or past its end. A fifth with fewer than
+ * two samples in it (a short batch) is left out, and so is the whole list then.
+ */
+function cpuByFifth(samples: readonly ProgressSample[], jobs: number): number[] | undefined {
+  const at = (count: number) => samples.find((sample) => sample.completed >= count);
+  const fifths: number[] = [];
+  for (let fifth = 0; fifth < 5; fifth++) {
+    const [from, to] = [at((jobs * fifth) / 5), at((jobs * (fifth + 1)) / 5)];
+    if (!from || !to || to.completed - from.completed < jobs / 10) return undefined;
+    fifths.push(((to.cpuSeconds - from.cpuSeconds) * 1000) / (to.completed - from.completed));
+  }
+  return fifths;
+}
+
+/** CPU milliseconds per job between two readings of a process's CPU seconds, if both were read. */
+const cpuMsPerJob = (before: number | undefined, after: number | undefined, jobs: number) =>
+  before === undefined || after === undefined ? undefined : ((after - before) * 1000) / jobs;
 
 const jobsPerRun = 500;
 
@@ -40,10 +77,32 @@ export async function runGrowthSection(context: BenchContext): Promise<Omit<Sect
       const before = rssBytes(worker.pid);
       const sampler = sampleRss({ server: context.serverPid });
       const client = context.clientOn(taskQueue);
+      const bothCpu = () => {
+        const [workerCpu, serverCpu] = [cpuSeconds(worker.pid), context.serverPid === undefined ? undefined : cpuSeconds(context.serverPid)];
+        return workerCpu === undefined || serverCpu === undefined ? undefined : workerCpu + serverCpu;
+      };
+      const cpuBefore = { worker: cpuSeconds(worker.pid), server: context.serverPid === undefined ? undefined : cpuSeconds(context.serverPid) };
+      const samples: ProgressSample[] = [];
+      const startCpu = bothCpu();
+      if (startCpu !== undefined) samples.push({ completed: 0, cpuSeconds: startCpu });
       const start = process.hrtime.bigint();
       await client.startBatch({ batchId, jobsFile, concurrency, jobsPerRun });
-      const result = await client.getBatchResult(batchId);
+      const sampling = setInterval(() => {
+        // The query may land between two runs of the batch (continue-as-new): that sample is skipped.
+        context.temporal.workflow
+          .getHandle(batchId)
+          .query(batchProgressQuery)
+          .then((progress) => {
+            const cpu = bothCpu();
+            if (cpu !== undefined) samples.push({ completed: progress.completed, cpuSeconds: cpu });
+          })
+          .catch(() => undefined);
+      }, sampleEveryMs);
+      const result = await client.getBatchResult(batchId).finally(() => clearInterval(sampling));
+      const finalCpu = bothCpu();
+      if (finalCpu !== undefined) samples.push({ completed: jobs, cpuSeconds: finalCpu });
       const seconds = elapsedMs(start) / 1000;
+      const cpuAfter = { worker: cpuSeconds(worker.pid), server: context.serverPid === undefined ? undefined : cpuSeconds(context.serverPid) };
       const peaks = sampler.stop();
       if (result.completed !== jobs) throw new Error(`growth batch of ${jobs}: ${result.completed} completed, ${result.failed} failed, ${result.duplicates} duplicates`);
       const workerPeak = worker.peakRssBytes();
@@ -56,10 +115,13 @@ export async function runGrowthSection(context: BenchContext): Promise<Omit<Sect
         workerRssBeforeMb: before === undefined ? undefined : before / MB,
         workerPeakRssMb: workerPeak === undefined ? undefined : workerPeak / MB,
         serverPeakRssMb: peaks.server === undefined ? undefined : peaks.server / MB,
+        workerCpuMsPerJob: cpuMsPerJob(cpuBefore.worker, cpuAfter.worker, jobs),
+        serverCpuMsPerJob: cpuMsPerJob(cpuBefore.server, cpuAfter.server, jobs),
+        cpuMsPerJobByFifth: cpuByFifth(samples, jobs),
       };
       runs.push(run);
       context.log(
-        `  ${jobs} jobs: ${seconds.toFixed(1)} s (${run.msPerJob.toFixed(2)} ms/job), worker peak RSS ${run.workerPeakRssMb?.toFixed(0) ?? '?'} MB, server peak RSS ${run.serverPeakRssMb?.toFixed(0) ?? '?'} MB`,
+        `  ${jobs} jobs: ${seconds.toFixed(1)} s (${run.msPerJob.toFixed(2)} ms/job), worker peak RSS ${run.workerPeakRssMb?.toFixed(0) ?? '?'} MB, server peak RSS ${run.serverPeakRssMb?.toFixed(0) ?? '?'} MB, CPU per job: worker ${run.workerCpuMsPerJob?.toFixed(1) ?? '?'} ms, server ${run.serverCpuMsPerJob?.toFixed(1) ?? '?'} ms${run.cpuMsPerJobByFifth ? `, both by fifth of the batch ${run.cpuMsPerJobByFifth.map((value) => value.toFixed(1)).join(' / ')} ms` : ''}`,
       );
     } finally {
       await worker.stop();
@@ -103,6 +165,19 @@ export async function runGrowthSection(context: BenchContext): Promise<Omit<Sect
         }),
       );
     }
+    for (const [owner, value] of [['worker', run.workerCpuMsPerJob], ['server', run.serverCpuMsPerJob]] as const) {
+      if (value === undefined) continue;
+      figures.push(
+        figure({
+          key: `growth.${run.jobs}.${owner}CpuMsPerJob`,
+          section,
+          label: `${run.jobs.toLocaleString('en-US')} jobs: ${owner} CPU per job`,
+          value,
+          unit: 'ms/job',
+          measures: `CPU time (user + system, /proc) the ${owner === 'worker' ? 'worker process' : 'embedded Temporal server'} used from startBatch to the batch result, over ${run.jobs} jobs.`,
+        }),
+      );
+    }
   }
   const largest = runs[runs.length - 1];
   const previous = runs[runs.length - 2];
@@ -119,6 +194,33 @@ export async function runGrowthSection(context: BenchContext): Promise<Omit<Sect
         goal: { comparator: '<=', target: sizeRatio, text: `≤ ${sizeRatio} (no worse than linear)` },
       }),
     );
+    const fifths = largest.cpuMsPerJobByFifth;
+    if (fifths) {
+      figures.push(
+        figure({
+          key: `growth.${largest.jobs}.cpuLastOverFirstFifth`,
+          section,
+          label: `${largest.jobs.toLocaleString('en-US')} jobs: CPU per job, last fifth / first (flat = 1)`,
+          value: fifths[4]! / fifths[0]!,
+          unit: '×',
+          measures: `Worker + server CPU ms per job over each fifth of the ${largest.jobs}-job batch, in one run on one worker: ${fifths.map((value) => value.toFixed(1)).join(' / ')} (from the batch's progress query every ${sampleEveryMs / 1000} s). Whether a job costs more as the batch goes on and the server fills; the first fifth includes the fresh worker's warm-up.`,
+        }),
+      );
+    }
+    const cpuPerJob = (run: SizeRun) => (run.workerCpuMsPerJob === undefined || run.serverCpuMsPerJob === undefined ? undefined : run.workerCpuMsPerJob + run.serverCpuMsPerJob);
+    const [largestCpu, previousCpu] = [cpuPerJob(largest), cpuPerJob(previous)];
+    if (largestCpu !== undefined && previousCpu !== undefined) {
+      figures.push(
+        figure({
+          key: 'growth.cpuPerJobRatio',
+          section,
+          label: `CPU per job ${largest.jobs.toLocaleString('en-US')} / ${previous.jobs.toLocaleString('en-US')} jobs (flat = 1)`,
+          value: largestCpu / previousCpu,
+          unit: '×',
+          measures: `Worker and server CPU ms per job at ${largest.jobs} jobs (${largestCpu.toFixed(1)}) over the same at ${previous.jobs} (${previousCpu.toFixed(1)}): whether each job costs more work in a larger batch on a fuller server. It moves much less than the time ratio with what else the machine does while one size runs and not the other.`,
+        }),
+      );
+    }
   }
   return { section, figures, details: { concurrency, jobsPerRun, runs } };
 }

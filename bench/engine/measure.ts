@@ -1,8 +1,8 @@
 /**
  * Measuring helpers shared by the engine benchmark: timing summaries (mean, percentiles), process memory
- * read from /proc (current and peak RSS of any process id, sampled over a run), the load average, and the
- * id of the embedded Temporal server this process started. Linux only for the /proc readings; elsewhere
- * they report undefined and the figures say so.
+ * and CPU time read from /proc (current and peak RSS of any process id, sampled over a run; CPU seconds
+ * used so far), the load average, and the id of the embedded Temporal server this process started. Linux
+ * only for the /proc readings; elsewhere they report undefined and the figures say so.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -51,6 +51,26 @@ function statusField(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined 
 export const rssBytes = (pid: number) => statusField(pid, 'VmRSS');
 export const peakRssBytes = (pid: number) => statusField(pid, 'VmHWM');
 
+/** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on every Linux this runs on). */
+const USER_HZ = 100;
+
+/** A process's /proc/<pid>/stat: its command name and the fields after it (state first), or undefined. */
+function procStat(pid: number | string): { comm: string; fields: string[] } | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // pid (comm) state ppid …; comm may hold spaces, so split after the closing parenthesis.
+    return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), fields: stat.slice(stat.lastIndexOf(')') + 2).split(' ') };
+  } catch {
+    return undefined; // no such process (or it ended while we looked), or no /proc
+  }
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far. */
+export function cpuSeconds(pid: number): number | undefined {
+  const stat = procStat(pid);
+  return stat ? (Number(stat.fields[11]) + Number(stat.fields[12])) / USER_HZ : undefined;
+}
+
 /** The `temporal` process this process started (the embedded server), if there is one. */
 export function embeddedServerPid(): number | undefined {
   let entries: string[];
@@ -60,15 +80,8 @@ export function embeddedServerPid(): number | undefined {
     return undefined;
   }
   for (const name of entries) {
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      // pid (comm) state ppid …; comm may hold spaces, so split after the closing parenthesis.
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === process.pid && comm === 'temporal') return Number(name);
-    } catch {
-      // the process ended while we looked
-    }
+    const stat = procStat(name);
+    if (stat?.comm === 'temporal' && Number(stat.fields[1]) === process.pid) return Number(name);
   }
   return undefined;
 }
