@@ -18,6 +18,11 @@ export class TemporalUnavailableError extends Error {
   override readonly name = 'TemporalUnavailableError';
 }
 
+/** freePort found no port to give: the range it draws from is full. */
+export class NoFreePortError extends Error {
+  override readonly name = 'NoFreePortError';
+}
+
 export interface TemporalEndpoint {
   /** gRPC host:port of the frontend. */
   address: string;
@@ -213,7 +218,9 @@ export async function freePort(taken: Set<number> = new Set()): Promise<number> 
       return port;
     }
   }
-  throw new Error('found no free port on 127.0.0.1 between 20000 and 32000 in 200 tries');
+  throw new NoFreePortError(
+    `Found no free port on 127.0.0.1 between 20000 and 32000 in 200 tries (${taken.size} already taken by this process). Stop the servers an earlier run left listening there (\`ss -ltnp\` lists them).`,
+  );
 }
 
 async function stopProcess(child: ChildProcess): Promise<void> {
