@@ -77,14 +77,13 @@ export async function runGrowthSection(context: BenchContext): Promise<Omit<Sect
       const before = rssBytes(worker.pid);
       const sampler = sampleRss({ server: context.serverPid });
       const client = context.clientOn(taskQueue);
-      const bothCpu = () => {
-        const [workerCpu, serverCpu] = [cpuSeconds(worker.pid), context.serverPid === undefined ? undefined : cpuSeconds(context.serverPid)];
-        return workerCpu === undefined || serverCpu === undefined ? undefined : workerCpu + serverCpu;
-      };
-      const cpuBefore = { worker: cpuSeconds(worker.pid), server: context.serverPid === undefined ? undefined : cpuSeconds(context.serverPid) };
+      const readCpu = () => ({ worker: cpuSeconds(worker.pid), server: context.serverPid === undefined ? undefined : cpuSeconds(context.serverPid) });
       const samples: ProgressSample[] = [];
-      const startCpu = bothCpu();
-      if (startCpu !== undefined) samples.push({ completed: 0, cpuSeconds: startCpu });
+      const addSample = (completed: number, cpu: ReturnType<typeof readCpu>) => {
+        if (cpu.worker !== undefined && cpu.server !== undefined) samples.push({ completed, cpuSeconds: cpu.worker + cpu.server });
+      };
+      const cpuBefore = readCpu();
+      addSample(0, cpuBefore);
       const start = process.hrtime.bigint();
       await client.startBatch({ batchId, jobsFile, concurrency, jobsPerRun });
       const sampling = setInterval(() => {
@@ -92,17 +91,13 @@ export async function runGrowthSection(context: BenchContext): Promise<Omit<Sect
         context.temporal.workflow
           .getHandle(batchId)
           .query(batchProgressQuery)
-          .then((progress) => {
-            const cpu = bothCpu();
-            if (cpu !== undefined) samples.push({ completed: progress.completed, cpuSeconds: cpu });
-          })
+          .then((progress) => addSample(progress.completed, readCpu()))
           .catch(() => undefined);
       }, sampleEveryMs);
       const result = await client.getBatchResult(batchId).finally(() => clearInterval(sampling));
-      const finalCpu = bothCpu();
-      if (finalCpu !== undefined) samples.push({ completed: jobs, cpuSeconds: finalCpu });
       const seconds = elapsedMs(start) / 1000;
-      const cpuAfter = { worker: cpuSeconds(worker.pid), server: context.serverPid === undefined ? undefined : cpuSeconds(context.serverPid) };
+      const cpuAfter = readCpu();
+      addSample(jobs, cpuAfter);
       const peaks = sampler.stop();
       if (result.completed !== jobs) throw new Error(`growth batch of ${jobs}: ${result.completed} completed, ${result.failed} failed, ${result.duplicates} duplicates`);
       const workerPeak = worker.peakRssBytes();
