@@ -38,7 +38,7 @@ import { labelFrom, textFrom } from '../domain/learnable';
 import { recipePlanSchema } from '../domain/recipe-plan';
 import type { LiveModels } from '../learning/live';
 import type { ModelGateway } from '../providers/gateway-types';
-import { answerStation, askPlanner, modelCallHeartbeat, stationCall, type AnswerableStation } from './index';
+import { answerStation, askPlanner, modelCallHeartbeat, settlementOf, stationCall, type AnswerableStation } from './index';
 import type { ActionReceiptStore } from './outbox';
 import type { ModelCallRequest, ModelCallResult } from './types';
 
@@ -475,6 +475,7 @@ async function checkAgainstCheaperTier(
         ...(decision.fallbacks.length > 0 ? { fallbacks: decision.fallbacks.map((model) => model.id) } : {}),
         signal: Context.current().cancellationSignal,
         ...modelCallHeartbeat(Context.current()),
+        settles: settlementOf(Context.current(), request, 'cheaper'),
       });
     } catch (error) {
       throw toApplicationFailure(error);

@@ -57,6 +57,8 @@ export function stationCall(
     cache?: { enabled: boolean };
     fallbacks?: readonly string[];
     temperature?: number;
+    /** The call's identity in its job (settlementOf): asked again, it is settled by its own first answer. */
+    settles?: string;
   },
 ) {
   const prompt = station.prompt(request.input);
@@ -75,7 +77,18 @@ export function stationCall(
     ...(request.heartbeat ? { heartbeat: request.heartbeat } : {}),
     ...(request.modelOptions ? { modelOptions: request.modelOptions } : {}),
     ...(request.cache ? { cache: request.cache } : {}),
+    ...(request.settles !== undefined ? { settles: request.settles } : {}),
   });
+}
+
+/**
+ * A model call's identity in its job, for the gateway to settle a call asked again — its activity or
+ * workflow task ran again — with its own first answer (ModelCall.settles): workflow, run, step, call
+ * number, and which of the step's calls it is (`answer`, or `cheaper` for the cheaper tier's check).
+ */
+export function settlementOf(context: Context, request: Pick<ModelCallRequest, 'stepId' | 'call'>, part: 'answer' | 'cheaper' = 'answer'): string | undefined {
+  const execution = context.info.workflowExecution;
+  return execution ? `${execution.workflowId}/${execution.runId}/${request.stepId}#${request.call}/${part}` : undefined;
 }
 
 /** What answering a station needs to know of it, whichever catalogue it comes from. */
@@ -123,6 +136,7 @@ export async function answerStation(
       ...modelCallHeartbeat(context),
       modelOptions,
       cache,
+      ...(cache?.enabled === false ? {} : { settles: settlementOf(context, request) }),
     });
   // Only learnable stations consult the learning registry; other calls skip the lookup.
   const learnable = station.learning;

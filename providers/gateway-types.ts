@@ -21,6 +21,14 @@ export interface ModelCall<T> {
   /** Options laid over the registry model's for this call (e.g. the learning registry's model file); part of the cache key. */
   modelOptions?: Record<string, unknown>;
   cache?: { enabled?: boolean; ttlSeconds?: number; cacheNonZeroTemperature?: boolean };
+  /**
+   * This call's identity in its job (workflow, run, step and call number; see `settlementOf`). A call
+   * cached under this identity and asked again under it — its activity or workflow task ran again — is
+   * settled by its own first answer: the same output, usage, cost and latency, not a cache hit, and not
+   * paid for twice. Other calls with the same content still get a cache hit at no cost. Only cacheable
+   * calls are settled this way (temperature 0 or `cacheNonZeroTemperature`, cache on).
+   */
+  settles?: string;
   /** Ask the provider for token log-probabilities and make the answer's probability its confidence (see providers/logprobs.ts). */
   logprobs?: { field?: string };
   /**

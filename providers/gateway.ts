@@ -57,6 +57,9 @@ interface CachedOutcome {
   costUsd: number;
   repaired: boolean;
   modelVersion?: string;
+  /** The call that paid for this answer (ModelCall.settles), and how long it took. */
+  settles?: string;
+  latencyMs?: number;
 }
 
 type Validation<T> = { ok: true; output: T } | { ok: false; issues: string[]; answer: string };
@@ -220,6 +223,22 @@ export function createModelGateway(options: ModelGatewayOptions = {}): ConveyorM
       const entry = await guardCache(() => cache.get(key));
       const cached = entry?.value as CachedOutcome | undefined;
       const output = cached ? call.schema.safeParse(restore(cached.output)) : undefined;
+      if (cached && output?.success && call.settles !== undefined && cached.settles === call.settles) {
+        // The same call asked again (its activity or workflow task ran again): settled as it was the first
+        // time, so the ledger shows what was paid once, and every attempt's metrics agree with it.
+        return {
+          output: output.data,
+          confidence: cached.confidence,
+          ...(cached.confidenceSource ? { confidenceSource: cached.confidenceSource } : {}),
+          usage: cached.usage,
+          costUsd: entry?.costUsd ?? cached.costUsd,
+          latencyMs: cached.latencyMs ?? now() - started,
+          cacheHit: false,
+          repaired: cached.repaired,
+          modelId: model.id,
+          ...(cached.modelVersion ? { modelVersion: cached.modelVersion } : {}),
+        };
+      }
       if (cached && output?.success) {
         stats.hits++;
         stats.costSavedUsd += entry?.costUsd ?? 0;
@@ -314,6 +333,7 @@ export function createModelGateway(options: ModelGatewayOptions = {}): ConveyorM
           costUsd: outcome.costUsd,
           repaired,
           ...(outcome.modelVersion ? { modelVersion: outcome.modelVersion } : {}),
+          ...(call.settles !== undefined ? { settles: call.settles, latencyMs: outcome.latencyMs } : {}),
         };
         await guardCache(() => cache.set(key, { value: stored, costUsd: outcome.costUsd }, call.cache?.ttlSeconds ?? defaultTtlSeconds));
       }

@@ -215,6 +215,35 @@ describe('a cache shared by several workers', () => {
     await Promise.all([storeA.close(), storeB.close()]);
   });
 
+  it('settles a call asked again under its own identity with its first answer and cost, on another worker too; other calls of the same content are hits', async () => {
+    // A workflow task that ran a local model call and then failed runs the call again, perhaps on another
+    // worker: the ledger must then show what was paid once, not a free cache hit, and the metrics the
+    // first attempt sent (workers/metrics-sink.ts) must agree with it.
+    const before = server.requests.length;
+    const workerStore = () => createRedisCacheStore({ url: redis.url, keyPrefix: 'settles:' });
+    const [storeA, storeB] = [workerStore(), workerStore()];
+    const workerA = createModelGateway({ registry: createRegistry([model()]), cache: storeA, env: {} });
+    const workerB = createModelGateway({ registry: createRegistry([model()]), cache: storeB, env: {} });
+    const settles = 'job-1/run-1/classify#1/answer';
+    const first = await workerA.call({ ...call('Ticket: my parcel is late'), settles });
+    const again = await workerB.call({ ...call('Ticket: my parcel is late'), settles });
+    const otherCall = await workerB.call({ ...call('Ticket: my parcel is late'), settles: 'job-2/run-1/classify#1/answer' });
+    const anonymous = await workerA.call(call('Ticket: my parcel is late'));
+    expect(server.requests.length - before).toBe(1);
+    expect(first).toMatchObject({ cacheHit: false, output: validAnswer, usage: { inputTokens: 300, outputTokens: 30 } });
+    expect(first.costUsd).toBeGreaterThan(0);
+    expect(again).toEqual({ ...first, modelId: 'openai-small' });
+    expect(otherCall).toMatchObject({ cacheHit: true, costUsd: 0, usage: { inputTokens: 0, outputTokens: 0 }, output: validAnswer });
+    expect(anonymous).toMatchObject({ cacheHit: true, costUsd: 0 });
+    // Nothing was paid twice: the store counts the settlement as the read that saved a second payment.
+    expect(await storeA.stats()).toMatchObject({ hits: 3, misses: 1, costSavedUsd: expect.closeTo(first.costUsd * 3, 12) as unknown });
+    // An uncacheable call is not settled: a sample at temperature 1 with the cache off asks the model again.
+    const sampled = await workerB.call({ ...call('Ticket: my parcel is late'), settles, temperature: 1, cache: { enabled: false } });
+    expect(sampled.cacheHit).toBe(false);
+    expect(server.requests.length - before).toBe(2);
+    await Promise.all([storeA.close(), storeB.close()]);
+  });
+
   it.each([
     { store: 'Redis', sharedBy: (): NodeJS.ProcessEnv => ({ CONVEYOR_CACHE_REDIS_URL: redis.url }) },
     { store: 'PostgreSQL', sharedBy: (): NodeJS.ProcessEnv => ({ CONVEYOR_DATABASE_URL: postgres.urlFor('cache_workers') }) },

@@ -5,6 +5,12 @@
  * out and runs again (the SDK says so), on this worker or another. So every value carries a key unique in
  * its run, and a (workflow, run, key) already counted is dropped: by this worker from memory, and — with a
  * Redis the workers share (CONVEYOR_METRICS_REDIS_URL) — by the whole fleet, through `SET NX`.
+ *
+ * The first value of a key stands for every attempt because attempts agree: a workflow task run again
+ * runs its local model calls again, and the gateway settles each with its own first answer and cost
+ * (ModelCall.settles), so the ledger the accepted attempt records is what the first attempt sent. A call
+ * the cache cannot settle (cache off, or a sample at temperature > 0) is asked again and may differ: then
+ * the metrics keep the first attempt's value and the ledger the last one's.
  */
 import { Runtime, type InjectedSinks } from '@temporalio/worker';
 import type { SharedRedis } from '../platform/redis';
