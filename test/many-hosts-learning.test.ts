@@ -13,7 +13,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { temporal } from '@temporalio/proto';
+import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stationCallsAnswered, type StationCallResult } from '../activities/factory';
 import type { ConveyorClient } from '../client';
@@ -135,22 +135,49 @@ async function answeredBy(jobId: string): Promise<{ worker: Side; answeredAt: nu
   throw new Error(`job ${jobId}: no model call in its history`);
 }
 
+/** A triage job takes well under a second here; one that takes this long is stuck, and the test says where. */
+const JOB_DEADLINE_MS = 45_000;
+
+/** The job's result, or — past the deadline — an error naming where it stands and what both workers last said. */
+async function resultWithin(jobId: string, deadlineMs: number): Promise<JobResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), deadlineMs)));
+  const answer = await Promise.race([client.getResult(jobId), late]).finally(() => clearTimeout(timer));
+  if (answer !== 'late') return answer;
+  const handle = client.temporal.workflow.getHandle(jobId);
+  const description = await handle.describe().catch((error: unknown) => String(error));
+  const events = ((await handle.fetchHistory().catch(() => undefined))?.events ?? []).slice(-8).map((event) => `${String(event.eventId)} ${temporal.api.enums.v1.EventType[event.eventType ?? 0]}`);
+  const pending = typeof description === 'string' ? description : JSON.stringify(description.raw.pendingActivities?.map((activity) => ({ type: activity.activityType?.name, attempt: activity.attempt, lastFailure: activity.lastFailure?.message })) ?? []);
+  const tails = (['a', 'b'] as const).map((side) => `worker ${side}:\n${workers[side]!.output().split('\n').slice(-30).join('\n')}`).join('\n');
+  throw new Error(`job ${jobId} did not finish within ${deadlineMs / 1000} s: ${typeof description === 'string' ? description : description.status.name}; pending activities ${pending}; last events ${events.join(', ')}\n${tails}`);
+}
+
 /** Triage jobs, `concurrency` at a time, until `done()`; each text made unique so no answer comes from the cache. */
 async function traffic(texts: string[], done: (answered: Answered[]) => boolean, concurrency = 4): Promise<Answered[]> {
   const answered: Answered[] = [];
   let next = 0;
+  let failed = false;
   const lane = async () => {
-    while (!done(answered)) {
+    while (!failed && !done(answered)) {
       const text = `${texts[next % texts.length]!} (ticket ${next})`;
       next += 1;
       const id = uniqueId('learning-job');
       await client.startJob({ id, type: 'triage', input: { text } });
-      const result: JobResult = await client.getResult(id);
+      const result: JobResult = await resultWithin(id, JOB_DEADLINE_MS);
       const [first] = result.ledger;
       answered.push({ jobId: id, ...(await answeredBy(id)), modelVersion: first?.modelVersion, servedAs: first?.servedAs });
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, lane));
+  // One lane's failure stops the others, so the test reports it instead of running on.
+  const guarded = async () => {
+    try {
+      await lane();
+    } catch (error) {
+      failed = true;
+      throw error;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, guarded));
   return answered.sort((x, y) => x.answeredAt - y.answeredAt);
 }
 
@@ -193,21 +220,29 @@ describe('the learning registry on two worker processes sharing only the cluster
 
     let stopAt = Infinity;
     const running = traffic(production.map((item) => item.text), () => Date.now() > stopAt);
-    await client.decide(handle.workflowId, { approvalId: approval!.approvalId, decision: 'approve', reviewer: 'alice' });
-    const result: DistillResult = await handle.result();
-    expect(result.status).toBe('promoted');
-    const candidate = (versions.candidate = result.candidateVersion);
-    expect(await registry.state()).toMatchObject({ current: candidate, canary: { version: candidate, stable: versions.base, share: 0.5 } });
-    // The worker whose activity wrote the promotion, from the run's history.
-    const events = (await handle.fetchHistory()).events ?? [];
-    const ranOn = (activity: string) => {
-      const scheduled = events.find((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === activity)!;
-      return sideOf(events.find((event) => event.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === scheduled.eventId?.toString())!.activityTaskStartedEventAttributes!.identity)!;
+    const promotion = async () => {
+      await client.decide(handle.workflowId, { approvalId: approval!.approvalId, decision: 'approve', reviewer: 'alice' });
+      const result: DistillResult = await handle.result();
+      expect(result.status).toBe('promoted');
+      const candidate = (versions.candidate = result.candidateVersion);
+      expect(await registry.state()).toMatchObject({ current: candidate, canary: { version: candidate, stable: versions.base, share: 0.5 } });
+      // The worker whose activity wrote the promotion, from the run's history.
+      const events = (await handle.fetchHistory()).events ?? [];
+      const ranOn = (activity: string) => {
+        const scheduled = events.find((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === activity)!;
+        return sideOf(events.find((event) => event.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === scheduled.eventId?.toString())!.activityTaskStartedEventAttributes!.identity)!;
+      };
+      const promoter = ranOn('promoteModelVersion');
+      const steps = ['curateDistillData', 'trainDistillCandidate', 'evaluateDistillCandidate'].map((activity) => `${activity} on ${ranOn(activity)}`).join(', ');
+      return { candidate, promoter, steps, promotedAt: (await lastEvent('promote')).atMs };
     };
-    const promoter = ranOn('promoteModelVersion');
-    const steps = ['curateDistillData', 'trainDistillCandidate', 'evaluateDistillCandidate'].map((activity) => `${activity} on ${ranOn(activity)}`).join(', ');
+    // Should the promotion fail, the traffic stops with it (and says what it saw), not in the next test.
+    const { candidate, promoter, steps, promotedAt } = await promotion().catch(async (error: unknown) => {
+      stopAt = Date.now();
+      await running.catch((trafficError: unknown) => console.warn(`many hosts learning: the traffic failed too: ${String(trafficError)}`));
+      throw error;
+    });
     const other: Side = promoter === 'a' ? 'b' : 'a';
-    const promotedAt = (await lastEvent('promote')).atMs;
     stopAt = promotedAt + 8_000;
     const answered = await running;
 
