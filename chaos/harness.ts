@@ -20,6 +20,7 @@ import type { JobResult } from '../domain/job';
 import type { ModelSpec } from '../domain/models';
 import { startCluster, type Cluster } from '../platform/cluster';
 import { freePort, startEmbeddedServer, type TemporalEndpoint } from '../platform/embedded-server';
+import { childProcesses, procCommandLine } from '../platform/proc';
 import { loadSettings, type ConveyorSettings } from '../platform/settings';
 import { loadRegistry } from '../providers/registry';
 import { bundleConveyorWorkflows, defaultOutbox } from '../workers/worker';
@@ -45,19 +46,9 @@ export interface ChaosTemporal {
 
 /** Child processes of this process whose command line mentions `needle` (the server's SQLite file). */
 function childPidsMentioning(needle: string): number[] {
-  const pids: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const parentPid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (parentPid !== process.pid) continue;
-      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) pids.push(Number(entry));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return pids;
+  return childProcesses()
+    .filter((child) => procCommandLine(child.pid)?.includes(needle))
+    .map((child) => child.pid);
 }
 
 function isAlive(pid: number): boolean {

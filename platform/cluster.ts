@@ -20,6 +20,7 @@ import { freePort, isPortFree, registerSearchAttributes } from './embedded-serve
 import { conveyorCacheDir, findGo, GoBuildError, goInstall, isExecutable } from './go-build';
 import { redactDatabaseUrl } from './postgres';
 import { postgresPid, postgresUrl, startPostgres, stopPostgres, type PostgresServer } from './postgres-server';
+import { isRunning, procCommandLine } from './proc';
 import { settingsSchema } from './settings';
 
 /** The Temporal Server release the cluster builds and docker-compose.yml runs (test/compose.test.ts keeps them equal). */
@@ -250,10 +251,7 @@ function runningServerPid(dir: string): number | undefined {
   try {
     const pid = Number(fs.readFileSync(paths(dir).serverPid, 'utf8').trim() || 'NaN');
     if (!Number.isInteger(pid)) return undefined;
-    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (!cmdline.includes('temporal-server')) return undefined;
-    const state = /^\d+ \(.*\) (\w)/.exec(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1];
-    return state === 'Z' ? undefined : pid;
+    return procCommandLine(pid)?.includes('temporal-server') && isRunning(pid) ? pid : undefined;
   } catch {
     return undefined;
   }

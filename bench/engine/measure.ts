@@ -4,9 +4,9 @@
  * used so far), the load average, and the id of the embedded Temporal server this process started. Linux
  * only for the /proc readings; elsewhere they report undefined and the figures say so.
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import { percentile } from '../../domain/stats';
+import { childProcesses, procMemoryBytes, procStat } from '../../platform/proc';
 
 export const MB = 1024 * 1024;
 
@@ -38,53 +38,14 @@ export function elapsedMs(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
-function statusField(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
-    return match?.[1] ? Number(match[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export const rssBytes = (pid: number) => statusField(pid, 'VmRSS');
-export const peakRssBytes = (pid: number) => statusField(pid, 'VmHWM');
-
-/** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on every Linux this runs on). */
-const USER_HZ = 100;
-
-/** A process's /proc/<pid>/stat: its command name and the fields after it (state first), or undefined. */
-function procStat(pid: number | string): { comm: string; fields: string[] } | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // pid (comm) state ppid …; comm may hold spaces, so split after the closing parenthesis.
-    return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), fields: stat.slice(stat.lastIndexOf(')') + 2).split(' ') };
-  } catch {
-    return undefined; // no such process (or it ended while we looked), or no /proc
-  }
-}
+export const rssBytes = (pid: number) => procMemoryBytes(pid, 'VmRSS');
+export const peakRssBytes = (pid: number) => procMemoryBytes(pid, 'VmHWM');
 
 /** CPU seconds (user + system, all threads) a process has used so far. */
-export function cpuSeconds(pid: number): number | undefined {
-  const stat = procStat(pid);
-  return stat ? (Number(stat.fields[11]) + Number(stat.fields[12])) / USER_HZ : undefined;
-}
+export const cpuSeconds = (pid: number): number | undefined => procStat(pid)?.cpuSeconds;
 
 /** The `temporal` process this process started (the embedded server), if there is one. */
-export function embeddedServerPid(): number | undefined {
-  let entries: string[];
-  try {
-    entries = fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name));
-  } catch {
-    return undefined;
-  }
-  for (const name of entries) {
-    const stat = procStat(name);
-    if (stat?.comm === 'temporal' && Number(stat.fields[1]) === process.pid) return Number(name);
-  }
-  return undefined;
-}
+export const embeddedServerPid = (): number | undefined => childProcesses().find((child) => child.comm === 'temporal')?.pid;
 
 /** Samples the RSS of some processes every `intervalMs` and keeps each one's highest value. */
 export function sampleRss(pids: Record<string, number | undefined>, intervalMs = 250) {
