@@ -57,15 +57,12 @@ export interface ConveyorWorkerOptions {
   maxCachedWorkflows?: number;
   /**
    * The share of the worker's workflow-task polls (10) that poll the task queue itself rather than the
-   * worker's sticky queue (default: the SDK's 0.2, 2 and 8; STALL_FREE_POLL_RATIO, 1, gives 10 and 1).
-   * With 1, batches run faster (below); it is not the default because one CI run of the metrics test
-   * (test/metrics.test.ts) failed with it, a call's tokens counted from a workflow-task attempt whose
-   * answer was not the one recorded, and why the split made that likelier was not found. A new job's
-   * first workflow task, where a job of local steps does all its work, is on the task queue; the sticky
-   * queue carries the later tasks of runs that go on (a batch, a job waiting for a signal or a remote
-   * call). With the SDK's split, batches stalled for 1–2 s near the end of every run of 500 children,
-   * worker and server idle, while the last children's first tasks waited to be polled; with 1 they did
-   * not (bench/results/batch-polls.md).
+   * worker's sticky queue (default STALL_FREE_POLL_RATIO, 1: 10 and 1; the SDK's own default is 0.2: 2 and
+   * 8). A new job's first workflow task, where a job of local steps does all its work, is on the task
+   * queue; the sticky queue carries the later tasks of runs that go on (a batch, a job waiting for a
+   * signal or a remote call). With the SDK's split, batches stalled for 1–2 s near the end of every run of
+   * 500 children, worker and server idle, while the last children's first tasks waited to be polled; with
+   * 1 they did not (bench/results/batch-polls.md).
    */
   nonStickyToStickyPollRatio?: number;
   /**
@@ -109,7 +106,7 @@ export async function createConveyorWorker(options: ConveyorWorkerOptions): Prom
     activities: conveyorActivities({ factory, gateway: options.gateway, outbox: options.outbox, ...(options.claims ? { claims: options.claims } : {}), dataDir, exampleStore: options.exampleStore, ...(options.env ? { env: options.env } : {}) }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 50,
     maxCachedWorkflows: options.maxCachedWorkflows,
-    ...(options.nonStickyToStickyPollRatio !== undefined ? { nonStickyToStickyPollRatio: options.nonStickyToStickyPollRatio } : {}),
+    nonStickyToStickyPollRatio: options.nonStickyToStickyPollRatio ?? STALL_FREE_POLL_RATIO,
     // No more workflow tasks in flight than cache slots: the cache then evicts runs between their tasks
     // (they replay, and count nothing twice), never one mid-task, which would run that task again elsewhere.
     ...(options.maxCachedWorkflows !== undefined && options.maxCachedWorkflows > 0 ? { maxConcurrentWorkflowTaskExecutions: Math.max(2, Math.min(40, options.maxCachedWorkflows)) } : {}),

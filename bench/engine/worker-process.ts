@@ -141,8 +141,6 @@ async function main(): Promise<void> {
         outbox,
         workflowBundle: { code, sourceMap: '' },
         maxCachedWorkflows: config.maxCachedWorkflows,
-        // The split that removed batches' stalls (CONVEYOR_NON_STICKY_POLL_RATIO=1 for a fleet; bench/results/batch-polls.md).
-        nonStickyToStickyPollRatio: STALL_FREE_POLL_RATIO,
         maxConcurrentActivityTaskExecutions: config.maxConcurrentActivityTaskExecutions,
       })
     : await Worker.create({
@@ -152,7 +150,7 @@ async function main(): Promise<void> {
         workflowBundle: { code },
         activities: rawActivities,
         maxCachedWorkflows: config.maxCachedWorkflows,
-        // The same split of workflow-task polls as the Conveyor worker's, so the yardsticks measure the engine, not a setting (bench/results/batch-polls.md).
+        // The Conveyor worker's default split of workflow-task polls, so the yardsticks measure the engine, not a setting (bench/results/batch-polls.md).
         nonStickyToStickyPollRatio: STALL_FREE_POLL_RATIO,
         maxConcurrentActivityTaskExecutions: config.maxConcurrentActivityTaskExecutions,
       });
