@@ -8,7 +8,7 @@ export { z } from 'zod';
 export { DEFINITION_API_VERSION } from './factory/define';
 export { supportFactory } from './factories/support';
 export * from './client';
-export { createConveyorWorker, conveyorActivities, conveyorPreloadModules, runWorker, bundleConveyorWorkflows, factoryFromSettings, defaultOutbox, workflowsPath, builtinWorkflowsPath, type ConveyorWorkerOptions, type ConveyorActivityOptions } from './workers/worker';
+export { createConveyorWorker, conveyorActivities, openConveyorActivities, conveyorPreloadModules, runWorker, bundleConveyorWorkflows, factoryFromSettings, defaultOutbox, workflowsPath, builtinWorkflowsPath, type ConveyorWorkerOptions, type ConveyorActivityOptions, type ConveyorActivities } from './workers/worker';
 export { createModelGateway } from './providers/gateway';
 export { Outbox, type ActionReceiptStore, type OutboxRow } from './activities/outbox';
 export { PostgresOutbox } from './activities/outbox-postgres';

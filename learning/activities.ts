@@ -17,6 +17,7 @@ import { LiveModels, type CanaryOutcome } from './live';
 import { ModelRegistry, ModelRegistryError } from './model-registry';
 import type { SettleObservation } from './observations';
 import { curateRun, evaluateCandidate, runDirOf, trainCandidate, writeDistillReport } from './pipeline';
+import { closeAll } from '../platform/resources';
 import { collectExampleRequestSchema, distillRequestSchema, type CanarySettings, type LiveAgreement, type CollectExampleRequest, type CollectedExample, type CuratedRun, type DistillReport, type DistillRequest, type DistillSettings, type RegistryState, type TrainedCandidate } from './types';
 
 export interface LearningDependencies {
@@ -78,7 +79,7 @@ export function createLearningActivities(deps: LearningDependencies) {
   const artifacts = () => deps.distillArtifacts ?? (ownArtifacts ??= openDistillArtifacts(deps.databaseUrl));
   const runDirHere = (station: string, runId: string) => runDirOf(deps.dataDir, station, runId);
 
-  return {
+  const activities = {
     /** Stores the accepted answer of an escalated or reviewer-edited step as a training example (idempotent per step). */
     async collectExample(request: CollectExampleRequest): Promise<{ id: string; stored: boolean; example: Omit<CollectedExample, 'text'> }> {
       const parsed = collectExampleRequestSchema.safeParse(request);
@@ -200,6 +201,23 @@ export function createLearningActivities(deps: LearningDependencies) {
       return (await registryOf(input.station).state()).current;
     },
   };
+  // Every property of the record is an activity, so what closes the stores it opened is kept beside it.
+  ownedStores.set(activities, async () => {
+    const opened = [ownStore, ownLive, ownArtifacts];
+    [ownStore, ownLive, ownArtifacts] = [undefined, undefined, undefined];
+    await closeAll(opened);
+  });
+  return activities;
+}
+
+const ownedStores = new WeakMap<object, () => Promise<void>>();
+
+/**
+ * Closes the stores a record of learning activities opened itself (the example store, live models and
+ * distill artifacts it was not given); what was passed in stays open. Calls made after it open them again.
+ */
+export async function closeLearningActivities(activities: LearningActivities): Promise<void> {
+  await ownedStores.get(activities)?.();
 }
 
 export type LearningActivities = ReturnType<typeof createLearningActivities>;

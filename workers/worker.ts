@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { PayloadCodec } from '@temporalio/common';
-import { bundleWorkflowCode, Runtime, Worker, type NativeConnection, type PatchActivationCallback, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, Runtime, Worker, type NativeConnection, type PatchActivationCallback, type WorkerPlugin, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { builtinCatalogue } from './builtin-catalogue';
 import { createFactoryActivities, createJobStartActivity } from '../activities/factory';
@@ -20,7 +20,7 @@ import { withWebhookActions } from '../activities/webhook';
 import { conveyorSinks } from './metrics-sink';
 import { createReviewerKeyActivities } from '../activities/reviewer-keys';
 import { createEvaluationActivities } from '../activities/evaluation';
-import { createLearningActivities } from '../learning/activities';
+import { closeLearningActivities, createLearningActivities } from '../learning/activities';
 import type { ExampleRepository } from '../learning/example-repository';
 import { LiveModels } from '../learning/live';
 import { createModelGateway } from '../providers/gateway';
@@ -31,6 +31,7 @@ import { connectClient, connectWorkerConnection } from '../platform/connection';
 import { installTracing, tracingPlugin, type Tracing } from '../platform/tracing';
 import { createSharedRedis, type SharedRedis } from '../platform/redis';
 import { installRuntimeLogging } from '../platform/logging';
+import { closeAll } from '../platform/resources';
 import { ensureTemporal } from '../platform/embedded-server';
 import { loadSettings, type ConveyorSettings } from '../platform/settings';
 
@@ -96,6 +97,18 @@ export async function createConveyorWorker(options: ConveyorWorkerOptions): Prom
   const dataDir = options.dataDir ?? loadSettings().dataDir;
   // The learning registry's promoted, canary and shadow models serve the small tier of learnable stations.
   const factory = options.factory ?? supportFactory;
+  const conveyor = openConveyorActivities({ factory, gateway: options.gateway, outbox: options.outbox, ...(options.claims ? { claims: options.claims } : {}), dataDir, exampleStore: options.exampleStore, ...(options.env ? { env: options.env } : {}) });
+  // What the activities opened is closed once the worker has stopped: `run()` returns after it.
+  const closeWhenStopped: WorkerPlugin = {
+    name: 'conveyor-activity-stores',
+    async runWorker(worker, next) {
+      try {
+        await next(worker);
+      } finally {
+        await conveyor.close();
+      }
+    },
+  };
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -103,7 +116,7 @@ export async function createConveyorWorker(options: ConveyorWorkerOptions): Prom
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: factory === supportFactory ? builtinWorkflowsPath : workflowsPath, bundlerOptions: { preloadModules: [...conveyorPreloadModules] } }),
-    activities: conveyorActivities({ factory, gateway: options.gateway, outbox: options.outbox, ...(options.claims ? { claims: options.claims } : {}), dataDir, exampleStore: options.exampleStore, ...(options.env ? { env: options.env } : {}) }),
+    activities: conveyor.activities,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 50,
     maxCachedWorkflows: options.maxCachedWorkflows,
     nonStickyToStickyPollRatio: options.nonStickyToStickyPollRatio ?? STALL_FREE_POLL_RATIO,
@@ -112,7 +125,7 @@ export async function createConveyorWorker(options: ConveyorWorkerOptions): Prom
     ...(options.maxCachedWorkflows !== undefined && options.maxCachedWorkflows > 0 ? { maxConcurrentWorkflowTaskExecutions: Math.max(2, Math.min(40, options.maxCachedWorkflows)) } : {}),
     ...(options.patchActivationCallback ? { patchActivationCallback: options.patchActivationCallback } : {}),
     ...(codec ? { dataConverter: { payloadCodecs: [codec] } } : {}),
-    ...(options.tracing ? { plugins: [tracingPlugin(options.tracing)] } : {}),
+    plugins: [...(options.tracing ? [tracingPlugin(options.tracing)] : []), closeWhenStopped],
     sinks: conveyorSinks(options.metricsDedupe ? { dedupe: options.metricsDedupe, log: (message) => console.warn(message) } : {}),
   });
 }
@@ -134,19 +147,36 @@ export interface ConveyorActivityOptions {
 /**
  * Every activity Conveyor's workflows and primitives call, for a worker of your own: register them with
  * `Worker.create({ activities: { ...yourActivities, ...conveyorActivities({ factory, gateway, outbox }) } })`.
+ * What they open (the learning registry's and observations' stores, the claim store, the example store,
+ * distill artifacts; PostgreSQL pools with CONVEYOR_DATABASE_URL) stays open for the process's life; a
+ * worker that stops while its process goes on takes them from {@link openConveyorActivities}, which also
+ * gives their `close()`.
  */
 export function conveyorActivities(options: ConveyorActivityOptions) {
+  return openConveyorActivities(options).activities;
+}
+
+export type ConveyorActivities = ReturnType<typeof openConveyorActivities>['activities'];
+
+/**
+ * Conveyor's activities (see {@link conveyorActivities}) and `close()`, which closes what they opened
+ * once the worker that ran them has stopped (`await worker.run()` has returned; createConveyorWorker does
+ * so itself). What was passed in (gateway, outbox, claims, exampleStore) is the caller's to close.
+ */
+export function openConveyorActivities(options: ConveyorActivityOptions) {
   const missing = trainingFileProblems(options.factory);
   if (missing.length > 0) throw new FactoryDefinitionError(missing);
   const settings = loadSettings();
   const dataDir = options.dataDir ?? settings.dataDir;
   // The learning registry's promoted, canary and shadow models serve the small tier of learnable stations.
   const live = new LiveModels(dataDir, { databaseUrl: settings.databaseUrl });
-  const claims = options.claims ?? openClaimStore({ databaseUrl: settings.databaseUrl, dataDir, encryption: settings.encryption });
+  const ownClaims = options.claims ? undefined : openClaimStore({ databaseUrl: settings.databaseUrl, dataDir, encryption: settings.encryption });
+  const claims = options.claims ?? ownClaims!;
   const engine = createActivities({ gateway: options.gateway, outbox: options.outbox, claims, catalogue: builtinCatalogue, live });
   const factoryActivities = createFactoryActivities({ factory: options.factory, gateway: options.gateway, outbox: options.outbox, live, ...(options.env ? { env: options.env } : {}) });
   const reviewerKeys = createReviewerKeyActivities({ dataDir, keysFile: settings.reviewerKeysFile });
-  return {
+  const learning = createLearningActivities({ factory: options.factory, dataDir, live, exampleStore: options.exampleStore, databaseUrl: settings.databaseUrl });
+  const activities = {
     ...engine,
     ...factoryActivities,
     ...createJobStartActivity({
@@ -157,8 +187,15 @@ export function conveyorActivities(options: ConveyorActivityOptions) {
       callStation: (request) => factoryActivities.callStation(request),
     }),
     ...createEvaluationActivities({ factory: options.factory }),
-    ...createLearningActivities({ factory: options.factory, dataDir, live, exampleStore: options.exampleStore, databaseUrl: settings.databaseUrl }),
+    ...learning,
     ...reviewerKeys,
+  };
+  return {
+    activities,
+    /** Closes what the activities opened; calls made after it open them again. */
+    async close(): Promise<void> {
+      await closeAll([{ close: () => closeLearningActivities(learning) }, live, ownClaims]);
+    },
   };
 }
 

@@ -1,0 +1,106 @@
+/**
+ * A worker that stops closes what its activities opened: with CONVEYOR_DATABASE_URL, the learning
+ * registry's and observations' PostgreSQL pools and the claim store's (createConveyorWorker does it when
+ * `run()` ends; a worker of one's own calls openConveyorActivities(...).close()). Checked on a real
+ * PostgreSQL: while a worker runs jobs its process holds connections to the database, and once `run()` has
+ * returned it holds none, so a process that goes on (a test runner, a host that restarts its worker) does
+ * not keep pools open until they time out.
+ */
+import path from 'node:path';
+import { Worker } from '@temporalio/worker';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createModelGateway, Outbox, supportFactory } from '../index';
+import { connectWorkerConnection } from '../platform/connection';
+import { bundleConveyorWorkflows, createConveyorWorker, openConveyorActivities } from '../workers/worker';
+import { conveyorSinks } from '../workers/metrics-sink';
+import { startTestPostgres, type TestPostgres } from './support/postgres';
+import { eventually, tempDir, testClient, testSettings, uniqueId } from './support/temporal';
+
+let postgres: TestPostgres;
+let databaseUrl: string;
+let observer: pg.Client;
+const databaseBefore = process.env.CONVEYOR_DATABASE_URL;
+
+beforeAll(async () => {
+  postgres = await startTestPostgres();
+  databaseUrl = await postgres.createDatabase('worker_stores');
+  // The activities read the database URL from the environment, as `conveyor worker` does.
+  process.env.CONVEYOR_DATABASE_URL = databaseUrl;
+  observer = new pg.Client({ connectionString: databaseUrl });
+  await observer.connect();
+}, 120_000);
+
+afterAll(async () => {
+  if (databaseBefore === undefined) delete process.env.CONVEYOR_DATABASE_URL;
+  else process.env.CONVEYOR_DATABASE_URL = databaseBefore;
+  await observer?.end();
+  await postgres?.dispose();
+});
+
+/**
+ * Connections to the test database other than the observer's own. The checks after a stop wait 3 s,
+ * well under the pools' 10 s idle timeout (platform/postgres.ts), so only closing the stores empties them.
+ */
+async function workerConnections(): Promise<number> {
+  const { rows } = await observer.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+  return Number(rows[0]!.n);
+}
+
+/** Triage jobs run to the end: their learnable step reads the registry, and settling it writes observations. */
+async function runTriageJobs(settings: ReturnType<typeof testSettings>, count: number): Promise<void> {
+  const client = await testClient(settings);
+  try {
+    const ids = Array.from({ length: count }, () => uniqueId('stores-job'));
+    for (const [index, id] of ids.entries()) await client.startJob({ id, type: 'triage', input: { text: `Where is my parcel? Order #S${index} is late.` } });
+    for (const id of ids) expect((await client.getResult(id)).status).toBe('completed');
+  } finally {
+    await client.close();
+  }
+}
+
+describe('a stopped worker', () => {
+  it('createConveyorWorker: holds database connections while it runs jobs, none once run() has returned', async () => {
+    const settings = testSettings(uniqueId('worker-stores'));
+    const connection = await connectWorkerConnection(settings, settings.address!);
+    const gateway = createModelGateway({ cache: null, env: {} });
+    const outbox = new Outbox(path.join(tempDir('stores-outbox'), 'outbox.sqlite'));
+    try {
+      const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, workflowBundle: await bundleConveyorWorkflows(), dataDir: settings.dataDir });
+      const running = worker.run();
+      await runTriageJobs(settings, 3);
+      expect(await workerConnections()).toBeGreaterThan(0);
+      worker.shutdown();
+      await running;
+      expect(await eventually(async () => ((await workerConnections()) === 0 ? true : undefined), 3_000).catch(async () => `still ${await workerConnections()} connections`)).toBe(true);
+    } finally {
+      await gateway.close();
+      await outbox.close();
+      await connection.close();
+    }
+  }, 120_000);
+
+  it('a worker of one’s own: openConveyorActivities(...).close() after run() closes the same pools', async () => {
+    const settings = testSettings(uniqueId('own-worker-stores'));
+    const connection = await connectWorkerConnection(settings, settings.address!);
+    const gateway = createModelGateway({ cache: null, env: {} });
+    const outbox = new Outbox(path.join(tempDir('own-stores-outbox'), 'outbox.sqlite'));
+    const conveyor = openConveyorActivities({ factory: supportFactory, gateway, outbox, dataDir: settings.dataDir });
+    try {
+      const worker = await Worker.create({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, workflowBundle: await bundleConveyorWorkflows(), activities: conveyor.activities, sinks: conveyorSinks() });
+      const running = worker.run();
+      await runTriageJobs(settings, 3);
+      expect(await workerConnections()).toBeGreaterThan(0);
+      worker.shutdown();
+      await running;
+      // The SDK's worker knows nothing of these stores: without close() they would stay open.
+      expect(await workerConnections()).toBeGreaterThan(0);
+      await conveyor.close();
+      expect(await eventually(async () => ((await workerConnections()) === 0 ? true : undefined), 3_000).catch(async () => `still ${await workerConnections()} connections`)).toBe(true);
+    } finally {
+      await gateway.close();
+      await outbox.close();
+      await connection.close();
+    }
+  }, 120_000);
+});
