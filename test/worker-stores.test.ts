@@ -7,11 +7,13 @@
  * not keep pools open until they time out.
  */
 import path from 'node:path';
-import { Worker } from '@temporalio/worker';
+import { Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createModelGateway, Outbox, supportFactory } from '../index';
 import { connectWorkerConnection } from '../platform/connection';
+import type { ConveyorSettings } from '../platform/settings';
+import type { ModelGateway } from '../providers/gateway-types';
 import { bundleConveyorWorkflows, createConveyorWorker, openConveyorActivities } from '../workers/worker';
 import { conveyorSinks } from '../workers/metrics-sink';
 import { startTestPostgres, type TestPostgres } from './support/postgres';
@@ -20,6 +22,7 @@ import { eventually, tempDir, testClient, testSettings, uniqueId } from './suppo
 let postgres: TestPostgres;
 let databaseUrl: string;
 let observer: pg.Client;
+let bundle: WorkflowBundleWithSourceMap;
 const databaseBefore = process.env.CONVEYOR_DATABASE_URL;
 
 beforeAll(async () => {
@@ -29,6 +32,7 @@ beforeAll(async () => {
   process.env.CONVEYOR_DATABASE_URL = databaseUrl;
   observer = new pg.Client({ connectionString: databaseUrl });
   await observer.connect();
+  bundle = await bundleConveyorWorkflows();
 }, 120_000);
 
 afterAll(async () => {
@@ -48,7 +52,7 @@ async function workerConnections(): Promise<number> {
 }
 
 /** Triage jobs run to the end: their learnable step reads the registry, and settling it writes observations. */
-async function runTriageJobs(settings: ReturnType<typeof testSettings>, count: number): Promise<void> {
+async function runTriageJobs(settings: ConveyorSettings, count: number): Promise<void> {
   const client = await testClient(settings);
   try {
     const ids = Array.from({ length: count }, () => uniqueId('stores-job'));
@@ -59,48 +63,52 @@ async function runTriageJobs(settings: ReturnType<typeof testSettings>, count: n
   }
 }
 
+/** A worker's parts the test owns (its connection, gateway and outbox, closed after it), for `body`. */
+async function withWorkerParts(prefix: string, body: (parts: { settings: ConveyorSettings; connection: NativeConnection; gateway: ModelGateway; outbox: Outbox }) => Promise<void>): Promise<void> {
+  const settings = testSettings(uniqueId(prefix));
+  const connection = await connectWorkerConnection(settings, settings.address!);
+  const gateway = createModelGateway({ cache: null, env: {} });
+  const outbox = new Outbox(path.join(tempDir(`${prefix}-outbox`), 'outbox.sqlite'));
+  try {
+    await body({ settings, connection, gateway, outbox });
+  } finally {
+    await gateway.close();
+    await outbox.close();
+    await connection.close();
+  }
+}
+
+/** Runs triage jobs on the worker, checks its process holds database connections, then stops it. */
+async function runThenStop(worker: Worker, settings: ConveyorSettings): Promise<void> {
+  const running = worker.run();
+  await runTriageJobs(settings, 3);
+  expect(await workerConnections()).toBeGreaterThan(0);
+  worker.shutdown();
+  await running;
+}
+
+async function expectNoConnectionsLeft(): Promise<void> {
+  expect(await eventually(async () => ((await workerConnections()) === 0 ? true : undefined), 3_000).catch(async () => `still ${await workerConnections()} connections`)).toBe(true);
+}
+
 describe('a stopped worker', () => {
   it('createConveyorWorker: holds database connections while it runs jobs, none once run() has returned', async () => {
-    const settings = testSettings(uniqueId('worker-stores'));
-    const connection = await connectWorkerConnection(settings, settings.address!);
-    const gateway = createModelGateway({ cache: null, env: {} });
-    const outbox = new Outbox(path.join(tempDir('stores-outbox'), 'outbox.sqlite'));
-    try {
-      const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, workflowBundle: await bundleConveyorWorkflows(), dataDir: settings.dataDir });
-      const running = worker.run();
-      await runTriageJobs(settings, 3);
-      expect(await workerConnections()).toBeGreaterThan(0);
-      worker.shutdown();
-      await running;
-      expect(await eventually(async () => ((await workerConnections()) === 0 ? true : undefined), 3_000).catch(async () => `still ${await workerConnections()} connections`)).toBe(true);
-    } finally {
-      await gateway.close();
-      await outbox.close();
-      await connection.close();
-    }
+    await withWorkerParts('worker-stores', async ({ settings, connection, gateway, outbox }) => {
+      const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, workflowBundle: bundle, dataDir: settings.dataDir });
+      await runThenStop(worker, settings);
+      await expectNoConnectionsLeft();
+    });
   }, 120_000);
 
   it('a worker of one’s own: openConveyorActivities(...).close() after run() closes the same pools', async () => {
-    const settings = testSettings(uniqueId('own-worker-stores'));
-    const connection = await connectWorkerConnection(settings, settings.address!);
-    const gateway = createModelGateway({ cache: null, env: {} });
-    const outbox = new Outbox(path.join(tempDir('own-stores-outbox'), 'outbox.sqlite'));
-    const conveyor = openConveyorActivities({ factory: supportFactory, gateway, outbox, dataDir: settings.dataDir });
-    try {
-      const worker = await Worker.create({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, workflowBundle: await bundleConveyorWorkflows(), activities: conveyor.activities, sinks: conveyorSinks() });
-      const running = worker.run();
-      await runTriageJobs(settings, 3);
-      expect(await workerConnections()).toBeGreaterThan(0);
-      worker.shutdown();
-      await running;
+    await withWorkerParts('own-worker-stores', async ({ settings, connection, gateway, outbox }) => {
+      const conveyor = openConveyorActivities({ factory: supportFactory, gateway, outbox, dataDir: settings.dataDir });
+      const worker = await Worker.create({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, workflowBundle: bundle, activities: conveyor.activities, sinks: conveyorSinks() });
+      await runThenStop(worker, settings);
       // The SDK's worker knows nothing of these stores: without close() they would stay open.
       expect(await workerConnections()).toBeGreaterThan(0);
       await conveyor.close();
-      expect(await eventually(async () => ((await workerConnections()) === 0 ? true : undefined), 3_000).catch(async () => `still ${await workerConnections()} connections`)).toBe(true);
-    } finally {
-      await gateway.close();
-      await outbox.close();
-      await connection.close();
-    }
+      await expectNoConnectionsLeft();
+    });
   }, 120_000);
 });
