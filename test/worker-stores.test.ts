@@ -1,6 +1,7 @@
 /**
- * A worker that stops closes what its activities opened: with CONVEYOR_DATABASE_URL, the learning
- * registry's and observations' PostgreSQL pools and the claim store's (createConveyorWorker does it when
+ * A worker that stops closes what its activities opened: with a database URL in the settings they are
+ * given (`settings`; CONVEYOR_DATABASE_URL for `conveyor worker`), the learning registry's and
+ * observations' PostgreSQL pools and the claim store's (createConveyorWorker does it when
  * `run()` ends; a worker of one's own calls openConveyorActivities(...).close()). Checked on a real
  * PostgreSQL: while a worker runs jobs its process holds connections to the database, and once `run()` has
  * returned it holds none, so a process that goes on (a test runner, a host that restarts its worker) does
@@ -23,21 +24,16 @@ let postgres: TestPostgres;
 let databaseUrl: string;
 let observer: pg.Client;
 let bundle: WorkflowBundleWithSourceMap;
-const databaseBefore = process.env.CONVEYOR_DATABASE_URL;
 
 beforeAll(async () => {
   postgres = await startTestPostgres();
   databaseUrl = await postgres.createDatabase('worker_stores');
-  // The activities read the database URL from the environment, as `conveyor worker` does.
-  process.env.CONVEYOR_DATABASE_URL = databaseUrl;
   observer = new pg.Client({ connectionString: databaseUrl });
   await observer.connect();
   bundle = await bundleConveyorWorkflows();
 }, 120_000);
 
 afterAll(async () => {
-  if (databaseBefore === undefined) delete process.env.CONVEYOR_DATABASE_URL;
-  else process.env.CONVEYOR_DATABASE_URL = databaseBefore;
   await observer?.end();
   await postgres?.dispose();
 });
@@ -64,13 +60,16 @@ async function runTriageJobs(settings: ConveyorSettings, count: number): Promise
 }
 
 /** A worker's parts the test owns (its connection, gateway and outbox, closed after it), for `body`. */
-async function withWorkerParts(prefix: string, body: (parts: { settings: ConveyorSettings; connection: NativeConnection; gateway: ModelGateway; outbox: Outbox }) => Promise<void>): Promise<void> {
+async function withWorkerParts(prefix: string, body: (parts: { settings: ConveyorSettings; stores: ConveyorSettings; connection: NativeConnection; gateway: ModelGateway; outbox: Outbox }) => Promise<void>): Promise<void> {
   const settings = testSettings(uniqueId(prefix));
+  // The database reaches the activities through the settings given to them, not the environment; the
+  // test's client keeps to the data dir, so every connection to the database is the worker's.
+  const stores = { ...settings, databaseUrl };
   const connection = await connectWorkerConnection(settings, settings.address!);
   const gateway = createModelGateway({ cache: null, env: {} });
   const outbox = new Outbox(path.join(tempDir(`${prefix}-outbox`), 'outbox.sqlite'));
   try {
-    await body({ settings, connection, gateway, outbox });
+    await body({ settings, stores, connection, gateway, outbox });
   } finally {
     await gateway.close();
     await outbox.close();
@@ -93,16 +92,16 @@ async function expectNoConnectionsLeft(): Promise<void> {
 
 describe('a stopped worker', () => {
   it('createConveyorWorker: holds database connections while it runs jobs, none once run() has returned', async () => {
-    await withWorkerParts('worker-stores', async ({ settings, connection, gateway, outbox }) => {
-      const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, workflowBundle: bundle, dataDir: settings.dataDir });
+    await withWorkerParts('worker-stores', async ({ settings, stores, connection, gateway, outbox }) => {
+      const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, workflowBundle: bundle, settings: stores });
       await runThenStop(worker, settings);
       await expectNoConnectionsLeft();
     });
   }, 120_000);
 
   it('a worker of one’s own: openConveyorActivities(...).close() after run() closes the same pools', async () => {
-    await withWorkerParts('own-worker-stores', async ({ settings, connection, gateway, outbox }) => {
-      const conveyor = openConveyorActivities({ factory: supportFactory, gateway, outbox, dataDir: settings.dataDir });
+    await withWorkerParts('own-worker-stores', async ({ settings, stores, connection, gateway, outbox }) => {
+      const conveyor = openConveyorActivities({ factory: supportFactory, gateway, outbox, settings: stores });
       const worker = await Worker.create({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, workflowBundle: bundle, activities: conveyor.activities, sinks: conveyorSinks() });
       await runThenStop(worker, settings);
       // The SDK's worker knows nothing of these stores: without close() they would stay open.

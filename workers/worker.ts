@@ -86,6 +86,8 @@ export interface ConveyorWorkerOptions {
   tracing?: Tracing;
   /** A Redis the fleet shares, so job metrics count once across workers (workers/metrics-sink.ts). */
   metricsDedupe?: SharedRedis;
+  /** The settings the activities' stores follow (see ConveyorActivityOptions.settings; default: from the environment). */
+  settings?: ConveyorSettings;
 }
 
 /** The poll split that removed batches' stalls (ConveyorWorkerOptions.nonStickyToStickyPollRatio; bench/results/batch-polls.md). */
@@ -94,10 +96,11 @@ export const STALL_FREE_POLL_RATIO = 1;
 export async function createConveyorWorker(options: ConveyorWorkerOptions): Promise<Worker> {
   installRuntimeLogging();
   const codec = options.payloadCodec === undefined ? payloadCodecFromEnvironment() : options.payloadCodec;
-  const dataDir = options.dataDir ?? loadSettings().dataDir;
+  const settings = options.settings ?? loadSettings();
+  const dataDir = options.dataDir ?? settings.dataDir;
   // The learning registry's promoted, canary and shadow models serve the small tier of learnable stations.
   const factory = options.factory ?? supportFactory;
-  const conveyor = openConveyorActivities({ factory, gateway: options.gateway, outbox: options.outbox, ...(options.claims ? { claims: options.claims } : {}), dataDir, exampleStore: options.exampleStore, ...(options.env ? { env: options.env } : {}) });
+  const conveyor = openConveyorActivities({ factory, gateway: options.gateway, outbox: options.outbox, ...(options.claims ? { claims: options.claims } : {}), dataDir, exampleStore: options.exampleStore, ...(options.env ? { env: options.env } : {}), settings });
   // What the activities opened is closed once the worker has stopped: `run()` returns after it.
   const closeWhenStopped: WorkerPlugin = {
     name: 'conveyor-activity-stores',
@@ -142,6 +145,12 @@ export interface ConveyorActivityOptions {
   exampleStore?: ExampleRepository;
   /** Where actions' `context.secret(variable)` reads secrets (default: the process's environment). */
   env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * The settings the stores follow: the shared database (`databaseUrl`: registry, observations, claims,
+   * examples, distill artifacts), the claims' encryption, the reviewers' keys file, the data dir (unless
+   * `dataDir` is given). Default: loaded from the environment, as `conveyor worker` does.
+   */
+  settings?: ConveyorSettings;
 }
 
 /**
@@ -166,7 +175,7 @@ export type ConveyorActivities = ReturnType<typeof openConveyorActivities>['acti
 export function openConveyorActivities(options: ConveyorActivityOptions) {
   const missing = trainingFileProblems(options.factory);
   if (missing.length > 0) throw new FactoryDefinitionError(missing);
-  const settings = loadSettings();
+  const settings = options.settings ?? loadSettings();
   const dataDir = options.dataDir ?? settings.dataDir;
   // The learning registry's promoted, canary and shadow models serve the small tier of learnable stations.
   const live = new LiveModels(dataDir, { databaseUrl: settings.databaseUrl });
@@ -258,7 +267,7 @@ export async function runWorker(settings: ConveyorSettings = loadSettings(), log
   const gateway = createModelGateway({ rateLimiter });
   const outbox = defaultOutbox(settings);
   const claims = openClaimStore(settings);
-  const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, claims, payloadCodec, dataDir: settings.dataDir, factory, maxCachedWorkflows: settings.maxCachedWorkflows, ...(settings.nonStickyPollRatio !== undefined ? { nonStickyToStickyPollRatio: settings.nonStickyPollRatio } : {}), ...(tracing ? { tracing } : {}), ...(metricsDedupe ? { metricsDedupe } : {}) });
+  const worker = await createConveyorWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, gateway, outbox, claims, payloadCodec, dataDir: settings.dataDir, factory, settings, maxCachedWorkflows: settings.maxCachedWorkflows, ...(settings.nonStickyPollRatio !== undefined ? { nonStickyToStickyPollRatio: settings.nonStickyPollRatio } : {}), ...(tracing ? { tracing } : {}), ...(metricsDedupe ? { metricsDedupe } : {}) });
   const encryption = payloadCodec ? `payloads encrypted with key "${payloadCodec.currentKeyId}"` : 'payloads not encrypted';
   const waiting = settings.metricsAddress ? await reportWaitingJobs(settings, endpoint.address) : undefined;
   log(`conveyor worker: factory ${factory.name} ${factory.version} (${[...factory.jobTypes.keys()].join(', ')}), task queue "${settings.taskQueue}" on ${endpoint.address} (namespace ${settings.namespace}, ${encryption})${settings.metricsAddress ? `, metrics on http://${settings.metricsAddress}/metrics` : ''}${tracing ? `, traces to ${settings.otlpTracesUrl}` : ''}`);
