@@ -74,6 +74,7 @@ export async function startWorker(options: {
     claims,
     workflowBundle: options.bundle,
     dataDir: options.settings.dataDir,
+    settings: options.settings,
     exampleStore: options.exampleStore,
     ...(options.factory ? { factory: options.factory } : {}),
     ...(options.env ? { env: options.env } : {}),
