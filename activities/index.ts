@@ -234,6 +234,8 @@ export async function askPlanner(gateway: ModelGateway, request: PlannerRequest,
       prompt,
       schema,
       signal: Context.current().cancellationSignal,
+      // Asked again (its activity or workflow task ran again), the plan is settled by its first answer and cost.
+      settles: settlementOf(Context.current(), { stepId: 'plan', call: request.repairHint ? 2 : 1 }),
     });
     return { plan: outcome.output, costUsd: outcome.costUsd, modelId: outcome.modelId };
   } catch (error) {
