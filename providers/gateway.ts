@@ -223,34 +223,22 @@ export function createModelGateway(options: ModelGatewayOptions = {}): ConveyorM
       const entry = await guardCache(() => cache.get(key));
       const cached = entry?.value as CachedOutcome | undefined;
       const output = cached ? call.schema.safeParse(restore(cached.output)) : undefined;
-      if (cached && output?.success && call.settles !== undefined && cached.settles === call.settles) {
-        // The same call asked again (its activity or workflow task ran again): settled as it was the first
-        // time, so the ledger shows what was paid once, and every attempt's metrics agree with it.
-        return {
-          output: output.data,
-          confidence: cached.confidence,
-          ...(cached.confidenceSource ? { confidenceSource: cached.confidenceSource } : {}),
-          usage: cached.usage,
-          costUsd: entry?.costUsd ?? cached.costUsd,
-          latencyMs: cached.latencyMs ?? now() - started,
-          cacheHit: false,
-          repaired: cached.repaired,
-          modelId: model.id,
-          ...(cached.modelVersion ? { modelVersion: cached.modelVersion } : {}),
-        };
-      }
       if (cached && output?.success) {
-        stats.hits++;
-        stats.costSavedUsd += entry?.costUsd ?? 0;
-        // Nothing was consumed by this call: usage and cost are zero; the saving shows in cacheStats.
+        // The same call asked again (its activity or workflow task ran again) is settled as it was the first
+        // time, so the ledger shows what was paid once and every attempt's metrics agree with it. Any other
+        // call with this content is a hit: nothing was consumed, and the saving shows in cacheStats.
+        const settled = call.settles !== undefined && cached.settles === call.settles;
+        if (!settled) {
+          stats.hits++;
+          stats.costSavedUsd += entry?.costUsd ?? 0;
+        }
         return {
           output: output.data,
           confidence: cached.confidence,
           ...(cached.confidenceSource ? { confidenceSource: cached.confidenceSource } : {}),
-          usage: { inputTokens: 0, outputTokens: 0 },
-          costUsd: 0,
-          latencyMs: now() - started,
-          cacheHit: true,
+          ...(settled
+            ? { usage: cached.usage, costUsd: entry?.costUsd ?? cached.costUsd, latencyMs: cached.latencyMs ?? now() - started, cacheHit: false }
+            : { usage: { inputTokens: 0, outputTokens: 0 }, costUsd: 0, latencyMs: now() - started, cacheHit: true }),
           repaired: cached.repaired,
           modelId: model.id,
           ...(cached.modelVersion ? { modelVersion: cached.modelVersion } : {}),
