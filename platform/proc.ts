@@ -39,10 +39,12 @@ export function procStat(pid: number | string): ProcStat | undefined {
   };
 }
 
+/** A zombie has ended and waits for its parent to reap it: it no longer runs. */
+const runs = (stat: ProcStat | undefined): stat is ProcStat => stat !== undefined && stat.state !== 'Z';
+
 /** Whether the process runs (exists and is not a zombie). */
 export function isRunning(pid: number): boolean {
-  const stat = procStat(pid);
-  return stat !== undefined && stat.state !== 'Z';
+  return runs(procStat(pid));
 }
 
 /** A process's command line, arguments joined by spaces, or undefined. */
@@ -75,6 +77,6 @@ export function childProcesses(parentPid: number = process.pid): ProcStat[] {
   }
   return entries.flatMap((name) => {
     const stat = procStat(name);
-    return stat && stat.parentPid === parentPid && stat.state !== 'Z' ? [stat] : [];
+    return runs(stat) && stat.parentPid === parentPid ? [stat] : [];
   });
 }
