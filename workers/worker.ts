@@ -96,11 +96,17 @@ export const STALL_FREE_POLL_RATIO = 1;
 export async function createConveyorWorker(options: ConveyorWorkerOptions): Promise<Worker> {
   installRuntimeLogging();
   const codec = options.payloadCodec === undefined ? payloadCodecFromEnvironment() : options.payloadCodec;
-  const settings = options.settings ?? loadSettings();
-  const dataDir = options.dataDir ?? settings.dataDir;
-  // The learning registry's promoted, canary and shadow models serve the small tier of learnable stations.
   const factory = options.factory ?? supportFactory;
-  const conveyor = openConveyorActivities({ factory, gateway: options.gateway, outbox: options.outbox, ...(options.claims ? { claims: options.claims } : {}), dataDir, exampleStore: options.exampleStore, ...(options.env ? { env: options.env } : {}), settings });
+  const conveyor = openConveyorActivities({
+    factory,
+    gateway: options.gateway,
+    outbox: options.outbox,
+    exampleStore: options.exampleStore,
+    ...(options.claims ? { claims: options.claims } : {}),
+    ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.settings !== undefined ? { settings: options.settings } : {}),
+  });
   // What the activities opened is closed once the worker has stopped: `run()` returns after it.
   const closeWhenStopped: WorkerPlugin = {
     name: 'conveyor-activity-stores',
