@@ -199,12 +199,18 @@ describe('a cache shared by several workers', () => {
     schema: classifyIntentOutputSchema,
   });
 
-  it('serves the second worker from the first worker’s answer', async () => {
-    const before = server.requests.length;
-    const workerStore = () => createRedisCacheStore({ url: redis.url, keyPrefix: 'shared:' });
+  /** Two workers' gateways, each with its own connection to one Redis cache under `keyPrefix`. */
+  const twoWorkers = (keyPrefix: string) => {
+    const workerStore = () => createRedisCacheStore({ url: redis.url, keyPrefix });
     const [storeA, storeB] = [workerStore(), workerStore()];
     const workerA = createModelGateway({ registry: createRegistry([model()]), cache: storeA, env: {} });
     const workerB = createModelGateway({ registry: createRegistry([model()]), cache: storeB, env: {} });
+    return { storeA, storeB, workerA, workerB };
+  };
+
+  it('serves the second worker from the first worker’s answer', async () => {
+    const before = server.requests.length;
+    const { storeA, storeB, workerA, workerB } = twoWorkers('shared:');
     const first = await workerA.call(call('Ticket: where is my order?'));
     const second = await workerB.call(call('Ticket: where is my order?'));
     expect(first.cacheHit).toBe(false);
@@ -220,10 +226,7 @@ describe('a cache shared by several workers', () => {
     // worker: the ledger must then show what was paid once, not a free cache hit, and the metrics the
     // first attempt sent (workers/metrics-sink.ts) must agree with it.
     const before = server.requests.length;
-    const workerStore = () => createRedisCacheStore({ url: redis.url, keyPrefix: 'settles:' });
-    const [storeA, storeB] = [workerStore(), workerStore()];
-    const workerA = createModelGateway({ registry: createRegistry([model()]), cache: storeA, env: {} });
-    const workerB = createModelGateway({ registry: createRegistry([model()]), cache: storeB, env: {} });
+    const { storeA, storeB, workerA, workerB } = twoWorkers('settles:');
     const settles = 'job-1/run-1/classify#1/answer';
     const first = await workerA.call({ ...call('Ticket: my parcel is late'), settles });
     const again = await workerB.call({ ...call('Ticket: my parcel is late'), settles });
